@@ -1,0 +1,246 @@
+//! JSON bodies of the native API (`/api/v1/...`). docs/API.md describes the
+//! endpoints; these types are the contract both sides compile against.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::manifest::{LicenseInfo, SafetensorsSummary};
+use crate::{RepoPath, Sha256};
+
+/// The one error shape of every API: `{"error": "<sentence>", "code": "<machine code>"}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: String,
+    pub code: String,
+}
+
+/// Machine-readable error codes of [`ErrorBody::code`].
+pub mod codes {
+    pub const NOT_FOUND: &str = "not_found";
+    pub const UNAUTHORIZED: &str = "unauthorized";
+    pub const FORBIDDEN: &str = "forbidden";
+    pub const CONFLICT: &str = "conflict";
+    pub const INVALID: &str = "invalid";
+    pub const DIGEST_MISMATCH: &str = "digest_mismatch";
+    pub const TOO_LARGE: &str = "too_large";
+    pub const RANGE: &str = "range_not_satisfiable";
+    pub const INTERNAL: &str = "internal";
+}
+
+/// A blob a client intends to upload or reference.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlobRef {
+    pub sha256: Sha256,
+    pub size: u64,
+}
+
+/// `POST /api/v1/blobs/missing`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MissingBlobsRequest {
+    pub blobs: Vec<BlobRef>,
+}
+
+/// The blobs of the request that the server does not hold.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MissingBlobsResponse {
+    pub missing: Vec<BlobRef>,
+}
+
+/// `POST /api/v1/uploads`: start, or find again, the upload of one blob.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CreateUploadRequest {
+    pub sha256: Sha256,
+    pub size: u64,
+}
+
+/// Where an upload stands.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UploadStatus {
+    /// `None` when the blob is already stored and nothing needs sending.
+    pub id: Option<String>,
+    pub sha256: Sha256,
+    pub size: u64,
+    /// Every part but the last is exactly this long.
+    pub part_size: u64,
+    pub part_count: u64,
+    /// Part numbers (from 0) the server holds.
+    pub received: Vec<u64>,
+    /// True once the blob is stored and visible.
+    pub stored: bool,
+}
+
+impl UploadStatus {
+    /// The byte range `[start, end)` of part `n`.
+    pub fn part_range(&self, n: u64) -> (u64, u64) {
+        let start = n * self.part_size;
+        (start, (start + self.part_size).min(self.size))
+    }
+
+    /// Parts still to send.
+    pub fn missing_parts(&self) -> Vec<u64> {
+        (0..self.part_count)
+            .filter(|n| !self.received.contains(n))
+            .collect()
+    }
+}
+
+/// One file of a commit request.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CommitFile {
+    pub path: RepoPath,
+    pub size: u64,
+    pub sha256: Sha256,
+}
+
+/// `POST /api/v1/models/{owner}/{name}/commits`: the full file list of a new revision.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CommitRequest {
+    /// The branch to move; default `main`.
+    #[serde(default = "default_branch")]
+    pub branch: String,
+    /// The revision the branch must point at now; `None` when the branch is new.
+    pub parent: Option<Sha256>,
+    #[serde(default)]
+    pub message: String,
+    /// A license id (`apache-2.0`, `mit`, `llama3`, `other`); else README.md's front matter decides.
+    #[serde(default)]
+    pub license: Option<String>,
+    /// With `license: other`, the license's name.
+    #[serde(default)]
+    pub license_name: Option<String>,
+    pub files: Vec<CommitFile>,
+    /// Create the model private (first push only; needs the accounts feature).
+    #[serde(default)]
+    pub private: Option<bool>,
+}
+
+pub fn default_branch() -> String {
+    "main".to_string()
+}
+
+/// A revision as the API shows it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RevisionInfo {
+    pub id: Sha256,
+    pub model: String,
+    pub parent: Option<Sha256>,
+    pub author: String,
+    pub message: String,
+    pub created_at: i64,
+    pub license: LicenseInfo,
+    /// Whether the license is on the registry's permissive list.
+    pub permissive: bool,
+    pub total_size: u64,
+    pub parameters: BTreeMap<String, u64>,
+    pub parameter_total: u64,
+    pub files: Vec<FileInfo>,
+    /// README.md front matter (`license`, `tags`, `pipeline_tag`, ...), if any.
+    #[serde(default)]
+    pub card: serde_json::Value,
+}
+
+/// A file of a revision, with what the header said when it is safetensors.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FileInfo {
+    pub path: RepoPath,
+    pub size: u64,
+    pub sha256: Sha256,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub safetensors: Option<SafetensorsSummary>,
+}
+
+/// `GET /api/v1/models/{owner}/{name}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ModelInfo {
+    pub id: String,
+    pub owner: String,
+    pub name: String,
+    pub private: bool,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub default_branch: String,
+    pub downloads: u64,
+    /// The revision the asked ref (default: the default branch) points at.
+    pub revision: Option<RevisionInfo>,
+}
+
+/// An item of a model listing.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ModelSummary {
+    pub id: String,
+    pub owner: String,
+    pub name: String,
+    pub private: bool,
+    pub updated_at: i64,
+    pub license: Option<String>,
+    pub head: Option<Sha256>,
+    pub total_size: u64,
+    pub parameter_total: u64,
+    pub downloads: u64,
+}
+
+/// `GET /api/v1/models?owner=&q=&license=&limit=&cursor=`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ModelList {
+    pub models: Vec<ModelSummary>,
+    /// Pass as `cursor` for the next page; `None` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// A branch or tag.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RefInfo {
+    pub name: String,
+    pub revision: Sha256,
+    pub updated_at: i64,
+}
+
+/// `GET /api/v1/models/{owner}/{name}/refs`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Refs {
+    pub branches: Vec<RefInfo>,
+    pub tags: Vec<RefInfo>,
+}
+
+/// `PUT /api/v1/models/{owner}/{name}/tags/{tag}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CreateTagRequest {
+    /// A branch, tag, full revision id or id prefix.
+    pub revision: String,
+    /// Move the tag if it already names another revision.
+    #[serde(default)]
+    pub force: bool,
+}
+
+/// An entry of `GET /api/v1/models/{owner}/{name}/log/{branch}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LogEntry {
+    pub id: Sha256,
+    pub parent: Option<Sha256>,
+    pub author: String,
+    pub message: String,
+    pub created_at: i64,
+}
+
+/// `GET /api/v1/models/{owner}/{name}/log/{branch}?limit=&cursor=`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Log {
+    pub entries: Vec<LogEntry>,
+    pub next_cursor: Option<String>,
+}
+
+/// `GET /api/v1/whoami`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WhoAmI {
+    pub name: String,
+    pub admin: bool,
+}
+
+/// Response headers of the native API.
+pub mod headers {
+    /// The full id of the revision a file or manifest was served from.
+    pub const REVISION: &str = "x-granary-revision";
+    /// The request id, echoed on every response.
+    pub const REQUEST_ID: &str = "x-request-id";
+}
