@@ -1,1 +1,100 @@
-fn main(){}
+//! `granary-server`: run the registry and administer it.
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use granary_server::config::{Config, ServeConfig};
+use granary_server::{App, db};
+use std::io::Write as _;
+
+#[derive(Parser)]
+#[command(name = "granary-server", version, about = "The Granary open-weights model registry")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start the registry (embedded default: SQLite + local files under ./granary-data).
+    Serve {
+        #[command(flatten)]
+        config: Config,
+        #[command(flatten)]
+        serve: ServeConfig,
+    },
+    /// Manage users.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create the user if absent and print a new API token alone on the last line.
+    Create {
+        name: String,
+        /// Make the user a server administrator.
+        #[arg(long)]
+        admin: bool,
+        #[command(flatten)]
+        config: Config,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("GRANARY_LOG")
+                .unwrap_or_else(|_| "info,sqlx=warn,tower_http=info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    match Cli::parse().command {
+        Command::Serve { config, serve } => run_serve(config, serve).await,
+        Command::User { command: UserCommand::Create { name, admin, config } } => {
+            granary_core::names::validate_owner(&name).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let app = App::open(config).await?;
+            let now = granary_core::time::now_ms();
+            let user = db::users::ensure(&app.db, &name, admin, now).await?;
+            let token = db::users::create_token(&app.db, &user.id, "cli", "write", now).await?;
+            println!("created a token for user `{}`{}:", user.name, if user.is_admin != 0 { " (admin)" } else { "" });
+            println!("{token}");
+            Ok(())
+        }
+    }
+}
+
+async fn run_serve(config: Config, serve: ServeConfig) -> anyhow::Result<()> {
+    let app = App::open(config).await?;
+    let listener = tokio::net::TcpListener::bind(serve.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", serve.listen))?;
+    let addr = listener.local_addr()?;
+    println!("granary listening on http://{addr}");
+    std::io::stdout().flush()?;
+    tracing::info!(%addr, "serving");
+    granary_server::serve(app, listener, shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

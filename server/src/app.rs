@@ -1,0 +1,59 @@
+//! The application state every handler sees: database, storage, config and
+//! the transfer counters.
+
+use std::ops::Deref;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::config::Config;
+use crate::db::Db;
+use crate::storage::Storage;
+
+/// Everything a request may need, built once at start.
+#[derive(Debug)]
+pub struct App {
+    pub config: Config,
+    pub db: Db,
+    pub storage: Storage,
+    pub stats: Stats,
+}
+
+/// This process's transfer counters (`GET /api/v1/stats`).
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub blob_bytes_received: AtomicU64,
+    pub file_bytes_sent: AtomicU64,
+    pub file_requests: AtomicU64,
+}
+
+impl Stats {
+    pub fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+/// The axum state: a cheap handle on the [`App`].
+#[derive(Clone, Debug)]
+pub struct AppState(pub Arc<App>);
+
+impl Deref for AppState {
+    type Target = App;
+    fn deref(&self) -> &App {
+        &self.0
+    }
+}
+
+impl App {
+    /// Opens the database (applying migrations) and the store that `config` names.
+    pub async fn open(config: Config) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(&config.data_dir)?;
+        let db = Db::connect(&config.database_url()).await?;
+        let storage = Storage::from_url(&config.storage_url())?;
+        Ok(Self {
+            config,
+            db,
+            storage,
+            stats: Stats::default(),
+        })
+    }
+}

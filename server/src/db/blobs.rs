@@ -1,0 +1,73 @@
+//! `blobs`: the content-addressed bytes the registry holds.
+
+use granary_core::Sha256;
+use sqlx::FromRow;
+
+use super::Db;
+use crate::storage::BlobLayout;
+
+#[derive(Debug, Clone, FromRow)]
+struct BlobRow {
+    sha256: String,
+    size: i64,
+    part_size: i64,
+    part_count: i64,
+}
+
+impl BlobRow {
+    fn layout(self) -> Option<BlobLayout> {
+        Some(BlobLayout {
+            sha256: self.sha256.parse().ok()?,
+            size: self.size as u64,
+            part_size: self.part_size as u64,
+            part_count: self.part_count as u64,
+        })
+    }
+}
+
+pub async fn find(db: &Db, sha256: &Sha256) -> sqlx::Result<Option<BlobLayout>> {
+    let row: Option<BlobRow> =
+        sqlx::query_as("SELECT sha256, size, part_size, part_count FROM blobs WHERE sha256 = $1")
+            .bind(sha256.hex())
+            .fetch_optional(&db.pool)
+            .await?;
+    Ok(row.and_then(BlobRow::layout))
+}
+
+/// The stored blobs among `digests`.
+pub async fn find_many(db: &Db, digests: &[Sha256]) -> sqlx::Result<Vec<BlobLayout>> {
+    let mut out = Vec::with_capacity(digests.len());
+    for chunk in digests.chunks(500) {
+        let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT sha256, size, part_size, part_count FROM blobs WHERE sha256 IN ({})",
+            placeholders.join(", ")
+        );
+        let mut q = sqlx::query_as::<_, BlobRow>(&sql);
+        for d in chunk {
+            q = q.bind(d.hex());
+        }
+        out.extend(q.fetch_all(&db.pool).await?.into_iter().filter_map(BlobRow::layout));
+    }
+    Ok(out)
+}
+
+/// Records a blob whose bytes are in place and checked. Returns the layout
+/// that is live: ours, or that of an identical blob recorded first.
+pub async fn insert(db: &Db, layout: &BlobLayout, now: i64) -> sqlx::Result<BlobLayout> {
+    {
+        let _guard = db.write_guard().await;
+        sqlx::query(
+            "INSERT INTO blobs (sha256, size, part_size, part_count, created_at)
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (sha256) DO NOTHING",
+        )
+        .bind(layout.sha256.hex())
+        .bind(layout.size as i64)
+        .bind(layout.part_size as i64)
+        .bind(layout.part_count as i64)
+        .bind(now)
+        .execute(&db.pool)
+        .await?;
+    }
+    find(db, &layout.sha256).await?.ok_or(sqlx::Error::RowNotFound)
+}

@@ -1,0 +1,137 @@
+//! `models`: one row per `owner/name`, with the head of its default branch
+//! copied in for listings and search.
+
+use granary_core::ModelId;
+use sqlx::FromRow;
+
+use super::{Db, Tx, like_escape, new_id};
+
+#[derive(Debug, Clone, FromRow)]
+pub struct ModelRow {
+    pub id: String,
+    pub owner: String,
+    pub name: String,
+    pub private: i64,
+    pub default_branch: String,
+    pub downloads: i64,
+    pub head_revision: Option<String>,
+    pub license_id: Option<String>,
+    pub total_size: i64,
+    pub parameter_total: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl ModelRow {
+    pub fn full_name(&self) -> String {
+        format!("{}/{}", self.owner, self.name)
+    }
+}
+
+const COLUMNS: &str = "id, owner, name, private, default_branch, downloads, head_revision, \
+    license_id, total_size, parameter_total, created_at, updated_at";
+
+pub async fn find(db: &Db, id: &ModelId) -> sqlx::Result<Option<ModelRow>> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM models WHERE name_key = $1"))
+        .bind(id.key())
+        .fetch_optional(&db.pool)
+        .await
+}
+
+/// Finds the model inside a write transaction, creating it if absent.
+pub async fn find_or_create(tx: &mut Tx, id: &ModelId, private: bool, now: i64) -> sqlx::Result<ModelRow> {
+    sqlx::query(
+        "INSERT INTO models (id, owner, name, owner_key, name_key, private, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $7) ON CONFLICT (name_key) DO NOTHING",
+    )
+    .bind(new_id())
+    .bind(id.owner())
+    .bind(id.name())
+    .bind(id.owner().to_ascii_lowercase())
+    .bind(id.key())
+    .bind(private as i64)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM models WHERE name_key = $1"))
+        .bind(id.key())
+        .fetch_one(&mut **tx)
+        .await
+}
+
+/// What a commit to the default branch copies into the model row.
+pub struct Head<'a> {
+    pub revision: &'a str,
+    pub license_id: &'a str,
+    pub total_size: u64,
+    pub parameter_total: u64,
+}
+
+pub async fn set_head(tx: &mut Tx, model_id: &str, head: &Head<'_>, now: i64) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE models SET head_revision = $2, license_id = $3, total_size = $4,
+         parameter_total = $5, updated_at = $6 WHERE id = $1",
+    )
+    .bind(model_id)
+    .bind(head.revision)
+    .bind(head.license_id)
+    .bind(head.total_size as i64)
+    .bind(head.parameter_total as i64)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+pub async fn touch(tx: &mut Tx, model_id: &str, now: i64) -> sqlx::Result<()> {
+    sqlx::query("UPDATE models SET updated_at = $2 WHERE id = $1")
+        .bind(model_id)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Filters of a model listing.
+#[derive(Debug, Default)]
+pub struct ListFilter {
+    pub owner: Option<String>,
+    pub text: Option<String>,
+    pub license: Option<String>,
+    /// Only names after this `name_key` (the cursor).
+    pub after: Option<String>,
+    pub limit: u32,
+}
+
+/// Public models matching the filter, ordered by name; one more row than
+/// `limit` tells the caller another page exists.
+pub async fn list(db: &Db, f: &ListFilter) -> sqlx::Result<Vec<ModelRow>> {
+    let mut sql = format!("SELECT {COLUMNS} FROM models WHERE private = 0 AND head_revision IS NOT NULL");
+    let mut binds: Vec<String> = Vec::new();
+    let mut push = |sql: &mut String, clause: &str, value: String| {
+        binds.push(value);
+        sql.push_str(&clause.replace("{}", &format!("${}", binds.len())));
+    };
+    if let Some(owner) = &f.owner {
+        push(&mut sql, " AND owner_key = {}", owner.to_ascii_lowercase());
+    }
+    if let Some(text) = &f.text {
+        push(
+            &mut sql,
+            " AND name_key LIKE {} ESCAPE '\\'",
+            format!("%{}%", like_escape(&text.to_lowercase())),
+        );
+    }
+    if let Some(license) = &f.license {
+        push(&mut sql, " AND LOWER(license_id) = {}", license.to_lowercase());
+    }
+    if let Some(after) = &f.after {
+        push(&mut sql, " AND name_key > {}", after.clone());
+    }
+    sql.push_str(&format!(" ORDER BY name_key LIMIT {}", f.limit as i64 + 1));
+    let mut q = sqlx::query_as::<_, ModelRow>(&sql);
+    for b in binds {
+        q = q.bind(b);
+    }
+    q.fetch_all(&db.pool).await
+}

@@ -1,0 +1,110 @@
+//! `revisions` and `revision_files`: immutable snapshots of a model.
+
+use sqlx::FromRow;
+
+use super::{Db, Tx};
+
+#[derive(Debug, Clone, FromRow)]
+pub struct RevisionRow {
+    pub id: String,
+    pub parent_id: Option<String>,
+    pub author: String,
+    pub message: String,
+    pub created_at: i64,
+    pub license_id: String,
+    pub license_name: Option<String>,
+    pub permissive: i64,
+    pub total_size: i64,
+    pub parameter_total: i64,
+    pub file_count: i64,
+    pub card: String,
+    pub manifest: String,
+}
+
+const COLUMNS: &str = "id, parent_id, author, message, created_at, license_id, license_name, \
+    permissive, total_size, parameter_total, file_count, card, manifest";
+
+/// A revision's row and its files, as one insert.
+pub struct NewRevision<'a> {
+    pub model_id: &'a str,
+    pub row: RevisionRow,
+    /// `(path, size, sha256)` of each file.
+    pub files: Vec<(String, u64, String)>,
+}
+
+pub async fn insert(tx: &mut Tx, rev: &NewRevision<'_>) -> sqlx::Result<()> {
+    let r = &rev.row;
+    sqlx::query(
+        "INSERT INTO revisions (model_id, id, parent_id, author, message, created_at, license_id,
+           license_name, permissive, total_size, parameter_total, file_count, card, manifest)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+         ON CONFLICT (model_id, id) DO NOTHING",
+    )
+    .bind(rev.model_id)
+    .bind(&r.id)
+    .bind(&r.parent_id)
+    .bind(&r.author)
+    .bind(&r.message)
+    .bind(r.created_at)
+    .bind(&r.license_id)
+    .bind(&r.license_name)
+    .bind(r.permissive)
+    .bind(r.total_size)
+    .bind(r.parameter_total)
+    .bind(r.file_count)
+    .bind(&r.card)
+    .bind(&r.manifest)
+    .execute(&mut **tx)
+    .await?;
+    for (path, size, sha256) in &rev.files {
+        sqlx::query(
+            "INSERT INTO revision_files (model_id, revision_id, path, size, sha256)
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (model_id, revision_id, path) DO NOTHING",
+        )
+        .bind(rev.model_id)
+        .bind(&r.id)
+        .bind(path)
+        .bind(*size as i64)
+        .bind(sha256)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+pub async fn find(db: &Db, model_id: &str, id: &str) -> sqlx::Result<Option<RevisionRow>> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM revisions WHERE model_id = $1 AND id = $2"))
+        .bind(model_id)
+        .bind(id)
+        .fetch_optional(&db.pool)
+        .await
+}
+
+/// Up to two revision ids starting with `prefix` (two means ambiguous).
+pub async fn ids_with_prefix(db: &Db, model_id: &str, prefix: &str) -> sqlx::Result<Vec<String>> {
+    let rows: Vec<(String,)> = sqlx::query_as(
+        "SELECT id FROM revisions WHERE model_id = $1 AND id LIKE $2 ORDER BY id LIMIT 2",
+    )
+    .bind(model_id)
+    .bind(format!("{}%", super::like_escape(prefix)))
+    .fetch_all(&db.pool)
+    .await?;
+    Ok(rows.into_iter().map(|(id,)| id).collect())
+}
+
+/// A file of a revision: `(size, sha256)`.
+pub async fn find_file(
+    db: &Db,
+    model_id: &str,
+    revision_id: &str,
+    path: &str,
+) -> sqlx::Result<Option<(i64, String)>> {
+    sqlx::query_as(
+        "SELECT size, sha256 FROM revision_files WHERE model_id = $1 AND revision_id = $2 AND path = $3",
+    )
+    .bind(model_id)
+    .bind(revision_id)
+    .bind(path)
+    .fetch_optional(&db.pool)
+    .await
+}

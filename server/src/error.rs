@@ -1,0 +1,153 @@
+//! The one error type of the server and its JSON shape
+//! (`{"error": "...", "code": "..."}`), used by every route.
+
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use granary_core::api::{ErrorBody, codes};
+
+/// Every way a request can fail. Messages are sentences for the person at the other end.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    DigestMismatch(String),
+    #[error("{0}")]
+    TooLarge(String),
+    #[error("the requested range does not overlap the file's {size} bytes")]
+    RangeNotSatisfiable { size: u64 },
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+pub type AppResult<T> = Result<T, AppError>;
+
+impl AppError {
+    pub fn internal(e: impl Into<anyhow::Error>) -> Self {
+        Self::Internal(e.into())
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Invalid(_) | Self::DigestMismatch(_) => StatusCode::BAD_REQUEST,
+            Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::NotFound(_) => codes::NOT_FOUND,
+            Self::Unauthorized(_) => codes::UNAUTHORIZED,
+            Self::Forbidden(_) => codes::FORBIDDEN,
+            Self::Conflict(_) => codes::CONFLICT,
+            Self::Invalid(_) => codes::INVALID,
+            Self::DigestMismatch(_) => codes::DIGEST_MISMATCH,
+            Self::TooLarge(_) => codes::TOO_LARGE,
+            Self::RangeNotSatisfiable { .. } => codes::RANGE,
+            Self::Internal(_) => codes::INTERNAL,
+        }
+    }
+
+    /// The standard "no such model" answer; private models get exactly this too.
+    pub fn model_not_found(id: &str) -> Self {
+        Self::NotFound(format!(
+            "model `{id}` does not exist, or you do not have access to it"
+        ))
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        if let Self::Internal(e) = &self {
+            tracing::error!(error = ?e, "request failed");
+        }
+        let body = ErrorBody {
+            error: self.to_string(),
+            code: self.code().to_string(),
+        };
+        let mut res = (self.status(), axum::Json(body)).into_response();
+        if let Self::RangeNotSatisfiable { size } = self {
+            if let Ok(v) = HeaderValue::from_str(&format!("bytes */{size}")) {
+                res.headers_mut().insert(header::CONTENT_RANGE, v);
+            }
+        }
+        res
+    }
+}
+
+impl From<sqlx::Error> for AppError {
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            sqlx::Error::RowNotFound => Self::NotFound("not found".into()),
+            sqlx::Error::Database(db) if db.is_unique_violation() => {
+                Self::Conflict("that already exists".into())
+            }
+            _ => Self::Internal(e.into()),
+        }
+    }
+}
+
+impl From<object_store::Error> for AppError {
+    fn from(e: object_store::Error) -> Self {
+        Self::Internal(e.into())
+    }
+}
+
+impl From<JsonRejection> for AppError {
+    fn from(r: JsonRejection) -> Self {
+        match r {
+            JsonRejection::BytesRejection(b) if b.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                Self::TooLarge(format!("request body is too large: {}", b.body_text()))
+            }
+            other => Self::Invalid(format!("invalid JSON body: {}", other.body_text())),
+        }
+    }
+}
+
+impl From<PathRejection> for AppError {
+    fn from(r: PathRejection) -> Self {
+        Self::Invalid(format!("invalid URL path: {}", r.body_text()))
+    }
+}
+
+impl From<QueryRejection> for AppError {
+    fn from(r: QueryRejection) -> Self {
+        Self::Invalid(format!("invalid query string: {}", r.body_text()))
+    }
+}
+
+/// A JSON body extractor whose rejection has the API's error shape.
+#[derive(axum::extract::FromRequest)]
+#[from_request(via(axum::Json), rejection(AppError))]
+pub struct Json<T>(pub T);
+
+impl<T: serde::Serialize> IntoResponse for Json<T> {
+    fn into_response(self) -> Response {
+        axum::Json(self.0).into_response()
+    }
+}
+
+/// A path extractor whose rejection has the API's error shape.
+#[derive(axum::extract::FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(AppError))]
+pub struct Path<T>(pub T);
+
+/// A query extractor whose rejection has the API's error shape.
+#[derive(axum::extract::FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(AppError))]
+pub struct Query<T>(pub T);

@@ -1,0 +1,29 @@
+//! The Granary registry server: the native API over a database and an object
+//! store. `router.rs` lists every route; `app.rs` holds the shared state.
+
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod publish;
+pub mod router;
+pub mod routes;
+pub mod storage;
+
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+
+pub use app::{App, AppState};
+pub use config::Config;
+
+/// Serves `app` on `listener` until `shutdown` resolves, then drains requests.
+pub async fn serve(
+    app: App,
+    listener: TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let router = router::router(AppState(Arc::new(app)));
+    axum::serve(listener, router).with_graceful_shutdown(shutdown).await
+}

@@ -1,0 +1,240 @@
+//! Publishing a revision: check everything a commit names, then, in one
+//! transaction, insert the revision and move the branch compare-and-swap.
+
+pub mod card;
+pub mod content;
+pub mod license;
+
+use std::collections::HashMap;
+
+use futures::{StreamExt, TryStreamExt};
+use granary_core::api::CommitRequest;
+use granary_core::manifest::{FileEntry, MANIFEST_FORMAT, Manifest};
+use granary_core::names::validate_ref_name;
+use granary_core::paths::check_path_set;
+use granary_core::{ModelId, Sha256};
+
+use crate::app::App;
+use crate::db::models::{self, Head, ModelRow};
+use crate::db::revisions::{self, NewRevision, RevisionRow};
+use crate::db::users::UserRow;
+use crate::db::{blobs, refs};
+use crate::error::{AppError, AppResult};
+use crate::storage::BlobLayout;
+
+/// The largest README.md read for its front matter.
+const MAX_CARD_BYTES: u64 = 1024 * 1024;
+
+/// A commit that landed.
+pub struct Published {
+    pub model: ModelRow,
+    pub revision: RevisionRow,
+}
+
+/// Checks and lands a commit. Nothing is written unless every check passes.
+pub async fn commit(app: &App, author: &UserRow, id: &ModelId, req: CommitRequest) -> AppResult<Published> {
+    validate_ref_name(&req.branch).map_err(AppError::Invalid)?;
+    if req.files.is_empty() {
+        return Err(AppError::Invalid("a revision needs at least one file".into()));
+    }
+    if req.files.len() > app.config.max_files {
+        return Err(AppError::TooLarge(format!(
+            "a revision may hold at most {} files (max_files); this one has {}",
+            app.config.max_files,
+            req.files.len()
+        )));
+    }
+    check_path_set(req.files.iter().map(|f| &f.path)).map_err(|e| AppError::Invalid(e.to_string()))?;
+
+    let layouts = stored_layouts(app, &req).await?;
+    let summaries = check_contents(app, &req, &layouts).await?;
+    let card = read_card(app, &req, &layouts).await?;
+    let license_id = req
+        .license
+        .clone()
+        .or_else(|| card::field(&card, "license").map(str::to_string))
+        .ok_or_else(|| {
+            AppError::Invalid(
+                "no license: give one (--license apache-2.0) or put `license:` in README.md's YAML front matter".into(),
+            )
+        })?;
+    let license_name = req
+        .license_name
+        .clone()
+        .or_else(|| card::field(&card, "license_name").map(str::to_string));
+    let license = license::resolve(&license_id, license_name.as_deref()).map_err(AppError::Invalid)?;
+
+    let mut manifest = Manifest {
+        format: MANIFEST_FORMAT,
+        parent: req.parent,
+        author: author.name.clone(),
+        message: req.message.clone(),
+        created_at: granary_core::time::now_ms(),
+        license: license.info.clone(),
+        files: req
+            .files
+            .iter()
+            .map(|f| FileEntry {
+                path: f.path.clone(),
+                size: f.size,
+                sha256: f.sha256,
+                safetensors: summaries.get(f.path.as_str()).cloned(),
+                chunks: vec![],
+            })
+            .collect(),
+    };
+    let bytes = manifest.canonical_bytes();
+    let revision_id = Sha256::of(&bytes).hex();
+    let parameter_total: u64 = manifest.parameters().values().sum();
+    let row = RevisionRow {
+        id: revision_id.clone(),
+        parent_id: req.parent.map(|p| p.hex()),
+        author: author.name.clone(),
+        message: req.message.clone(),
+        created_at: manifest.created_at,
+        license_id: license.info.id.clone(),
+        license_name: license.info.name.clone(),
+        permissive: license.permissive as i64,
+        total_size: manifest.total_size() as i64,
+        parameter_total: parameter_total as i64,
+        file_count: manifest.files.len() as i64,
+        card: card.to_string(),
+        manifest: String::from_utf8(bytes).map_err(AppError::internal)?,
+    };
+    land(app, id, &req, row, &manifest).await
+}
+
+/// The one transaction of a commit.
+async fn land(app: &App, id: &ModelId, req: &CommitRequest, row: RevisionRow, manifest: &Manifest) -> AppResult<Published> {
+    let now = row.created_at;
+    let (mut tx, _guard) = app.db.begin_write().await?;
+    let model = models::find_or_create(&mut tx, id, req.private.unwrap_or(false), now).await?;
+    let parent = req.parent.map(|p| p.hex());
+    if let Some(p) = &parent {
+        let exists: Option<(String,)> =
+            sqlx::query_as("SELECT id FROM revisions WHERE model_id = $1 AND id = $2")
+                .bind(&model.id)
+                .bind(p)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if exists.is_none() {
+            return Err(AppError::Conflict(format!(
+                "parent revision {} is not a revision of `{id}`: pull, then push again",
+                &p[..12]
+            )));
+        }
+    }
+    let files = manifest
+        .files
+        .iter()
+        .map(|f| (f.path.to_string(), f.size, f.sha256.hex()))
+        .collect();
+    revisions::insert(&mut tx, &NewRevision { model_id: &model.id, row: row.clone(), files }).await?;
+    let moved =
+        refs::compare_and_swap(&mut tx, &model.id, refs::BRANCH, &req.branch, parent.as_deref(), &row.id, now)
+            .await?;
+    if !moved {
+        let current: Option<(String,)> = sqlx::query_as(
+            "SELECT revision_id FROM refs WHERE model_id = $1 AND kind = $2 AND name = $3",
+        )
+        .bind(&model.id)
+        .bind(refs::BRANCH)
+        .bind(&req.branch)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let now_at = current.map(|(c,)| c[..12].to_string()).unwrap_or_else(|| "nothing (it was deleted)".into());
+        let expected = parent.as_deref().map(|p| p[..12].to_string()).unwrap_or_else(|| "nothing (a new branch)".into());
+        return Err(AppError::Conflict(format!(
+            "branch `{}` of `{id}` has moved: you built on {expected} but it now points at {now_at}; \
+             pull, then push again",
+            req.branch
+        )));
+    }
+    if req.branch == model.default_branch {
+        let head = Head {
+            revision: &row.id,
+            license_id: &row.license_id,
+            total_size: row.total_size as u64,
+            parameter_total: row.parameter_total as u64,
+        };
+        models::set_head(&mut tx, &model.id, &head, now).await?;
+    } else {
+        models::touch(&mut tx, &model.id, now).await?;
+    }
+    tx.commit().await?;
+    tracing::info!(model = %id, revision = %row.id, branch = %req.branch, files = row.file_count, "revision published");
+    let model = models::find(&app.db, id).await?.ok_or_else(|| AppError::model_not_found(&id.to_string()))?;
+    Ok(Published { model, revision: row })
+}
+
+/// Every file's blob, checked to exist with the declared size.
+async fn stored_layouts(app: &App, req: &CommitRequest) -> AppResult<HashMap<Sha256, BlobLayout>> {
+    let digests: Vec<Sha256> = req.files.iter().map(|f| f.sha256).collect();
+    let stored: HashMap<Sha256, BlobLayout> = blobs::find_many(&app.db, &digests)
+        .await?
+        .into_iter()
+        .map(|l| (l.sha256, l))
+        .collect();
+    for f in &req.files {
+        match stored.get(&f.sha256) {
+            None => {
+                return Err(AppError::Invalid(format!(
+                    "`{}`: blob {} is not stored: upload it before committing",
+                    f.path, f.sha256
+                )));
+            }
+            Some(l) if l.size != f.size => {
+                return Err(AppError::Invalid(format!(
+                    "`{}` is declared as {} bytes but its blob {} has {} bytes",
+                    f.path, f.size, f.sha256, l.size
+                )));
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(stored)
+}
+
+/// Content checks of every file, a few at a time; safetensors summaries by path.
+async fn check_contents(
+    app: &App,
+    req: &CommitRequest,
+    layouts: &HashMap<Sha256, BlobLayout>,
+) -> AppResult<HashMap<String, granary_core::manifest::SafetensorsSummary>> {
+    let items: Vec<(granary_core::RepoPath, BlobLayout)> =
+        req.files.iter().map(|f| (f.path.clone(), layouts[&f.sha256])).collect();
+    futures::stream::iter(items)
+        .map(|(path, layout)| {
+            let storage = app.storage.clone();
+            async move {
+                match content::check_file(&storage, &path, layout).await {
+                    Ok(summary) => Ok(summary.map(|s| (path.to_string(), s))),
+                    Err(content::ContentError::Store(e)) => Err(AppError::internal(e)),
+                    Err(e) => Err(AppError::Invalid(e.to_string())),
+                }
+            }
+        })
+        .buffer_unordered(8)
+        .try_filter_map(|x| async move { Ok(x) })
+        .try_collect()
+        .await
+}
+
+/// README.md's front matter, if the revision has a README.
+async fn read_card(
+    app: &App,
+    req: &CommitRequest,
+    layouts: &HashMap<Sha256, BlobLayout>,
+) -> AppResult<serde_json::Value> {
+    let Some(readme) = req.files.iter().find(|f| f.path.as_str() == "README.md") else {
+        return Ok(serde_json::json!({}));
+    };
+    let layout = layouts[&readme.sha256];
+    let bytes = app
+        .storage
+        .read_blob_range(layout, 0..layout.size.min(MAX_CARD_BYTES))
+        .await
+        .map_err(AppError::internal)?;
+    let text = String::from_utf8_lossy(&bytes);
+    card::front_matter(&text).map_err(AppError::Invalid)
+}

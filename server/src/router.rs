@@ -1,0 +1,66 @@
+//! Every route of the server, grouped by who calls it.
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, Request};
+use axum::routing::{get, post, put};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+use crate::app::AppState;
+use crate::routes::{commits, files, meta, models, uploads};
+
+/// The largest JSON body accepted (a commit of many files is the biggest).
+pub const MAX_JSON_BODY: usize = 32 * 1024 * 1024;
+
+pub fn router(state: AppState) -> Router {
+    // The native API, spoken by the `granary` CLI.
+    let api = Router::new()
+        .route("/whoami", get(meta::whoami))
+        .route("/stats", get(meta::stats))
+        .route("/blobs/missing", post(uploads::missing_blobs))
+        .route("/uploads", post(uploads::create_upload))
+        .route("/uploads/{id}", get(uploads::get_upload).delete(uploads::delete_upload))
+        .route(
+            "/uploads/{id}/parts/{n}",
+            put(uploads::put_part).layer(DefaultBodyLimit::disable()),
+        )
+        .route("/uploads/{id}/complete", post(uploads::complete_upload))
+        .route("/models", get(models::list_models))
+        .route("/models/{owner}/{name}", get(models::get_model))
+        .route("/models/{owner}/{name}/commits", post(commits::create_commit))
+        .route("/models/{owner}/{name}/refs", get(models::list_refs))
+        .route("/models/{owner}/{name}/revisions/{rev}", get(models::get_revision))
+        .route("/models/{owner}/{name}/manifest/{rev}", get(models::get_manifest))
+        .route("/models/{owner}/{name}/log/{rev}", get(models::get_log))
+        .route(
+            "/models/{owner}/{name}/tags/{tag}",
+            put(models::put_tag).delete(models::delete_tag),
+        )
+        .route(
+            "/models/{owner}/{name}/files/{rev}/{*path}",
+            get(files::download_file),
+        );
+
+    let request_id = HeaderName::from_static("x-request-id");
+    Router::new()
+        .route("/healthz", get(meta::healthz))
+        .nest("/api/v1", api)
+        .fallback(|| async {
+            crate::error::AppError::NotFound("no such endpoint: see docs/API.md".into())
+        })
+        .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+                let id = req
+                    .headers()
+                    .get("x-request-id")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("-");
+                tracing::info_span!("request", method = %req.method(), uri = %req.uri(), request_id = %id)
+            }),
+        )
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .with_state(state)
+}

@@ -1,0 +1,28 @@
+//! `POST /api/v1/models/{owner}/{name}/commits`: publish a revision.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use granary_core::api::{CommitRequest, RevisionInfo};
+
+use crate::app::AppState;
+use crate::auth::Caller;
+use crate::error::{AppError, AppResult, Json, Path};
+use crate::publish;
+use crate::routes::{model_id, models::revision_info};
+
+pub async fn create_commit(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((owner, name)): Path<(String, String)>,
+    Json(req): Json<CommitRequest>,
+) -> AppResult<(StatusCode, Json<RevisionInfo>)> {
+    let id = model_id(&owner, &name)?;
+    let user = caller.require_owner(id.owner())?.clone();
+    if let Some(existing) = crate::db::models::find(&state.db, &id).await? {
+        if existing.private != 0 && !caller.is_admin() && !user.name.eq_ignore_ascii_case(&existing.owner) {
+            return Err(AppError::model_not_found(&id.to_string()));
+        }
+    }
+    let published = publish::commit(&state, &user, &id, req).await?;
+    Ok((StatusCode::CREATED, Json(revision_info(&published.model, &published.revision)?)))
+}

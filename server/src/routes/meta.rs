@@ -1,0 +1,32 @@
+//! Health, identity and counters.
+
+use std::sync::atomic::Ordering;
+
+use axum::extract::State;
+use granary_core::api::WhoAmI;
+
+use crate::app::AppState;
+use crate::auth::Caller;
+use crate::error::{AppResult, Json};
+
+/// `GET /healthz`: `ok` once the database answers.
+pub async fn healthz(State(state): State<AppState>) -> AppResult<&'static str> {
+    sqlx::query("SELECT 1").execute(&state.db.pool).await?;
+    Ok("ok")
+}
+
+/// `GET /api/v1/whoami`.
+pub async fn whoami(caller: Caller) -> AppResult<Json<WhoAmI>> {
+    let user = caller.require_user()?;
+    Ok(Json(WhoAmI { name: user.name.clone(), admin: user.is_admin != 0 }))
+}
+
+/// `GET /api/v1/stats`: this process's transfer counters.
+pub async fn stats(State(state): State<AppState>) -> Json<serde_json::Value> {
+    let s = &state.stats;
+    Json(serde_json::json!({
+        "blob_bytes_received": s.blob_bytes_received.load(Ordering::Relaxed),
+        "file_bytes_sent": s.file_bytes_sent.load(Ordering::Relaxed),
+        "file_requests": s.file_requests.load(Ordering::Relaxed),
+    }))
+}

@@ -1,0 +1,89 @@
+//! Handlers, one module per resource. `router.rs` lists every route.
+
+pub mod commits;
+pub mod files;
+pub mod meta;
+pub mod models;
+pub mod uploads;
+
+use granary_core::{ModelId, RevisionRef};
+
+use crate::app::AppState;
+use crate::auth::Caller;
+use crate::db::models::ModelRow;
+use crate::db::revisions::{self, RevisionRow};
+use crate::db::{Db, refs};
+use crate::error::{AppError, AppResult};
+
+/// Parses `owner/name` from a URL.
+pub fn model_id(owner: &str, name: &str) -> AppResult<ModelId> {
+    ModelId::new(owner, name).map_err(|e| AppError::Invalid(e.to_string()))
+}
+
+/// Loads a model the caller may read. A private model the caller may not
+/// see answers exactly like a missing one.
+pub async fn readable_model(state: &AppState, caller: &Caller, id: &ModelId) -> AppResult<ModelRow> {
+    let model = crate::db::models::find(&state.db, id)
+        .await?
+        .ok_or_else(|| AppError::model_not_found(&id.to_string()))?;
+    if model.private != 0 && !can_see_private(caller, &model) {
+        return Err(AppError::model_not_found(&id.to_string()));
+    }
+    Ok(model)
+}
+
+fn can_see_private(caller: &Caller, model: &ModelRow) -> bool {
+    caller.is_admin()
+        || caller
+            .user
+            .as_ref()
+            .is_some_and(|u| u.name.eq_ignore_ascii_case(&model.owner))
+}
+
+/// Resolves a branch, tag, full id or id prefix to a revision of `model`.
+pub async fn resolve_revision(db: &Db, model: &ModelRow, rev: &str) -> AppResult<RevisionRow> {
+    let parsed: RevisionRef = rev.parse().map_err(|e: String| {
+        AppError::Invalid(format!("`{rev}` is not a branch, tag or revision id: {e}"))
+    })?;
+    let not_found = || {
+        AppError::NotFound(format!(
+            "model `{}` has no branch, tag or revision `{rev}`",
+            model.full_name()
+        ))
+    };
+    let id = match parsed {
+        RevisionRef::Id(id) => id.hex(),
+        RevisionRef::Prefix(prefix) => {
+            let mut ids = revisions::ids_with_prefix(db, &model.id, &prefix).await?;
+            match ids.len() {
+                0 => {
+                    // A hex-looking name may still be a branch or tag.
+                    resolve_name(db, model, rev).await?.ok_or_else(not_found)?
+                }
+                1 => ids.remove(0),
+                _ => {
+                    return Err(AppError::Invalid(format!(
+                        "revision prefix `{prefix}` is ambiguous: give more characters"
+                    )));
+                }
+            }
+        }
+        RevisionRef::Name(name) => resolve_name(db, model, &name).await?.ok_or_else(not_found)?,
+    };
+    revisions::find(db, &model.id, &id).await?.ok_or_else(not_found)
+}
+
+/// A branch, else a tag, of that name.
+async fn resolve_name(db: &Db, model: &ModelRow, name: &str) -> AppResult<Option<String>> {
+    for kind in [refs::BRANCH, refs::TAG] {
+        if let Some(r) = refs::find(db, &model.id, kind, name).await? {
+            return Ok(Some(r.revision_id));
+        }
+    }
+    Ok(None)
+}
+
+/// Pagination limit: 1–100, default 50.
+pub fn page_limit(limit: Option<u32>) -> u32 {
+    limit.unwrap_or(50).clamp(1, 100)
+}

@@ -1,0 +1,291 @@
+//! Reading models: listings, model info, revisions, manifests, refs, history,
+//! and the tags that name releases.
+
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use granary_core::api::{
+    CreateTagRequest, FileInfo, Log, LogEntry, ModelInfo, ModelList, ModelSummary, RefInfo, Refs,
+    RevisionInfo, headers::REVISION,
+};
+use granary_core::manifest::{LicenseInfo, Manifest};
+use granary_core::names::validate_ref_name;
+use serde::Deserialize;
+
+use crate::app::AppState;
+use crate::auth::Caller;
+use crate::db::models::{ListFilter, ModelRow};
+use crate::db::revisions::RevisionRow;
+use crate::db::{Db, models, refs, revisions};
+use crate::error::{AppError, AppResult, Json, Path, Query};
+use crate::routes::{model_id, page_limit, readable_model, resolve_revision};
+
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    pub owner: Option<String>,
+    pub q: Option<String>,
+    pub license: Option<String>,
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+/// `GET /api/v1/models`.
+pub async fn list_models(
+    State(state): State<AppState>,
+    Query(q): Query<ListQuery>,
+) -> AppResult<Json<ModelList>> {
+    let limit = page_limit(q.limit);
+    let filter = ListFilter {
+        owner: q.owner.filter(|s| !s.is_empty()),
+        text: q.q.filter(|s| !s.is_empty()),
+        license: q.license.filter(|s| !s.is_empty()),
+        after: q.cursor.filter(|s| !s.is_empty()),
+        limit,
+    };
+    let mut rows = models::list(&state.db, &filter).await?;
+    let next_cursor = if rows.len() > limit as usize {
+        rows.truncate(limit as usize);
+        rows.last().map(|m| m.full_name().to_ascii_lowercase())
+    } else {
+        None
+    };
+    Ok(Json(ModelList { models: rows.iter().map(model_summary).collect(), next_cursor }))
+}
+
+fn model_summary(m: &ModelRow) -> ModelSummary {
+    ModelSummary {
+        id: m.full_name(),
+        owner: m.owner.clone(),
+        name: m.name.clone(),
+        private: m.private != 0,
+        updated_at: m.updated_at,
+        license: m.license_id.clone(),
+        head: m.head_revision.as_deref().and_then(|h| h.parse().ok()),
+        total_size: m.total_size as u64,
+        parameter_total: m.parameter_total as u64,
+        downloads: m.downloads as u64,
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RefQuery {
+    #[serde(rename = "ref")]
+    pub rev: Option<String>,
+}
+
+/// `GET /api/v1/models/{owner}/{name}[?ref=]`.
+pub async fn get_model(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((owner, name)): Path<(String, String)>,
+    Query(q): Query<RefQuery>,
+) -> AppResult<Json<ModelInfo>> {
+    let id = model_id(&owner, &name)?;
+    let model = readable_model(&state, &caller, &id).await?;
+    let revision = match q.rev {
+        Some(rev) => Some(resolve_revision(&state.db, &model, &rev).await?),
+        None => match &model.head_revision {
+            Some(head) => revisions::find(&state.db, &model.id, head).await?,
+            None => None,
+        },
+    };
+    Ok(Json(ModelInfo {
+        id: model.full_name(),
+        owner: model.owner.clone(),
+        name: model.name.clone(),
+        private: model.private != 0,
+        created_at: model.created_at,
+        updated_at: model.updated_at,
+        default_branch: model.default_branch.clone(),
+        downloads: model.downloads as u64,
+        revision: revision.map(|r| revision_info(&model, &r)).transpose()?,
+    }))
+}
+
+/// Builds the API view of a revision from its row.
+pub fn revision_info(model: &ModelRow, r: &RevisionRow) -> AppResult<RevisionInfo> {
+    let manifest: Manifest = serde_json::from_str(&r.manifest).map_err(AppError::internal)?;
+    let parameters = manifest.parameters();
+    Ok(RevisionInfo {
+        id: r.id.parse().map_err(AppError::internal)?,
+        model: model.full_name(),
+        parent: manifest.parent,
+        author: r.author.clone(),
+        message: r.message.clone(),
+        created_at: r.created_at,
+        license: LicenseInfo { id: r.license_id.clone(), name: r.license_name.clone() },
+        permissive: r.permissive != 0,
+        total_size: r.total_size as u64,
+        parameter_total: parameters.values().sum(),
+        parameters,
+        files: manifest
+            .files
+            .into_iter()
+            .map(|f| FileInfo { path: f.path, size: f.size, sha256: f.sha256, safetensors: f.safetensors })
+            .collect(),
+        card: serde_json::from_str(&r.card).unwrap_or(serde_json::Value::Null),
+    })
+}
+
+/// `GET /api/v1/models/{owner}/{name}/revisions/{rev}`.
+pub async fn get_revision(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((owner, name, rev)): Path<(String, String, String)>,
+) -> AppResult<Json<RevisionInfo>> {
+    let id = model_id(&owner, &name)?;
+    let model = readable_model(&state, &caller, &id).await?;
+    let r = resolve_revision(&state.db, &model, &rev).await?;
+    Ok(Json(revision_info(&model, &r)?))
+}
+
+/// `GET /api/v1/models/{owner}/{name}/manifest/{rev}`: the canonical bytes.
+pub async fn get_manifest(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((owner, name, rev)): Path<(String, String, String)>,
+) -> AppResult<Response> {
+    let id = model_id(&owner, &name)?;
+    let model = readable_model(&state, &caller, &id).await?;
+    let r = resolve_revision(&state.db, &model, &rev).await?;
+    let mut res = r.manifest.into_response();
+    let h = res.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    h.insert(REVISION, HeaderValue::from_str(&r.id).map_err(AppError::internal)?);
+    Ok(res)
+}
+
+/// `GET /api/v1/models/{owner}/{name}/refs`.
+pub async fn list_refs(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((owner, name)): Path<(String, String)>,
+) -> AppResult<Json<Refs>> {
+    let id = model_id(&owner, &name)?;
+    let model = readable_model(&state, &caller, &id).await?;
+    let mut out = Refs { branches: vec![], tags: vec![] };
+    for r in refs::list(&state.db, &model.id).await? {
+        let info = ref_info(&r)?;
+        if r.kind == refs::BRANCH {
+            out.branches.push(info);
+        } else {
+            out.tags.push(info);
+        }
+    }
+    Ok(Json(out))
+}
+
+fn ref_info(r: &refs::RefRow) -> AppResult<RefInfo> {
+    Ok(RefInfo {
+        name: r.name.clone(),
+        revision: r.revision_id.parse().map_err(AppError::internal)?,
+        updated_at: r.updated_at,
+    })
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LogQuery {
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+/// `GET /api/v1/models/{owner}/{name}/log/{rev}`: newest first, following parents.
+pub async fn get_log(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((owner, name, rev)): Path<(String, String, String)>,
+    Query(q): Query<LogQuery>,
+) -> AppResult<Json<Log>> {
+    let id = model_id(&owner, &name)?;
+    let model = readable_model(&state, &caller, &id).await?;
+    let limit = page_limit(q.limit) as usize;
+    let start = match q.cursor.filter(|c| !c.is_empty()) {
+        Some(c) => resolve_revision(&state.db, &model, &c).await?,
+        None => resolve_revision(&state.db, &model, &rev).await?,
+    };
+    let mut entries = Vec::new();
+    let mut next = Some(start);
+    while let Some(r) = next.take() {
+        if entries.len() == limit {
+            return Ok(Json(Log { entries, next_cursor: Some(r.id) }));
+        }
+        next = match &r.parent_id {
+            Some(p) => revisions::find(&state.db, &model.id, p).await?,
+            None => None,
+        };
+        entries.push(LogEntry {
+            id: r.id.parse().map_err(AppError::internal)?,
+            parent: r.parent_id.as_deref().and_then(|p| p.parse().ok()),
+            author: r.author,
+            message: r.message,
+            created_at: r.created_at,
+        });
+    }
+    Ok(Json(Log { entries, next_cursor: None }))
+}
+
+/// `PUT /api/v1/models/{owner}/{name}/tags/{tag}`: names a revision; never moves silently.
+pub async fn put_tag(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((owner, name, tag)): Path<(String, String, String)>,
+    Json(req): Json<CreateTagRequest>,
+) -> AppResult<(StatusCode, Json<RefInfo>)> {
+    let id = model_id(&owner, &name)?;
+    let model = readable_model(&state, &caller, &id).await?;
+    caller.require_owner(&model.owner)?;
+    validate_ref_name(&tag).map_err(AppError::Invalid)?;
+    let target = resolve_revision(&state.db, &model, &req.revision).await?;
+    let status = create_tag(&state.db, &model, &tag, &target.id, req.force).await?;
+    let row = refs::find(&state.db, &model.id, refs::TAG, &tag)
+        .await?
+        .ok_or_else(|| AppError::internal(anyhow::anyhow!("tag vanished after write")))?;
+    Ok((status, Json(ref_info(&row)?)))
+}
+
+/// Creates or (with `force`) moves a tag; shared by every surface that tags.
+pub async fn create_tag(db: &Db, model: &ModelRow, tag: &str, target: &str, force: bool) -> AppResult<StatusCode> {
+    let now = granary_core::time::now_ms();
+    let (mut tx, _guard) = db.begin_write().await?;
+    if refs::compare_and_swap(&mut tx, &model.id, refs::TAG, tag, None, target, now).await? {
+        models::touch(&mut tx, &model.id, now).await?;
+        tx.commit().await?;
+        return Ok(StatusCode::CREATED);
+    }
+    let current: (String,) = sqlx::query_as(
+        "SELECT revision_id FROM refs WHERE model_id = $1 AND kind = $2 AND name = $3",
+    )
+    .bind(&model.id)
+    .bind(refs::TAG)
+    .bind(tag)
+    .fetch_one(&mut *tx)
+    .await?;
+    if current.0 == target {
+        return Ok(StatusCode::OK);
+    }
+    if !force {
+        return Err(AppError::Conflict(format!(
+            "tag `{tag}` already names revision {}; tags do not move silently: pass force to move it",
+            &current.0[..12]
+        )));
+    }
+    refs::compare_and_swap(&mut tx, &model.id, refs::TAG, tag, Some(&current.0), target, now).await?;
+    tx.commit().await?;
+    Ok(StatusCode::OK)
+}
+
+/// `DELETE /api/v1/models/{owner}/{name}/tags/{tag}`.
+pub async fn delete_tag(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((owner, name, tag)): Path<(String, String, String)>,
+) -> AppResult<StatusCode> {
+    let id = model_id(&owner, &name)?;
+    let model = readable_model(&state, &caller, &id).await?;
+    caller.require_owner(&model.owner)?;
+    if refs::delete(&state.db, &model.id, refs::TAG, &tag).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(AppError::NotFound(format!("model `{id}` has no tag `{tag}`")))
+    }
+}

@@ -1,0 +1,229 @@
+//! Blob uploads: ask what is missing, send parts (resumable, in any order,
+//! in parallel), complete. A blob becomes visible only once its size and
+//! SHA-256 match what the client declared.
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::StatusCode;
+use futures::StreamExt;
+use granary_core::api::{CreateUploadRequest, MissingBlobsRequest, MissingBlobsResponse, UploadStatus};
+use granary_core::{Sha256, Sha256Hasher};
+
+use crate::app::{AppState, Stats};
+use crate::auth::Caller;
+use crate::db::{blobs, uploads};
+use crate::error::{AppError, AppResult, Json, Path};
+use crate::storage::{BlobLayout, Key, PutError};
+
+/// The most blobs one `missing` request may ask about.
+const MAX_MISSING_QUERY: usize = 10_000;
+
+/// `POST /api/v1/blobs/missing`.
+pub async fn missing_blobs(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(req): Json<MissingBlobsRequest>,
+) -> AppResult<Json<MissingBlobsResponse>> {
+    caller.require_writer()?;
+    if req.blobs.len() > MAX_MISSING_QUERY {
+        return Err(AppError::TooLarge(format!(
+            "ask about at most {MAX_MISSING_QUERY} blobs at once"
+        )));
+    }
+    let digests: Vec<Sha256> = req.blobs.iter().map(|b| b.sha256).collect();
+    let stored = blobs::find_many(&state.db, &digests).await?;
+    let missing = req
+        .blobs
+        .into_iter()
+        .filter(|b| !stored.iter().any(|s| s.sha256 == b.sha256 && s.size == b.size))
+        .collect();
+    Ok(Json(MissingBlobsResponse { missing }))
+}
+
+/// `POST /api/v1/uploads`: starts the upload of a blob, or finds the one in progress.
+pub async fn create_upload(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(req): Json<CreateUploadRequest>,
+) -> AppResult<Json<UploadStatus>> {
+    let user = caller.require_writer()?;
+    if req.size > state.config.max_file_size {
+        return Err(AppError::TooLarge(format!(
+            "the blob is {} bytes; this registry accepts files up to {} bytes (max_file_size)",
+            req.size, state.config.max_file_size
+        )));
+    }
+    if let Some(layout) = blobs::find(&state.db, &req.sha256).await? {
+        if layout.size != req.size {
+            return Err(AppError::Invalid(format!(
+                "blob {} is stored with {} bytes, not {}",
+                req.sha256, layout.size, req.size
+            )));
+        }
+        return Ok(Json(stored_status(&layout)));
+    }
+    let part_size = state.config.upload_part_size.max(1);
+    let part_count = BlobLayout::part_count(req.size, part_size);
+    let now = granary_core::time::now_ms();
+    let session =
+        uploads::find_or_create(&state.db, &user.id, &req.sha256, req.size, part_size, part_count, now)
+            .await?;
+    Ok(Json(session_status(&state, &session).await?))
+}
+
+/// `GET /api/v1/uploads/{id}`.
+pub async fn get_upload(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> AppResult<Json<UploadStatus>> {
+    let session = own_session(&state, &caller, &id).await?;
+    Ok(Json(session_status(&state, &session).await?))
+}
+
+/// `PUT /api/v1/uploads/{id}/parts/{n}`: streams one part to the store.
+pub async fn put_part(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, n)): Path<(String, u64)>,
+    body: Body,
+) -> AppResult<Json<UploadStatus>> {
+    let session = own_session(&state, &caller, &id).await?;
+    let layout = session_layout(&session)?;
+    if n >= layout.part_count {
+        return Err(AppError::Invalid(format!(
+            "part {n} does not exist: this upload has parts 0 to {}",
+            layout.part_count - 1
+        )));
+    }
+    let range = layout.part_range(n);
+    let expected = range.end - range.start;
+    let stats = state.0.clone();
+    let stream = body
+        .into_data_stream()
+        .inspect(move |chunk| {
+            if let Ok(c) = chunk {
+                Stats::add(&stats.stats.blob_bytes_received, c.len() as u64);
+            }
+        })
+        .boxed();
+    state
+        .storage
+        .put_stream_exact(&Key::UploadPart(&id, n).path(), expected, stream)
+        .await
+        .map_err(|e| match e {
+            PutError::Store(e) => AppError::internal(e),
+            other => AppError::Invalid(format!("part {n} of upload {id}: {other}; send the part again")),
+        })?;
+    uploads::record_part(&state.db, &id, n, expected, granary_core::time::now_ms()).await?;
+    Ok(Json(session_status(&state, &session).await?))
+}
+
+/// `POST /api/v1/uploads/{id}/complete`: checks the digest and makes the blob visible.
+pub async fn complete_upload(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> AppResult<Json<UploadStatus>> {
+    let session = own_session(&state, &caller, &id).await?;
+    let layout = session_layout(&session)?;
+    let received = uploads::received_parts(&state.db, &id).await?;
+    let missing: Vec<u64> = (0..layout.part_count).filter(|n| !received.contains(n)).collect();
+    if !missing.is_empty() {
+        return Err(AppError::Conflict(format!(
+            "upload {id} still lacks parts {missing:?}: send them, then complete"
+        )));
+    }
+    let mut hasher = Sha256Hasher::new();
+    for n in 0..layout.part_count {
+        let range = layout.part_range(n);
+        let mut parts = state
+            .storage
+            .get_range_stream(&Key::UploadPart(&id, n).path(), 0..range.end - range.start)
+            .await?;
+        while let Some(chunk) = parts.next().await {
+            hasher.update(&chunk?);
+        }
+    }
+    let (size, digest) = (hasher.len(), hasher.finish());
+    if size != layout.size || digest != layout.sha256 {
+        discard(&state, &id).await?;
+        return Err(AppError::DigestMismatch(format!(
+            "the uploaded bytes have SHA-256 {digest} and size {size}, but {} and {} were declared; \
+             nothing was stored: upload the blob again",
+            layout.sha256, layout.size
+        )));
+    }
+    for n in 0..layout.part_count {
+        state
+            .storage
+            .rename(&Key::UploadPart(&id, n).path(), &Key::BlobPart(&layout, n).path())
+            .await?;
+    }
+    let live = blobs::insert(&state.db, &layout, granary_core::time::now_ms()).await?;
+    discard(&state, &id).await?;
+    tracing::info!(blob = %layout.sha256, bytes = layout.size, parts = layout.part_count, "blob stored");
+    Ok(Json(stored_status(&live)))
+}
+
+/// `DELETE /api/v1/uploads/{id}`: abandons an upload and its staged bytes.
+pub async fn delete_upload(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> AppResult<StatusCode> {
+    own_session(&state, &caller, &id).await?;
+    discard(&state, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn discard(state: &AppState, id: &str) -> AppResult<()> {
+    uploads::delete(&state.db, id).await?;
+    state.storage.delete_prefix(&Key::UploadDir(id).path()).await?;
+    Ok(())
+}
+
+async fn own_session(state: &AppState, caller: &Caller, id: &str) -> AppResult<uploads::SessionRow> {
+    let user = caller.require_writer()?;
+    match uploads::find(&state.db, id).await? {
+        Some(s) if s.user_id == user.id => Ok(s),
+        _ => Err(AppError::NotFound(format!(
+            "upload {id} does not exist (it may have completed or expired): start it again with POST /api/v1/uploads"
+        ))),
+    }
+}
+
+fn session_layout(s: &uploads::SessionRow) -> AppResult<BlobLayout> {
+    Ok(BlobLayout {
+        sha256: s.sha256.parse().map_err(AppError::internal)?,
+        size: s.size as u64,
+        part_size: s.part_size as u64,
+        part_count: s.part_count as u64,
+    })
+}
+
+async fn session_status(state: &AppState, s: &uploads::SessionRow) -> AppResult<UploadStatus> {
+    let layout = session_layout(s)?;
+    Ok(UploadStatus {
+        id: Some(s.id.clone()),
+        sha256: layout.sha256,
+        size: layout.size,
+        part_size: layout.part_size,
+        part_count: layout.part_count,
+        received: uploads::received_parts(&state.db, &s.id).await?,
+        stored: false,
+    })
+}
+
+fn stored_status(layout: &BlobLayout) -> UploadStatus {
+    UploadStatus {
+        id: None,
+        sha256: layout.sha256,
+        size: layout.size,
+        part_size: layout.part_size,
+        part_count: layout.part_count,
+        received: (0..layout.part_count).collect(),
+        stored: true,
+    }
+}
+

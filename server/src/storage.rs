@@ -1,0 +1,263 @@
+//! The object store: blobs and staged upload parts, over any `object_store`
+//! backend chosen by URL (`file://`, `memory://`, `s3://`).
+//!
+//! Layout (every key is built by [`Key`]):
+//!
+//! ```text
+//! blobs/sha256/ab/abcdef…                     a blob stored in one part
+//! blobs/sha256/ab/abcdef….parts/<size>/<n>    part n of a blob stored in parts of <size> bytes
+//! uploads/<session-id>/<n>                    part n of an upload in progress
+//! ```
+//!
+//! Blob bytes never change: a key under `blobs/` is written only after its
+//! content was checked, and rewriting it can only write the same bytes.
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
+use granary_core::Sha256;
+use object_store::path::Path;
+use object_store::{GetOptions, GetRange, ObjectStore, WriteMultipart};
+
+/// How a stored blob is laid out in objects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlobLayout {
+    pub sha256: Sha256,
+    pub size: u64,
+    pub part_size: u64,
+    pub part_count: u64,
+}
+
+impl BlobLayout {
+    /// The number of parts a blob of `size` bytes has with parts of `part_size`.
+    pub fn part_count(size: u64, part_size: u64) -> u64 {
+        size.div_ceil(part_size).max(1)
+    }
+
+    /// The byte range of part `n` within the blob.
+    pub fn part_range(&self, n: u64) -> Range<u64> {
+        let start = n * self.part_size;
+        start..(start + self.part_size).min(self.size)
+    }
+}
+
+/// Every object key, in one place.
+pub enum Key<'a> {
+    BlobPart(&'a BlobLayout, u64),
+    UploadPart(&'a str, u64),
+    UploadDir(&'a str),
+}
+
+impl Key<'_> {
+    pub fn path(&self) -> Path {
+        match self {
+            Key::BlobPart(layout, n) => {
+                let hex = layout.sha256.hex();
+                if layout.part_count == 1 {
+                    Path::from(format!("blobs/sha256/{}/{hex}", &hex[..2]))
+                } else {
+                    Path::from(format!(
+                        "blobs/sha256/{}/{hex}.parts/{}/{n}",
+                        &hex[..2],
+                        layout.part_size
+                    ))
+                }
+            }
+            Key::UploadPart(id, n) => Path::from(format!("uploads/{id}/{n}")),
+            Key::UploadDir(id) => Path::from(format!("uploads/{id}")),
+        }
+    }
+}
+
+/// The registry's object store.
+#[derive(Clone, Debug)]
+pub struct Storage {
+    store: Arc<dyn ObjectStore>,
+}
+
+/// Bytes written to the store per multipart chunk.
+const WRITE_CHUNK: usize = 8 * 1024 * 1024;
+
+impl Storage {
+    /// Opens the store a URL names: `file:///abs/path`, `memory://`, `s3://bucket/prefix`.
+    pub fn from_url(url: &str) -> anyhow::Result<Self> {
+        let store: Arc<dyn ObjectStore> = if let Some(path) = url.strip_prefix("file://") {
+            std::fs::create_dir_all(path)?;
+            Arc::new(object_store::local::LocalFileSystem::new_with_prefix(path)?)
+        } else if url == "memory://" || url == "memory:///" {
+            Arc::new(object_store::memory::InMemory::new())
+        } else if url.starts_with("s3://") {
+            let parsed = url::Url::parse(url)?;
+            let bucket = parsed.host_str().unwrap_or_default().to_string();
+            let prefix = parsed.path().trim_matches('/').to_string();
+            let s3 = object_store::aws::AmazonS3Builder::from_env()
+                .with_bucket_name(bucket)
+                .build()?;
+            if prefix.is_empty() {
+                Arc::new(s3)
+            } else {
+                Arc::new(object_store::prefix::PrefixStore::new(s3, prefix))
+            }
+        } else {
+            anyhow::bail!(
+                "unsupported storage URL `{url}`: use file:///PATH, memory:// or s3://BUCKET/PREFIX"
+            );
+        };
+        Ok(Self { store })
+    }
+
+    pub fn inner(&self) -> &Arc<dyn ObjectStore> {
+        &self.store
+    }
+
+    /// Streams `body` into the object at `key`, refusing it unless exactly
+    /// `expected` bytes arrive. Nothing is left at `key` on failure.
+    pub async fn put_stream_exact<E>(
+        &self,
+        key: &Path,
+        expected: u64,
+        mut body: BoxStream<'_, Result<Bytes, E>>,
+    ) -> Result<(), PutError>
+    where
+        E: std::fmt::Display,
+    {
+        let upload = self.store.put_multipart(key).await.map_err(PutError::Store)?;
+        let mut writer = WriteMultipart::new_with_chunk_size(upload, WRITE_CHUNK);
+        let mut received = 0u64;
+        let outcome = loop {
+            match body.next().await {
+                Some(Ok(chunk)) => {
+                    received += chunk.len() as u64;
+                    if received > expected {
+                        break Err(PutError::TooLong { expected });
+                    }
+                    if let Err(e) = writer.wait_for_capacity(4).await {
+                        break Err(PutError::Store(e));
+                    }
+                    writer.put(chunk);
+                }
+                Some(Err(e)) => break Err(PutError::Body(e.to_string())),
+                None if received != expected => {
+                    break Err(PutError::TooShort { expected, received });
+                }
+                None => break Ok(()),
+            }
+        };
+        match outcome {
+            Ok(()) => writer.finish().await.map(|_| ()).map_err(PutError::Store),
+            Err(e) => {
+                let _ = writer.abort().await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Streams the bytes `range` of an object.
+    pub async fn get_range_stream(
+        &self,
+        key: &Path,
+        range: Range<u64>,
+    ) -> object_store::Result<BoxStream<'static, object_store::Result<Bytes>>> {
+        if range.is_empty() {
+            return Ok(stream::empty().boxed());
+        }
+        let opts = GetOptions {
+            range: Some(GetRange::Bounded(range)),
+            ..Default::default()
+        };
+        Ok(self.store.get_opts(key, opts).await?.into_stream())
+    }
+
+    /// Streams the bytes `range` of a blob, across its parts.
+    pub fn blob_range_stream(
+        &self,
+        layout: BlobLayout,
+        range: Range<u64>,
+    ) -> BoxStream<'static, object_store::Result<Bytes>> {
+        let this = self.clone();
+        let parts: Vec<(u64, Range<u64>)> = if range.is_empty() {
+            Vec::new()
+        } else {
+            let first = range.start / layout.part_size;
+            let last = (range.end - 1) / layout.part_size;
+            (first..=last)
+                .map(|n| {
+                    let part = layout.part_range(n);
+                    let start = range.start.max(part.start) - part.start;
+                    let end = range.end.min(part.end) - part.start;
+                    (n, start..end)
+                })
+                .collect()
+        };
+        stream::iter(parts)
+            .then(move |(n, within)| {
+                let this = this.clone();
+                async move { this.get_range_stream(&Key::BlobPart(&layout, n).path(), within).await }
+            })
+            .try_flatten()
+            .boxed()
+    }
+
+    /// Reads a small range of a blob into memory (headers, front matter).
+    pub async fn read_blob_range(
+        &self,
+        layout: BlobLayout,
+        range: Range<u64>,
+    ) -> object_store::Result<Vec<u8>> {
+        let mut out = Vec::with_capacity((range.end - range.start) as usize);
+        let mut s = self.blob_range_stream(layout, range);
+        while let Some(chunk) = s.next().await {
+            out.extend_from_slice(&chunk?);
+        }
+        Ok(out)
+    }
+
+    pub async fn rename(&self, from: &Path, to: &Path) -> object_store::Result<()> {
+        self.store.rename(from, to).await
+    }
+
+    pub async fn delete_quietly(&self, key: &Path) {
+        if let Err(e) = self.store.delete(key).await {
+            if !matches!(e, object_store::Error::NotFound { .. }) {
+                tracing::warn!(key = %key, error = %e, "could not delete object");
+            }
+        }
+    }
+
+    /// Deletes every object under a prefix.
+    pub async fn delete_prefix(&self, prefix: &Path) -> object_store::Result<()> {
+        let keys: Vec<Path> = self
+            .store
+            .list(Some(prefix))
+            .map_ok(|m| m.location)
+            .try_collect()
+            .await?;
+        for key in keys {
+            self.delete_quietly(&key).await;
+        }
+        Ok(())
+    }
+
+    pub async fn exists(&self, key: &Path) -> object_store::Result<bool> {
+        match self.store.head(key).await {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// Why streaming a body into the store failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PutError {
+    #[error("the body is longer than the {expected} bytes expected")]
+    TooLong { expected: u64 },
+    #[error("the body ended after {received} of the {expected} bytes expected")]
+    TooShort { expected: u64, received: u64 },
+    #[error("reading the request body failed: {0}")]
+    Body(String),
+    #[error(transparent)]
+    Store(object_store::Error),
+}
