@@ -1,1 +1,61 @@
-fn main(){}
+//! `granary`: the command line of a Granary registry. Push a directory as a
+//! revision, pull a revision into a directory (verified, cached, resumable),
+//! and inspect models, refs and the local cache. docs/CLI.md is the manual.
+
+mod cache;
+mod cli;
+mod client;
+mod commands;
+mod config;
+mod context;
+mod error;
+mod hashing;
+mod model_ref;
+mod progress;
+mod pull;
+mod push;
+mod scan;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+use crate::context::Ctx;
+
+fn main() {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { error::Kind::Invalid.exit_code() } else { 0 };
+            let _ = e.print();
+            std::process::exit(code);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    if let Err(err) = runtime.block_on(run(cli)) {
+        eprintln!("error: {}", error::render(&err));
+        std::process::exit(error::kind_of(&err).exit_code());
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let mut ctx = Ctx::new(cli.global)?;
+    match cli.command {
+        Command::Login(args) => commands::auth::login(&mut ctx, args).await,
+        Command::Logout => commands::auth::logout(&mut ctx),
+        Command::Whoami => commands::auth::whoami(&ctx).await,
+        Command::Push(args) => push::run(&ctx, args).await,
+        Command::Pull(args) => pull::run(&ctx, args).await,
+        Command::Info(args) => commands::info::run(&ctx, args).await,
+        Command::Ls(args) => commands::list::ls(&ctx, args.owner.as_deref()).await,
+        Command::Log(args) => commands::log::run(&ctx, args).await,
+        Command::Tag(args) => commands::tag::run(&ctx, args).await,
+        Command::Search(args) => commands::list::search(&ctx, &args.text, args.license.as_deref()).await,
+        Command::Cache(cmd) => commands::cache::run(&ctx, cmd),
+    }
+}

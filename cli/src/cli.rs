@@ -1,0 +1,185 @@
+//! The command line: every command, flag and environment variable of `granary`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::error::EXIT_CODES_HELP;
+
+/// The default registry when neither `--endpoint`, `GRANARY_ENDPOINT` nor a login names one.
+pub const DEFAULT_ENDPOINT: &str = "http://127.0.0.1:8080";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "granary",
+    version,
+    about = "Push, pull and inspect open-weights models in a Granary registry.",
+    after_help = EXIT_CODES_HELP
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags every command accepts.
+#[derive(Debug, Args, Clone)]
+pub struct Global {
+    /// Registry URL [default: the endpoint of `granary login`, else http://127.0.0.1:8080]
+    #[arg(long, global = true, env = "GRANARY_ENDPOINT", value_name = "URL")]
+    pub endpoint: Option<String>,
+    /// API token (else GRANARY_TOKEN, else the one stored by `granary login`)
+    #[arg(long, global = true, env = "GRANARY_TOKEN", value_name = "T", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Print data as JSON on stdout
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Print nothing on stderr but errors (no progress bars)
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check a token with the registry and store it for later commands
+    Login(LoginArgs),
+    /// Forget the token stored for the endpoint
+    Logout,
+    /// Show who the token belongs to
+    Whoami,
+    /// Upload a directory as a new revision of OWNER/NAME
+    Push(PushArgs),
+    /// Download a revision of OWNER/NAME into a directory, verified and cached
+    Pull(PullArgs),
+    /// Show a revision: files, sizes, digests, license, parameters, verification
+    Info(InfoArgs),
+    /// List models, all or one owner's
+    Ls(LsArgs),
+    /// Show the history of a branch, newest first
+    Log(LogArgs),
+    /// Name a revision with a tag
+    Tag(TagArgs),
+    /// Search models by name
+    Search(SearchArgs),
+    /// Inspect, verify or prune the local blob cache
+    #[command(subcommand)]
+    Cache(CacheCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// Read the token from stdin even when it is a terminal
+    #[arg(long)]
+    pub stdin: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    /// The directory to upload (`.git/` and what `.granaryignore` lists are skipped)
+    pub dir: PathBuf,
+    /// The model, OWNER/NAME (created by its first push)
+    pub model: String,
+    /// The branch to move
+    #[arg(long, short, default_value = "main")]
+    pub branch: String,
+    /// Also tag the new revision
+    #[arg(long, short)]
+    pub tag: Option<String>,
+    /// The revision message
+    #[arg(long, short)]
+    pub message: Option<String>,
+    /// SPDX license id (else README.md's front matter `license:` decides)
+    #[arg(long, value_name = "SPDX")]
+    pub license: Option<String>,
+    /// With `--license other`: the license's name
+    #[arg(long)]
+    pub license_name: Option<String>,
+    /// Commit only if the branch still points at REV (default: its head now)
+    #[arg(long, value_name = "REV")]
+    pub parent: Option<String>,
+    /// Blob parts in flight at once
+    #[arg(long, short = 'j', default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub jobs: u16,
+}
+
+#[derive(Debug, Args)]
+pub struct PullArgs {
+    /// OWNER/NAME, OWNER/NAME:REF (branch or tag) or OWNER/NAME@REVISION (id or 12+ hex prefix)
+    pub model: String,
+    /// Where to put the files [default: ./NAME]
+    #[arg(short, long, value_name = "DIR")]
+    pub output: Option<PathBuf>,
+    /// Only files matching this glob (repeatable)
+    #[arg(long, value_name = "GLOB")]
+    pub include: Vec<String>,
+    /// Skip files matching this glob (repeatable; wins over --include)
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
+    /// Range requests in flight at once
+    #[arg(long, short = 'j', default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub jobs: u16,
+}
+
+#[derive(Debug, Args)]
+pub struct InfoArgs {
+    /// OWNER/NAME, OWNER/NAME:REF or OWNER/NAME@REVISION
+    pub model: String,
+}
+
+#[derive(Debug, Args)]
+pub struct LsArgs {
+    /// Only this owner's models
+    pub owner: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct LogArgs {
+    /// OWNER/NAME or OWNER/NAME:BRANCH (default branch `main`)
+    pub model: String,
+    /// Show at most this many entries
+    #[arg(long, short = 'n')]
+    pub limit: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct TagArgs {
+    /// OWNER/NAME
+    pub model: String,
+    /// The revision to tag: a branch, tag, full id or 12+ hex prefix
+    pub rev: String,
+    /// The tag's name
+    pub tag: String,
+    /// Move the tag if it already names another revision
+    #[arg(long, short)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// Text to find in model names
+    pub text: String,
+    /// Only models under this license id
+    #[arg(long)]
+    pub license: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CacheCommand {
+    /// List cached blobs and partial downloads
+    Ls,
+    /// Rehash every cached blob; remove (and report) those that do not match
+    Verify,
+    /// Remove partial downloads; with a flag, more
+    Prune(PruneArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// Also remove blobs no pulled directory links to (hard-link count 1)
+    #[arg(long)]
+    pub unlinked: bool,
+    /// Remove the whole cache (pulled directories keep their files)
+    #[arg(long, conflicts_with = "unlinked")]
+    pub all: bool,
+}

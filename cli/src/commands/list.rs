@@ -1,0 +1,67 @@
+//! `granary ls [OWNER]` and `granary search TEXT`: model listings, every page.
+
+use anyhow::Result;
+use granary_core::api::{ModelList, ModelSummary};
+
+use crate::context::Ctx;
+use crate::model_ref::encode_segment;
+use crate::progress::{human_bytes, human_count};
+
+pub async fn ls(ctx: &Ctx, owner: Option<&str>) -> Result<()> {
+    let mut query = Vec::new();
+    if let Some(o) = owner {
+        query.push(("owner", o));
+    }
+    let models = fetch_all(ctx, &query).await?;
+    show(ctx, &models)
+}
+
+pub async fn search(ctx: &Ctx, text: &str, license: Option<&str>) -> Result<()> {
+    let mut query = vec![("q", text)];
+    if let Some(l) = license {
+        query.push(("license", l));
+    }
+    let models = fetch_all(ctx, &query).await?;
+    show(ctx, &models)
+}
+
+/// Follows `next_cursor` to the last page.
+async fn fetch_all(ctx: &Ctx, query: &[(&str, &str)]) -> Result<Vec<ModelSummary>> {
+    let mut out = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut url = String::from("/api/v1/models?limit=100");
+        for (k, v) in query {
+            url.push_str(&format!("&{k}={}", encode_segment(v)));
+        }
+        if let Some(c) = &cursor {
+            url.push_str(&format!("&cursor={}", encode_segment(c)));
+        }
+        let page: ModelList = ctx.client.get_json(&url, "cannot list models").await?;
+        out.extend(page.models);
+        match page.next_cursor {
+            Some(c) if Some(&c) != cursor.as_ref() => cursor = Some(c),
+            _ => return Ok(out),
+        }
+    }
+}
+
+fn show(ctx: &Ctx, models: &[ModelSummary]) -> Result<()> {
+    if ctx.global.json {
+        return ctx.print_json(&models);
+    }
+    for m in models {
+        println!(
+            "{:<40} {:<14} {:>10} {:>8} params  {}",
+            m.id,
+            m.license.as_deref().unwrap_or("-"),
+            human_bytes(m.total_size),
+            human_count(m.parameter_total),
+            m.head.map(|h| h.hex()[..12].to_string()).unwrap_or_else(|| "-".into())
+        );
+    }
+    if models.is_empty() {
+        ctx.report.say("no models");
+    }
+    Ok(())
+}

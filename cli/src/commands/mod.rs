@@ -1,0 +1,9 @@
+//! The commands that are one or two API calls each; `push` and `pull` have
+//! their own modules.
+
+pub mod auth;
+pub mod cache;
+pub mod info;
+pub mod list;
+pub mod log;
+pub mod tag;

@@ -1,0 +1,141 @@
+//! `granary push DIR OWNER/NAME`: hash the files, upload the blobs the server
+//! lacks, commit the file list on top of the branch's head, tag if asked.
+
+mod upload;
+
+use std::collections::HashSet;
+use std::time::Instant;
+
+use anyhow::Result;
+use granary_core::api::{BlobRef, CommitFile, CommitRequest, MissingBlobsRequest, MissingBlobsResponse, Refs};
+use granary_core::{ModelId, RevisionRef, Sha256};
+
+use crate::cli::PushArgs;
+use crate::context::Ctx;
+use crate::error::{kind_of, Failure, Kind};
+use crate::hashing::{hash_all, HashCache};
+use crate::model_ref::{encode_segment, model_base, parse_rev, ModelRef};
+use crate::progress::human_bytes;
+use upload::{upload_all, PendingBlob};
+
+pub async fn run(ctx: &Ctx, args: PushArgs) -> Result<()> {
+    let id = ModelRef::parse_bare(&args.model)?;
+    granary_core::names::validate_ref_name(&args.branch).map_err(|e| Failure::new(Kind::Invalid, e))?;
+    if let Some(tag) = &args.tag {
+        granary_core::names::validate_ref_name(tag).map_err(|e| Failure::new(Kind::Invalid, e))?;
+    }
+    ctx.client.require_token()?;
+    let files = crate::scan::scan(&args.dir)?;
+    if files.is_empty() {
+        crate::fail!(Invalid, "{} holds no files to push", args.dir.display());
+    }
+
+    // 1. Hash, on every core, skipping files the hash cache knows.
+    let started = Instant::now();
+    let total: u64 = files.iter().map(|f| f.size).sum();
+    let cache = HashCache::load(&crate::config::cache_dir()?);
+    let bar = ctx.report.total("hashing", total);
+    let (digests, read) = tokio::task::block_in_place(|| hash_all(&files, &cache, &bar))?;
+    bar.finish_and_clear();
+    if let Err(e) = cache.save() {
+        ctx.report.say(format!("warning: cannot save the hash cache: {e}"));
+    }
+    ctx.report.say(format!(
+        "hashed {} files, {} ({} read) in {:.1}s",
+        files.len(),
+        human_bytes(total),
+        human_bytes(read),
+        started.elapsed().as_secs_f64()
+    ));
+
+    // 2. Ask which blobs the server lacks; upload those.
+    let mut seen = HashSet::new();
+    let blobs: Vec<PendingBlob> = files
+        .iter()
+        .zip(&digests)
+        .filter(|(_, d)| seen.insert(**d))
+        .map(|(f, d)| PendingBlob { blob: BlobRef { sha256: *d, size: f.size }, file: f.abs.clone() })
+        .collect();
+    let req = MissingBlobsRequest { blobs: blobs.iter().map(|b| b.blob).collect() };
+    let missing: MissingBlobsResponse = ctx.client.post_json("/api/v1/blobs/missing", &req, "checking which blobs the registry lacks").await?;
+    let missing: HashSet<Sha256> = missing.missing.iter().map(|b| b.sha256).collect();
+    let pending: Vec<PendingBlob> = blobs.into_iter().filter(|b| missing.contains(&b.blob.sha256)).collect();
+    let to_send: u64 = pending.iter().map(|b| b.blob.size).sum();
+    ctx.report.say(format!(
+        "uploading {} of {} blobs ({}); the registry has the rest",
+        pending.len(),
+        seen.len(),
+        human_bytes(to_send)
+    ));
+    let started = Instant::now();
+    let bar = ctx.report.total("uploading", to_send);
+    let sent = upload_all(&ctx.client, pending, args.jobs as usize, &bar).await?;
+    bar.finish_and_clear();
+    if to_send > 0 {
+        let secs = started.elapsed().as_secs_f64();
+        ctx.report.say(format!("sent {} in {secs:.1}s ({}/s)", human_bytes(sent), human_bytes((sent as f64 / secs.max(1e-3)) as u64)));
+    }
+
+    // 3. Commit on top of the branch's head (or the --parent given).
+    let parent = match &args.parent {
+        Some(rev) => Some(resolve_revision(ctx, &id, &parse_rev(rev, false)?).await?),
+        None => branch_head(ctx, &id, &args.branch).await?,
+    };
+    let commit = CommitRequest {
+        branch: args.branch.clone(),
+        parent,
+        message: args.message.clone().unwrap_or_else(|| format!("Upload {} files with granary push", files.len())),
+        license: args.license.clone(),
+        license_name: args.license_name.clone(),
+        files: files
+            .iter()
+            .zip(&digests)
+            .map(|(f, d)| CommitFile { path: f.path.clone(), size: f.size, sha256: *d })
+            .collect(),
+        private: None,
+    };
+    let what = format!("cannot commit to {id}@{}", args.branch);
+    let url = format!("{}/commits", model_base(&id));
+    let info: serde_json::Value = match ctx.client.post_json(&url, &commit, &what).await {
+        Ok(v) => v,
+        Err(e) if kind_of(&e) == Kind::Conflict => {
+            crate::fail!(Conflict, "{what}: the branch moved since you pulled: pull and push again ({})", crate::error::render(&e))
+        }
+        Err(e) => return Err(e),
+    };
+    let rev = info.get("id").and_then(|v| v.as_str()).unwrap_or_default().to_string();
+    ctx.report.say(format!("committed {id}@{}: {rev}", args.branch));
+
+    // 4. Tag.
+    if let Some(tag) = &args.tag {
+        crate::commands::tag::create(ctx, &id, &rev, tag, false).await?;
+        ctx.report.say(format!("tagged {rev} as {tag}"));
+    }
+    if ctx.global.json {
+        ctx.print_json(&info)?;
+    } else {
+        println!("{rev}");
+    }
+    Ok(())
+}
+
+/// The revision a branch points at; `None` when the model or the branch does not exist.
+pub async fn branch_head(ctx: &Ctx, id: &ModelId, branch: &str) -> Result<Option<Sha256>> {
+    let url = format!("{}/refs", model_base(id));
+    match ctx.client.get_json::<Refs>(&url, &format!("cannot read the refs of {id}")).await {
+        Ok(refs) => Ok(refs.branches.into_iter().find(|b| b.name == branch).map(|b| b.revision)),
+        Err(e) if kind_of(&e) == Kind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// The full id of a revision named by a ref, an id or a prefix.
+pub async fn resolve_revision(ctx: &Ctx, id: &ModelId, rev: &RevisionRef) -> Result<Sha256> {
+    if let RevisionRef::Id(full) = rev {
+        return Ok(*full);
+    }
+    let url = format!("{}/revisions/{}", model_base(id), encode_segment(&rev.to_string()));
+    let info: granary_core::api::RevisionInfo =
+        ctx.client.get_json(&url, &format!("cannot find revision `{rev}` of {id}")).await?;
+    Ok(info.id)
+}
