@@ -32,6 +32,7 @@ pub struct ListQuery {
 /// `GET /api/v1/models`.
 pub async fn list_models(
     State(state): State<AppState>,
+    _caller: Caller,
     Query(q): Query<ListQuery>,
 ) -> AppResult<Json<ModelList>> {
     let limit = page_limit(q.limit);

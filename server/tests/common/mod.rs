@@ -1,0 +1,253 @@
+//! The in-process test harness: boots the real router on a random port with
+//! a fresh database (SQLite file or a new PostgreSQL database) and a fresh
+//! local object store, plus helpers that speak the upload protocol.
+
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use granary_core::api::{CommitFile, UploadStatus};
+use granary_core::{RepoPath, Sha256};
+use granary_server::{App, Config};
+use reqwest::{Client, Response, StatusCode};
+use serde_json::{Value, json};
+
+/// Which database a test runs on.
+#[derive(Debug, Clone, Copy)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs each listed test body once per backend: `mod sqlite { fn NAME }` and `mod postgres { fn NAME }`.
+#[macro_export]
+macro_rules! on_every_backend {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name(super::common::Backend::Sqlite).await })*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name(super::common::Backend::Postgres).await })*
+        }
+    };
+}
+
+pub struct TestApp {
+    pub url: String,
+    pub client: Client,
+    pub app: Arc<App>,
+    pub dir: tempfile::TempDir,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+/// The PostgreSQL server tests create their databases on.
+fn postgres_base() -> String {
+    std::env::var("GRANARY_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+}
+
+async fn fresh_postgres_database() -> String {
+    use sqlx::Connection;
+    let name = format!("granary_test_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = sqlx::PgConnection::connect(&format!("{}/postgres", postgres_base()))
+        .await
+        .expect("PostgreSQL must run on 127.0.0.1:5432 for the postgres tests (GRANARY_TEST_POSTGRES to change)");
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.unwrap();
+    format!("{}/{name}", postgres_base())
+}
+
+impl TestApp {
+    pub async fn start(backend: Backend) -> Self {
+        Self::start_with(backend, |_| {}).await
+    }
+
+    pub async fn start_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config::for_data_dir(dir.path());
+        config.upload_part_size = 1024 * 1024;
+        if let Backend::Postgres = backend {
+            config.database_url = Some(fresh_postgres_database().await);
+        }
+        tweak(&mut config);
+        let app = Arc::new(App::open(config).await.expect("app opens"));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let router = granary_server::router::router(granary_server::AppState(app.clone()));
+        tokio::spawn(async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(async move {
+                    let _ = rx.await;
+                })
+                .await
+                .unwrap();
+        });
+        Self { url, client: Client::new(), app, dir, shutdown: Some(tx) }
+    }
+
+    /// Creates a user and returns a write token.
+    pub async fn user(&self, name: &str) -> String {
+        let now = granary_core::time::now_ms();
+        let user = granary_server::db::users::ensure(&self.app.db, name, false, now).await.unwrap();
+        granary_server::db::users::create_token(&self.app.db, &user.id, "test", "write", now).await.unwrap()
+    }
+
+    pub fn api(&self, path: &str) -> String {
+        format!("{}/api/v1{path}", self.url)
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.client.get(self.api(path)).send().await.unwrap()
+    }
+
+    pub async fn post_json(&self, token: &str, path: &str, body: &Value) -> Response {
+        self.client.post(self.api(path)).bearer_auth(token).json(body).send().await.unwrap()
+    }
+
+    pub async fn stats(&self) -> Value {
+        self.get("/stats").await.json().await.unwrap()
+    }
+
+    /// Starts (or finds) the upload of `bytes`.
+    pub async fn start_upload(&self, token: &str, bytes: &[u8]) -> UploadStatus {
+        let res = self
+            .post_json(token, "/uploads", &json!({"sha256": Sha256::of(bytes), "size": bytes.len()}))
+            .await;
+        assert_eq!(res.status(), StatusCode::OK, "{}", res.text().await.unwrap());
+        res.json().await.unwrap()
+    }
+
+    pub async fn put_part(&self, token: &str, status: &UploadStatus, bytes: &[u8], n: u64) -> Response {
+        let (a, b) = status.part_range(n);
+        self.client
+            .put(self.api(&format!("/uploads/{}/parts/{n}", status.id.as_ref().unwrap())))
+            .bearer_auth(token)
+            .body(bytes[a as usize..b as usize].to_vec())
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn complete(&self, token: &str, status: &UploadStatus) -> Response {
+        self.client
+            .post(self.api(&format!("/uploads/{}/complete", status.id.as_ref().unwrap())))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Uploads a whole blob unless the server has it.
+    pub async fn upload(&self, token: &str, bytes: &[u8]) {
+        let status = self.start_upload(token, bytes).await;
+        if status.stored {
+            return;
+        }
+        for n in status.missing_parts() {
+            let res = self.put_part(token, &status, bytes, n).await;
+            assert_eq!(res.status(), StatusCode::OK, "{}", res.text().await.unwrap());
+        }
+        let res = self.complete(token, &status).await;
+        assert_eq!(res.status(), StatusCode::OK, "{}", res.text().await.unwrap());
+    }
+
+    /// Uploads every file and commits them; returns the raw response.
+    pub async fn push(
+        &self,
+        token: &str,
+        model: &str,
+        files: &[(&str, Vec<u8>)],
+        parent: Option<&str>,
+        extra: Value,
+    ) -> Response {
+        for (_, bytes) in files {
+            self.upload(token, bytes).await;
+        }
+        let mut body = json!({
+            "parent": parent,
+            "message": "test push",
+            "files": files.iter().map(|(p, b)| commit_file(p, b)).collect::<Vec<_>>(),
+        });
+        if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+            b.extend(e.clone());
+        }
+        self.post_json(token, &format!("/models/{model}/commits"), &body).await
+    }
+
+    /// `push`, asserting success; returns the revision id.
+    pub async fn push_ok(&self, token: &str, model: &str, files: &[(&str, Vec<u8>)], parent: Option<&str>) -> String {
+        let res = self.push(token, model, files, parent, json!({})).await;
+        assert_eq!(res.status(), StatusCode::CREATED, "{}", res.text().await.unwrap());
+        let v: Value = res.json().await.unwrap();
+        v["id"].as_str().unwrap().to_string()
+    }
+
+    pub async fn download(&self, model: &str, rev: &str, path: &str) -> Response {
+        self.get(&format!("/models/{model}/files/{rev}/{path}")).await
+    }
+
+    /// Every object key in the store, sorted.
+    pub async fn object_keys(&self) -> Vec<String> {
+        use futures::TryStreamExt;
+        let mut keys: Vec<String> = self
+            .app
+            .storage
+            .inner()
+            .list(None)
+            .map_ok(|m| m.location.to_string())
+            .try_collect()
+            .await
+            .unwrap();
+        keys.sort();
+        keys
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+pub fn commit_file(path: &str, bytes: &[u8]) -> CommitFile {
+    CommitFile { path: RepoPath::parse(path).unwrap(), size: bytes.len() as u64, sha256: Sha256::of(bytes) }
+}
+
+/// Deterministic pseudo-random f32 values in [-1, 1).
+pub fn f32_bytes(n: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut out = Vec::with_capacity(n * 4);
+    for _ in 0..n {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let v = ((x >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0;
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    out
+}
+
+/// A safetensors shard of about `mib` MiB.
+pub fn shard(mib: usize, seed: u64) -> Vec<u8> {
+    let n = mib * 1024 * 1024 / 4 / 2;
+    granary_core::safetensors_header::build(&[
+        (&format!("layer{seed}.weight"), "F32", vec![(n / 256) as u64, 256], f32_bytes(n, seed)),
+        (&format!("layer{seed}.bias"), "F32", vec![n as u64], f32_bytes(n, seed + 100)),
+    ])
+}
+
+pub const README: &str = "---\nlicense: apache-2.0\ntags:\n  - test\npipeline_tag: text-generation\n---\n# Tiny\n\nA generated test model.\n";
+
+/// A generated model: 3 safetensors shards of ~2 MiB, config.json and a README with a license.
+pub fn model_files() -> Vec<(&'static str, Vec<u8>)> {
+    vec![
+        ("model-00001-of-00003.safetensors", shard(2, 1)),
+        ("model-00002-of-00003.safetensors", shard(2, 2)),
+        ("model-00003-of-00003.safetensors", shard(2, 3)),
+        ("config.json", br#"{"architectures": ["LlamaForCausalLM"], "hidden_size": 256}"#.to_vec()),
+        ("README.md", README.as_bytes().to_vec()),
+    ]
+}
