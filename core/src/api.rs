@@ -244,3 +244,50 @@ pub mod headers {
     /// The request id, echoed on every response.
     pub const REQUEST_ID: &str = "x-request-id";
 }
+
+/// The outcome of verifying one revision on one device (`status`: `queued`,
+/// `running`, `passed`, `failed` — the model is broken — or `error` — the
+/// worker could not finish for reasons not the model's).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct VerificationReport {
+    pub status: String,
+    /// Why it failed or errored; a sentence.
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// `cpu: <model name>` or `cuda: <GPU name>`.
+    #[serde(default)]
+    pub device: String,
+    #[serde(default)]
+    pub candle_version: String,
+    /// The dtype the model ran in (`F32`, `BF16`, ...).
+    #[serde(default)]
+    pub dtype: String,
+    /// `bert`, `llama`, `gpt2`, `generic`, ...
+    #[serde(default)]
+    pub architecture: String,
+    #[serde(default)]
+    pub load_ms: Option<f64>,
+    #[serde(default)]
+    pub peak_memory_bytes: Option<u64>,
+    /// Prefill or encode time.
+    #[serde(default)]
+    pub latency_ms: Option<f64>,
+    /// Decode throughput, for decoders.
+    #[serde(default)]
+    pub tokens_per_s: Option<f64>,
+    /// Items per second, for encoders; GFLOP/s for the generic probe goes in `gflops`.
+    #[serde(default)]
+    pub items_per_s: Option<f64>,
+    #[serde(default)]
+    pub gflops: Option<f64>,
+    /// Parameters per dtype, counted from the loaded tensors.
+    #[serde(default)]
+    pub parameters: BTreeMap<String, u64>,
+    /// What another stack can reproduce: `{"embedding_head": [...]}` for encoders,
+    /// `{"token_ids": [...], "text": "..."}` for decoders, `{"checksums": ...}` for the probe.
+    #[serde(default)]
+    pub fingerprint: serde_json::Value,
+    /// The end of the run's log.
+    #[serde(default)]
+    pub log: String,
+}
