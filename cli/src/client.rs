@@ -197,11 +197,10 @@ pub fn failure_from(
         500..=599 => (Kind::Other, ""),
         _ => (Kind::Other, ""),
     };
+    let hint = if said.contains("granary login") { "" } else { hint };
     let mut message = format!("{what}: {said}{hint}");
-    if status.is_server_error() {
-        if let Some(id) = request_id {
-            message.push_str(&format!(" (request id {id}; the server log has the detail)"));
-        }
+    if let Some(id) = request_id.filter(|_| status.is_server_error()) {
+        message.push_str(&format!(" (request id {id}; the server log has the detail)"));
     }
     Failure::new(kind, message)
 }

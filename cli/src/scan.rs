@@ -97,7 +97,8 @@ pub fn scan(root: &Path) -> Result<Vec<LocalFile>> {
         .filter_entry(|e| {
             let Some(rel) = relative(root, e.path()) else { return true };
             let is_dir = e.file_type().is_dir();
-            !(is_dir && e.file_name() == ".git") && !rules.is_ignored(&rel, is_dir)
+            let git = is_dir && e.file_name() == ".git";
+            !git && !rules.is_ignored(&rel, is_dir)
         });
     for entry in walk {
         let entry = entry.with_context(|| format!("cannot walk {}", root.display()))?;

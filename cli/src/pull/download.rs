@@ -229,13 +229,11 @@ fn open_partial(data: &Path, log: &Path, size: u64, chunk: u64) -> Result<BTreeS
     let header = format!("chunk {chunk}");
     let mut done = BTreeSet::new();
     let data_ok = fs::metadata(data).map(|m| m.len() == size).unwrap_or(false);
-    if data_ok {
-        if let Ok(f) = File::open(log) {
-            let mut lines = BufReader::new(f).lines();
-            if lines.next().and_then(|l| l.ok()).as_deref() == Some(header.as_str()) {
-                // A line cut off by a kill does not parse and is ignored.
-                done.extend(lines.map_while(|l| l.ok()).filter_map(|l| l.trim().parse::<u64>().ok()));
-            }
+    if let Some(f) = File::open(log).ok().filter(|_| data_ok) {
+        let mut lines = BufReader::new(f).lines();
+        if lines.next().and_then(|l| l.ok()).as_deref() == Some(header.as_str()) {
+            // A line cut off by a kill does not parse and is ignored.
+            done.extend(lines.map_while(|l| l.ok()).filter_map(|l| l.trim().parse::<u64>().ok()));
         }
     }
     if done.is_empty() {

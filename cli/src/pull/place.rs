@@ -43,11 +43,9 @@ pub fn place(blob: &Path, dest: &Path) -> Result<Placed> {
             Placed::Copied
         }
     };
-    if let Ok(meta) = fs::symlink_metadata(dest) {
-        if meta.is_dir() {
-            let _ = fs::remove_file(&tmp);
-            crate::fail!(Other, "cannot write {}: a directory is in the way", dest.display());
-        }
+    if fs::symlink_metadata(dest).is_ok_and(|m| m.is_dir()) {
+        let _ = fs::remove_file(&tmp);
+        crate::fail!(Other, "cannot write {}: a directory is in the way", dest.display());
     }
     fs::rename(&tmp, dest).with_context(|| format!("cannot write {}", dest.display()))?;
     Ok(how)

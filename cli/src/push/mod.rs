@@ -99,7 +99,9 @@ pub async fn run(ctx: &Ctx, args: PushArgs) -> Result<()> {
     let info: serde_json::Value = match ctx.client.post_json(&url, &commit, &what).await {
         Ok(v) => v,
         Err(e) if kind_of(&e) == Kind::Conflict => {
-            crate::fail!(Conflict, "{what}: the branch moved since you pulled: pull and push again ({})", crate::error::render(&e))
+            let server = crate::error::render(&e);
+            let server = server.strip_prefix(&format!("{what}: ")).unwrap_or(&server).to_string();
+            crate::fail!(Conflict, "{what}: the branch moved since you pulled: pull and push again (server: {server})")
         }
         Err(e) => return Err(e),
     };
