@@ -20,6 +20,7 @@ pub mod codes {
     pub const NOT_FOUND: &str = "not_found";
     pub const UNAUTHORIZED: &str = "unauthorized";
     pub const FORBIDDEN: &str = "forbidden";
+    pub const GATED: &str = "gated";
     pub const CONFLICT: &str = "conflict";
     pub const INVALID: &str = "invalid";
     pub const DIGEST_MISMATCH: &str = "digest_mismatch";

@@ -9,8 +9,18 @@ use granary_core::api::{ErrorBody, codes};
 /// Every way a request can fail. Messages are sentences for the person at the other end.
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
+    /// No such model (or one the caller may not see), or another missing thing.
     #[error("{0}")]
     NotFound(String),
+    /// The model exists but not the branch, tag or revision.
+    #[error("{0}")]
+    RevisionNotFound(String),
+    /// The revision exists but not the file.
+    #[error("{0}")]
+    EntryNotFound(String),
+    /// The model is gated and the caller has not accepted its license.
+    #[error("{0}")]
+    Gated(String),
     #[error("{0}")]
     Unauthorized(String),
     #[error("{0}")]
@@ -38,7 +48,8 @@ impl AppError {
 
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::NotFound(_) | Self::RevisionNotFound(_) | Self::EntryNotFound(_) => StatusCode::NOT_FOUND,
+            Self::Gated(_) => StatusCode::FORBIDDEN,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::Conflict(_) => StatusCode::CONFLICT,
@@ -51,7 +62,8 @@ impl AppError {
 
     pub fn code(&self) -> &'static str {
         match self {
-            Self::NotFound(_) => codes::NOT_FOUND,
+            Self::NotFound(_) | Self::RevisionNotFound(_) | Self::EntryNotFound(_) => codes::NOT_FOUND,
+            Self::Gated(_) => codes::GATED,
             Self::Unauthorized(_) => codes::UNAUTHORIZED,
             Self::Forbidden(_) => codes::FORBIDDEN,
             Self::Conflict(_) => codes::CONFLICT,

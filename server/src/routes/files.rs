@@ -36,7 +36,7 @@ pub async fn download_file(
     let (size, sha) = revisions::find_file(&state.db, &model.id, &revision.id, &path)
         .await?
         .ok_or_else(|| {
-            AppError::NotFound(format!("revision {} of `{id}` has no file `{path}`", &revision.id[..12]))
+            AppError::EntryNotFound(format!("revision {} of `{id}` has no file `{path}`", &revision.id[..12]))
         })?;
     let file = ResolvedFile {
         revision_id: revision.id,

@@ -46,7 +46,7 @@ pub async fn resolve_revision(db: &Db, model: &ModelRow, rev: &str) -> AppResult
         AppError::Invalid(format!("`{rev}` is not a branch, tag or revision id: {e}"))
     })?;
     let not_found = || {
-        AppError::NotFound(format!(
+        AppError::RevisionNotFound(format!(
             "model `{}` has no branch, tag or revision `{rev}`",
             model.full_name()
         ))
