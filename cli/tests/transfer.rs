@@ -85,6 +85,12 @@ fn include_and_exclude_choose_files() {
     alice.ok(&["pull", "alice/globs", "-o", "some", "--include", "*.safetensors", "--exclude", "*00002*"]);
     assert_eq!(read_tree(&alice.path("some")).len(), 2);
     alice.fails(&["pull", "alice/globs", "-o", "none", "--include", "*.onnx"], 3);
+
+    let out = alice.run(&["pull", "alice/globs", "-o", "json", "--include", "*.md", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("pull --json is JSON");
+    assert_eq!(v["files"].as_array().unwrap().len(), 1);
+    assert_eq!(v["files"][0]["path"], "README.md");
+    assert_eq!(v["downloaded_bytes"], 0, "README.md was cached by the pulls before");
 }
 
 #[test]

@@ -116,6 +116,19 @@ pub async fn run(ctx: &Ctx, args: PullArgs) -> Result<()> {
         Ok(())
     })?;
     ctx.report.say(format!("{} files in {}", files.len(), dir.display()));
+    if ctx.global.json {
+        let files: Vec<_> = files
+            .iter()
+            .map(|f| serde_json::json!({"path": f.path, "size": f.size, "sha256": f.sha256}))
+            .collect();
+        return ctx.print_json(&serde_json::json!({
+            "model": target.id.to_string(),
+            "revision": info.id,
+            "dir": dir,
+            "files": files,
+            "downloaded_bytes": downloaded,
+        }));
+    }
     println!("{}", info.id);
     Ok(())
 }

@@ -69,7 +69,7 @@ pub async fn run(ctx: &Ctx, args: PushArgs) -> Result<()> {
     ));
     let started = Instant::now();
     let bar = ctx.report.total("uploading", to_send);
-    let sent = upload_all(&ctx.client, pending, args.jobs as usize, &bar).await?;
+    let sent = upload_all(&ctx.client, pending, args.jobs as usize, &ctx.report, &bar).await?;
     bar.finish_and_clear();
     if to_send > 0 {
         let secs = started.elapsed().as_secs_f64();

@@ -19,6 +19,7 @@ use tokio_util::io::ReaderStream;
 
 use crate::client::Client;
 use crate::error::{kind_of, Failure, Kind};
+use crate::progress::Reporter;
 
 /// A blob to upload and the local file that holds its bytes.
 #[derive(Debug, Clone)]
@@ -28,13 +29,24 @@ pub struct PendingBlob {
 }
 
 /// Sends the blobs; answers the number of bytes sent.
-pub async fn upload_all(client: &Client, blobs: Vec<PendingBlob>, jobs: usize, bar: &ProgressBar) -> Result<u64> {
+pub async fn upload_all(
+    client: &Client,
+    blobs: Vec<PendingBlob>,
+    jobs: usize,
+    report: &Reporter,
+    bar: &ProgressBar,
+) -> Result<u64> {
     let permits = Arc::new(Semaphore::new(jobs));
     let delay = test_delay();
     let sent: Vec<u64> = futures::stream::iter(blobs)
         .map(|b| {
             let permits = permits.clone();
-            async move { upload_one(client, &b, &permits, jobs, bar, delay).await }
+            let file_bar = report.file(&b.file.display().to_string(), b.blob.size);
+            async move {
+                let sent = upload_one(client, &b, &permits, jobs, (bar, &file_bar), delay).await;
+                file_bar.finish_and_clear();
+                sent
+            }
         })
         .buffer_unordered(jobs.max(2))
         .try_collect()
@@ -55,7 +67,7 @@ async fn upload_one(
     pending: &PendingBlob,
     permits: &Semaphore,
     jobs: usize,
-    bar: &ProgressBar,
+    (bar, file_bar): (&ProgressBar, &ProgressBar),
     delay: Option<Duration>,
 ) -> Result<u64> {
     let what = format!("uploading {}", pending.file.display());
@@ -70,6 +82,7 @@ async fn upload_one(
         };
         let done: u64 = status.received.iter().map(|&n| { let (a, b) = status.part_range(n); b - a }).sum();
         bar.inc(done);
+        file_bar.inc(done);
         let parts = status.missing_parts();
         let sizes: Vec<u64> = futures::stream::iter(parts)
             .map(|n| {
@@ -77,7 +90,7 @@ async fn upload_one(
                 let (id, what) = (&id, &what);
                 async move {
                     let _permit = permits.acquire().await.expect("semaphore never closed");
-                    send_part(client, id, n, &pending.file, start, end, bar, what).await?;
+                    send_part(client, id, n, &pending.file, (start, end), (bar, file_bar), what).await?;
                     if let Some(d) = delay {
                         tokio::time::sleep(d).await;
                     }
@@ -105,15 +118,13 @@ async fn upload_one(
     crate::fail!(Other, "{what}: the server still lacks parts after sending them twice; try again")
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn send_part(
     client: &Client,
     id: &str,
     n: u64,
     file: &PathBuf,
-    start: u64,
-    end: u64,
-    bar: &ProgressBar,
+    (start, end): (u64, u64),
+    (bar, file_bar): (&ProgressBar, &ProgressBar),
     what: &str,
 ) -> Result<()> {
     let url = client.url(&format!("/api/v1/uploads/{}/parts/{n}", crate::model_ref::encode_segment(id)));
@@ -123,8 +134,11 @@ async fn send_part(
             let mut f = std::fs::File::open(file).with_context(|| format!("cannot read {}", file.display()))?;
             f.seek(SeekFrom::Start(start))?;
             let reader = tokio::fs::File::from_std(f).take(len);
-            let bar = bar.clone();
-            let stream = ReaderStream::with_capacity(reader, 256 << 10).inspect_ok(move |chunk| bar.inc(chunk.len() as u64));
+            let (bar, file_bar) = (bar.clone(), file_bar.clone());
+            let stream = ReaderStream::with_capacity(reader, 256 << 10).inspect_ok(move |chunk| {
+                bar.inc(chunk.len() as u64);
+                file_bar.inc(chunk.len() as u64);
+            });
             Ok(http
                 .put(&url)
                 .header(reqwest::header::CONTENT_LENGTH, len)
