@@ -139,6 +139,9 @@ pub struct RevisionInfo {
     /// README.md front matter (`license`, `tags`, `pipeline_tag`, ...), if any.
     #[serde(default)]
     pub card: serde_json::Value,
+    /// Verification results, newest first; `queued`/`running` while a job is open.
+    #[serde(default)]
+    pub verification: Vec<VerificationReport>,
 }
 
 /// A file of a revision, with what the header said when it is safetensors.

@@ -16,6 +16,8 @@ pub struct App {
     pub db: Db,
     pub storage: Storage,
     pub stats: Stats,
+    /// Woken when a job is queued, so an in-process worker starts at once.
+    pub jobs_queued: tokio::sync::Notify,
 }
 
 /// This process's transfer counters (`GET /api/v1/stats`).
@@ -54,6 +56,7 @@ impl App {
             db,
             storage,
             stats: Stats::default(),
+            jobs_queued: tokio::sync::Notify::new(),
         })
     }
 }

@@ -30,6 +30,57 @@ pub struct Config {
     /// The most files one revision may hold.
     #[arg(long, env = "GRANARY_MAX_FILES", default_value_t = 10_000)]
     pub max_files: usize,
+
+    #[command(flatten)]
+    pub verification: VerificationConfig,
+}
+
+/// How this process verifies revisions (when it runs a worker).
+#[derive(Debug, Clone, clap::Args)]
+pub struct VerificationConfig {
+    /// The verifier program; default `granary-verify` beside this executable.
+    #[arg(long, env = "GRANARY_VERIFIER")]
+    pub verifier: Option<PathBuf>,
+
+    /// Revisions whose tensors need more bytes than this are refused, not loaded.
+    #[arg(long, env = "GRANARY_VERIFY_MEMORY_BUDGET", default_value_t = 8 * 1024 * 1024 * 1024)]
+    pub verify_memory_budget: u64,
+
+    /// The longest one verification may take, in seconds.
+    #[arg(long, env = "GRANARY_VERIFY_TIMEOUT_SECS", default_value_t = 900)]
+    pub verify_timeout_secs: u64,
+
+    /// How long a claimed job stays with its worker without a heartbeat, in seconds.
+    #[arg(long, env = "GRANARY_JOB_LEASE_SECS", default_value_t = 60)]
+    pub job_lease_secs: u64,
+
+    /// How many times an infrastructure error is retried before the job ends as `error`.
+    #[arg(long, env = "GRANARY_JOB_MAX_ATTEMPTS", default_value_t = 5)]
+    pub job_max_attempts: i64,
+}
+
+impl Default for VerificationConfig {
+    fn default() -> Self {
+        Self {
+            verifier: None,
+            verify_memory_budget: 8 * 1024 * 1024 * 1024,
+            verify_timeout_secs: 900,
+            job_lease_secs: 60,
+            job_max_attempts: 5,
+        }
+    }
+}
+
+impl VerificationConfig {
+    /// The verifier program to run.
+    pub fn verifier_path(&self) -> PathBuf {
+        self.verifier.clone().unwrap_or_else(|| {
+            std::env::current_exe()
+                .ok()
+                .and_then(|exe| exe.parent().map(|d| d.join("granary-verify")))
+                .unwrap_or_else(|| PathBuf::from("granary-verify"))
+        })
+    }
 }
 
 /// What `serve` adds to [`Config`].
@@ -38,6 +89,10 @@ pub struct ServeConfig {
     /// Address to listen on.
     #[arg(long, env = "GRANARY_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
+
+    /// Leave verification to separate `granary-server worker` processes.
+    #[arg(long, env = "GRANARY_NO_WORKER")]
+    pub no_worker: bool,
 }
 
 impl Config {
@@ -50,6 +105,7 @@ impl Config {
             upload_part_size: 64 * 1024 * 1024,
             max_file_size: 512 * 1024 * 1024 * 1024,
             max_files: 10_000,
+            verification: VerificationConfig::default(),
         }
     }
 

@@ -11,6 +11,7 @@ pub mod publish;
 pub mod router;
 pub mod routes;
 pub mod storage;
+pub mod verification;
 
 use std::sync::Arc;
 
@@ -21,10 +22,10 @@ pub use config::Config;
 
 /// Serves `app` on `listener` until `shutdown` resolves, then drains requests.
 pub async fn serve(
-    app: App,
+    app: Arc<App>,
     listener: TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let router = router::router(AppState(Arc::new(app)));
+    let router = router::router(AppState(app));
     axum::serve(listener, router).with_graceful_shutdown(shutdown).await
 }

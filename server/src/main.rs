@@ -22,6 +22,17 @@ enum Command {
         #[command(flatten)]
         serve: ServeConfig,
     },
+    /// Run only the verification worker (for GPU machines): needs the database and storage URLs.
+    Worker {
+        #[command(flatten)]
+        config: Config,
+    },
+    /// Queue the verification of a revision again: OWNER/NAME, OWNER/NAME:REF or OWNER/NAME@REVISION.
+    Verify {
+        target: String,
+        #[command(flatten)]
+        config: Config,
+    },
     /// Manage users.
     User {
         #[command(subcommand)]
@@ -54,6 +65,17 @@ async fn main() -> anyhow::Result<()> {
         .init();
     match Cli::parse().command {
         Command::Serve { config, serve } => run_serve(config, serve).await,
+        Command::Worker { config } => {
+            let app = std::sync::Arc::new(App::open(config).await?);
+            granary_server::verification::Worker::new(app).run(shutdown_signal()).await;
+            Ok(())
+        }
+        Command::Verify { target, config } => {
+            let app = App::open(config).await?;
+            let (model, job) = granary_server::routes::verification::requeue_target(&app, &target).await?;
+            println!("queued verification job {job} for {model}");
+            Ok(())
+        }
         Command::User { command: UserCommand::Create { name, admin, config } } => {
             granary_core::names::validate_owner(&name).map_err(|e| anyhow::anyhow!("{e}"))?;
             let app = App::open(config).await?;
@@ -68,7 +90,17 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn run_serve(config: Config, serve: ServeConfig) -> anyhow::Result<()> {
-    let app = App::open(config).await?;
+    let app = std::sync::Arc::new(App::open(config).await?);
+    let worker = if serve.no_worker {
+        None
+    } else {
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let w = granary_server::verification::Worker::new(app.clone());
+        let handle = tokio::spawn(w.run(async move {
+            let _ = rx.await;
+        }));
+        Some((tx, handle))
+    };
     let listener = tokio::net::TcpListener::bind(serve.listen)
         .await
         .with_context(|| format!("cannot listen on {}", serve.listen))?;
@@ -77,6 +109,10 @@ async fn run_serve(config: Config, serve: ServeConfig) -> anyhow::Result<()> {
     std::io::stdout().flush()?;
     tracing::info!(%addr, "serving");
     granary_server::serve(app, listener, shutdown_signal()).await?;
+    if let Some((tx, handle)) = worker {
+        let _ = tx.send(());
+        let _ = handle.await;
+    }
     tracing::info!("stopped");
     Ok(())
 }

@@ -8,7 +8,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 
 use crate::app::AppState;
-use crate::routes::{commits, files, meta, models, uploads};
+use crate::routes::{commits, files, meta, models, uploads, verification};
 
 /// The largest JSON body accepted (a commit of many files is the biggest).
 pub const MAX_JSON_BODY: usize = 32 * 1024 * 1024;
@@ -31,6 +31,14 @@ pub fn router(state: AppState) -> Router {
         .route("/models/{owner}/{name}/commits", post(commits::create_commit))
         .route("/models/{owner}/{name}/refs", get(models::list_refs))
         .route("/models/{owner}/{name}/revisions/{rev}", get(models::get_revision))
+        .route(
+            "/models/{owner}/{name}/revisions/{rev}/verification",
+            get(verification::get_verification),
+        )
+        .route(
+            "/models/{owner}/{name}/revisions/{rev}/verify",
+            post(verification::request_verification),
+        )
         .route("/models/{owner}/{name}/manifest/{rev}", get(models::get_manifest))
         .route("/models/{owner}/{name}/log/{rev}", get(models::get_log))
         .route(

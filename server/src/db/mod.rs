@@ -4,6 +4,7 @@
 //! TEXT ids, BIGINT times and flags).
 
 pub mod blobs;
+pub mod jobs;
 pub mod models;
 pub mod refs;
 pub mod revisions;

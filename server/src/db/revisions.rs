@@ -32,9 +32,10 @@ pub struct NewRevision<'a> {
     pub files: Vec<(String, u64, String)>,
 }
 
-pub async fn insert(tx: &mut Tx, rev: &NewRevision<'_>) -> sqlx::Result<()> {
+/// Inserts the revision; false when an identical revision already existed.
+pub async fn insert(tx: &mut Tx, rev: &NewRevision<'_>) -> sqlx::Result<bool> {
     let r = &rev.row;
-    sqlx::query(
+    let inserted = sqlx::query(
         "INSERT INTO revisions (model_id, id, parent_id, author, message, created_at, license_id,
            license_name, permissive, total_size, parameter_total, file_count, card, manifest)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
@@ -56,6 +57,9 @@ pub async fn insert(tx: &mut Tx, rev: &NewRevision<'_>) -> sqlx::Result<()> {
     .bind(&r.manifest)
     .execute(&mut **tx)
     .await?;
+    if inserted.rows_affected() == 0 {
+        return Ok(false);
+    }
     for (path, size, sha256) in &rev.files {
         sqlx::query(
             "INSERT INTO revision_files (model_id, revision_id, path, size, sha256)
@@ -69,7 +73,7 @@ pub async fn insert(tx: &mut Tx, rev: &NewRevision<'_>) -> sqlx::Result<()> {
         .execute(&mut **tx)
         .await?;
     }
-    Ok(())
+    Ok(true)
 }
 
 pub async fn find(db: &Db, model_id: &str, id: &str) -> sqlx::Result<Option<RevisionRow>> {

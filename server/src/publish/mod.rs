@@ -18,7 +18,7 @@ use crate::app::App;
 use crate::db::models::{self, Head, ModelRow};
 use crate::db::revisions::{self, NewRevision, RevisionRow};
 use crate::db::users::UserRow;
-use crate::db::{blobs, refs};
+use crate::db::{blobs, jobs, refs};
 use crate::error::{AppError, AppResult};
 use crate::storage::BlobLayout;
 
@@ -129,7 +129,10 @@ async fn land(app: &App, id: &ModelId, req: &CommitRequest, row: RevisionRow, ma
         .iter()
         .map(|f| (f.path.to_string(), f.size, f.sha256.hex()))
         .collect();
-    revisions::insert(&mut tx, &NewRevision { model_id: &model.id, row: row.clone(), files }).await?;
+    let new = revisions::insert(&mut tx, &NewRevision { model_id: &model.id, row: row.clone(), files }).await?;
+    if new {
+        jobs::enqueue(&mut tx, &model.id, &row.id, now).await?;
+    }
     let moved =
         refs::compare_and_swap(&mut tx, &model.id, refs::BRANCH, &req.branch, parent.as_deref(), &row.id, now)
             .await?;
@@ -162,6 +165,7 @@ async fn land(app: &App, id: &ModelId, req: &CommitRequest, row: RevisionRow, ma
         models::touch(&mut tx, &model.id, now).await?;
     }
     tx.commit().await?;
+    app.jobs_queued.notify_one();
     tracing::info!(model = %id, revision = %row.id, branch = %req.branch, files = row.file_count, "revision published");
     let model = models::find(&app.db, id).await?.ok_or_else(|| AppError::model_not_found(&id.to_string()))?;
     Ok(Published { model, revision: row })

@@ -24,5 +24,5 @@ pub async fn create_commit(
         }
     }
     let published = publish::commit(&state, &user, &id, req).await?;
-    Ok((StatusCode::CREATED, Json(revision_info(&published.model, &published.revision)?)))
+    Ok((StatusCode::CREATED, Json(revision_info(&state.db, &published.model, &published.revision).await?)))
 }

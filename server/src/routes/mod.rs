@@ -5,6 +5,7 @@ pub mod files;
 pub mod meta;
 pub mod models;
 pub mod uploads;
+pub mod verification;
 
 use granary_core::{ModelId, RevisionRef};
 

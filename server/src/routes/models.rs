@@ -99,12 +99,16 @@ pub async fn get_model(
         updated_at: model.updated_at,
         default_branch: model.default_branch.clone(),
         downloads: model.downloads as u64,
-        revision: revision.map(|r| revision_info(&model, &r)).transpose()?,
+        revision: match revision {
+            Some(r) => Some(revision_info(&state.db, &model, &r).await?),
+            None => None,
+        },
     }))
 }
 
 /// Builds the API view of a revision from its row.
-pub fn revision_info(model: &ModelRow, r: &RevisionRow) -> AppResult<RevisionInfo> {
+pub async fn revision_info(db: &Db, model: &ModelRow, r: &RevisionRow) -> AppResult<RevisionInfo> {
+    let verification = super::verification::reports(db, &model.id, &r.id).await?;
     let manifest: Manifest = serde_json::from_str(&r.manifest).map_err(AppError::internal)?;
     let parameters = manifest.parameters();
     Ok(RevisionInfo {
@@ -125,6 +129,7 @@ pub fn revision_info(model: &ModelRow, r: &RevisionRow) -> AppResult<RevisionInf
             .map(|f| FileInfo { path: f.path, size: f.size, sha256: f.sha256, safetensors: f.safetensors })
             .collect(),
         card: serde_json::from_str(&r.card).unwrap_or(serde_json::Value::Null),
+        verification,
     })
 }
 
@@ -137,7 +142,7 @@ pub async fn get_revision(
     let id = model_id(&owner, &name)?;
     let model = readable_model(&state, &caller, &id).await?;
     let r = resolve_revision(&state.db, &model, &rev).await?;
-    Ok(Json(revision_info(&model, &r)?))
+    Ok(Json(revision_info(&state.db, &model, &r).await?))
 }
 
 /// `GET /api/v1/models/{owner}/{name}/manifest/{rev}`: the canonical bytes.

@@ -1,0 +1,261 @@
+//! Accounts and repositories on the Hub surface: whoami, validate-yaml,
+//! create/delete, branches, tags, and the preupload question ("inline or LFS,
+//! and what is stored at this path already?").
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use granary_core::names::validate_ref_name;
+use serde_json::{Value, json};
+
+use super::{HfCaller, HfError, HfResult, base_url, json_status, manifest_files, oids, readable, repo_id, revision};
+use crate::app::AppState;
+use crate::db::{models, refs};
+use crate::error::{AppError, Path};
+
+/// Parses a JSON body, answering a malformed one in JSON.
+fn json_body(body: &Bytes) -> HfResult<Value> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(json!({}));
+    }
+    serde_json::from_slice(body).map_err(|e| HfError::invalid(format!("invalid JSON body: {e}")))
+}
+
+/// `GET /api/whoami-v2`.
+pub async fn whoami(HfCaller(caller): HfCaller) -> HfResult<Response> {
+    let user = caller.require_user()?;
+    let role = match caller.scope.as_deref() {
+        Some("read") => "read",
+        _ => "write",
+    };
+    Ok(json_status(
+        StatusCode::OK,
+        json!({
+            "type": "user",
+            "id": user.id,
+            "name": user.name,
+            "fullname": user.name,
+            "isPro": false,
+            "orgs": [],
+            "auth": {"type": "access_token", "accessToken": {"displayName": "granary", "role": role}},
+        }),
+    ))
+}
+
+/// `POST /api/validate-yaml` `{"content", "repoType"}`: always answers JSON.
+pub async fn validate_yaml(body: Bytes) -> Response {
+    let content = serde_json::from_slice::<Value>(&body)
+        .ok()
+        .and_then(|v| v.get("content").and_then(Value::as_str).map(str::to_string));
+    let Some(content) = content else {
+        let msg = "the body must be JSON with a `content` string";
+        return json_status(StatusCode::BAD_REQUEST, json!({"error": msg, "errors": [{"message": msg}], "warnings": []}));
+    };
+    match crate::publish::card::front_matter(&content) {
+        Ok(card) => {
+            let mut warnings = Vec::new();
+            if crate::publish::card::field(&card, "license").is_none() {
+                warnings.push(json!({"message": "no `license:` in the front matter: Granary refuses a commit without a license"}));
+            }
+            json_status(StatusCode::OK, json!({"errors": [], "warnings": warnings}))
+        }
+        Err(msg) => json_status(StatusCode::BAD_REQUEST, json!({"error": msg, "errors": [{"message": msg}], "warnings": []})),
+    }
+}
+
+/// The namespace and name of a create/delete body; `organization` null means the caller.
+fn body_repo(v: &Value, caller_name: &str) -> HfResult<(String, String)> {
+    if let Some(t) = v.get("type").and_then(Value::as_str) {
+        if t != "model" {
+            return Err(HfError::invalid(format!("Granary hosts models only, not `{t}` repositories")));
+        }
+    }
+    let name = v.get("name").and_then(Value::as_str).ok_or_else(|| HfError::invalid("`name` is required"))?;
+    let (ns, name) = match name.split_once('/') {
+        Some((ns, n)) => (ns.to_string(), n.to_string()),
+        None => {
+            let ns = v.get("organization").and_then(Value::as_str).unwrap_or(caller_name);
+            (ns.to_string(), name.to_string())
+        }
+    };
+    Ok((ns, name))
+}
+
+/// `POST /api/repos/create` `{"name", "organization", "private" | "visibility"}`.
+pub async fn create_repo(
+    State(state): State<AppState>,
+    HfCaller(caller): HfCaller,
+    headers: HeaderMap,
+    body: Bytes,
+) -> HfResult<Response> {
+    let v = json_body(&body)?;
+    let user = caller.require_user()?.clone();
+    let (ns, name) = body_repo(&v, &user.name)?;
+    let id = granary_core::ModelId::new(&ns, &name).map_err(|e| HfError::invalid(e.to_string()))?;
+    caller.require_owner(id.owner())?;
+    let private = v.get("private").and_then(Value::as_bool).unwrap_or(false)
+        || v.get("visibility").and_then(Value::as_str) == Some("private");
+    if let Some(existing) = models::find(&state.db, &id).await? {
+        let url = format!("{}/{}", base_url(&headers), existing.full_name());
+        return Ok(json_status(
+            StatusCode::CONFLICT,
+            json!({"error": "You already created this model repo", "url": url}),
+        ));
+    }
+    let (mut tx, _guard) = state.db.begin_write().await?;
+    let model = models::find_or_create(&mut tx, &id, private, granary_core::time::now_ms()).await?;
+    tx.commit().await?;
+    tracing::info!(model = %id, private, "model created over the Hub API");
+    let url = format!("{}/{}", base_url(&headers), model.full_name());
+    Ok(json_status(StatusCode::OK, json!({"url": url, "name": model.full_name(), "id": model.id})))
+}
+
+/// `DELETE /api/repos/delete`: only a model without revisions can be deleted.
+pub async fn delete_repo(
+    State(state): State<AppState>,
+    HfCaller(caller): HfCaller,
+    body: Bytes,
+) -> HfResult<Response> {
+    let v = json_body(&body)?;
+    let user = caller.require_user()?.clone();
+    let (ns, name) = body_repo(&v, &user.name)?;
+    let model = readable(&state, &caller, &ns, &name).await?;
+    caller.require_owner(&model.owner)?;
+    if model.head_revision.is_some() || !refs::list(&state.db, &model.id).await?.is_empty() {
+        return Err(AppError::Conflict(format!(
+            "`{}` has revisions: Granary keeps published revisions; only an empty model can be deleted",
+            model.full_name()
+        ))
+        .into());
+    }
+    let _guard = state.db.write_guard().await;
+    sqlx::query("DELETE FROM models WHERE id = $1 AND head_revision IS NULL")
+        .bind(&model.id)
+        .execute(&state.db.pool)
+        .await?;
+    Ok(json_status(StatusCode::OK, json!({})))
+}
+
+/// `POST /api/models/{owner}/{name}/branch/{branch}` `{"startingPoint"?}`.
+pub async fn create_branch(
+    State(state): State<AppState>,
+    HfCaller(caller): HfCaller,
+    Path((owner, name, branch)): Path<(String, String, String)>,
+    body: Bytes,
+) -> HfResult<Response> {
+    let v = json_body(&body)?;
+    let model = readable(&state, &caller, &owner, &name).await?;
+    caller.require_owner(&model.owner)?;
+    validate_ref_name(&branch).map_err(HfError::invalid)?;
+    let start = match v.get("startingPoint").and_then(Value::as_str) {
+        Some(s) => s.to_string(),
+        None => model.default_branch.clone(),
+    };
+    let target = revision(&state, &model, &start).await?;
+    let now = granary_core::time::now_ms();
+    let (mut tx, _guard) = state.db.begin_write().await?;
+    if !refs::compare_and_swap(&mut tx, &model.id, refs::BRANCH, &branch, None, &target.id, now).await? {
+        return Ok(json_status(
+            StatusCode::CONFLICT,
+            json!({"error": format!("branch `{branch}` already exists in {}", model.full_name())}),
+        ));
+    }
+    models::touch(&mut tx, &model.id, now).await?;
+    tx.commit().await?;
+    Ok(json_status(StatusCode::OK, json!({})))
+}
+
+/// `DELETE /api/models/{owner}/{name}/branch/{branch}`.
+pub async fn delete_branch(
+    State(state): State<AppState>,
+    HfCaller(caller): HfCaller,
+    Path((owner, name, branch)): Path<(String, String, String)>,
+) -> HfResult<Response> {
+    let model = readable(&state, &caller, &owner, &name).await?;
+    caller.require_owner(&model.owner)?;
+    if branch == model.default_branch {
+        return Err(HfError::invalid(format!("`{branch}` is the default branch and cannot be deleted")));
+    }
+    if !refs::delete(&state.db, &model.id, refs::BRANCH, &branch).await? {
+        return Err(AppError::RevisionNotFound(format!("{} has no branch `{branch}`", model.full_name())).into());
+    }
+    Ok(json_status(StatusCode::OK, json!({})))
+}
+
+/// `POST /api/models/{owner}/{name}/tag/{rev}` `{"tag", "message"?}`: tags never move (409).
+pub async fn create_tag(
+    State(state): State<AppState>,
+    HfCaller(caller): HfCaller,
+    Path((owner, name, rev)): Path<(String, String, String)>,
+    body: Bytes,
+) -> HfResult<Response> {
+    let v = json_body(&body)?;
+    let model = readable(&state, &caller, &owner, &name).await?;
+    caller.require_owner(&model.owner)?;
+    let tag = v.get("tag").and_then(Value::as_str).ok_or_else(|| HfError::invalid("`tag` is required"))?;
+    validate_ref_name(tag).map_err(HfError::invalid)?;
+    let target = revision(&state, &model, &rev).await?;
+    if refs::find(&state.db, &model.id, refs::TAG, tag).await?.is_some() {
+        return Ok(json_status(
+            StatusCode::CONFLICT,
+            json!({"error": format!("tag `{tag}` already exists in {}", model.full_name())}),
+        ));
+    }
+    crate::routes::models::create_tag(&state.db, &model, tag, &target.id, false).await?;
+    Ok(json_status(StatusCode::OK, json!({})))
+}
+
+/// `DELETE /api/models/{owner}/{name}/tag/{tag}`.
+pub async fn delete_tag(
+    State(state): State<AppState>,
+    HfCaller(caller): HfCaller,
+    Path((owner, name, tag)): Path<(String, String, String)>,
+) -> HfResult<Response> {
+    let model = readable(&state, &caller, &owner, &name).await?;
+    caller.require_owner(&model.owner)?;
+    if !refs::delete(&state.db, &model.id, refs::TAG, &tag).await? {
+        return Err(AppError::RevisionNotFound(format!("{} has no tag `{tag}`", model.full_name())).into());
+    }
+    Ok(json_status(StatusCode::OK, json!({})))
+}
+
+/// `POST /api/models/{owner}/{name}/preupload/{rev}` `{"files": [{"path","sample","size"}]}`:
+/// `regular` (inline) up to the inline threshold, `lfs` above; `oid` of what is stored at
+/// that path now (git blob id for regular, SHA-256 for lfs) so unchanged files are skipped.
+pub async fn preupload(
+    State(state): State<AppState>,
+    HfCaller(caller): HfCaller,
+    Path((owner, name, rev)): Path<(String, String, String)>,
+    body: Bytes,
+) -> HfResult<Response> {
+    let v = json_body(&body)?;
+    let id = repo_id(&owner, &name)?;
+    let model = readable(&state, &caller, id.owner(), id.name()).await?;
+    caller.require_owner(&model.owner)?;
+    let current = match revision(&state, &model, &rev).await {
+        Ok(r) => Some(manifest_files(&r)?),
+        Err(HfError { error: AppError::RevisionNotFound(_), .. }) => None,
+        Err(e) => return Err(e),
+    };
+    let max = super::inline_max();
+    let mut out = Vec::new();
+    for f in v.get("files").and_then(Value::as_array).into_iter().flatten() {
+        let path = f.get("path").and_then(Value::as_str).unwrap_or_default();
+        let size = f.get("size").and_then(Value::as_u64).unwrap_or(0);
+        let lfs = size > max;
+        let stored = current.as_ref().and_then(|m| m.files.iter().find(|e| e.path.as_str() == path));
+        let oid = match stored {
+            Some(e) if lfs => Some(e.sha256.hex()),
+            Some(e) if e.size == size => Some(oids::content_oid(&state, &e.sha256).await?),
+            _ => None,
+        };
+        out.push(json!({
+            "path": path,
+            "uploadMode": if lfs { "lfs" } else { "regular" },
+            "shouldIgnore": false,
+            "oid": oid,
+        }));
+    }
+    Ok(json_status(StatusCode::OK, json!({"files": out})))
+}

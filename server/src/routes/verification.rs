@@ -1,0 +1,69 @@
+//! Verification results of a revision, and re-runs on request.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use granary_core::api::VerificationReport;
+
+use crate::app::AppState;
+use crate::auth::Caller;
+use crate::db::{Db, jobs};
+use crate::error::{AppError, AppResult, Json, Path};
+use crate::routes::{model_id, readable_model, resolve_revision};
+
+/// Reports of a revision, newest first, with a `queued`/`running` entry for an open job.
+pub async fn reports(db: &Db, model_id: &str, revision_id: &str) -> AppResult<Vec<VerificationReport>> {
+    let mut out = Vec::new();
+    for job in jobs::open_jobs(db, model_id, revision_id).await? {
+        out.push(VerificationReport {
+            status: job.state.clone(),
+            reason: job.last_error.clone().map(|e| format!("retrying after: {e}")),
+            ..Default::default()
+        });
+    }
+    for run in jobs::runs(db, model_id, revision_id).await? {
+        out.push(serde_json::from_str(&run.report).map_err(AppError::internal)?);
+    }
+    Ok(out)
+}
+
+/// `GET /api/v1/models/{owner}/{name}/revisions/{rev}/verification`.
+pub async fn get_verification(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((owner, name, rev)): Path<(String, String, String)>,
+) -> AppResult<Json<Vec<VerificationReport>>> {
+    let id = model_id(&owner, &name)?;
+    let model = readable_model(&state, &caller, &id).await?;
+    let r = resolve_revision(&state.db, &model, &rev).await?;
+    Ok(Json(reports(&state.db, &model.id, &r.id).await?))
+}
+
+/// `POST /api/v1/models/{owner}/{name}/revisions/{rev}/verify`: queue a re-run (owner or admin).
+pub async fn request_verification(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((owner, name, rev)): Path<(String, String, String)>,
+) -> AppResult<(StatusCode, Json<serde_json::Value>)> {
+    let id = model_id(&owner, &name)?;
+    let model = readable_model(&state, &caller, &id).await?;
+    caller.require_owner(&model.owner)?;
+    let r = resolve_revision(&state.db, &model, &rev).await?;
+    let job = jobs::requeue(&state.db, &model.id, &r.id, granary_core::time::now_ms()).await?;
+    state.jobs_queued.notify_one();
+    Ok((StatusCode::ACCEPTED, Json(serde_json::json!({"job": job, "revision": r.id}))))
+}
+
+/// Queues a re-run for `OWNER/NAME`, `OWNER/NAME:REF` or `OWNER/NAME@REVISION` (the `verify` command).
+pub async fn requeue_target(app: &crate::App, target: &str) -> anyhow::Result<(String, String)> {
+    let (name, rev) = match target.split_once(['@', ':']) {
+        Some((n, r)) => (n, r.to_string()),
+        None => (target, "main".to_string()),
+    };
+    let id: granary_core::ModelId = name.parse()?;
+    let model = crate::db::models::find(&app.db, &id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("model `{id}` does not exist"))?;
+    let r = resolve_revision(&app.db, &model, &rev).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let job = jobs::requeue(&app.db, &model.id, &r.id, granary_core::time::now_ms()).await?;
+    Ok((format!("{id}@{}", r.id), job))
+}
