@@ -1,1 +1,49 @@
-//! placeholder
+//! Granary's verification engine. [`verify`] takes the files of one revision,
+//! validates every safetensors file, loads the tensors with candle on the best
+//! device, checks they are finite, runs a smoke inference chosen from
+//! `config.json`, and returns a [`VerificationReport`].
+//!
+//! A revision that is broken or hostile yields status `failed` with a reason;
+//! an I/O problem yields `error`. No input makes [`verify`] panic or abort.
+
+mod backend;
+mod checks;
+mod device;
+mod load;
+mod memory;
+mod outcome;
+mod run;
+mod run_log;
+mod smoke;
+
+pub mod fixtures;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub use granary_core::api::VerificationReport;
+
+/// The candle-core version this crate is built against (checked by a test against Cargo.lock).
+pub const CANDLE_VERSION: &str = "0.11.1";
+
+/// What to verify and within which limits.
+#[derive(Debug, Clone)]
+pub struct VerifyInput {
+    /// A directory holding every file of the revision at its relative path (already SHA-256 checked by the caller).
+    pub dir: PathBuf,
+    /// Refuse (status "failed", reason naming the budget) revisions whose tensors would need more bytes than this.
+    pub memory_budget_bytes: u64,
+    /// Cap on wall time of the smoke inference; stop and report "failed" with a reason if exceeded.
+    pub time_budget: Duration,
+}
+
+/// Runs every check and the smoke inference. Never panics and never aborts the
+/// process on any input: a panic inside the work becomes status `error`.
+pub fn verify(input: &VerifyInput) -> VerificationReport {
+    run::verify(input)
+}
+
+/// `cpu: <model name>` or `cuda: <name>`: the device [`verify`] would use.
+pub fn device_description() -> String {
+    device::describe(&device::best())
+}
