@@ -54,6 +54,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(meta::healthz))
         .nest("/api/v1", api)
+        .merge(crate::routes::hf::router()) // The Hugging Face Hub-compatible API (docs/HF.md).
         .fallback(|| async {
             crate::error::AppError::NotFound("no such endpoint: see docs/API.md".into())
         })

@@ -2,6 +2,7 @@
 
 pub mod commits;
 pub mod files;
+pub mod hf;
 pub mod meta;
 pub mod models;
 pub mod uploads;

@@ -172,6 +172,7 @@ pub async fn list_models(
         license: None,
         after: first(&pairs, "cursor").filter(|s| !s.is_empty()).map(str::to_string),
         limit,
+        ..Default::default()
     };
     let mut rows = models::list(&state.db, &filter).await?;
     let next = if rows.len() > limit as usize {
@@ -270,15 +271,16 @@ async fn tree(
     }
     let limit: usize = first(&pairs, "limit").and_then(|l| l.parse().ok()).unwrap_or(1000).clamp(1, 1000);
     let start: usize = first(&pairs, "cursor").and_then(|c| c.parse().ok()).unwrap_or(0);
-    let page: Vec<_> = items.iter().skip(start).take(limit).collect();
+    let page: Vec<(String, Option<FileEntry>)> =
+        items.iter().skip(start).take(limit).map(|(p, f)| (p.clone(), f.cloned())).collect();
     let entries: Vec<Value> = futures::stream::iter(page)
         .map(|(path, file)| {
             let state = state.clone();
             let rid = r.id.clone();
             async move {
                 match file {
-                    Some(f) => file_entry(&state, f).await,
-                    None => Ok(json!({"type": "directory", "path": path, "oid": oids::directory_oid(&rid, path)})),
+                    Some(f) => file_entry(&state, &f).await,
+                    None => Ok(json!({"type": "directory", "path": path, "oid": oids::directory_oid(&rid, &path)})),
                 }
             }
         })

@@ -123,7 +123,7 @@ pub fn commit_oid(revision_id: &str) -> String {
 
 /// Parses `ns/name` from a URL; a malformed name is simply a missing repo.
 pub fn repo_id(ns: &str, name: &str) -> HfResult<ModelId> {
-    ModelId::new(ns, name).map_err(|_| HfError::repo_not_found(&format!("{owner}/{name}")))
+    ModelId::new(ns, name).map_err(|_| HfError::repo_not_found(&format!("{ns}/{name}")))
 }
 
 /// The model, if the caller may read it (else RepoNotFound, private ones included).

@@ -1,0 +1,268 @@
+//! Git LFS uploads for the Hub clients (huggingface_hub ≤ 1.19, or any
+//! version with `HF_HUB_DISABLE_XET=1`): the batch call, the upload URLs it
+//! hands out, and verify.
+//!
+//! The clients call upload URLs without any credentials, so each URL carries
+//! its own: an HMAC-SHA256 over (model, oid, size, chunk size, expiry) with a
+//! key generated once and kept in `<data-dir>/hf-signing.key`. Basic transfer:
+//! one `PUT` of the bytes, stored once their size and SHA-256 check. Multipart
+//! (objects over the upload part size): one `PUT` per part into staging, then
+//! a `POST` that assembles, checks and stores them. `verify` is authenticated.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::body::{Body, Bytes};
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::Response;
+use futures::{StreamExt, TryStreamExt};
+use granary_core::Sha256;
+use hmac::{Hmac, Mac};
+use serde_json::{Value, json};
+
+use super::{HfCaller, HfError, HfResult, base_url, json_status, readable};
+use crate::app::{AppState, Stats};
+use crate::db::blobs;
+use crate::db::models::ModelRow;
+use crate::error::{AppError, Path};
+use crate::storage::{Key, PutError};
+
+/// How long an upload URL stays valid.
+const URL_LIFETIME_SECS: u64 = 24 * 3600;
+
+fn now_secs() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+/// The signing key, created on first use.
+fn signing_key(state: &AppState) -> HfResult<Vec<u8>> {
+    let path = state.config.data_dir.join("hf-signing.key");
+    match std::fs::read_to_string(&path) {
+        Ok(text) => return hex::decode(text.trim()).map_err(|e| AppError::internal(e).into()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(AppError::internal(e).into()),
+    }
+    let key: [u8; 32] = rand::random();
+    let write = std::fs::OpenOptions::new().write(true).create_new(true).open(&path).and_then(|mut f| {
+        use std::io::Write as _;
+        f.write_all(hex::encode(key).as_bytes())
+    });
+    match write {
+        Ok(()) => Ok(key.to_vec()),
+        // Another request created it first: use that one.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => signing_key(state),
+        Err(e) => Err(AppError::internal(e).into()),
+    }
+}
+
+fn mac(state: &AppState, model: &ModelRow, oid: &str, size: u64, chunk: u64, exp: u64) -> HfResult<Hmac<sha2::Sha256>> {
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&signing_key(state)?).map_err(AppError::internal)?;
+    mac.update(format!("granary-hf-lfs\n{}\n{oid}\n{size}\n{chunk}\n{exp}", model.id).as_bytes());
+    Ok(mac)
+}
+
+/// The query string that authorises uploads of (model, oid, size).
+fn signed_query(state: &AppState, model: &ModelRow, oid: &str, size: u64, chunk: u64) -> HfResult<String> {
+    let exp = now_secs() + URL_LIFETIME_SECS;
+    let sig = hex::encode(mac(state, model, oid, size, chunk, exp)?.finalize().into_bytes());
+    Ok(format!("chunk={chunk}&exp={exp}&sig={sig}"))
+}
+
+/// Checks an upload URL's signature; returns its chunk size (0: basic).
+fn check_signature(state: &AppState, model: &ModelRow, oid: &str, size: u64, raw: &Option<String>) -> HfResult<u64> {
+    let pairs: Vec<(String, String)> = raw
+        .as_deref()
+        .map(|q| url::form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+        .unwrap_or_default();
+    let get = |k: &str| pairs.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
+    let refused = || HfError::from(AppError::Forbidden("this upload URL is not valid (or has expired): ask the batch endpoint again".into()));
+    let chunk: u64 = get("chunk").and_then(|c| c.parse().ok()).ok_or_else(refused)?;
+    let exp: u64 = get("exp").and_then(|c| c.parse().ok()).ok_or_else(refused)?;
+    let sig = get("sig").and_then(|s| hex::decode(s).ok()).ok_or_else(refused)?;
+    if exp < now_secs() {
+        return Err(refused());
+    }
+    mac(state, model, oid, size, chunk, exp)?.verify_slice(&sig).map_err(|_| refused())?;
+    Ok(chunk)
+}
+
+/// The model of an upload URL (no caller: the signature is the credential).
+async fn upload_model(state: &AppState, owner: &str, name: &str) -> HfResult<ModelRow> {
+    let id = super::repo_id(owner, name)?;
+    crate::db::models::find(&state.db, &id).await?.ok_or_else(|| HfError::repo_not_found(&id.to_string()))
+}
+
+fn lfs_json(status: StatusCode, v: Value) -> Response {
+    let mut res = json_status(status, v);
+    res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/vnd.git-lfs+json"));
+    res
+}
+
+/// `POST /{owner}/{name}.git/info/lfs/objects/batch`.
+pub async fn batch(
+    State(state): State<AppState>,
+    HfCaller(caller): HfCaller,
+    headers: HeaderMap,
+    Path((owner, repo)): Path<(String, String)>,
+    body: Bytes,
+) -> HfResult<Response> {
+    let name = repo.strip_suffix(".git").unwrap_or(&repo);
+    let model = readable(&state, &caller, &owner, name).await?;
+    caller.require_owner(&model.owner)?;
+    let v: Value = serde_json::from_slice(&body).map_err(|e| HfError::invalid(format!("invalid JSON body: {e}")))?;
+    if v["operation"].as_str() != Some("upload") {
+        return Err(HfError::invalid("only the `upload` operation is served here; download with /resolve"));
+    }
+    let multipart_ok = v["transfers"].as_array().is_some_and(|t| t.iter().any(|x| x == "multipart"));
+    let part_size = state.config.upload_part_size.max(1024 * 1024);
+    let base = base_url(&headers);
+    let repo_url = format!("{base}/api/hf-lfs/{}", model.full_name());
+    let mut objects = Vec::new();
+    for o in v["objects"].as_array().into_iter().flatten() {
+        let oid = o["oid"].as_str().unwrap_or_default().to_ascii_lowercase();
+        let size = o["size"].as_u64().unwrap_or(0);
+        let Ok(sha) = oid.parse::<Sha256>() else {
+            objects.push(json!({"oid": oid, "size": size, "error": {"code": 422, "message": "oid must be a SHA-256 in hex"}}));
+            continue;
+        };
+        if size > state.config.max_file_size {
+            objects.push(json!({"oid": oid, "size": size, "error": {"code": 413, "message": format!("files over {} bytes are refused", state.config.max_file_size)}}));
+            continue;
+        }
+        if blobs::find(&state.db, &sha).await?.is_some_and(|b| b.size == size) {
+            objects.push(json!({"oid": oid, "size": size}));
+            continue;
+        }
+        let verify = json!({"href": format!("{base}/{}.git/info/lfs/objects/verify", model.full_name()), "header": {}});
+        let upload = if multipart_ok && size > part_size {
+            let q = signed_query(&state, &model, &oid, size, part_size)?;
+            let mut header = serde_json::Map::new();
+            header.insert("chunk_size".into(), json!(part_size.to_string()));
+            for n in 1..=size.div_ceil(part_size) {
+                header.insert(n.to_string(), json!(format!("{repo_url}/{oid}/{size}/{n}?{q}")));
+            }
+            json!({"href": format!("{repo_url}/{oid}/{size}?{q}"), "header": header})
+        } else {
+            let q = signed_query(&state, &model, &oid, size, 0)?;
+            json!({"href": format!("{repo_url}/{oid}/{size}?{q}")})
+        };
+        objects.push(json!({"oid": oid, "size": size, "authenticated": true, "actions": {"upload": upload, "verify": verify}}));
+    }
+    Ok(lfs_json(StatusCode::OK, json!({"transfer": "basic", "objects": objects, "hash_algo": "sha256"})))
+}
+
+fn parse_object(oid: &str) -> HfResult<Sha256> {
+    oid.parse().map_err(|_| HfError::invalid(format!("`{oid}` is not a SHA-256")))
+}
+
+/// `PUT /api/hf-lfs/{owner}/{name}/{oid}/{size}?…` (basic transfer): the whole object.
+pub async fn put_object(
+    State(state): State<AppState>,
+    Path((owner, name, oid, size)): Path<(String, String, String, u64)>,
+    RawQuery(raw): RawQuery,
+    body: Body,
+) -> HfResult<Response> {
+    let model = upload_model(&state, &owner, &name).await?;
+    let sha = parse_object(&oid)?;
+    check_signature(&state, &model, &oid, size, &raw)?;
+    let app = state.0.clone();
+    let stream = body.into_data_stream().inspect_ok(move |c| Stats::add(&app.stats.blob_bytes_received, c.len() as u64));
+    crate::ingest::store_stream(&state, stream, Some((sha, size))).await?;
+    tracing::info!(model = %model.full_name(), blob = %sha, bytes = size, "LFS object stored");
+    Ok(json_status(StatusCode::OK, json!({})))
+}
+
+fn staging(oid: &str, size: u64, chunk: u64) -> String {
+    format!("hf-lfs-{oid}-{size}-{chunk}")
+}
+
+/// `PUT /api/hf-lfs/{owner}/{name}/{oid}/{size}/{part}?…` (multipart): part `part` (from 1).
+pub async fn put_part(
+    State(state): State<AppState>,
+    Path((owner, name, oid, size, part)): Path<(String, String, String, u64, u64)>,
+    RawQuery(raw): RawQuery,
+    body: Body,
+) -> HfResult<Response> {
+    let model = upload_model(&state, &owner, &name).await?;
+    parse_object(&oid)?;
+    let chunk = check_signature(&state, &model, &oid, size, &raw)?;
+    let count = size.div_ceil(chunk.max(1));
+    if chunk == 0 || part == 0 || part > count {
+        return Err(HfError::invalid(format!("part {part} is not one of the {count} parts of this upload")));
+    }
+    let start = (part - 1) * chunk;
+    let len = chunk.min(size - start);
+    let app = state.0.clone();
+    let stream = body
+        .into_data_stream()
+        .inspect_ok(move |c| Stats::add(&app.stats.blob_bytes_received, c.len() as u64))
+        .boxed();
+    let key = Key::UploadPart(&staging(&oid, size, chunk), part - 1).path();
+    state.storage.put_stream_exact(&key, len, stream).await.map_err(|e| match e {
+        PutError::Store(e) => AppError::internal(e),
+        other => AppError::Invalid(format!("part {part}: {other}")),
+    })?;
+    let mut res = json_status(StatusCode::OK, json!({}));
+    let etag = HeaderValue::from_str(&format!("\"{oid}-{part}\"")).map_err(AppError::internal)?;
+    res.headers_mut().insert(header::ETAG, etag);
+    Ok(res)
+}
+
+/// `POST /api/hf-lfs/{owner}/{name}/{oid}/{size}?…` (multipart completion): assembles the
+/// staged parts, checks size and SHA-256, stores the object.
+pub async fn complete_multipart(
+    State(state): State<AppState>,
+    Path((owner, name, oid, size)): Path<(String, String, String, u64)>,
+    RawQuery(raw): RawQuery,
+) -> HfResult<Response> {
+    let model = upload_model(&state, &owner, &name).await?;
+    let sha = parse_object(&oid)?;
+    let chunk = check_signature(&state, &model, &oid, size, &raw)?;
+    if chunk == 0 {
+        return Err(HfError::invalid("this URL takes a PUT of the whole object"));
+    }
+    let dir = staging(&oid, size, chunk);
+    let count = size.div_ceil(chunk);
+    for n in 0..count {
+        if !state.storage.exists(&Key::UploadPart(&dir, n).path()).await? {
+            return Err(AppError::Conflict(format!("part {} of {count} was never uploaded: send it again", n + 1)).into());
+        }
+    }
+    let storage = state.storage.clone();
+    let dir2 = dir.clone();
+    let parts = futures::stream::iter(0..count)
+        .then(move |n| {
+            let storage = storage.clone();
+            let key = Key::UploadPart(&dir2, n).path();
+            let len = chunk.min(size - n * chunk);
+            async move { storage.get_range_stream(&key, 0..len).await }
+        })
+        .try_flatten()
+        .boxed();
+    let stored = crate::ingest::store_stream(&state, parts, Some((sha, size))).await;
+    state.storage.delete_prefix(&Key::UploadDir(&dir).path()).await?;
+    stored?;
+    tracing::info!(model = %model.full_name(), blob = %sha, bytes = size, parts = count, "LFS object assembled");
+    Ok(json_status(StatusCode::OK, json!({})))
+}
+
+/// `POST /{owner}/{name}.git/info/lfs/objects/verify` `{"oid", "size"}` (authenticated).
+pub async fn verify(
+    State(state): State<AppState>,
+    HfCaller(caller): HfCaller,
+    Path((owner, repo)): Path<(String, String)>,
+    body: Bytes,
+) -> HfResult<Response> {
+    let name = repo.strip_suffix(".git").unwrap_or(&repo);
+    let model = readable(&state, &caller, &owner, name).await?;
+    caller.require_owner(&model.owner)?;
+    let v: Value = serde_json::from_slice(&body).map_err(|e| HfError::invalid(format!("invalid JSON body: {e}")))?;
+    let oid = v["oid"].as_str().unwrap_or_default();
+    let size = v["size"].as_u64();
+    let sha = parse_object(oid)?;
+    match blobs::find(&state.db, &sha).await? {
+        Some(b) if size.is_none_or(|s| s == b.size) => Ok(lfs_json(StatusCode::OK, json!({}))),
+        Some(b) => Err(HfError::invalid(format!("object {oid} has {} bytes, not {}", b.size, size.unwrap_or_default()))),
+        None => Err(HfError::invalid(format!("object {oid} was not received: upload it again"))),
+    }
+}
