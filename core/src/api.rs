@@ -25,6 +25,7 @@ pub mod codes {
     pub const INVALID: &str = "invalid";
     pub const DIGEST_MISMATCH: &str = "digest_mismatch";
     pub const TOO_LARGE: &str = "too_large";
+    pub const RATE_LIMITED: &str = "rate_limited";
     pub const RANGE: &str = "range_not_satisfiable";
     pub const INTERNAL: &str = "internal";
 }
@@ -161,6 +162,9 @@ pub struct ModelInfo {
     pub owner: String,
     pub name: String,
     pub private: bool,
+    /// Downloads need the license accepted first.
+    #[serde(default)]
+    pub gated: bool,
     pub created_at: i64,
     pub updated_at: i64,
     pub default_branch: String,

@@ -18,6 +18,8 @@ pub struct App {
     pub stats: Stats,
     /// Woken when a job is queued, so an in-process worker starts at once.
     pub jobs_queued: tokio::sync::Notify,
+    pub session_keys: crate::session::SessionKeys,
+    pub rate_limiter: crate::ratelimit::RateLimiter,
 }
 
 /// This process's transfer counters (`GET /api/v1/stats`).
@@ -51,12 +53,16 @@ impl App {
         std::fs::create_dir_all(&config.data_dir)?;
         let db = Db::connect(&config.database_url()).await?;
         let storage = Storage::from_url(&config.storage_url())?;
+        let session_keys =
+            crate::session::SessionKeys::load(config.accounts.session_secret.as_deref(), &config.data_dir)?;
         Ok(Self {
             config,
             db,
             storage,
             stats: Stats::default(),
             jobs_queued: tokio::sync::Notify::new(),
+            session_keys,
+            rate_limiter: Default::default(),
         })
     }
 }

@@ -1,18 +1,28 @@
-//! Who is calling: the bearer token of a request, resolved to a user.
+//! Who is calling: a bearer token (API and Hub clients) or, on safe
+//! requests only, a web session cookie; resolved to a user and a grant.
+//! What the caller may do with a model is decided in `access.rs`.
 
 use axum::extract::FromRequestParts;
-use axum::http::header::AUTHORIZATION;
+use axum::http::header::{AUTHORIZATION, COOKIE};
 use axum::http::request::Parts;
+use axum::http::Method;
 
 use crate::app::AppState;
+use crate::db::sessions;
 use crate::db::users::{self, UserRow};
 use crate::error::AppError;
+use crate::session;
 
-/// The caller of a request: anonymous, or a user through a token.
-#[derive(Debug, Clone)]
+/// The caller of a request: anonymous, or a user through a token or a session.
+#[derive(Debug, Clone, Default)]
 pub struct Caller {
     pub user: Option<UserRow>,
+    /// `read`, `write` or `admin`; a web session counts as `admin` of its own rights.
     pub scope: Option<String>,
+    /// A token limited to the models of one owner.
+    pub owner_limit: Option<String>,
+    /// The session id, when the caller came through the web.
+    pub session_id: Option<String>,
 }
 
 impl Caller {
@@ -36,45 +46,87 @@ impl Caller {
         }
     }
 
+    /// A server administrator acting with an unrestricted admin-capable grant.
     pub fn is_admin(&self) -> bool {
-        self.user.as_ref().is_some_and(|u| u.is_admin != 0)
+        self.user.as_ref().is_some_and(|u| u.is_admin != 0) && self.owner_limit.is_none()
     }
 
-    /// May this caller write under `owner`? (Organisations come later.)
+    /// May this caller write under `owner` as a user or server admin? (Organisation
+    /// roles are checked by `access::require_role`, which callers should prefer.)
     pub fn require_owner(&self, owner: &str) -> Result<&UserRow, AppError> {
         let user = self.require_writer()?;
-        if user.name.eq_ignore_ascii_case(owner) || user.is_admin != 0 {
+        let limited_elsewhere = self.owner_limit.as_ref().is_some_and(|l| !l.eq_ignore_ascii_case(owner));
+        if !limited_elsewhere && (user.name.eq_ignore_ascii_case(owner) || user.is_admin != 0) {
             Ok(user)
         } else {
-            Err(AppError::Forbidden(format!(
-                "user `{}` cannot write models under `{owner}`",
-                user.name
-            )))
+            Err(AppError::Forbidden(format!("user `{}` cannot write models under `{owner}`", user.name)))
         }
     }
+}
+
+fn invalid_token() -> AppError {
+    AppError::Unauthorized(
+        "the token in the Authorization header is invalid, expired or revoked: sign in again (granary login)".into(),
+    )
 }
 
 impl FromRequestParts<AppState> for Caller {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
-        let Some(value) = parts.headers.get(AUTHORIZATION) else {
-            return Ok(Caller { user: None, scope: None });
-        };
-        let invalid = || {
-            AppError::Unauthorized(
-                "the token in the Authorization header is invalid or revoked: sign in again (granary login)"
-                    .into(),
-            )
-        };
-        let text = value.to_str().map_err(|_| invalid())?;
-        let token = text
-            .strip_prefix("Bearer ")
-            .or_else(|| text.strip_prefix("bearer "))
-            .map(str::trim)
-            .filter(|t| !t.is_empty() && t.len() <= 256)
-            .ok_or_else(invalid)?;
-        let (user, scope) = users::find_by_token(&state.db, token).await?.ok_or_else(invalid)?;
-        Ok(Caller { user: Some(user), scope: Some(scope) })
+        let now = granary_core::time::now_ms();
+        if let Some(value) = parts.headers.get(AUTHORIZATION) {
+            let text = value.to_str().map_err(|_| invalid_token())?;
+            let token = text
+                .strip_prefix("Bearer ")
+                .or_else(|| text.strip_prefix("bearer "))
+                .map(str::trim)
+                .filter(|t| !t.is_empty() && t.len() <= 256)
+                .ok_or_else(invalid_token)?;
+            let (user, grant) = users::find_by_token(&state.db, token, now).await?.ok_or_else(invalid_token)?;
+            if grant.last_used_at.is_none_or(|t| now - t > 60_000) {
+                users::touch_token(&state.db, &grant.token_id, now).await?;
+            }
+            return Ok(Caller {
+                user: Some(user),
+                scope: Some(grant.scope),
+                owner_limit: grant.owner_limit,
+                session_id: None,
+            });
+        }
+        // Cookies are honoured on safe requests only: a state change through a
+        // cookie must come through a web form that checks its CSRF token.
+        let safe = parts.method == Method::GET || parts.method == Method::HEAD;
+        match (safe, cookie(parts, session::COOKIE)) {
+            (true, Some(jwt)) => Ok(session_caller(state, &jwt, now).await?.unwrap_or_default()),
+            _ => Ok(Caller::default()),
+        }
     }
+}
+
+/// The caller a session cookie names, if the JWT and its session are valid.
+pub async fn session_caller(state: &AppState, jwt: &str, now: i64) -> Result<Option<Caller>, AppError> {
+    let Ok(claims) = state.session_keys.verify(jwt) else {
+        return Ok(None);
+    };
+    if !sessions::is_live(&state.db, &claims.sid, &claims.sub, now).await? {
+        return Ok(None);
+    }
+    let Some(user) = users::find_by_id(&state.db, &claims.sub).await? else {
+        return Ok(None);
+    };
+    Ok(Some(Caller { user: Some(user), scope: Some("admin".into()), owner_limit: None, session_id: Some(claims.sid) }))
+}
+
+/// The value of a cookie.
+pub fn cookie(parts: &Parts, name: &str) -> Option<String> {
+    parts
+        .headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
 }

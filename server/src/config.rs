@@ -33,6 +33,81 @@ pub struct Config {
 
     #[command(flatten)]
     pub verification: VerificationConfig,
+
+    #[command(flatten)]
+    pub web: WebConfig,
+
+    #[command(flatten)]
+    pub accounts: AccountsConfig,
+}
+
+/// Who may sign up, how sessions are signed, which licenses may be published.
+#[derive(Debug, Clone, clap::Args)]
+pub struct AccountsConfig {
+    /// `open` (anyone may sign up), `invite` (with an invite code) or `closed`.
+    #[arg(long, env = "GRANARY_SIGNUP", default_value = "closed")]
+    pub signup: String,
+
+    /// Secret that signs web sessions; default: generated once and kept in `<data-dir>/session.key`.
+    /// Every replica of a scaled-out registry needs the same one.
+    #[arg(long, env = "GRANARY_SESSION_SECRET", hide_env_values = true)]
+    pub session_secret: Option<String>,
+
+    /// How long a web session lasts, in minutes.
+    #[arg(long, env = "GRANARY_SESSION_MINUTES", default_value_t = 60)]
+    pub session_minutes: i64,
+
+    /// Which licenses may be published: `any`, `permissive`, `osi-permissive`, or a comma-separated
+    /// allow-list of SPDX ids (`Apache-2.0,MIT`).
+    #[arg(long, env = "GRANARY_LICENSE_POLICY", default_value = "any")]
+    pub license_policy: String,
+
+    /// Sign-in and token requests allowed per minute, per IP address and per account.
+    #[arg(long, env = "GRANARY_AUTH_RATE_PER_MINUTE", default_value_t = 20)]
+    pub auth_rate_per_minute: u32,
+}
+
+impl Default for AccountsConfig {
+    fn default() -> Self {
+        Self {
+            signup: "closed".into(),
+            session_secret: None,
+            session_minutes: 60,
+            license_policy: "any".into(),
+            auth_rate_per_minute: 20,
+        }
+    }
+}
+
+/// Where the web pages' templates and static files are, and how the pages name this server.
+#[derive(Debug, Clone, clap::Args)]
+pub struct WebConfig {
+    /// Directory of the web pages' tera templates; default: the source tree's `templates/`.
+    #[arg(long, env = "GRANARY_TEMPLATES_DIR", default_value = WebConfig::DEFAULT_TEMPLATES_DIR)]
+    pub templates_dir: PathBuf,
+
+    /// Directory of the web pages' CSS and other static files; default: the source tree's `static/`.
+    #[arg(long, env = "GRANARY_STATIC_DIR", default_value = WebConfig::DEFAULT_STATIC_DIR)]
+    pub static_dir: PathBuf,
+
+    /// This server's public URL, shown in pull commands; default: taken from each request's `Host`.
+    #[arg(long, env = "GRANARY_PUBLIC_URL")]
+    pub public_url: Option<String>,
+}
+
+impl WebConfig {
+    pub const DEFAULT_TEMPLATES_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../templates");
+    pub const DEFAULT_STATIC_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../static");
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        Self {
+            templates_dir: PathBuf::from(Self::DEFAULT_TEMPLATES_DIR),
+            static_dir: PathBuf::from(Self::DEFAULT_STATIC_DIR),
+            public_url: None,
+        }
+    }
 }
 
 /// How this process verifies revisions (when it runs a worker).
@@ -106,6 +181,8 @@ impl Config {
             max_file_size: 512 * 1024 * 1024 * 1024,
             max_files: 10_000,
             verification: VerificationConfig::default(),
+            web: WebConfig::default(),
+            accounts: AccountsConfig::default(),
         }
     }
 

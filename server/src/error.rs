@@ -33,6 +33,8 @@ pub enum AppError {
     DigestMismatch(String),
     #[error("{0}")]
     TooLarge(String),
+    #[error("{0}")]
+    TooManyRequests(String),
     #[error("the requested range does not overlap the file's {size} bytes")]
     RangeNotSatisfiable { size: u64 },
     #[error("internal error")]
@@ -46,6 +48,10 @@ impl AppError {
         Self::Internal(e.into())
     }
 
+    pub fn internal_msg(msg: impl std::fmt::Display) -> Self {
+        Self::Internal(anyhow::anyhow!("{msg}"))
+    }
+
     pub fn status(&self) -> StatusCode {
         match self {
             Self::NotFound(_) | Self::RevisionNotFound(_) | Self::EntryNotFound(_) => StatusCode::NOT_FOUND,
@@ -55,6 +61,7 @@ impl AppError {
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Invalid(_) | Self::DigestMismatch(_) => StatusCode::BAD_REQUEST,
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -70,6 +77,7 @@ impl AppError {
             Self::Invalid(_) => codes::INVALID,
             Self::DigestMismatch(_) => codes::DIGEST_MISMATCH,
             Self::TooLarge(_) => codes::TOO_LARGE,
+            Self::TooManyRequests(_) => codes::RATE_LIMITED,
             Self::RangeNotSatisfiable { .. } => codes::RANGE,
             Self::Internal(_) => codes::INTERNAL,
         }

@@ -1,6 +1,7 @@
 //! The Granary registry server: the native API over a database and an object
 //! store. `router.rs` lists every route; `app.rs` holds the shared state.
 
+pub mod access;
 pub mod app;
 pub mod auth;
 pub mod config;
@@ -8,10 +9,13 @@ pub mod db;
 pub mod error;
 pub mod ingest;
 pub mod publish;
+pub mod ratelimit;
 pub mod router;
 pub mod routes;
+pub mod session;
 pub mod storage;
 pub mod verification;
+pub mod web;
 
 use std::sync::Arc;
 
@@ -27,5 +31,6 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let router = router::router(AppState(app));
-    axum::serve(listener, router).with_graceful_shutdown(shutdown).await
+    let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, service).with_graceful_shutdown(shutdown).await
 }

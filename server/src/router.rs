@@ -8,7 +8,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 
 use crate::app::AppState;
-use crate::routes::{commits, files, meta, models, uploads, verification};
+use crate::routes::{accounts, commits, files, meta, models, uploads, verification};
 
 /// The largest JSON body accepted (a commit of many files is the biggest).
 pub const MAX_JSON_BODY: usize = 32 * 1024 * 1024;
@@ -26,8 +26,24 @@ pub fn router(state: AppState) -> Router {
             put(uploads::put_part).layer(DefaultBodyLimit::disable()),
         )
         .route("/uploads/{id}/complete", post(uploads::complete_upload))
+        .route("/tokens", post(accounts::create_token).get(accounts::list_tokens))
+        .route("/tokens/{id}", axum::routing::delete(accounts::revoke_token))
+        .route("/orgs", post(accounts::create_org))
+        .route("/orgs/{org}/members", get(accounts::list_members))
+        .route(
+            "/orgs/{org}/members/{user}",
+            put(accounts::set_member).delete(accounts::remove_member),
+        )
+        .route("/repos", post(accounts::create_repo))
+        .route("/audit", get(accounts::list_audit))
         .route("/models", get(models::list_models))
-        .route("/models/{owner}/{name}", get(models::get_model))
+        .route(
+            "/models/{owner}/{name}",
+            get(models::get_model).delete(accounts::delete_repo),
+        )
+        .route("/models/{owner}/{name}/settings", axum::routing::patch(accounts::update_settings))
+        .route("/models/{owner}/{name}/license/accept", post(accounts::accept_license))
+        .route("/models/{owner}/{name}/license/acceptances", get(accounts::list_acceptances))
         .route("/models/{owner}/{name}/commits", post(commits::create_commit))
         .route("/models/{owner}/{name}/refs", get(models::list_refs))
         .route("/models/{owner}/{name}/revisions/{rev}", get(models::get_revision))
@@ -55,6 +71,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(meta::healthz))
         .nest("/api/v1", api)
         .merge(crate::routes::hf::router()) // The Hugging Face Hub-compatible API (docs/HF.md).
+        .merge(crate::web::router()) // The web pages for browsers (docs/WEB.md).
         .fallback(|| async {
             crate::error::AppError::NotFound("no such endpoint: see docs/API.md".into())
         })

@@ -272,9 +272,13 @@ async fn licenses_are_checked(backend: Backend) {
     assert_eq!(res.status(), StatusCode::CREATED);
     let v: Value = res.json().await.unwrap();
     assert_eq!(v["license"]["id"], "MIT");
-    let res = t
-        .push(&token, "alice/lic2", &plain, None, json!({"license": "other", "license_name": "Acme License"}))
-        .await;
+    let other = json!({"license": "other", "license_name": "Acme License"});
+    let res = t.push(&token, "alice/lic2", &plain, None, other.clone()).await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert!(res.text().await.unwrap().contains("LICENSE file"));
+    let mut with_text = plain.clone();
+    with_text.push(("LICENSE", b"Acme License: use freely.".to_vec()));
+    let res = t.push(&token, "alice/lic2", &with_text, None, other).await;
     assert_eq!(res.status(), StatusCode::CREATED);
     let v: Value = res.json().await.unwrap();
     assert_eq!(v["license"], json!({"id": "other", "name": "Acme License"}));
@@ -424,7 +428,7 @@ async fn tokens_and_owners_are_enforced(backend: Backend) {
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     let res = t.post_json("gr_not-a-real-token", "/models/alice/x/commits", &body).await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
-    assert!(res.text().await.unwrap().contains("invalid or revoked"));
+    assert!(res.text().await.unwrap().contains("invalid, expired or revoked"));
     let res = t.post_json(&bob, "/models/alice/x/commits", &body).await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     // A bad token is refused even where no token is needed.

@@ -3,13 +3,18 @@
 //! SQLite and PostgreSQL through sqlx's `Any` driver (`$1` placeholders,
 //! TEXT ids, BIGINT times and flags).
 
+pub mod audit;
 pub mod blobs;
+pub mod gates;
 pub mod jobs;
 pub mod models;
+pub mod orgs;
 pub mod refs;
 pub mod revisions;
+pub mod sessions;
 pub mod uploads;
 pub mod users;
+pub mod web;
 
 use std::sync::Arc;
 

@@ -18,6 +18,8 @@ pub struct ModelRow {
     pub license_id: Option<String>,
     pub total_size: i64,
     pub parameter_total: i64,
+    pub gated: i64,
+    pub permissive: i64,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -29,7 +31,7 @@ impl ModelRow {
 }
 
 const COLUMNS: &str = "id, owner, name, private, default_branch, downloads, head_revision, \
-    license_id, total_size, parameter_total, created_at, updated_at";
+    license_id, total_size, parameter_total, gated, permissive, created_at, updated_at";
 
 pub async fn find(db: &Db, id: &ModelId) -> sqlx::Result<Option<ModelRow>> {
     sqlx::query_as(&format!("SELECT {COLUMNS} FROM models WHERE name_key = $1"))
@@ -38,11 +40,11 @@ pub async fn find(db: &Db, id: &ModelId) -> sqlx::Result<Option<ModelRow>> {
         .await
 }
 
-/// Finds the model inside a write transaction, creating it if absent.
-pub async fn find_or_create(tx: &mut Tx, id: &ModelId, private: bool, now: i64) -> sqlx::Result<ModelRow> {
-    sqlx::query(
-        "INSERT INTO models (id, owner, name, owner_key, name_key, private, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $7) ON CONFLICT (name_key) DO NOTHING",
+/// Creates the model unless it exists; true when it was created.
+pub async fn create(tx: &mut Tx, id: &ModelId, private: bool, gated: bool, now: i64) -> sqlx::Result<bool> {
+    let r = sqlx::query(
+        "INSERT INTO models (id, owner, name, owner_key, name_key, private, gated, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) ON CONFLICT (name_key) DO NOTHING",
     )
     .bind(new_id())
     .bind(id.owner())
@@ -50,9 +52,16 @@ pub async fn find_or_create(tx: &mut Tx, id: &ModelId, private: bool, now: i64) 
     .bind(id.owner().to_ascii_lowercase())
     .bind(id.key())
     .bind(private as i64)
+    .bind(gated as i64)
     .bind(now)
     .execute(&mut **tx)
     .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Finds the model inside a write transaction, creating it if absent.
+pub async fn find_or_create(tx: &mut Tx, id: &ModelId, private: bool, now: i64) -> sqlx::Result<ModelRow> {
+    create(tx, id, private, false, now).await?;
     sqlx::query_as(&format!("SELECT {COLUMNS} FROM models WHERE name_key = $1"))
         .bind(id.key())
         .fetch_one(&mut **tx)
@@ -63,6 +72,7 @@ pub async fn find_or_create(tx: &mut Tx, id: &ModelId, private: bool, now: i64) 
 pub struct Head<'a> {
     pub revision: &'a str,
     pub license_id: &'a str,
+    pub permissive: bool,
     pub total_size: u64,
     pub parameter_total: u64,
 }
@@ -70,7 +80,7 @@ pub struct Head<'a> {
 pub async fn set_head(tx: &mut Tx, model_id: &str, head: &Head<'_>, now: i64) -> sqlx::Result<()> {
     sqlx::query(
         "UPDATE models SET head_revision = $2, license_id = $3, total_size = $4,
-         parameter_total = $5, updated_at = $6 WHERE id = $1",
+         parameter_total = $5, updated_at = $6, permissive = $7 WHERE id = $1",
     )
     .bind(model_id)
     .bind(head.revision)
@@ -78,6 +88,7 @@ pub async fn set_head(tx: &mut Tx, model_id: &str, head: &Head<'_>, now: i64) ->
     .bind(head.total_size as i64)
     .bind(head.parameter_total as i64)
     .bind(now)
+    .bind(head.permissive as i64)
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -98,6 +109,8 @@ pub struct ListFilter {
     pub owner: Option<String>,
     pub text: Option<String>,
     pub license: Option<String>,
+    /// Only models whose license is permissive.
+    pub permissive_only: bool,
     /// Only names after this `name_key` (the cursor).
     pub after: Option<String>,
     pub limit: u32,
@@ -124,6 +137,9 @@ pub async fn list(db: &Db, f: &ListFilter) -> sqlx::Result<Vec<ModelRow>> {
     }
     if let Some(license) = &f.license {
         push(&mut sql, " AND LOWER(license_id) = {}", license.to_lowercase());
+    }
+    if f.permissive_only {
+        sql.push_str(" AND permissive = 1");
     }
     if let Some(after) = &f.after {
         push(&mut sql, " AND name_key > {}", after.clone());

@@ -63,6 +63,7 @@ pub async fn commit(app: &App, author: &UserRow, id: &ModelId, req: CommitReques
         .clone()
         .or_else(|| card::field(&card, "license_name").map(str::to_string));
     let license = license::resolve(&license_id, license_name.as_deref()).map_err(AppError::Invalid)?;
+    check_license_rules(app, &req, &license.info)?;
 
     let mut manifest = Manifest {
         format: MANIFEST_FORMAT,
@@ -157,6 +158,7 @@ async fn land(app: &App, id: &ModelId, req: &CommitRequest, row: RevisionRow, ma
         let head = Head {
             revision: &row.id,
             license_id: &row.license_id,
+            permissive: row.permissive != 0,
             total_size: row.total_size as u64,
             parameter_total: row.parameter_total as u64,
         };
@@ -169,6 +171,26 @@ async fn land(app: &App, id: &ModelId, req: &CommitRequest, row: RevisionRow, ma
     tracing::info!(model = %id, revision = %row.id, branch = %req.branch, files = row.file_count, "revision published");
     let model = models::find(&app.db, id).await?.ok_or_else(|| AppError::model_not_found(&id.to_string()))?;
     Ok(Published { model, revision: row })
+}
+
+/// The registry's license policy, and the LICENSE file that `other` needs.
+fn check_license_rules(app: &App, req: &CommitRequest, license: &granary_core::manifest::LicenseInfo) -> AppResult<()> {
+    let policy_text = &app.config.accounts.license_policy;
+    let policy = license::Policy::parse(policy_text).map_err(AppError::internal_msg)?;
+    policy.check(policy_text, license).map_err(AppError::Invalid)?;
+    if license.id == "other" {
+        let has_file = req.files.iter().any(|f| {
+            let name = f.path.as_str().to_ascii_lowercase();
+            matches!(name.as_str(), "license" | "license.md" | "license.txt" | "licence" | "licence.md" | "licence.txt")
+        });
+        if !has_file {
+            return Err(AppError::Invalid(format!(
+                "license `other` ({}) needs its text in a LICENSE file at the top of the model",
+                license.name.as_deref().unwrap_or("unnamed")
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Every file's blob, checked to exist with the declared size.

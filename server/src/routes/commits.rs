@@ -4,6 +4,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use granary_core::api::{CommitRequest, RevisionInfo};
 
+use crate::access::{self, Role};
 use crate::app::AppState;
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult, Json, Path};
@@ -17,12 +18,12 @@ pub async fn create_commit(
     Json(req): Json<CommitRequest>,
 ) -> AppResult<(StatusCode, Json<RevisionInfo>)> {
     let id = model_id(&owner, &name)?;
-    let user = caller.require_owner(id.owner())?.clone();
     if let Some(existing) = crate::db::models::find(&state.db, &id).await? {
-        if existing.private != 0 && !caller.is_admin() && !user.name.eq_ignore_ascii_case(&existing.owner) {
+        if !access::can_read(&state.db, &caller, &existing).await? {
             return Err(AppError::model_not_found(&id.to_string()));
         }
     }
+    let user = access::require_role(&state.db, &caller, id.owner(), Role::Write).await?.clone();
     let published = publish::commit(&state, &user, &id, req).await?;
     Ok((StatusCode::CREATED, Json(revision_info(&state.db, &published.model, &published.revision).await?)))
 }

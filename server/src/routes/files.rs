@@ -33,6 +33,7 @@ pub async fn download_file(
     let id = model_id(&owner, &name)?;
     let model = readable_model(&state, &caller, &id).await?;
     let revision = resolve_revision(&state.db, &model, &rev).await?;
+    crate::access::check_download(&state.db, &caller, &model).await?;
     let (size, sha) = revisions::find_file(&state.db, &model.id, &revision.id, &path)
         .await?
         .ok_or_else(|| {

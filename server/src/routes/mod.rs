@@ -1,5 +1,6 @@
 //! Handlers, one module per resource. `router.rs` lists every route.
 
+pub mod accounts;
 pub mod commits;
 pub mod files;
 pub mod hf;
@@ -28,18 +29,10 @@ pub async fn readable_model(state: &AppState, caller: &Caller, id: &ModelId) -> 
     let model = crate::db::models::find(&state.db, id)
         .await?
         .ok_or_else(|| AppError::model_not_found(&id.to_string()))?;
-    if model.private != 0 && !can_see_private(caller, &model) {
+    if !crate::access::can_read(&state.db, caller, &model).await? {
         return Err(AppError::model_not_found(&id.to_string()));
     }
     Ok(model)
-}
-
-fn can_see_private(caller: &Caller, model: &ModelRow) -> bool {
-    caller.is_admin()
-        || caller
-            .user
-            .as_ref()
-            .is_some_and(|u| u.name.eq_ignore_ascii_case(&model.owner))
 }
 
 /// Resolves a branch, tag, full id or id prefix to a revision of `model`.

@@ -25,6 +25,8 @@ pub struct ListQuery {
     pub owner: Option<String>,
     pub q: Option<String>,
     pub license: Option<String>,
+    /// Only models under permissive licenses.
+    pub permissive: Option<bool>,
     pub limit: Option<u32>,
     pub cursor: Option<String>,
 }
@@ -40,6 +42,7 @@ pub async fn list_models(
         owner: q.owner.filter(|s| !s.is_empty()),
         text: q.q.filter(|s| !s.is_empty()),
         license: q.license.filter(|s| !s.is_empty()),
+        permissive_only: q.permissive.unwrap_or(false),
         after: q.cursor.filter(|s| !s.is_empty()),
         limit,
     };
@@ -95,6 +98,7 @@ pub async fn get_model(
         owner: model.owner.clone(),
         name: model.name.clone(),
         private: model.private != 0,
+        gated: model.gated != 0,
         created_at: model.created_at,
         updated_at: model.updated_at,
         default_branch: model.default_branch.clone(),
@@ -239,7 +243,7 @@ pub async fn put_tag(
 ) -> AppResult<(StatusCode, Json<RefInfo>)> {
     let id = model_id(&owner, &name)?;
     let model = readable_model(&state, &caller, &id).await?;
-    caller.require_owner(&model.owner)?;
+    crate::access::require_role(&state.db, &caller, &model.owner, crate::access::Role::Write).await?;
     validate_ref_name(&tag).map_err(AppError::Invalid)?;
     let target = resolve_revision(&state.db, &model, &req.revision).await?;
     let status = create_tag(&state.db, &model, &tag, &target.id, req.force).await?;
@@ -288,7 +292,7 @@ pub async fn delete_tag(
 ) -> AppResult<StatusCode> {
     let id = model_id(&owner, &name)?;
     let model = readable_model(&state, &caller, &id).await?;
-    caller.require_owner(&model.owner)?;
+    crate::access::require_role(&state.db, &caller, &model.owner, crate::access::Role::Write).await?;
     if refs::delete(&state.db, &model.id, refs::TAG, &tag).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {

@@ -46,7 +46,7 @@ pub async fn request_verification(
 ) -> AppResult<(StatusCode, Json<serde_json::Value>)> {
     let id = model_id(&owner, &name)?;
     let model = readable_model(&state, &caller, &id).await?;
-    caller.require_owner(&model.owner)?;
+    crate::access::require_role(&state.db, &caller, &model.owner, crate::access::Role::Write).await?;
     let r = resolve_revision(&state.db, &model, &rev).await?;
     let job = jobs::requeue(&state.db, &model.id, &r.id, granary_core::time::now_ms()).await?;
     state.jobs_queued.notify_one();

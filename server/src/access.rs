@@ -1,0 +1,88 @@
+//! Authorization: what a caller may do under an owner's namespace and with
+//! a model. Users own their namespace; organisation members have the role
+//! their membership gives; server admins may do everything; a token's scope
+//! and owner limit cap all of this.
+
+use crate::auth::Caller;
+use crate::db::models::ModelRow;
+use crate::db::users::UserRow;
+use crate::db::{Db, gates, orgs};
+use crate::error::{AppError, AppResult};
+
+/// A role on a namespace, weakest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Role {
+    Read,
+    Write,
+    Admin,
+}
+
+impl Role {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "read" => Some(Self::Read),
+            "write" => Some(Self::Write),
+            "admin" => Some(Self::Admin),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Read => "read",
+            Self::Write => "write",
+            Self::Admin => "admin",
+        }
+    }
+}
+
+/// The caller's role under `owner`, capped by its token.
+pub async fn role_on(db: &Db, caller: &Caller, owner: &str) -> AppResult<Option<Role>> {
+    let Some(user) = &caller.user else { return Ok(None) };
+    if caller.owner_limit.as_ref().is_some_and(|l| !l.eq_ignore_ascii_case(owner)) {
+        return Ok(None);
+    }
+    let role = if user.is_admin != 0 || user.name.eq_ignore_ascii_case(owner) {
+        Some(Role::Admin)
+    } else {
+        orgs::role_of(db, owner, &user.id).await?.as_deref().and_then(Role::parse)
+    };
+    let cap = caller.scope.as_deref().and_then(Role::parse).unwrap_or(Role::Read);
+    Ok(role.map(|r| r.min(cap)))
+}
+
+/// The user, if it holds at least `min` under `owner`; 401 when anonymous, 403 otherwise.
+pub async fn require_role<'a>(db: &Db, caller: &'a Caller, owner: &str, min: Role) -> AppResult<&'a UserRow> {
+    let user = caller.require_user()?;
+    match role_on(db, caller, owner).await? {
+        Some(r) if r >= min => Ok(user),
+        _ => Err(AppError::Forbidden(format!(
+            "`{}` needs the `{}` role under `{owner}` for this (check the token's scope and the organisation's members)",
+            user.name,
+            min.as_str()
+        ))),
+    }
+}
+
+/// Whether the caller may see the model at all (private models need `read`).
+pub async fn can_read(db: &Db, caller: &Caller, model: &ModelRow) -> AppResult<bool> {
+    Ok(model.private == 0 || role_on(db, caller, &model.owner).await?.is_some())
+}
+
+/// Whether the caller may download the files of a readable model: a gated
+/// model needs its license accepted by the caller, unless they hold a role on it.
+pub async fn check_download(db: &Db, caller: &Caller, model: &ModelRow) -> AppResult<()> {
+    if model.gated == 0 || role_on(db, caller, &model.owner).await?.is_some() {
+        return Ok(());
+    }
+    let id = model.full_name();
+    match &caller.user {
+        None => Err(AppError::Gated(format!(
+            "`{id}` is gated: sign in and accept its license first (granary license accept {id})"
+        ))),
+        Some(u) if gates::has_accepted(db, &model.id, &u.id).await? => Ok(()),
+        Some(_) => Err(AppError::Gated(format!(
+            "`{id}` is gated: accept its license first (granary license accept {id}, or on the model page)"
+        ))),
+    }
+}

@@ -1,0 +1,332 @@
+//! Accounts over the API: tokens, organisations and members, repository
+//! creation and settings (visibility, gate, deletion), license acceptance of
+//! gated models, and the audit log.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequestParts, State};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use granary_core::ModelId;
+use granary_core::names::validate_owner;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::access::{Role, require_role};
+use crate::app::AppState;
+use crate::auth::Caller;
+use crate::db::audit::{self, Event};
+use crate::db::users::{self, TokenSpec};
+use crate::db::{gates, models, orgs};
+use crate::error::{AppError, AppResult, Json, Path, Query};
+use crate::routes::{model_id, readable_model};
+
+/// The client's address, when the server knows it.
+pub struct ClientIp(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientIp(parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string())))
+    }
+}
+
+/// Records a security event; a failure to record is logged, never fatal.
+pub async fn audit_event(state: &AppState, actor: Option<&str>, event: &str, subject: Option<&str>, detail: Option<&str>, ip: &ClientIp) {
+    let e = Event { actor, event, subject, detail, ip: ip.0.as_deref() };
+    if let Err(err) = audit::record(&state.db, &e, granary_core::time::now_ms()).await {
+        tracing::error!(error = %err, event, "could not write the audit log");
+    }
+}
+
+/// Refuses a caller or address that exceeded the sign-in/token rate.
+pub fn rate_limit(state: &AppState, keys: &[String]) -> AppResult<()> {
+    let per_minute = state.config.accounts.auth_rate_per_minute;
+    let now = granary_core::time::now_ms();
+    for key in keys {
+        if !state.rate_limiter.allow(key, per_minute, now) {
+            return Err(AppError::TooManyRequests(format!(
+                "too many sign-in or token requests ({per_minute} a minute allowed): wait a minute"
+            )));
+        }
+    }
+    Ok(())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CreateTokenRequest {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default = "default_scope")]
+    pub scope: String,
+    #[serde(default)]
+    pub owner: Option<String>,
+    #[serde(default)]
+    pub expires_days: Option<u32>,
+}
+
+fn default_scope() -> String {
+    "write".into()
+}
+
+/// `POST /api/v1/tokens`: a new token, never more powerful than the caller's.
+pub async fn create_token(
+    State(state): State<AppState>,
+    caller: Caller,
+    ip: ClientIp,
+    Json(req): Json<CreateTokenRequest>,
+) -> AppResult<(StatusCode, Json<Value>)> {
+    let user = caller.require_user()?.clone();
+    rate_limit(&state, &[format!("ip:{}", ip.0.as_deref().unwrap_or("?")), format!("user:{}", user.id)])?;
+    let wanted = Role::parse(&req.scope)
+        .ok_or_else(|| AppError::Invalid(format!("scope `{}` is not one of read, write, admin", req.scope)))?;
+    let held = caller.scope.as_deref().and_then(Role::parse).unwrap_or(Role::Read);
+    if wanted > held {
+        return Err(AppError::Forbidden(format!(
+            "a `{}` token cannot create a `{}` token",
+            held.as_str(),
+            wanted.as_str()
+        )));
+    }
+    let owner = match (&caller.owner_limit, &req.owner) {
+        (Some(limit), Some(o)) if !limit.eq_ignore_ascii_case(o) => {
+            return Err(AppError::Forbidden(format!("this token is limited to `{limit}`")));
+        }
+        (Some(limit), _) => Some(limit.clone()),
+        (None, o) => o.clone(),
+    };
+    if let Some(o) = &owner {
+        validate_owner(o).map_err(|e| AppError::Invalid(e.to_string()))?;
+    }
+    let now = granary_core::time::now_ms();
+    let expires_at = req.expires_days.map(|d| now + d as i64 * 86_400_000);
+    let name = req.name.unwrap_or_else(|| "api".into());
+    let spec = TokenSpec { name: &name, scope: wanted.as_str(), owner_limit: owner.as_deref(), expires_at };
+    let (id, token) = users::create_scoped_token(&state.db, &user.id, &spec, now).await?;
+    audit_event(&state, Some(&user.name), "token.created", Some(&id), Some(wanted.as_str()), &ip).await;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"id": id, "token": token, "name": name, "scope": wanted.as_str(), "owner": owner, "expires_at": expires_at})),
+    ))
+}
+
+/// `GET /api/v1/tokens`: the caller's tokens, without their secrets.
+pub async fn list_tokens(State(state): State<AppState>, caller: Caller) -> AppResult<Json<Value>> {
+    let user = caller.require_user()?;
+    Ok(Json(json!({"tokens": users::list_tokens(&state.db, &user.id).await?})))
+}
+
+/// `DELETE /api/v1/tokens/{id}`: revoked at once.
+pub async fn revoke_token(
+    State(state): State<AppState>,
+    caller: Caller,
+    ip: ClientIp,
+    Path(id): Path<String>,
+) -> AppResult<StatusCode> {
+    let user = caller.require_user()?;
+    if !users::revoke_token(&state.db, &user.id, &id, granary_core::time::now_ms()).await? {
+        return Err(AppError::NotFound(format!("you have no live token with id `{id}`")));
+    }
+    audit_event(&state, Some(&user.name), "token.revoked", Some(&id), None, &ip).await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CreateOrgRequest {
+    pub name: String,
+}
+
+/// `POST /api/v1/orgs`: the caller becomes its first admin.
+pub async fn create_org(
+    State(state): State<AppState>,
+    caller: Caller,
+    ip: ClientIp,
+    Json(req): Json<CreateOrgRequest>,
+) -> AppResult<(StatusCode, Json<Value>)> {
+    let user = caller.require_writer()?;
+    validate_owner(&req.name).map_err(|e| AppError::Invalid(e.to_string()))?;
+    if !orgs::create(&state.db, &req.name, &user.id, granary_core::time::now_ms()).await? {
+        return Err(AppError::Conflict(format!("the name `{}` is taken by a user or an organisation", req.name)));
+    }
+    audit_event(&state, Some(&user.name), "org.created", Some(&req.name), None, &ip).await;
+    Ok((StatusCode::CREATED, Json(json!({"name": req.name}))))
+}
+
+async fn org_row(state: &AppState, org: &str) -> AppResult<users::UserRow> {
+    match users::find_by_name(&state.db, org).await? {
+        Some(o) if o.kind == "org" => Ok(o),
+        _ => Err(AppError::NotFound(format!("organisation `{org}` does not exist"))),
+    }
+}
+
+/// `GET /api/v1/orgs/{org}/members` (members only).
+pub async fn list_members(State(state): State<AppState>, caller: Caller, Path(org): Path<String>) -> AppResult<Json<Value>> {
+    let o = org_row(&state, &org).await?;
+    require_role(&state.db, &caller, &o.name, Role::Read).await?;
+    Ok(Json(json!({"members": orgs::members(&state.db, &o.id).await?})))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct MemberRequest {
+    pub role: String,
+}
+
+/// `PUT /api/v1/orgs/{org}/members/{user}` (org admins).
+pub async fn set_member(
+    State(state): State<AppState>,
+    caller: Caller,
+    ip: ClientIp,
+    Path((org, member)): Path<(String, String)>,
+    Json(req): Json<MemberRequest>,
+) -> AppResult<Json<Value>> {
+    let o = org_row(&state, &org).await?;
+    let actor = require_role(&state.db, &caller, &o.name, Role::Admin).await?;
+    let role = Role::parse(&req.role)
+        .ok_or_else(|| AppError::Invalid(format!("role `{}` is not one of read, write, admin", req.role)))?;
+    let target = match users::find_by_name(&state.db, &member).await? {
+        Some(u) if u.kind == "user" => u,
+        _ => return Err(AppError::NotFound(format!("user `{member}` does not exist"))),
+    };
+    orgs::set_member(&state.db, &o.id, &target.id, role.as_str(), granary_core::time::now_ms()).await?;
+    audit_event(&state, Some(&actor.name), "org.member_set", Some(&format!("{}/{}", o.name, target.name)), Some(role.as_str()), &ip).await;
+    Ok(Json(json!({"org": o.name, "user": target.name, "role": role.as_str()})))
+}
+
+/// `DELETE /api/v1/orgs/{org}/members/{user}` (org admins).
+pub async fn remove_member(
+    State(state): State<AppState>,
+    caller: Caller,
+    ip: ClientIp,
+    Path((org, member)): Path<(String, String)>,
+) -> AppResult<StatusCode> {
+    let o = org_row(&state, &org).await?;
+    let actor = require_role(&state.db, &caller, &o.name, Role::Admin).await?;
+    let target = users::find_by_name(&state.db, &member)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("user `{member}` does not exist")))?;
+    if !orgs::remove_member(&state.db, &o.id, &target.id).await? {
+        return Err(AppError::NotFound(format!("`{member}` is not a member of `{}`", o.name)));
+    }
+    audit_event(&state, Some(&actor.name), "org.member_removed", Some(&format!("{}/{}", o.name, target.name)), None, &ip).await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CreateRepoRequest {
+    pub id: String,
+    #[serde(default)]
+    pub private: bool,
+    #[serde(default)]
+    pub gated: bool,
+}
+
+/// `POST /api/v1/repos`: an empty model, to push into later.
+pub async fn create_repo(
+    State(state): State<AppState>,
+    caller: Caller,
+    ip: ClientIp,
+    Json(req): Json<CreateRepoRequest>,
+) -> AppResult<(StatusCode, Json<Value>)> {
+    let id: ModelId = req.id.parse().map_err(|e: granary_core::NameError| AppError::Invalid(e.to_string()))?;
+    let user = require_role(&state.db, &caller, id.owner(), Role::Write).await?;
+    let now = granary_core::time::now_ms();
+    let (mut tx, guard) = state.db.begin_write().await?;
+    let created = models::create(&mut tx, &id, req.private, req.gated, now).await?;
+    tx.commit().await?;
+    drop(guard);
+    if !created {
+        return Err(AppError::Conflict(format!("model `{id}` already exists")));
+    }
+    let detail = format!("private={} gated={}", req.private, req.gated);
+    audit_event(&state, Some(&user.name), "repo.created", Some(&id.to_string()), Some(&detail), &ip).await;
+    Ok((StatusCode::CREATED, Json(json!({"id": id.to_string(), "private": req.private, "gated": req.gated}))))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SettingsRequest {
+    pub private: Option<bool>,
+    pub gated: Option<bool>,
+}
+
+/// `PATCH /api/v1/models/{owner}/{name}/settings` (admins of the namespace).
+pub async fn update_settings(
+    State(state): State<AppState>,
+    caller: Caller,
+    ip: ClientIp,
+    Path((owner, name)): Path<(String, String)>,
+    Json(req): Json<SettingsRequest>,
+) -> AppResult<Json<Value>> {
+    let id = model_id(&owner, &name)?;
+    let model = readable_model(&state, &caller, &id).await?;
+    let user = require_role(&state.db, &caller, &model.owner, Role::Admin).await?;
+    let now = granary_core::time::now_ms();
+    if let Some(p) = req.private {
+        gates::set_private(&state.db, &model.id, p, now).await?;
+        let detail = if p { "private" } else { "public" };
+        audit_event(&state, Some(&user.name), "repo.visibility", Some(&model.full_name()), Some(detail), &ip).await;
+    }
+    if let Some(g) = req.gated {
+        gates::set_gated(&state.db, &model.id, g, now).await?;
+        let detail = if g { "gated" } else { "ungated" };
+        audit_event(&state, Some(&user.name), "repo.gate", Some(&model.full_name()), Some(detail), &ip).await;
+    }
+    let m = models::find(&state.db, &id).await?.ok_or_else(|| AppError::model_not_found(&id.to_string()))?;
+    Ok(Json(json!({"id": m.full_name(), "private": m.private != 0, "gated": m.gated != 0})))
+}
+
+/// `DELETE /api/v1/models/{owner}/{name}` (admins of the namespace).
+pub async fn delete_repo(
+    State(state): State<AppState>,
+    caller: Caller,
+    ip: ClientIp,
+    Path((owner, name)): Path<(String, String)>,
+) -> AppResult<StatusCode> {
+    let id = model_id(&owner, &name)?;
+    let model = readable_model(&state, &caller, &id).await?;
+    let user = require_role(&state.db, &caller, &model.owner, Role::Admin).await?;
+    gates::delete_model(&state.db, &model.id).await?;
+    audit_event(&state, Some(&user.name), "repo.deleted", Some(&model.full_name()), None, &ip).await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/v1/models/{owner}/{name}/license/accept`: the caller accepts a gated model's license.
+pub async fn accept_license(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((owner, name)): Path<(String, String)>,
+) -> AppResult<Json<Value>> {
+    let id = model_id(&owner, &name)?;
+    let model = readable_model(&state, &caller, &id).await?;
+    let user = caller.require_user()?;
+    let now = granary_core::time::now_ms();
+    gates::accept(&state.db, &model.id, &user.id, model.head_revision.as_deref(), now).await?;
+    Ok(Json(json!({"model": model.full_name(), "user": user.name, "revision": model.head_revision, "accepted_at": now})))
+}
+
+/// `GET /api/v1/models/{owner}/{name}/license/acceptances` (admins of the namespace).
+pub async fn list_acceptances(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((owner, name)): Path<(String, String)>,
+) -> AppResult<Json<Value>> {
+    let id = model_id(&owner, &name)?;
+    let model = readable_model(&state, &caller, &id).await?;
+    require_role(&state.db, &caller, &model.owner, Role::Admin).await?;
+    Ok(Json(json!({"acceptances": gates::acceptances(&state.db, &model.id).await?})))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AuditQuery {
+    pub limit: Option<u32>,
+    pub before: Option<i64>,
+}
+
+/// `GET /api/v1/audit` (server admins).
+pub async fn list_audit(State(state): State<AppState>, caller: Caller, Query(q): Query<AuditQuery>) -> AppResult<Json<Value>> {
+    caller.require_user()?;
+    if !caller.is_admin() {
+        return Err(AppError::Forbidden("the audit log is for server administrators".into()));
+    }
+    let events = audit::list(&state.db, crate::routes::page_limit(q.limit), q.before).await?;
+    Ok(Json(json!({"events": events})))
+}

@@ -1,0 +1,156 @@
+//! Web sessions as short-lived JWTs: one fixed algorithm (HS256), `exp`,
+//! `iss` and `aud` always validated, the signing key from configuration or
+//! generated once into the data directory. A session id inside the token is
+//! checked against the `sessions` table, so signing out revokes it.
+
+use std::path::Path;
+
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+
+pub const ISSUER: &str = "granary";
+pub const AUDIENCE: &str = "granary-web";
+/// The cookie holding the session JWT.
+pub const COOKIE: &str = "granary_session";
+/// The cookie holding the CSRF token of the double-submit check.
+pub const CSRF_COOKIE: &str = "granary_csrf";
+
+/// What a session token says.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Claims {
+    /// The user id.
+    pub sub: String,
+    /// The session id (a row of `sessions`).
+    pub sid: String,
+    pub iat: i64,
+    pub exp: i64,
+    pub iss: String,
+    pub aud: String,
+}
+
+/// The keys that sign and check sessions.
+pub struct SessionKeys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+}
+
+impl std::fmt::Debug for SessionKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SessionKeys(..)")
+    }
+}
+
+impl SessionKeys {
+    pub fn from_secret(secret: &[u8]) -> anyhow::Result<Self> {
+        Ok(Self { encoding: EncodingKey::from_secret(secret)?, decoding: DecodingKey::from_secret(secret)? })
+    }
+
+    /// The configured secret, else the one kept in `<data-dir>/session.key`, made on first start.
+    pub fn load(configured: Option<&str>, data_dir: &Path) -> anyhow::Result<Self> {
+        if let Some(s) = configured {
+            anyhow::ensure!(s.len() >= 32, "the session secret must be at least 32 characters");
+            return Self::from_secret(s.as_bytes());
+        }
+        let path = data_dir.join("session.key");
+        let secret = match std::fs::read_to_string(&path) {
+            Ok(s) if s.trim().len() >= 64 => s.trim().to_string(),
+            _ => {
+                let mut bytes = [0u8; 32];
+                rand::Rng::fill(&mut rand::rng(), &mut bytes);
+                let s = hex::encode(bytes);
+                write_private(&path, &s)?;
+                s
+            }
+        };
+        Self::from_secret(secret.as_bytes())
+    }
+
+    pub fn issue(&self, claims: &Claims) -> jsonwebtoken::errors::Result<String> {
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.encoding)
+    }
+
+    /// Checks signature, algorithm, expiry, issuer and audience.
+    pub fn verify(&self, token: &str) -> jsonwebtoken::errors::Result<Claims> {
+        let mut v = Validation::new(Algorithm::HS256);
+        v.algorithms = vec![Algorithm::HS256];
+        v.set_issuer(&[ISSUER]);
+        v.set_audience(&[AUDIENCE]);
+        v.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        v.leeway = 0;
+        v.validate_exp = true;
+        Ok(jsonwebtoken::decode::<Claims>(token, &self.decoding, &v)?.claims)
+    }
+}
+
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    opts.open(path)?.write_all(contents.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine;
+
+    fn claims(exp: i64) -> Claims {
+        Claims {
+            sub: "u1".into(),
+            sid: "s1".into(),
+            iat: 0,
+            exp,
+            iss: ISSUER.into(),
+            aud: AUDIENCE.into(),
+        }
+    }
+
+    fn future() -> i64 {
+        granary_core::time::now_ms() / 1000 + 600
+    }
+
+    fn b64(v: &serde_json::Value) -> String {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+    }
+
+    #[test]
+    fn accepts_its_own_tokens() {
+        let keys = SessionKeys::from_secret(b"0123456789abcdef0123456789abcdef").unwrap();
+        let t = keys.issue(&claims(future())).unwrap();
+        assert_eq!(keys.verify(&t).unwrap().sub, "u1");
+    }
+
+    #[test]
+    fn refuses_attacks() {
+        let keys = SessionKeys::from_secret(b"0123456789abcdef0123456789abcdef").unwrap();
+        let other = SessionKeys::from_secret(b"another-secret-another-secret-xx").unwrap();
+        // Signed with another key.
+        assert!(keys.verify(&other.issue(&claims(future())).unwrap()).is_err());
+        // Expired.
+        assert!(keys.verify(&keys.issue(&claims(1)).unwrap()).is_err());
+        // Wrong audience and issuer.
+        let mut c = claims(future());
+        c.aud = "someone-else".into();
+        assert!(keys.verify(&keys.issue(&c).unwrap()).is_err());
+        let mut c = claims(future());
+        c.iss = "evil".into();
+        assert!(keys.verify(&keys.issue(&c).unwrap()).is_err());
+        // alg: none with no signature.
+        let payload = serde_json::to_value(claims(future())).unwrap();
+        let none = format!("{}.{}.", b64(&serde_json::json!({"alg": "none", "typ": "JWT"})), b64(&payload));
+        assert!(keys.verify(&none).is_err());
+        // HS/RS confusion: an RS256 header over an HMAC signature made with the secret.
+        let good = keys.issue(&claims(future())).unwrap();
+        let sig = good.rsplit('.').next().unwrap();
+        let rs = format!("{}.{}.{sig}", b64(&serde_json::json!({"alg": "RS256", "typ": "JWT"})), b64(&payload));
+        assert!(keys.verify(&rs).is_err());
+        // Tampered payload under the original signature.
+        let mut tampered = claims(future());
+        tampered.sub = "admin".into();
+        let parts: Vec<&str> = good.split('.').collect();
+        let forged = format!("{}.{}.{}", parts[0], b64(&serde_json::to_value(&tampered).unwrap()), parts[2]);
+        assert!(keys.verify(&forged).is_err());
+    }
+}

@@ -1,0 +1,339 @@
+//! `/{owner}/{name}`: a model's page. The card (README.md) rendered safely,
+//! its front matter as badges, and a side panel with parameters, files, the
+//! pull commands, the license and the latest verification.
+
+use axum::extract::State;
+use axum::http::HeaderMap;
+use granary_core::api::VerificationReport;
+use granary_core::manifest::Manifest;
+use serde::Serialize;
+
+use super::{OrPage, PageError, PageResult, human_count, human_size, page, path_url, seg, server_url, short, when, When};
+use crate::app::AppState;
+use crate::auth::Caller;
+use crate::db::models::ModelRow;
+use crate::db::revisions::RevisionRow;
+use crate::db::{blobs, refs};
+use crate::error::{AppError, Path};
+use crate::routes::{readable_model, resolve_revision};
+
+/// The largest README rendered (bigger cards are cut here).
+const MAX_README: u64 = 1024 * 1024;
+
+/// What the top of every page of a model shows: its name, links and tabs.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelHeader {
+    pub id: String,
+    pub owner: String,
+    pub name: String,
+    pub url: String,
+    pub owner_url: String,
+    pub private: bool,
+    pub default_branch: String,
+    pub tree_url: String,
+    pub commits_url: String,
+    pub benchmarks_url: String,
+    pub compare_url: String,
+    /// Which tab is shown: `card`, `files`, `commits`, `benchmarks`.
+    pub tab: &'static str,
+}
+
+impl ModelHeader {
+    pub fn new(model: &ModelRow, tab: &'static str) -> Self {
+        let url = format!("/{}/{}", seg(&model.owner), seg(&model.name));
+        let branch = seg(&model.default_branch);
+        Self {
+            id: model.full_name(),
+            owner: model.owner.clone(),
+            name: model.name.clone(),
+            owner_url: format!("/{}", seg(&model.owner)),
+            private: model.private != 0,
+            default_branch: model.default_branch.clone(),
+            tree_url: format!("{url}/tree/{branch}"),
+            commits_url: format!("{url}/commits/{branch}"),
+            benchmarks_url: format!("{url}/benchmarks"),
+            compare_url: format!("{url}/compare"),
+            url,
+            tab,
+        }
+    }
+}
+
+/// Loads a model the caller may see; an invalid, missing or private one is a 404 page.
+pub async fn load_model(state: &AppState, caller: &Caller, owner: &str, name: &str) -> Result<ModelRow, PageError> {
+    let not_found = || AppError::model_not_found(&format!("{owner}/{name}"));
+    let id = granary_core::ModelId::new(owner, name).map_err(|_| not_found()).or_page(state)?;
+    readable_model(state, caller, &id).await.or_page(state)
+}
+
+/// Resolves a ref of a model; an unknown one is a 404 page.
+pub async fn load_revision(state: &AppState, model: &ModelRow, rev: &str) -> Result<RevisionRow, PageError> {
+    resolve_revision(&state.db, model, rev)
+        .await
+        .map_err(|e| match e {
+            AppError::Invalid(m) => AppError::RevisionNotFound(m),
+            other => other,
+        })
+        .or_page(state)
+}
+
+/// Parses a revision's stored manifest.
+pub fn manifest_of(state: &AppState, r: &RevisionRow) -> Result<Manifest, PageError> {
+    serde_json::from_str(&r.manifest).map_err(AppError::internal).or_page(state)
+}
+
+/// A front-matter badge: a label, its text and maybe a link.
+#[derive(Debug, Clone, Serialize)]
+pub struct Badge {
+    pub kind: &'static str,
+    pub label: &'static str,
+    pub text: String,
+    pub url: Option<String>,
+}
+
+/// A license as a page shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct LicenseView {
+    pub id: String,
+    pub name: Option<String>,
+    pub permissive: bool,
+    pub url: Option<String>,
+}
+
+/// Where a license's text is: SPDX's page for an SPDX id, else the LICENSE file of the revision.
+pub fn license_view(r: &RevisionRow, manifest: &Manifest, files_base: &str) -> LicenseView {
+    let id = r.license_id.clone();
+    let license_file = ["LICENSE", "LICENSE.md", "LICENSE.txt", "LICENCE", "license", "LICENSE.MD"]
+        .into_iter()
+        .find(|p| manifest.file(p).is_some())
+        .map(|p| format!("{files_base}{}", path_url(p)));
+    let url = match spdx::license_id(&id) {
+        Some(l) if !id.eq_ignore_ascii_case("other") => {
+            Some(format!("https://spdx.org/licenses/{}.html", l.name))
+        }
+        _ => license_file,
+    };
+    LicenseView { id, name: r.license_name.clone(), permissive: r.permissive != 0, url }
+}
+
+/// The strings of a front-matter field that is a string or a list of strings.
+fn strings(card: &serde_json::Value, key: &str) -> Vec<String> {
+    match card.get(key) {
+        Some(serde_json::Value::String(s)) => vec![s.clone()],
+        Some(serde_json::Value::Array(items)) => items
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .take(50)
+            .collect(),
+        _ => vec![],
+    }
+}
+
+/// The badges of a card's front matter.
+pub fn badges(card: &serde_json::Value, license: &LicenseView) -> Vec<Badge> {
+    let mut out = vec![Badge {
+        kind: "license",
+        label: "License",
+        text: match &license.name {
+            Some(name) => format!("{} ({name})", license.id),
+            None => license.id.clone(),
+        },
+        url: license.url.clone(),
+    }];
+    let models_with = |key: &str, value: &str| Some(format!("/models?{key}={}", seg(value)));
+    for task in strings(card, "pipeline_tag") {
+        out.push(Badge { kind: "task", label: "Task", url: models_with("task", &task), text: task });
+    }
+    for lib in strings(card, "library_name") {
+        out.push(Badge { kind: "library", label: "Library", url: models_with("library", &lib), text: lib });
+    }
+    for base in strings(card, "base_model") {
+        let url = base
+            .parse::<granary_core::ModelId>()
+            .ok()
+            .map(|id| format!("/{}/{}", seg(id.owner()), seg(id.name())));
+        out.push(Badge { kind: "base", label: "Base model", text: base, url });
+    }
+    for d in strings(card, "datasets") {
+        out.push(Badge { kind: "dataset", label: "Dataset", text: d, url: None });
+    }
+    for l in strings(card, "language") {
+        out.push(Badge { kind: "language", label: "Language", text: l, url: None });
+    }
+    for t in strings(card, "tags") {
+        out.push(Badge { kind: "tag", label: "Tag", url: models_with("q", &t), text: t });
+    }
+    out
+}
+
+/// A verification report as the side panel shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct VerificationView {
+    pub status: String,
+    pub reason: Option<String>,
+    pub device: String,
+    pub architecture: String,
+    pub dtype: String,
+    pub load: Option<String>,
+    pub latency: Option<String>,
+    pub throughput: Option<String>,
+    pub memory: Option<String>,
+    pub fingerprint: Option<String>,
+}
+
+pub fn verification_view(r: &VerificationReport) -> VerificationView {
+    let fingerprint = match &r.fingerprint {
+        serde_json::Value::Null => None,
+        v => {
+            let text = v.to_string();
+            Some(if text.chars().count() > 240 {
+                format!("{}…", text.chars().take(240).collect::<String>())
+            } else {
+                text
+            })
+        }
+    };
+    let throughput = r
+        .tokens_per_s
+        .map(|t| format!("{t:.1} tokens/s"))
+        .or_else(|| r.items_per_s.map(|t| format!("{t:.1} items/s")))
+        .or_else(|| r.gflops.map(|g| format!("{g:.2} GFLOP/s")));
+    VerificationView {
+        status: r.status.clone(),
+        reason: r.reason.clone(),
+        device: r.device.clone(),
+        architecture: r.architecture.clone(),
+        dtype: r.dtype.clone(),
+        load: r.load_ms.map(|ms| format!("{ms:.0} ms")),
+        latency: r.latency_ms.map(|ms| format!("{ms:.1} ms")),
+        throughput,
+        memory: r.peak_memory_bytes.map(human_size),
+        fingerprint,
+    }
+}
+
+#[derive(Serialize)]
+struct DtypeCount {
+    dtype: String,
+    count: String,
+}
+
+#[derive(Serialize)]
+struct ModelPage {
+    title: String,
+    description: String,
+    model: ModelHeader,
+    empty: bool,
+    revision: Option<String>,
+    revision_short: Option<String>,
+    updated: Option<When>,
+    card_html: Option<String>,
+    badges: Vec<Badge>,
+    license: Option<LicenseView>,
+    parameters: Option<String>,
+    dtypes: Vec<DtypeCount>,
+    file_count: usize,
+    size: String,
+    pull_cli: String,
+    pull_hf: String,
+    verification: Option<VerificationView>,
+    pending: Option<String>,
+    branches: usize,
+    tags: usize,
+    downloads: i64,
+}
+
+/// `GET /{owner}/{name}`.
+pub async fn model_page(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path((owner, name)): Path<(String, String)>,
+) -> PageResult {
+    let model = load_model(&state, &caller, &owner, &name).await?;
+    let header = ModelHeader::new(&model, "card");
+    let server = server_url(&state, &headers);
+    let refs = refs::list(&state.db, &model.id).await.or_page(&state)?;
+    let mut ctx = ModelPage {
+        title: model.full_name(),
+        description: format!("{} on Granary", model.full_name()),
+        empty: true,
+        revision: None,
+        revision_short: None,
+        updated: None,
+        card_html: None,
+        badges: vec![],
+        license: None,
+        parameters: None,
+        dtypes: vec![],
+        file_count: 0,
+        size: human_size(0),
+        pull_cli: format!("granary pull {}", model.full_name()),
+        pull_hf: format!("HF_ENDPOINT={server} hf download {}", model.full_name()),
+        verification: None,
+        pending: None,
+        branches: refs.iter().filter(|r| r.kind == refs::BRANCH).count(),
+        tags: refs.iter().filter(|r| r.kind == refs::TAG).count(),
+        downloads: model.downloads,
+        model: header,
+    };
+    let Some(head) = model.head_revision.clone() else {
+        return page(&state, "model.html", &ctx);
+    };
+    let r = load_revision(&state, &model, &head).await?;
+    let manifest = manifest_of(&state, &r)?;
+    let files_base = format!("/api/v1/models/{}/{}/files/{}/", seg(&model.owner), seg(&model.name), r.id);
+    let card: serde_json::Value = serde_json::from_str(&r.card).unwrap_or_default();
+    let license = license_view(&r, &manifest, &files_base);
+    ctx.empty = false;
+    ctx.badges = badges(&card, &license);
+    ctx.license = Some(license);
+    ctx.card_html = readme_html(&state, &manifest, &files_base).await?;
+    let params = manifest.parameters();
+    let total: u64 = params.values().sum();
+    ctx.parameters = (total > 0).then(|| human_count(total));
+    ctx.dtypes = params
+        .into_iter()
+        .map(|(dtype, n)| DtypeCount { dtype, count: human_count(n) })
+        .collect();
+    ctx.file_count = manifest.files.len();
+    ctx.size = human_size(manifest.total_size());
+    ctx.updated = Some(when(r.created_at));
+    let reports = crate::routes::verification::reports(&state.db, &model.id, &r.id).await.or_page(&state)?;
+    ctx.pending = reports
+        .iter()
+        .find(|v| matches!(v.status.as_str(), "queued" | "running"))
+        .map(|v| v.status.clone());
+    ctx.verification = reports
+        .iter()
+        .find(|v| !matches!(v.status.as_str(), "queued" | "running"))
+        .map(verification_view);
+    ctx.revision_short = Some(short(&r.id));
+    ctx.revision = Some(r.id);
+    page(&state, "model.html", &ctx)
+}
+
+/// The README of a revision as safe HTML, if it has one.
+async fn readme_html(state: &AppState, manifest: &Manifest, files_base: &str) -> Result<Option<String>, PageError> {
+    let Some(file) = manifest
+        .files
+        .iter()
+        .find(|f| f.path.as_str() == "README.md")
+        .or_else(|| manifest.files.iter().find(|f| f.path.as_str().eq_ignore_ascii_case("readme.md")))
+    else {
+        return Ok(None);
+    };
+    let layout = blobs::find(&state.db, &file.sha256)
+        .await
+        .or_page(state)?
+        .ok_or_else(|| AppError::internal(anyhow::anyhow!("blob {} of a revision is missing", file.sha256)))
+        .or_page(state)?;
+    let bytes = state
+        .storage
+        .read_blob_range(layout, 0..layout.size.min(MAX_README))
+        .await
+        .or_page(state)?;
+    let text = String::from_utf8_lossy(&bytes);
+    let body = super::render::strip_front_matter(&text);
+    Ok(Some(super::render::markdown_to_safe_html(body, files_base)))
+}

@@ -1,0 +1,53 @@
+//! `/{owner}`: a user's page with their models (organisations come with the
+//! accounts work and will use the same page). Private models show only to
+//! their owner and to administrators.
+
+use axum::extract::State;
+use serde::Serialize;
+
+use super::models::{ModelItem, item};
+use super::{OrPage, PageResult, page};
+use crate::app::AppState;
+use crate::auth::Caller;
+use crate::db::{users, web as q};
+use crate::error::{AppError, Path};
+
+#[derive(Serialize)]
+struct OwnerPage {
+    title: String,
+    owner: String,
+    is_user: bool,
+    models: Vec<ModelItem>,
+}
+
+/// `GET /{owner}`.
+pub async fn owner(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(owner): Path<String>,
+) -> PageResult {
+    let not_found = || AppError::NotFound(format!("There is no user or organisation `{owner}`."));
+    granary_core::names::validate_owner(&owner).map_err(|_| not_found()).or_page(&state)?;
+    let user = users::find_by_name(&state.db, &owner).await.or_page(&state)?;
+    let sees_private = caller.is_admin()
+        || caller.user.as_ref().is_some_and(|u| u.name.eq_ignore_ascii_case(&owner));
+    let models = q::owner_models(&state.db, &owner, sees_private).await.or_page(&state)?;
+    if user.is_none() && models.is_empty() {
+        return Err(not_found()).or_page(&state);
+    }
+    let name = user
+        .as_ref()
+        .map(|u| u.name.clone())
+        .or_else(|| models.first().map(|m| m.owner.clone()))
+        .unwrap_or(owner);
+    page(
+        &state,
+        "owner.html",
+        &OwnerPage {
+            title: name.clone(),
+            owner: name,
+            is_user: user.is_some(),
+            models: models.iter().map(item).collect(),
+        },
+    )
+}

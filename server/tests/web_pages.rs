@@ -1,0 +1,409 @@
+//! The web pages (issue 6) over HTTP: status codes, escaping and sanitising,
+//! badges, filters, pagination, private models, static files, and snapshots
+//! of rendered pages.
+
+mod common;
+
+use common::{Backend, TestApp, shard};
+use reqwest::StatusCode;
+use serde_json::json;
+
+/// A card that tries every way to run script, plus the front matter the page shows as badges.
+const HOSTILE_README: &str = r#"---
+license: apache-2.0
+tags:
+  - tiny
+  - <b>bold-tag</b>
+datasets:
+  - wikitext
+language:
+  - en
+base_model: alice/base-model
+library_name: transformers
+pipeline_tag: text-generation
+model-index:
+  - name: tiny
+    results:
+      - task:
+          type: text-generation
+        dataset:
+          name: HellaSwag
+          type: hellaswag
+        metrics:
+          - type: acc
+            value: 0.613
+---
+# Tiny model
+
+A **generated** model for tests.
+
+| metric | value |
+|--------|-------|
+| loss   | 1.25  |
+
+```python
+print("hello")
+```
+
+<script>document.title = "pwned"</script>
+<img src="x" onerror="document.title='pwned'">
+<iframe src="https://evil.example/"></iframe>
+[click me](javascript:document.title='pwned')
+<a href="https://example.com/docs" onclick="document.title='pwned'">docs</a>
+"#;
+
+fn hostile_model() -> Vec<(&'static str, Vec<u8>)> {
+    vec![
+        ("model.safetensors", shard(1, 7)),
+        ("config.json", br#"{"architectures": ["LlamaForCausalLM"], "hidden_size": 64}"#.to_vec()),
+        ("README.md", HOSTILE_README.as_bytes().to_vec()),
+    ]
+}
+
+async fn page(t: &TestApp, path: &str) -> (StatusCode, String) {
+    let res = t.client.get(format!("{}{path}", t.url)).send().await.unwrap();
+    let status = res.status();
+    (status, res.text().await.unwrap())
+}
+
+async fn page_ok(t: &TestApp, path: &str) -> String {
+    let (status, body) = page(t, path).await;
+    assert_eq!(status, StatusCode::OK, "{path}: {body}");
+    assert!(body.starts_with("<!doctype html>"), "{path} is not a page: {body}");
+    assert!(body.contains("<html lang=\"en\">"));
+    body
+}
+
+/// The `<main>` element of a page.
+fn main_of(body: &str) -> &str {
+    let start = body.find("<main").expect("a <main>");
+    let end = body.find("</main>").expect("a </main>") + "</main>".len();
+    &body[start..end]
+}
+
+async fn model_key(t: &TestApp, model: &str) -> String {
+    let row: (String,) = sqlx::query_as("SELECT id FROM models WHERE name_key = $1")
+        .bind(model.to_ascii_lowercase())
+        .fetch_one(&t.app.db.pool)
+        .await
+        .unwrap();
+    row.0
+}
+
+/// Records a finished verification run as a worker would, closing the revision's jobs.
+async fn record_run(t: &TestApp, model: &str, revision: &str, device: &str, report: serde_json::Value, at: i64) {
+    let model_id = model_key(t, model).await;
+    sqlx::query("UPDATE verification_jobs SET state = 'done' WHERE model_id = $1 AND revision_id = $2")
+        .bind(&model_id)
+        .bind(revision)
+        .execute(&t.app.db.pool)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO verification_runs (id, job_id, model_id, revision_id, worker, device, status, report,
+           started_at, finished_at) VALUES ($1, 'job', $2, $3, 'w', $4, $5, $6, $7, $7)",
+    )
+    .bind(uuid::Uuid::new_v4().simple().to_string())
+    .bind(&model_id)
+    .bind(revision)
+    .bind(device)
+    .bind(report["status"].as_str().unwrap())
+    .bind(report.to_string())
+    .bind(at)
+    .execute(&t.app.db.pool)
+    .await
+    .unwrap();
+}
+
+fn passed(device: &str, tokens_per_s: f64, load_ms: f64) -> serde_json::Value {
+    json!({"status": "passed", "device": device, "architecture": "llama", "dtype": "F32",
+           "load_ms": load_ms, "latency_ms": 3.5, "tokens_per_s": tokens_per_s,
+           "peak_memory_bytes": 12_000_000, "fingerprint": {"token_ids": [1, 2, 3], "text": "<b>hi</b>"}})
+}
+
+async fn model_page_shows_a_safe_card_with_badges_and_facts(backend: Backend) {
+    let t = TestApp::start(backend).await;
+    let token = t.user("alice").await;
+    let rev = t.push_ok(&token, "alice/tiny", &hostile_model(), None).await;
+    record_run(&t, "alice/tiny", &rev, "cpu: Test CPU", passed("cpu: Test CPU", 42.5, 120.0), 1_000).await;
+
+    let body = page_ok(&t, "/alice/tiny").await;
+    // Nothing from the card can run: no script element, event attribute, script URL or iframe.
+    for bad in ["<script", "onerror", "onclick", "javascript:", "<iframe", "pwned\">"] {
+        assert!(!body.contains(bad), "`{bad}` reached the page");
+    }
+    // Markdown: headings one level down, tables, code.
+    assert!(body.contains("<h2>Tiny model</h2>"), "{body}");
+    assert!(body.contains("<td>1.25</td>"));
+    assert!(body.contains("<code class=\"language-python\">"));
+    assert!(body.contains("href=\"https://example.com/docs\""));
+    // The front matter is not in the body but in badges.
+    assert!(!main_of(&body).contains("pipeline_tag:"));
+    assert!(body.contains("href=\"https://spdx.org/licenses/Apache-2.0.html\""), "{body}");
+    assert!(body.contains(">wikitext<") && body.contains(">en<"));
+    assert!(body.contains("href=\"/alice/base-model\""));
+    assert!(body.contains("href=\"/models?task=text-generation\""));
+    // A tag's markup is shown as text.
+    assert!(body.contains("&lt;b&gt;bold-tag&lt;&#x2F;b&gt;"), "{body}");
+    // The side panel: parameters per dtype, files, pull commands, license, verification.
+    assert!(body.contains("131k") || body.contains("F32"), "{body}");
+    assert!(body.contains("granary pull alice&#x2F;tiny"), "{body}");
+    assert!(body.contains(&format!("HF_ENDPOINT={} hf download alice&#x2F;tiny", t.url.replace('/', "&#x2F;"))), "{body}");
+    assert!(body.contains("Permissive license"));
+    assert!(body.contains("cpu: Test CPU") && body.contains("42.5 tokens&#x2F;s") && body.contains("120 ms"), "{body}");
+    assert!(body.contains("&lt;b&gt;hi&lt;&#x2F;b&gt;"), "the fingerprint is escaped: {body}");
+    assert!(body.contains("href=\"/login\""), "a sign-in link in the header");
+}
+
+async fn private_and_missing_models_are_the_same_404(backend: Backend) {
+    let t = TestApp::start(backend).await;
+    let token = t.user("alice").await;
+    let res = t.push(&token, "alice/secret", &hostile_model(), None, json!({"private": true})).await;
+    assert_eq!(res.status(), StatusCode::CREATED, "{}", res.text().await.unwrap());
+    t.push_ok(&token, "alice/open", &hostile_model(), None).await;
+
+    for path in [
+        "/alice/secret",
+        "/alice/secret/tree/main",
+        "/alice/secret/commits/main",
+        "/alice/secret/benchmarks",
+        "/alice/secret/tensors/main/model.safetensors",
+        "/alice/secret/compare/main...main",
+    ] {
+        let (status, body) = page(&t, path).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+        assert!(body.contains("404 · Not found") && body.contains("does not exist, or you do not have access"), "{body}");
+        let (missing_status, missing) = page(&t, &path.replace("secret", "nothere")).await;
+        assert_eq!(missing_status, StatusCode::NOT_FOUND);
+        assert_eq!(body.replace("secret", "nothere"), missing, "a private model must look exactly like a missing one");
+    }
+    // The owner sees it with a token.
+    let res = t.client.get(format!("{}/alice/secret", t.url)).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    // Listings and the owner's page leave it out.
+    assert!(!page_ok(&t, "/models").await.contains("alice/secret"));
+    assert!(!page_ok(&t, "/models?q=secret").await.contains("secret"));
+    let owner = page_ok(&t, "/alice").await;
+    assert!(owner.contains("alice/open") && !owner.contains("alice/secret"));
+    // Unknown refs, files, people and malformed names are 404 pages too.
+    for path in [
+        "/alice/open/tree/nope",
+        "/alice/open/commits/nope",
+        "/alice/open/tree/..",
+        "/alice/open/tensors/main/nope.safetensors",
+        "/alice/open/tensors/main/config.json",
+        "/alice/open/compare/main...nope",
+        "/nobody",
+        "/nobody/nothing",
+        "/bad..name/x",
+    ] {
+        let (status, body) = page(&t, path).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}: {body}");
+        assert!(body.contains("<!doctype html>"), "{path} answers a styled page");
+    }
+}
+
+async fn files_history_tensors_and_compare(backend: Backend) {
+    let t = TestApp::start(backend).await;
+    let token = t.user("alice").await;
+    let files = hostile_model();
+    let first = t.push_ok(&token, "alice/tiny", &files, None).await;
+    let mut second_files = files.clone();
+    second_files.retain(|(p, _)| *p != "config.json");
+    second_files.push(("extra dir/notes <1>.txt", b"notes".to_vec()));
+    second_files[0].1 = shard(1, 8);
+    let res = t
+        .push(&token, "alice/tiny", &second_files, Some(&first), json!({"message": "<script>alert('commit')</script> second"}))
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let second: serde_json::Value = res.json().await.unwrap();
+    let second = second["id"].as_str().unwrap().to_string();
+    let res = t
+        .client
+        .put(t.api("/models/alice/tiny/tags/v1.0"))
+        .bearer_auth(&token)
+        .json(&json!({"revision": first}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+
+    let tree = page_ok(&t, "/alice/tiny/tree/main").await;
+    assert!(tree.contains(&format!("/api/v1/models/alice/tiny/files/{second}/extra%20dir/notes%20%3C1%3E.txt")), "{tree}");
+    assert!(tree.contains("extra dir&#x2F;notes &lt;1&gt;.txt"));
+    assert!(tree.contains(&common::commit_file("README.md", HOSTILE_README.as_bytes()).sha256.hex()));
+    assert!(tree.contains("href=\"/alice/tiny/tensors/main/model.safetensors\""));
+    assert!(tree.contains("href=\"/alice/tiny/tree/v1.0\""), "tags are listed: {tree}");
+    assert!(!tree.contains("<script>alert"), "the commit message is escaped");
+    let old = page_ok(&t, "/alice/tiny/tree/v1.0").await;
+    assert!(old.contains("config.json") && !old.contains("notes"));
+    page_ok(&t, &format!("/alice/tiny/tree/{}", &first[..12])).await;
+
+    let tensors = page_ok(&t, "/alice/tiny/tensors/main/model.safetensors").await;
+    assert!(tensors.contains("layer8.weight") && tensors.contains("[512, 256]") && tensors.contains("F32"), "{tensors}");
+
+    let commits = page_ok(&t, "/alice/tiny/commits/main").await;
+    assert!(commits.contains("&lt;script&gt;alert(&#x27;commit&#x27;)&lt;&#x2F;script&gt; second"), "{commits}");
+    assert!(!commits.contains("<script>"));
+    assert!(commits.contains("test push") && commits.contains(&first[..12]) && commits.contains(&second[..12]));
+    assert!(commits.contains(&format!("/alice/tiny/compare/{first}...{second}")));
+
+    let compare = page_ok(&t, "/alice/tiny/compare/v1.0...main").await;
+    assert!(compare.contains("1 added, 1 removed, 1 changed, 1 unchanged"), "{compare}");
+    let res = t
+        .client
+        .get(format!("{}/alice/tiny/compare?from=v1.0&to=main", t.url))
+        .send()
+        .await
+        .unwrap();
+    assert!(res.url().path().ends_with("/compare/v1.0...main"), "{}", res.url());
+    assert_eq!(res.status(), StatusCode::OK);
+    page_ok(&t, "/alice/tiny/compare").await;
+}
+
+/// Pushes a small model with a card of the given facts.
+async fn push_listed(t: &TestApp, token: &str, model: &str, license: &str, task: &str, arch: &str) -> String {
+    let readme = format!("---\nlicense: {license}\npipeline_tag: {task}\nlibrary_name: candle\ntags: [{model}-tag]\n---\n# {model}\n");
+    let config = format!(r#"{{"architectures": ["{arch}"]}}"#);
+    t.push_ok(token, model, &[("README.md", readme.into_bytes()), ("config.json", config.into_bytes())], None).await
+}
+
+async fn model_list_filters_sorts_and_pages(backend: Backend) {
+    let t = TestApp::start(backend).await;
+    let token = t.user("alice").await;
+    let bob = t.user("bob").await;
+    let mit = push_listed(&t, &token, "alice/mit-model", "mit", "fill-mask", "BertForMaskedLM").await;
+    push_listed(&t, &token, "alice/llama-model", "llama3", "text-generation", "LlamaForCausalLM").await;
+    push_listed(&t, &bob, "bob/under_score", "apache-2.0", "text-generation", "GPT2LMHeadModel").await;
+    record_run(&t, "alice/mit-model", &mit, "cpu", passed("cpu", 10.0, 5.0), 10).await;
+
+    let names = |body: &str| {
+        ["alice/mit-model", "alice/llama-model", "bob/under_score"]
+            .into_iter()
+            .filter(|m| body.contains(&format!("href=\"/{m}\"")))
+            .collect::<Vec<_>>()
+    };
+    let all = page_ok(&t, "/models").await;
+    assert_eq!(names(&all).len(), 3);
+    assert!(all.contains("3 models"));
+    let cases: &[(&str, &[&str])] = &[
+        ("/models?license=MIT", &["alice/mit-model"]),
+        ("/models?permissive=on", &["alice/mit-model", "bob/under_score"]),
+        ("/models?task=text-generation", &["alice/llama-model", "bob/under_score"]),
+        ("/models?library=candle&owner=bob", &["bob/under_score"]),
+        ("/models?arch=llamaforcausallm", &["alice/llama-model"]),
+        ("/models?verified=passed", &["alice/mit-model"]),
+        ("/models?verified=unverified", &["alice/llama-model", "bob/under_score"]),
+        ("/models?q=mit-model-tag", &["alice/mit-model"]),
+        ("/models?q=BOB", &["bob/under_score"]),
+        // `_` and `%` are text, not patterns.
+        ("/models?q=r_s", &["bob/under_score"]),
+        ("/models?q=%25", &[]),
+        ("/models?q=_", &["bob/under_score"]),
+        ("/models?q=%27%20OR%201%3D1%20--", &[]),
+    ];
+    for (path, expected) in cases {
+        let body = page_ok(&t, path).await;
+        let mut found = names(&body);
+        found.sort();
+        let mut expected = expected.to_vec();
+        expected.sort();
+        assert_eq!(found, expected, "{path}");
+    }
+    // The filters stay in the form, escaped.
+    let body = page_ok(&t, "/models?q=%22%3E%3Cscript%3E&license=mit&permissive=on&sort=name").await;
+    assert!(body.contains("value=\"&quot;&gt;&lt;script&gt;\""), "{body}");
+    assert!(body.contains("id=\"f-permissive\" type=\"checkbox\" name=\"permissive\" value=\"on\" checked"));
+    assert!(body.contains("<option value=\"name\" selected>"));
+
+    // Sorted by name; pages of 20 with links that keep the filters.
+    for i in 0..22 {
+        push_listed(&t, &bob, &format!("bob/m{i:02}"), "mit", "fill-mask", "BertModel").await;
+    }
+    let first = page_ok(&t, "/models?owner=bob&sort=name").await;
+    assert!(first.contains("23 models") && first.contains("Page 1 of 2"), "{first}");
+    assert!(first.contains("href=\"/models?owner=bob&amp;sort=name&amp;page=2\""), "{first}");
+    assert!(first.contains("bob/m00") && !first.contains("bob/under_score"));
+    let second = page_ok(&t, "/models?owner=bob&sort=name&page=2").await;
+    assert!(second.contains("bob/m20") && second.contains("bob/m21") && second.contains("bob/under_score"));
+    assert!(!second.contains("bob/m19") && second.contains("rel=\"prev\""));
+    let arch_pages = page_ok(&t, "/models?arch=BertModel&page=2").await;
+    assert!(arch_pages.contains("22 models") && arch_pages.contains("bob/m21"), "{arch_pages}");
+    // Nonsense parameters are ignored, not errors.
+    page_ok(&t, "/models?page=abc&sort=nope&verified=maybe").await;
+}
+
+async fn home_owner_and_benchmarks(backend: Backend) {
+    let t = TestApp::start(backend).await;
+    let token = t.user("alice").await;
+    let first = t.push_ok(&token, "alice/tiny", &hostile_model(), None).await;
+    let mut files = hostile_model();
+    files[0].1 = shard(1, 9);
+    let res = t.push(&token, "alice/tiny", &files, Some(&first), json!({"message": "retrained"})).await;
+    let second: serde_json::Value = res.json().await.unwrap();
+    let second = second["id"].as_str().unwrap().to_string();
+    record_run(&t, "alice/tiny", &first, "cpu: Test CPU", passed("cpu: Test CPU", 40.0, 150.0), 1_000).await;
+    record_run(&t, "alice/tiny", &second, "cpu: Test CPU", passed("cpu: Test CPU", 45.0, 140.0), 2_000).await;
+    record_run(&t, "alice/tiny", &second, "cuda: <GPU>", passed("cuda: <GPU>", 400.0, 90.0), 3_000).await;
+    record_run(
+        &t,
+        "alice/tiny",
+        &second,
+        "cpu: Other",
+        json!({"status": "failed", "device": "cpu: Other", "reason": "tensor <x> is NaN"}),
+        4_000,
+    )
+    .await;
+
+    let home = page_ok(&t, "/").await;
+    assert!(home.contains("Newest") && home.contains("Most downloaded") && home.contains("Recently verified"));
+    assert!(home.contains("href=\"/alice/tiny\""));
+    assert!(home.contains("action=\"/models\""));
+
+    let owner = page_ok(&t, "/alice").await;
+    assert!(owner.contains("<h1>alice</h1>") && owner.contains("href=\"/alice/tiny\""));
+
+    let bench = page_ok(&t, "/alice/tiny/benchmarks").await;
+    assert!(bench.contains("<svg") && bench.contains("<polyline"), "{bench}");
+    assert!(bench.contains("cuda: &lt;GPU&gt;") && !bench.contains("<GPU>"));
+    assert!(bench.contains("400 tokens&#x2F;s") || bench.contains("400.0 tokens&#x2F;s"), "{bench}");
+    assert!(bench.contains("tensor &lt;x&gt; is NaN"));
+    assert!(bench.contains("Self-reported by the authors") && bench.contains("HellaSwag") && bench.contains("0.613"));
+    assert!(bench.contains(&second[..12]) && bench.contains(&first[..12]));
+    assert!(bench.contains("retrained"));
+}
+
+async fn static_files_are_cached(backend: Backend) {
+    let t = TestApp::start(backend).await;
+    let res = t.client.get(format!("{}/static/granary.css", t.url)).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["content-type"], "text/css; charset=utf-8");
+    assert!(res.headers()["cache-control"].to_str().unwrap().contains("max-age"));
+    let etag = res.headers()["etag"].to_str().unwrap().to_string();
+    let res = t
+        .client
+        .get(format!("{}/static/granary.css", t.url))
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_MODIFIED);
+    let (status, _) = page(&t, "/static/nope.css").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = page(&t, "/static/../Cargo.toml").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // Pages forbid script outright.
+    let res = t.client.get(format!("{}/", t.url)).send().await.unwrap();
+    assert!(res.headers()["content-security-policy"].to_str().unwrap().contains("script-src 'none'"));
+    let home = res.text().await.unwrap();
+    assert!(home.contains(&format!("/static/granary.css?v={}", etag.trim_matches('"'))));
+}
+
+common::on_every_backend!(
+    model_page_shows_a_safe_card_with_badges_and_facts,
+    private_and_missing_models_are_the_same_404,
+    files_history_tensors_and_compare,
+    model_list_filters_sorts_and_pages,
+    home_owner_and_benchmarks,
+    static_files_are_cached,
+);
