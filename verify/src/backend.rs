@@ -33,8 +33,14 @@ pub fn var_builder(
     device: &Device,
 ) -> (VarBuilder<'static>, Arc<Mutex<Misfits>>) {
     let misfits = Arc::new(Mutex::new(Misfits::default()));
-    let backend = FittingBackend { tensors, misfits: misfits.clone() };
-    (VarBuilder::from_backend(Box::new(backend), dtype, device.clone()), misfits)
+    let backend = FittingBackend {
+        tensors,
+        misfits: misfits.clone(),
+    };
+    (
+        VarBuilder::from_backend(Box::new(backend), dtype, device.clone()),
+        misfits,
+    )
 }
 
 /// The reason to fail with, if anything did not fit.
@@ -66,10 +72,17 @@ impl FittingBackend {
 
 impl SimpleBackend for FittingBackend {
     fn get(&self, shape: Shape, name: &str, _: Init, dtype: DType, dev: &Device) -> Result<Tensor> {
-        self.misfits.lock().unwrap_or_else(|p| p.into_inner()).used.insert(name.to_string());
+        self.misfits
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .used
+            .insert(name.to_string());
         match self.tensors.get(name) {
             None => {
-                self.record(format!("config.json implies a tensor `{name}` of shape {} that no file holds", dims(&shape)));
+                self.record(format!(
+                    "config.json implies a tensor `{name}` of shape {} that no file holds",
+                    dims(&shape)
+                ));
                 Self::stand_in(shape, dtype, dev)
             }
             Some(t) if t.shape() != &shape => {

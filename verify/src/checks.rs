@@ -29,20 +29,29 @@ pub fn find_safetensors(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
         let entries = std::fs::read_dir(&d)
             .map_err(|e| Stop::error(format!("cannot list {}: {e}", d.display())))?;
         for entry in entries {
-            let entry = entry.map_err(|e| Stop::error(format!("cannot list {}: {e}", d.display())))?;
+            let entry =
+                entry.map_err(|e| Stop::error(format!("cannot list {}: {e}", d.display())))?;
             let path = entry.path();
-            let kind = entry.file_type().map_err(|e| Stop::error(format!("cannot stat {}: {e}", path.display())))?;
+            let kind = entry
+                .file_type()
+                .map_err(|e| Stop::error(format!("cannot stat {}: {e}", path.display())))?;
             if kind.is_dir() {
                 stack.push(path);
             } else if kind.is_file() && path.extension().is_some_and(|e| e == "safetensors") {
-                let rel = path.strip_prefix(dir).unwrap_or(&path).to_string_lossy().into_owned();
+                let rel = path
+                    .strip_prefix(dir)
+                    .unwrap_or(&path)
+                    .to_string_lossy()
+                    .into_owned();
                 found.push((rel, path));
             }
         }
     }
     found.sort();
     if found.is_empty() {
-        return Err(Stop::failed("the revision has no .safetensors file to verify"));
+        return Err(Stop::failed(
+            "the revision has no .safetensors file to verify",
+        ));
     }
     Ok(found)
 }
@@ -56,16 +65,23 @@ pub fn check_header(name: &str, path: &Path) -> Result<CheckedFile> {
     if size >= 8 {
         file.read_exact(&mut prefix).map_err(io)?;
     }
-    let header_len = safetensors_header::check_prefix(size, &prefix).map_err(|e| header_stop(name, e))?;
+    let header_len =
+        safetensors_header::check_prefix(size, &prefix).map_err(|e| header_stop(name, e))?;
     let mut header = vec![0u8; header_len as usize];
     file.read_exact(&mut header).map_err(io)?;
     let summary = safetensors_header::inspect(size, &header).map_err(|e| header_stop(name, e))?;
-    Ok(CheckedFile { name: name.to_string(), path: path.to_path_buf(), elements: summary.parameters })
+    Ok(CheckedFile {
+        name: name.to_string(),
+        path: path.to_path_buf(),
+        elements: summary.parameters,
+    })
 }
 
 fn header_stop(name: &str, e: HeaderError) -> Stop {
     let why = match e {
-        HeaderError::SizeMismatch { data_end, data_len, .. } if data_end > data_len => format!(
+        HeaderError::SizeMismatch {
+            data_end, data_len, ..
+        } if data_end > data_len => format!(
             "header declares offsets past the end of the file (tensor data ends at byte {data_end}, \
              the file holds {data_len} bytes of data): the file is truncated or its header lies"
         ),
@@ -74,7 +90,10 @@ fn header_stop(name: &str, e: HeaderError) -> Stop {
             n,
             safetensors_header::MAX_HEADER_LEN
         ),
-        HeaderError::Truncated { declared, available } => format!(
+        HeaderError::Truncated {
+            declared,
+            available,
+        } => format!(
             "header declares {declared} bytes but the file holds only {available} after the length prefix: \
              the file is truncated or its header lies"
         ),
@@ -86,7 +105,9 @@ fn header_stop(name: &str, e: HeaderError) -> Stop {
 /// Bytes one element of a safetensors dtype takes; `None` for unknown names.
 pub fn dtype_size(dtype: &str) -> Option<u64> {
     Some(match dtype {
-        "BOOL" | "U8" | "I8" | "F8_E4M3" | "F8_E5M2" | "F8_E8M0" | "F4" | "F6_E2M3" | "F6_E3M2" => 1,
+        "BOOL" | "U8" | "I8" | "F8_E4M3" | "F8_E5M2" | "F8_E8M0" | "F4" | "F6_E2M3" | "F6_E3M2" => {
+            1
+        }
         "U16" | "I16" | "F16" | "BF16" => 2,
         "U32" | "I32" | "F32" => 4,
         "U64" | "I64" | "F64" | "C64" => 8,
@@ -106,7 +127,11 @@ pub fn loaded_bytes(files: &[CheckedFile], run_dtype_size: u64) -> u64 {
         .iter()
         .flat_map(|f| f.elements.iter())
         .map(|(dtype, &n)| {
-            let each = if is_float(dtype) { run_dtype_size } else { dtype_size(dtype).unwrap_or(8) };
+            let each = if is_float(dtype) {
+                run_dtype_size
+            } else {
+                dtype_size(dtype).unwrap_or(8)
+            };
             n.saturating_mul(each)
         })
         .fold(0u64, u64::saturating_add)

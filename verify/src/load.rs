@@ -15,25 +15,40 @@ pub struct LoadedTensors {
 
 /// Reads every file, moves its tensors to `device` (floats as `run_dtype`)
 /// and checks each float is finite.
-pub fn load_all(files: &[CheckedFile], device: &Device, run_dtype: DType, log: &mut RunLog) -> Result<LoadedTensors> {
+pub fn load_all(
+    files: &[CheckedFile],
+    device: &Device,
+    run_dtype: DType,
+    log: &mut RunLog,
+) -> Result<LoadedTensors> {
     let mut tensors = HashMap::new();
     for file in files {
-        let bytes = std::fs::read(&file.path).map_err(|e| Stop::error(format!("cannot read `{}`: {e}", file.name)))?;
-        let loaded = candle_core::safetensors::load_buffer(&bytes, device)
-            .map_err(|e| Stop::failed(format!("`{}` cannot be loaded: {}", file.name, first_line(&e.to_string()))))?;
+        let bytes = std::fs::read(&file.path)
+            .map_err(|e| Stop::error(format!("cannot read `{}`: {e}", file.name)))?;
+        let loaded = candle_core::safetensors::load_buffer(&bytes, device).map_err(|e| {
+            Stop::failed(format!(
+                "`{}` cannot be loaded: {}",
+                file.name,
+                first_line(&e.to_string())
+            ))
+        })?;
         drop(bytes);
         let mut names: Vec<_> = loaded.into_iter().collect();
         names.sort_by(|a, b| a.0.cmp(&b.0));
         for (name, tensor) in names {
             let tensor = if tensor.dtype().is_float() {
-                let t = tensor.to_dtype(run_dtype).map_err(|e| Stop::failed(format!("tensor `{name}`: {e}")))?;
+                let t = tensor
+                    .to_dtype(run_dtype)
+                    .map_err(|e| Stop::failed(format!("tensor `{name}`: {e}")))?;
                 check_finite(&name, &t)?;
                 t
             } else {
                 tensor
             };
             if tensors.insert(name.clone(), tensor).is_some() {
-                return Err(Stop::failed(format!("tensor `{name}` appears in more than one file")));
+                return Err(Stop::failed(format!(
+                    "tensor `{name}` appears in more than one file"
+                )));
             }
         }
         log.note(format!("loaded `{}`: all floats finite", file.name));
@@ -44,7 +59,12 @@ pub fn load_all(files: &[CheckedFile], device: &Device, run_dtype: DType, log: &
 /// Fails with the first NaN or infinity of a float tensor.
 pub fn check_finite(name: &str, t: &Tensor) -> Result<()> {
     let probe = || -> candle_core::Result<bool> {
-        let zeros = (t - t)?.to_dtype(DType::F32)?.sum_all()?.to_scalar::<f32>()?;
+        // x - x is exactly 0 for a finite x and NaN otherwise, so one sum tells.
+        let zeros = t
+            .sub(t)?
+            .to_dtype(DType::F32)?
+            .sum_all()?
+            .to_scalar::<f32>()?;
         Ok(zeros == 0.0)
     };
     if probe().map_err(|e| Stop::failed(format!("tensor `{name}` cannot be checked: {e}")))? {
@@ -57,8 +77,16 @@ pub fn check_finite(name: &str, t: &Tensor) -> Result<()> {
         .map_err(|e| Stop::failed(format!("tensor `{name}` cannot be checked: {e}")))?;
     match values.iter().position(|v| !v.is_finite()) {
         Some(i) => {
-            let what = if values[i].is_nan() { "NaN" } else if values[i] > 0.0 { "+inf" } else { "-inf" };
-            Err(Stop::failed(format!("tensor `{name}` holds {what} at index {i}")))
+            let what = if values[i].is_nan() {
+                "NaN"
+            } else if values[i] > 0.0 {
+                "+inf"
+            } else {
+                "-inf"
+            };
+            Err(Stop::failed(format!(
+                "tensor `{name}` holds {what} at index {i}"
+            )))
         }
         None => Ok(()),
     }
@@ -79,9 +107,15 @@ mod tests {
     #[test]
     fn finds_the_first_nan() {
         let t = Tensor::new(&[1.0f32, 2.0, f32::NAN, f32::INFINITY], &Device::Cpu).unwrap();
-        assert_eq!(check_finite("x", &t), Err(Stop::failed("tensor `x` holds NaN at index 2")));
+        assert_eq!(
+            check_finite("x", &t),
+            Err(Stop::failed("tensor `x` holds NaN at index 2"))
+        );
         let t = Tensor::new(&[1.0f32, f32::NEG_INFINITY], &Device::Cpu).unwrap();
-        assert_eq!(check_finite("x", &t), Err(Stop::failed("tensor `x` holds -inf at index 1")));
+        assert_eq!(
+            check_finite("x", &t),
+            Err(Stop::failed("tensor `x` holds -inf at index 1"))
+        );
         let t = Tensor::new(&[1.0f32, 2.0], &Device::Cpu).unwrap();
         assert_eq!(check_finite("x", &t), Ok(()));
     }

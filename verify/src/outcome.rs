@@ -20,7 +20,10 @@ impl Stop {
 
     /// A candle error in the model's forward pass: the model's fault.
     pub fn forward(e: candle_core::Error) -> Self {
-        Stop::Failed(format!("the forward pass failed: {}", first_line(&e.to_string())))
+        Stop::Failed(format!(
+            "the forward pass failed: {}",
+            first_line(&e.to_string())
+        ))
     }
 }
 

@@ -33,11 +33,17 @@ pub fn verify(input: &VerifyInput) -> VerificationReport {
         log: String::new(),
     };
     let peak_reset = memory::reset_peak();
-    log.note(format!("verifying {} on {}", input.dir.display(), report.device));
+    log.note(format!(
+        "verifying {} on {}",
+        input.dir.display(),
+        report.device
+    ));
     if let Some(rss) = memory::rss_bytes() {
         log.note(format!("resident memory at start: {} MB", rss / 1_000_000));
     }
-    let outcome = catch_unwind(AssertUnwindSafe(|| run(input, &device, &mut report, &mut log)));
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        run(input, &device, &mut report, &mut log)
+    }));
     let outcome = match outcome {
         Ok(outcome) => outcome,
         Err(panic) => {
@@ -51,8 +57,15 @@ pub fn verify(input: &VerifyInput) -> VerificationReport {
     };
     report.peak_memory_bytes = memory::peak_rss_bytes();
     if let Some(peak) = report.peak_memory_bytes {
-        let scope = if peak_reset { "during the run" } else { "of the process" };
-        log.note(format!("peak resident memory {scope}: {} MB", peak / 1_000_000));
+        let scope = if peak_reset {
+            "during the run"
+        } else {
+            "of the process"
+        };
+        log.note(format!(
+            "peak resident memory {scope}: {} MB",
+            peak / 1_000_000
+        ));
     }
     match outcome {
         Ok(()) => {
@@ -93,9 +106,17 @@ fn run_dtype(device: &Device, files: &[checks::CheckedFile]) -> DType {
     DType::F32
 }
 
-fn run(input: &VerifyInput, device: &Device, report: &mut VerificationReport, log: &mut RunLog) -> Result<()> {
+fn run(
+    input: &VerifyInput,
+    device: &Device,
+    report: &mut VerificationReport,
+    log: &mut RunLog,
+) -> Result<()> {
     if !input.dir.is_dir() {
-        return Err(Stop::error(format!("{} is not a directory", input.dir.display())));
+        return Err(Stop::error(format!(
+            "{} is not a directory",
+            input.dir.display()
+        )));
     }
     let mut files = Vec::new();
     for (name, path) in checks::find_safetensors(&input.dir)? {
@@ -109,19 +130,28 @@ fn run(input: &VerifyInput, device: &Device, report: &mut VerificationReport, lo
     }
     let (family, config) = smoke::read_config(&input.dir)?;
     report.architecture = family.name().to_string();
-    log.note(format!("config.json: {} smoke inference", report.architecture));
+    log.note(format!(
+        "config.json: {} smoke inference",
+        report.architecture
+    ));
 
     let dtype = run_dtype(device, &files);
     report.dtype = format!("{dtype:?}").to_uppercase();
     let needed = checks::loaded_bytes(&files, dtype.size_in_bytes() as u64);
     checks::check_budget(needed, input.memory_budget_bytes)?;
-    log.note(format!("tensors need {needed} bytes as {}, within the budget", report.dtype));
+    log.note(format!(
+        "tensors need {needed} bytes as {}, within the budget",
+        report.dtype
+    ));
 
     let t = Instant::now();
     let loaded = load::load_all(&files, device, dtype, log)?;
     let load_ms = smoke::ms_since(t);
     report.load_ms = Some(load_ms);
-    log.note(format!("loaded {} tensors in {load_ms:.1} ms", loaded.tensors.len()));
+    log.note(format!(
+        "loaded {} tensors in {load_ms:.1} ms",
+        loaded.tensors.len()
+    ));
 
     let mut smoke = Smoke {
         dir: &input.dir,

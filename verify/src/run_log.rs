@@ -13,7 +13,10 @@ pub struct RunLog {
 
 impl RunLog {
     pub fn new() -> Self {
-        RunLog { start: Instant::now(), lines: Vec::new() }
+        RunLog {
+            start: Instant::now(),
+            lines: Vec::new(),
+        }
     }
 
     pub fn note(&mut self, line: impl AsRef<str>) {

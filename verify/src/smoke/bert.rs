@@ -20,7 +20,11 @@ const FIXED_SENTENCE: [u32; 7] = [101, 100, 2310, 2296, 2944, 1012, 102];
 /// Timed encodes after the first (which produces the fingerprint).
 const TIMED_RUNS: usize = 3;
 
-pub fn run(smoke: &mut Smoke, config: &serde_json::Value, tensors: HashMap<String, Tensor>) -> Result<SmokeResult> {
+pub fn run(
+    smoke: &mut Smoke,
+    config: &serde_json::Value,
+    tensors: HashMap<String, Tensor>,
+) -> Result<SmokeResult> {
     let hidden = dim(config, &["hidden_size"], cfg::MAX_HIDDEN)?;
     let heads = dim(config, &["num_attention_heads"], cfg::MAX_HEADS)?;
     dim(config, &["num_hidden_layers"], cfg::MAX_LAYERS)?;
@@ -48,18 +52,27 @@ pub fn run(smoke: &mut Smoke, config: &serde_json::Value, tensors: HashMap<Strin
     }
     let model = model.map_err(Stop::forward)?;
 
-    let input = Tensor::new(ids.as_slice(), smoke.device).and_then(|t| t.unsqueeze(0)).map_err(Stop::forward)?;
+    let input = Tensor::new(ids.as_slice(), smoke.device)
+        .and_then(|t| t.unsqueeze(0))
+        .map_err(Stop::forward)?;
     let types = input.zeros_like().map_err(Stop::forward)?;
     let embed = || -> candle_core::Result<Tensor> {
         let out = model.forward(&input, &types, None)?;
         let pooled = out.mean(1)?;
         let norm = pooled.sqr()?.sum_keepdim(D::Minus1)?.sqrt()?;
-        pooled.broadcast_div(&norm)?.squeeze(0)?.to_dtype(candle_core::DType::F32)
+        pooled
+            .broadcast_div(&norm)?
+            .squeeze(0)?
+            .to_dtype(candle_core::DType::F32)
     };
     let embedding = embed().map_err(Stop::forward)?;
     check_output("embedding", &embedding)?;
     let values = embedding.to_vec1::<f32>().map_err(Stop::forward)?;
-    smoke.log.note(format!("encoded {} tokens into a {}-value embedding", ids.len(), values.len()));
+    smoke.log.note(format!(
+        "encoded {} tokens into a {}-value embedding",
+        ids.len(),
+        values.len()
+    ));
 
     let mut best_ms = f64::INFINITY;
     for run in 0..TIMED_RUNS {
@@ -68,7 +81,9 @@ pub fn run(smoke: &mut Smoke, config: &serde_json::Value, tensors: HashMap<Strin
         embed().map_err(Stop::forward)?;
         best_ms = best_ms.min(ms_since(t));
     }
-    smoke.log.note(format!("encode latency (best of {TIMED_RUNS}): {best_ms:.2} ms"));
+    smoke.log.note(format!(
+        "encode latency (best of {TIMED_RUNS}): {best_ms:.2} ms"
+    ));
     let head: Vec<f64> = values.iter().take(8).map(|&v| round(v, 6)).collect();
     Ok(SmokeResult {
         architecture: "bert".into(),

@@ -11,13 +11,15 @@ pub fn dim(config: &serde_json::Value, keys: &[&str], max: u64) -> Result<usize>
         .ok_or_else(|| Stop::failed(format!("config.json has no `{}`", keys[0])))?;
     match value.as_u64() {
         Some(n) if (1..=max).contains(&n) => Ok(n as usize),
-        _ => Err(Stop::failed(format!("config.json gives `{key}` = {value}, not a whole number from 1 to {max}"))),
+        _ => Err(Stop::failed(format!(
+            "config.json gives `{key}` = {value}, not a whole number from 1 to {max}"
+        ))),
     }
 }
 
 /// Checks that `a` is a multiple of `b`, as head counts must be.
 pub fn divides(a: (&str, usize), b: (&str, usize)) -> Result<()> {
-    if a.1 % b.1 != 0 {
+    if !a.1.is_multiple_of(b.1) {
         return Err(Stop::failed(format!(
             "config.json gives `{}` = {}, not a multiple of `{}` = {}",
             a.0, a.1, b.0, b.1

@@ -22,13 +22,20 @@ pub fn greedy(
     decode_text: &dyn Fn(&[u32]) -> String,
 ) -> Result<SmokeResult> {
     let device = smoke.device.clone();
-    let input = |ids: &[u32]| Tensor::new(ids, &device).and_then(|t| t.unsqueeze(0)).map_err(Stop::forward);
+    let input = |ids: &[u32]| {
+        Tensor::new(ids, &device)
+            .and_then(|t| t.unsqueeze(0))
+            .map_err(Stop::forward)
+    };
 
     let t = Instant::now();
     let logits = step(&input(prompt)?, 0).map_err(Stop::forward)?;
     let mut next = argmax(&logits)?;
     let prefill_ms = ms_since(t);
-    smoke.log.note(format!("prefill of {} tokens: {prefill_ms:.1} ms", prompt.len()));
+    smoke.log.note(format!(
+        "prefill of {} tokens: {prefill_ms:.1} ms",
+        prompt.len()
+    ));
 
     let mut generated = vec![next];
     let t = Instant::now();
@@ -41,7 +48,9 @@ pub fn greedy(
     }
     let decode_s = t.elapsed().as_secs_f64();
     let tokens_per_s = (NEW_TOKENS - 1) as f64 / decode_s.max(1e-9);
-    smoke.log.note(format!("decoded {NEW_TOKENS} tokens greedily: {tokens_per_s:.1} tokens/s"));
+    smoke.log.note(format!(
+        "decoded {NEW_TOKENS} tokens greedily: {tokens_per_s:.1} tokens/s"
+    ));
     let text = decode_text(&generated);
     Ok(SmokeResult {
         architecture: architecture.to_string(),
@@ -54,7 +63,10 @@ pub fn greedy(
 
 /// The most likely token (the first on ties), after checking the logits are finite.
 fn argmax(logits: &Tensor) -> Result<u32> {
-    let flat = logits.flatten_all().and_then(|t| t.to_dtype(DType::F32)).map_err(Stop::forward)?;
+    let flat = logits
+        .flatten_all()
+        .and_then(|t| t.to_dtype(DType::F32))
+        .map_err(Stop::forward)?;
     check_output("logits", &flat)?;
     let values = flat.to_vec1::<f32>().map_err(Stop::forward)?;
     let mut best = 0;

@@ -30,7 +30,10 @@ struct Conv1D {
 
 impl Conv1D {
     fn load(vb: VarBuilder, inputs: usize, outputs: usize) -> candle_core::Result<Self> {
-        Ok(Conv1D { weight: vb.get((inputs, outputs), "weight")?, bias: vb.get(outputs, "bias")? })
+        Ok(Conv1D {
+            weight: vb.get((inputs, outputs), "weight")?,
+            bias: vb.get(outputs, "bias")?,
+        })
     }
 
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
@@ -49,7 +52,11 @@ struct Block {
 }
 
 fn layer_norm(vb: VarBuilder, size: usize, eps: f64) -> candle_core::Result<LayerNorm> {
-    Ok(LayerNorm::new(vb.get(size, "weight")?, vb.get(size, "bias")?, eps))
+    Ok(LayerNorm::new(
+        vb.get(size, "weight")?,
+        vb.get(size, "bias")?,
+        eps,
+    ))
 }
 
 impl Block {
@@ -70,7 +77,10 @@ impl Block {
         let head = c / s.heads;
         let qkv = self.c_attn.forward(&self.ln_1.forward(x)?)?;
         let split = |i: usize| -> candle_core::Result<Tensor> {
-            qkv.narrow(D::Minus1, i * c, c)?.reshape((b, t, s.heads, head))?.transpose(1, 2)?.contiguous()
+            qkv.narrow(D::Minus1, i * c, c)?
+                .reshape((b, t, s.heads, head))?
+                .transpose(1, 2)?
+                .contiguous()
         };
         let (q, mut k, mut v) = (split(0)?, split(1)?, split(2)?);
         if let Some((pk, pv)) = &self.cache {
@@ -83,7 +93,9 @@ impl Block {
         let attn = candle_nn::ops::softmax_last_dim(&scores)?.matmul(&v)?;
         let attn = attn.transpose(1, 2)?.reshape((b, t, c))?;
         let x = (x + self.attn_proj.forward(&attn)?)?;
-        let mlp = self.mlp_proj.forward(&self.c_fc.forward(&self.ln_2.forward(&x)?)?.gelu()?)?;
+        let mlp = self
+            .mlp_proj
+            .forward(&self.c_fc.forward(&self.ln_2.forward(&x)?)?.gelu()?)?;
         x + mlp
     }
 }
@@ -109,7 +121,10 @@ impl Gpt2 {
     fn forward(&mut self, ids: &Tensor, pos: usize) -> candle_core::Result<Tensor> {
         let (_, t) = ids.dims2()?;
         let positions = Tensor::arange(pos as u32, (pos + t) as u32, ids.device())?.unsqueeze(0)?;
-        let mut x = self.wte.forward(ids)?.broadcast_add(&self.wpe.forward(&positions)?)?;
+        let mut x = self
+            .wte
+            .forward(ids)?
+            .broadcast_add(&self.wpe.forward(&positions)?)?;
         for block in &mut self.blocks {
             x = block.forward(&x, &self.shape, pos)?;
         }
@@ -118,11 +133,19 @@ impl Gpt2 {
     }
 }
 
-pub fn run(smoke: &mut Smoke, config: &serde_json::Value, tensors: HashMap<String, Tensor>) -> Result<SmokeResult> {
+pub fn run(
+    smoke: &mut Smoke,
+    config: &serde_json::Value,
+    tensors: HashMap<String, Tensor>,
+) -> Result<SmokeResult> {
     let embd = dim(config, &["n_embd", "hidden_size"], cfg::MAX_HIDDEN)?;
     let heads = dim(config, &["n_head", "num_attention_heads"], cfg::MAX_HEADS)?;
     let layers = dim(config, &["n_layer", "num_hidden_layers"], cfg::MAX_LAYERS)?;
-    let positions = dim(config, &["n_positions", "max_position_embeddings"], cfg::MAX_POSITIONS)?;
+    let positions = dim(
+        config,
+        &["n_positions", "max_position_embeddings"],
+        cfg::MAX_POSITIONS,
+    )?;
     let vocab = dim(config, &["vocab_size"], cfg::MAX_VOCAB)?;
     let inner = match config.get("n_inner") {
         Some(v) if !v.is_null() => dim(config, &["n_inner"], cfg::MAX_HIDDEN * 8)?,
@@ -134,7 +157,9 @@ pub fn run(smoke: &mut Smoke, config: &serde_json::Value, tensors: HashMap<Strin
     let tok = prompt::tokenizer(smoke.dir, smoke.log)?;
     let ids = prompt::encode(tok.as_ref(), PROMPT, &FIXED_PROMPT, vocab)?;
     if ids.len() + super::NEW_TOKENS > positions {
-        return Err(Stop::failed(format!("config.json allows {positions} positions, too few for the smoke prompt")));
+        return Err(Stop::failed(format!(
+            "config.json allows {positions} positions, too few for the smoke prompt"
+        )));
     }
     // The original checkpoints name tensors `h.0...`; `GPT2LMHeadModel` exports `transformer.h.0...`.
     let prefixed = tensors.contains_key("transformer.wte.weight");
@@ -158,5 +183,11 @@ pub fn run(smoke: &mut Smoke, config: &serde_json::Value, tensors: HashMap<Strin
     }
     let mut model = model.map_err(Stop::forward)?;
     let text = |ids: &[u32]| prompt::decode(tok.as_ref(), ids);
-    decode::greedy(smoke, "gpt2", &ids, &mut |x, pos| model.forward(x, pos), &text)
+    decode::greedy(
+        smoke,
+        "gpt2",
+        &ids,
+        &mut |x, pos| model.forward(x, pos),
+        &text,
+    )
 }

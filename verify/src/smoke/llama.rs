@@ -22,15 +22,25 @@ pub fn run(
 ) -> Result<SmokeResult> {
     let hidden = dim(config, &["hidden_size"], cfg::MAX_HIDDEN)?;
     let heads = dim(config, &["num_attention_heads"], cfg::MAX_HEADS)?;
-    let kv_heads = dim(config, &["num_key_value_heads", "num_attention_heads"], cfg::MAX_HEADS)?;
+    let kv_heads = dim(
+        config,
+        &["num_key_value_heads", "num_attention_heads"],
+        cfg::MAX_HEADS,
+    )?;
     dim(config, &["num_hidden_layers"], cfg::MAX_LAYERS)?;
     dim(config, &["intermediate_size"], cfg::MAX_HIDDEN * 8)?;
     dim(config, &["max_position_embeddings"], cfg::MAX_POSITIONS)?;
     let vocab = dim(config, &["vocab_size"], cfg::MAX_VOCAB)?;
     divides(("hidden_size", hidden), ("num_attention_heads", heads))?;
-    divides(("num_attention_heads", heads), ("num_key_value_heads", kv_heads))?;
+    divides(
+        ("num_attention_heads", heads),
+        ("num_key_value_heads", kv_heads),
+    )?;
     if (hidden / heads) % 2 != 0 {
-        return Err(Stop::failed(format!("config.json implies an odd head size {}: rotary embeddings need an even one", hidden / heads)));
+        return Err(Stop::failed(format!(
+            "config.json implies an odd head size {}: rotary embeddings need an even one",
+            hidden / heads
+        )));
     }
 
     let tok = prompt::tokenizer(smoke.dir, smoke.log)?;
@@ -48,7 +58,13 @@ pub fn run(
                 return Err(stop);
             }
             let mut model = model.map_err(Stop::forward)?;
-            decode::greedy(smoke, "mistral", &ids, &mut |x, pos| model.forward(x, pos), &text)
+            decode::greedy(
+                smoke,
+                "mistral",
+                &ids,
+                &mut |x, pos| model.forward(x, pos),
+                &text,
+            )
         }
         Family::Qwen2 => {
             let mut c: qwen2::Config = cfg::parse(config, "Qwen2")?;
@@ -58,7 +74,13 @@ pub fn run(
                 return Err(stop);
             }
             let mut model = model.map_err(Stop::forward)?;
-            decode::greedy(smoke, "qwen2", &ids, &mut |x, pos| model.forward(x, pos), &text)
+            decode::greedy(
+                smoke,
+                "qwen2",
+                &ids,
+                &mut |x, pos| model.forward(x, pos),
+                &text,
+            )
         }
         _ => {
             let c: llama::LlamaConfig = cfg::parse(config, "Llama")?;
@@ -69,8 +91,15 @@ pub fn run(
                 return Err(stop);
             }
             let model = model.map_err(Stop::forward)?;
-            let mut cache = llama::Cache::new(true, smoke.dtype, &c, smoke.device).map_err(Stop::forward)?;
-            decode::greedy(smoke, "llama", &ids, &mut |x, pos| model.forward(x, pos, &mut cache), &text)
+            let mut cache =
+                llama::Cache::new(true, smoke.dtype, &c, smoke.device).map_err(Stop::forward)?;
+            decode::greedy(
+                smoke,
+                "llama",
+                &ids,
+                &mut |x, pos| model.forward(x, pos, &mut cache),
+                &text,
+            )
         }
     }
 }

@@ -91,7 +91,8 @@ pub fn read_config(dir: &Path) -> Result<(Family, serde_json::Value)> {
     if !path.exists() {
         return Ok((Family::Generic, serde_json::Value::Null));
     }
-    let text = std::fs::read(&path).map_err(|e| Stop::error(format!("cannot read config.json: {e}")))?;
+    let text =
+        std::fs::read(&path).map_err(|e| Stop::error(format!("cannot read config.json: {e}")))?;
     let value: serde_json::Value = serde_json::from_slice(&text)
         .map_err(|e| Stop::failed(format!("config.json is not valid JSON: {e}")))?;
     if !value.is_object() {
@@ -128,7 +129,9 @@ pub fn run(
 ) -> Result<SmokeResult> {
     match family {
         Family::Bert => bert::run(smoke, config, tensors),
-        Family::Llama | Family::Mistral | Family::Qwen2 => llama::run(smoke, family, config, tensors),
+        Family::Llama | Family::Mistral | Family::Qwen2 => {
+            llama::run(smoke, family, config, tensors)
+        }
         Family::Gpt2 => gpt2::run(smoke, config, tensors),
         Family::Generic => probe::run(smoke, tensors),
     }
