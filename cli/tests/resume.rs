@@ -21,7 +21,7 @@ fn a_killed_push_resumes_and_sends_only_the_rest() {
     let server = Server::start();
     let mut c = Client::new(&server);
     let src = big_model(&c, 7);
-    c.env.push(("GRANARY_TEST_UPLOAD_DELAY_MS".into(), "300".into()));
+    c.env.push(("GRANARY_TEST_UPLOAD_DELAY_MS".into(), "500".into()));
     let before = server.stats().received;
     let mut child = c
         .command(&["push", src.to_str().unwrap(), "alice/big", "-j", "2"])
@@ -29,10 +29,14 @@ fn a_killed_push_resumes_and_sends_only_the_rest() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    // The server counts bytes as they stream in but records a part only once
+    // all of it arrived: wait for the first two parts (sent together with -j 2),
+    // then kill during the throttle that follows them.
     assert!(
-        wait_until(30, || server.stats().received - before >= PART_SIZE),
+        wait_until(30, || server.stats().received - before >= 2 * PART_SIZE),
         "the push never started sending"
     );
+    std::thread::sleep(std::time::Duration::from_millis(150));
     child.kill().unwrap();
     child.wait().unwrap();
     let at_kill = server.stats().received;
