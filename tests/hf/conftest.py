@@ -54,9 +54,9 @@ class Server:
         with urllib.request.urlopen(req) as r:
             return json.loads(r.read())
 
-    def request(self, path, headers=None, method="GET"):
+    def request(self, path, headers=None, method="GET", data=None):
         """(status, headers, body) without raising on HTTP errors."""
-        req = urllib.request.Request(self.url + path, headers=headers or {}, method=method)
+        req = urllib.request.Request(self.url + path, headers=headers or {}, method=method, data=data)
         try:
             with urllib.request.urlopen(req) as r:
                 return r.status, r.headers, r.read()

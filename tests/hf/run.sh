@@ -5,6 +5,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 export GRANARY_SERVER="${GRANARY_SERVER:-$root/target/debug/granary-server}"
+GRANARY_SERVER="$(realpath "$GRANARY_SERVER")"; export GRANARY_SERVER
 [ -x "$GRANARY_SERVER" ] || { echo "missing $GRANARY_SERVER: run cargo build -p granary-server" >&2; exit 2; }
 status=0
 for version in 2.4.0 0.36.2; do

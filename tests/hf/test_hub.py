@@ -218,7 +218,28 @@ def test_gated_repo(server, pushed):
     info = server.get_json("/api/v1/models/alice/tiny")
     if "gated" not in info:
         pytest.skip("gating is not in this server yet (GET /api/v1/models/{id} has no `gated`)")
-    pytest.skip("gating exists but has no API to switch it on from a test yet")
+    grace = server.user("grace")
+    run_hub(server, f"""
+        from huggingface_hub import HfApi
+        api = HfApi()
+        api.create_repo("grace/gated")
+        api.upload_file(path_or_fileobj=b"---\\nlicense: llama3\\n---\\n", path_in_repo="README.md", repo_id="grace/gated")
+    """, token=grace)
+    status, _, body = server.request("/api/v1/models/grace/gated/settings", method="PATCH",
+                                     headers={"Authorization": f"Bearer {grace}", "Content-Type": "application/json"},
+                                     data=b'{"gated": true}')
+    assert status == 200, body
+    henry = server.user("henry")
+    call = 'from huggingface_hub import hf_hub_download\nresult = hf_hub_download("grace/gated", "README.md")'
+    for token in (henry, None):
+        r = run_hub(server, call, token=token, check=False)
+        assert isinstance(r, dict) and "GatedRepoError" in r.get("classes", []), r
+    assert run_hub(server, 'from huggingface_hub import HfApi\nresult = HfApi().model_info("grace/gated").gated') == "manual"
+    status, _, body = server.request("/api/v1/models/grace/gated/license/accept", method="POST",
+                                     headers={"Authorization": f"Bearer {henry}"})
+    assert status == 200, body
+    assert pathlib.Path(run_hub(server, call, token=henry)).read_bytes().startswith(b"---")
+    assert pathlib.Path(run_hub(server, call, token=grace)).read_bytes().startswith(b"---")
 
 
 def test_lfs_upload_and_download(lfs_server, hf_version):

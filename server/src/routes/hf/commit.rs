@@ -54,7 +54,7 @@ pub async fn create_commit(
         return Err(HfError::invalid("Granary has no pull requests: commit to a branch instead"));
     }
     let model = readable(&state, &caller, &owner, &name).await?;
-    let user = caller.require_owner(&model.owner)?.clone();
+    let user = super::writer(&state, &caller, &model.owner).await?;
     let head = match refs::find(&state.db, &model.id, refs::BRANCH, &branch).await? {
         Some(r) => Some(r.revision_id),
         None if branch == model.default_branch && refs::list(&state.db, &model.id).await?.is_empty() => None,

@@ -82,7 +82,7 @@ async fn model_json(
         "modelId": model.full_name(),
         "author": model.owner,
         "private": model.private != 0,
-        "gated": false,
+        "gated": if model.gated != 0 { json!("manual") } else { json!(false) },
         "disabled": false,
         "downloads": model.downloads,
         "likes": 0,

@@ -108,7 +108,7 @@ pub async fn batch(
 ) -> HfResult<Response> {
     let name = repo.strip_suffix(".git").unwrap_or(&repo);
     let model = readable(&state, &caller, &owner, name).await?;
-    caller.require_owner(&model.owner)?;
+    super::writer(&state, &caller, &model.owner).await?;
     let v: Value = serde_json::from_slice(&body).map_err(|e| HfError::invalid(format!("invalid JSON body: {e}")))?;
     if v["operation"].as_str() != Some("upload") {
         return Err(HfError::invalid("only the `upload` operation is served here; download with /resolve"));
@@ -255,7 +255,7 @@ pub async fn verify(
 ) -> HfResult<Response> {
     let name = repo.strip_suffix(".git").unwrap_or(&repo);
     let model = readable(&state, &caller, &owner, name).await?;
-    caller.require_owner(&model.owner)?;
+    super::writer(&state, &caller, &model.owner).await?;
     let v: Value = serde_json::from_slice(&body).map_err(|e| HfError::invalid(format!("invalid JSON body: {e}")))?;
     let oid = v["oid"].as_str().unwrap_or_default();
     let size = v["size"].as_u64();

@@ -132,6 +132,13 @@ pub async fn readable(state: &AppState, caller: &Caller, ns: &str, name: &str) -
     Ok(crate::routes::readable_model(state, caller, &id).await?)
 }
 
+/// The caller, if they may write models under `owner` (their own namespace, or an
+/// organisation where they hold the `write` role).
+pub async fn writer(state: &AppState, caller: &Caller, owner: &str) -> HfResult<crate::db::users::UserRow> {
+    caller.require_writer()?;
+    Ok(crate::access::require_role(&state.db, caller, owner, crate::access::Role::Write).await?.clone())
+}
+
 /// Resolves a revision argument (branch, tag, 40-hex alias, full id).
 pub async fn revision(state: &AppState, model: &ModelRow, rev: &str) -> HfResult<RevisionRow> {
     match crate::routes::resolve_revision(&state.db, model, rev).await {

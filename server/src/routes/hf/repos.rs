@@ -93,7 +93,7 @@ pub async fn create_repo(
     let user = caller.require_user()?.clone();
     let (ns, name) = body_repo(&v, &user.name)?;
     let id = granary_core::ModelId::new(&ns, &name).map_err(|e| HfError::invalid(e.to_string()))?;
-    caller.require_owner(id.owner())?;
+    super::writer(&state, &caller, id.owner()).await?;
     let private = v.get("private").and_then(Value::as_bool).unwrap_or(false)
         || v.get("visibility").and_then(Value::as_str) == Some("private");
     if let Some(existing) = models::find(&state.db, &id).await? {
@@ -121,7 +121,7 @@ pub async fn delete_repo(
     let user = caller.require_user()?.clone();
     let (ns, name) = body_repo(&v, &user.name)?;
     let model = readable(&state, &caller, &ns, &name).await?;
-    caller.require_owner(&model.owner)?;
+    super::writer(&state, &caller, &model.owner).await?;
     if model.head_revision.is_some() || !refs::list(&state.db, &model.id).await?.is_empty() {
         return Err(AppError::Conflict(format!(
             "`{}` has revisions: Granary keeps published revisions; only an empty model can be deleted",
@@ -146,7 +146,7 @@ pub async fn create_branch(
 ) -> HfResult<Response> {
     let v = json_body(&body)?;
     let model = readable(&state, &caller, &owner, &name).await?;
-    caller.require_owner(&model.owner)?;
+    super::writer(&state, &caller, &model.owner).await?;
     validate_ref_name(&branch).map_err(HfError::invalid)?;
     let start = match v.get("startingPoint").and_then(Value::as_str) {
         Some(s) => s.to_string(),
@@ -173,7 +173,7 @@ pub async fn delete_branch(
     Path((owner, name, branch)): Path<(String, String, String)>,
 ) -> HfResult<Response> {
     let model = readable(&state, &caller, &owner, &name).await?;
-    caller.require_owner(&model.owner)?;
+    super::writer(&state, &caller, &model.owner).await?;
     if branch == model.default_branch {
         return Err(HfError::invalid(format!("`{branch}` is the default branch and cannot be deleted")));
     }
@@ -192,7 +192,7 @@ pub async fn create_tag(
 ) -> HfResult<Response> {
     let v = json_body(&body)?;
     let model = readable(&state, &caller, &owner, &name).await?;
-    caller.require_owner(&model.owner)?;
+    super::writer(&state, &caller, &model.owner).await?;
     let tag = v.get("tag").and_then(Value::as_str).ok_or_else(|| HfError::invalid("`tag` is required"))?;
     validate_ref_name(tag).map_err(HfError::invalid)?;
     let target = revision(&state, &model, &rev).await?;
@@ -213,7 +213,7 @@ pub async fn delete_tag(
     Path((owner, name, tag)): Path<(String, String, String)>,
 ) -> HfResult<Response> {
     let model = readable(&state, &caller, &owner, &name).await?;
-    caller.require_owner(&model.owner)?;
+    super::writer(&state, &caller, &model.owner).await?;
     if !refs::delete(&state.db, &model.id, refs::TAG, &tag).await? {
         return Err(AppError::RevisionNotFound(format!("{} has no tag `{tag}`", model.full_name())).into());
     }
@@ -232,7 +232,7 @@ pub async fn preupload(
     let v = json_body(&body)?;
     let id = repo_id(&owner, &name)?;
     let model = readable(&state, &caller, id.owner(), id.name()).await?;
-    caller.require_owner(&model.owner)?;
+    super::writer(&state, &caller, &model.owner).await?;
     let current = match revision(&state, &model, &rev).await {
         Ok(r) => Some(manifest_files(&r)?),
         Err(HfError { error: AppError::RevisionNotFound(_), .. }) => None,

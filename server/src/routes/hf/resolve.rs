@@ -24,6 +24,9 @@ pub async fn resolve_file(
     let model = readable(&state, &caller, &owner, &name)
         .await
         .map_err(|e| HfError { anonymous, ..e })?;
+    crate::access::check_download(&state.db, &caller, &model)
+        .await
+        .map_err(|e| HfError { anonymous, ..HfError::from(e) })?;
     let r = revision(&state, &model, &rev).await?;
     let commit = commit_oid(&r.id);
     let (size, sha) = revisions::find_file(&state.db, &model.id, &r.id, &path).await?.ok_or_else(|| {
