@@ -81,7 +81,7 @@ async fn main() -> anyhow::Result<()> {
             let app = App::open(config).await?;
             let now = granary_core::time::now_ms();
             let user = db::users::ensure(&app.db, &name, admin, now).await?;
-            let token = db::users::create_token(&app.db, &user.id, "cli", "write", now).await?;
+            let token = db::users::create_token(&app.db, &user.id, "cli", "admin", now).await?;
             println!("created a token for user `{}`{}:", user.name, if user.is_admin != 0 { " (admin)" } else { "" });
             println!("{token}");
             Ok(())

@@ -90,7 +90,7 @@ impl TestApp {
     pub async fn user(&self, name: &str) -> String {
         let now = granary_core::time::now_ms();
         let user = granary_server::db::users::ensure(&self.app.db, name, false, now).await.unwrap();
-        granary_server::db::users::create_token(&self.app.db, &user.id, "test", "write", now).await.unwrap()
+        granary_server::db::users::create_token(&self.app.db, &user.id, "test", "admin", now).await.unwrap()
     }
 
     pub fn api(&self, path: &str) -> String {
