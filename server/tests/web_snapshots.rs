@@ -88,7 +88,7 @@ async fn rendered_pages() {
         pairs.push((id[..12].to_string(), format!("[{name}-12]")));
         pairs.push((id[..7].to_string(), format!("[{name}-7]")));
     }
-    pairs.push((t.url.replace('/', "&#x2F;"), "http:&#x2F;&#x2F;[server]".into()));
+    pairs.push((t.url.clone(), "http://[server]".into()));
     let r = Redactor(pairs);
 
     insta::assert_snapshot!("model_page", main_of(&t, "/alice/demo", &r).await);

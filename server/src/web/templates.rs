@@ -70,6 +70,7 @@ impl Web {
             let mut tera = tera::Tera::new(&glob)
                 .map_err(|e| anyhow::anyhow!("cannot load the web templates in {templates_dir}: {}", chain(&e)))?;
             tera.autoescape_on(vec![".html"]);
+            tera.set_escape_fn(escape_html);
             Some(tera)
         } else {
             tracing::warn!(dir = %templates_dir, "no templates directory: web pages are off (see --templates-dir)");
@@ -105,6 +106,23 @@ impl Web {
             .map(|f| f.etag.trim_matches('"').to_string())
             .unwrap_or_default()
     }
+}
+
+/// Escapes text for HTML content and double- or single-quoted attribute values. (Tera's own
+/// escaping also turns `/` into `&#x2F;`, which is safe but makes every link unreadable.)
+pub fn escape_html(input: &str) -> String {
+    let mut out = String::with_capacity(input.len() + input.len() / 8);
+    for c in input.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#x27;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// A tera error with its causes (tera's own message names only the outer one).
