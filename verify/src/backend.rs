@@ -7,7 +7,7 @@
 //! shape (broadcast, so it costs no memory), and the caller fails the run with
 //! the recorded reason once loading returns.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use candle_core::{DType, Device, Result, Shape, Tensor};
@@ -18,7 +18,6 @@ use candle_nn::{Init, VarBuilder};
 #[derive(Default)]
 pub struct Misfits {
     pub problems: Vec<String>,
-    pub used: BTreeSet<String>,
 }
 
 struct FittingBackend {
@@ -72,11 +71,6 @@ impl FittingBackend {
 
 impl SimpleBackend for FittingBackend {
     fn get(&self, shape: Shape, name: &str, _: Init, dtype: DType, dev: &Device) -> Result<Tensor> {
-        self.misfits
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .used
-            .insert(name.to_string());
         match self.tensors.get(name) {
             None => {
                 self.record(format!(

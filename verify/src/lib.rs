@@ -32,6 +32,11 @@ pub struct VerifyInput {
     /// A directory holding every file of the revision at its relative path (already SHA-256 checked by the caller).
     pub dir: PathBuf,
     /// Refuse (status "failed", reason naming the budget) revisions whose tensors would need more bytes than this.
+    ///
+    /// Counted from the headers before anything is loaded: every element of every
+    /// tensor in the dtype it runs in (floats as F32 on the CPU; on CUDA, F16/BF16
+    /// models stay in their dtype), other dtypes in their own size. Activations,
+    /// the file buffer being read (one file at a time) and the runtime are extra.
     pub memory_budget_bytes: u64,
     /// Cap on wall time of the smoke inference; stop and report "failed" with a reason if exceeded.
     pub time_budget: Duration,
@@ -39,6 +44,11 @@ pub struct VerifyInput {
 
 /// Runs every check and the smoke inference. Never panics and never aborts the
 /// process on any input: a panic inside the work becomes status `error`.
+///
+/// Blocking and CPU-heavy (candle uses every core); call it from a blocking
+/// thread or, better, a child process (`granary-verify`). Calls may overlap,
+/// but the reported peak memory is the process's, so it is only meaningful for
+/// one verification per process.
 pub fn verify(input: &VerifyInput) -> VerificationReport {
     run::verify(input)
 }
