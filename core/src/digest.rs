@@ -86,6 +86,12 @@ pub struct Sha256Hasher {
     len: u64,
 }
 
+impl fmt::Debug for Sha256Hasher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Sha256Hasher({} bytes)", self.len)
+    }
+}
+
 impl Sha256Hasher {
     pub fn new() -> Self {
         Self::default()

@@ -20,6 +20,8 @@ pub struct App {
     pub jobs_queued: tokio::sync::Notify,
     pub session_keys: crate::session::SessionKeys,
     pub rate_limiter: crate::ratelimit::RateLimiter,
+    /// Digests of uploads whose parts arrived in order, so completing them need not re-read.
+    pub upload_digests: crate::routes::uploads::RunningDigests,
 }
 
 /// This process's transfer counters (`GET /api/v1/stats`).
@@ -63,6 +65,7 @@ impl App {
             jobs_queued: tokio::sync::Notify::new(),
             session_keys,
             rate_limiter: Default::default(),
+            upload_digests: Default::default(),
         })
     }
 }

@@ -2,6 +2,9 @@
 //! in parallel), complete. A blob becomes visible only once its size and
 //! SHA-256 match what the client declared.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -14,6 +17,48 @@ use crate::auth::Caller;
 use crate::db::{blobs, uploads};
 use crate::error::{AppError, AppResult, Json, Path};
 use crate::storage::{BlobLayout, Key, PutError};
+
+/// SHA-256 state of uploads whose parts have so far arrived in order: part n
+/// streaming in while parts 0..n are hashed is hashed as it streams, so
+/// `complete` needs no second pass over the bytes. Process-local; a session
+/// continued on another replica, or parts sent out of order, fall back to
+/// re-reading the parts at `complete`.
+#[derive(Debug, Default)]
+pub struct RunningDigests(Mutex<HashMap<String, (u64, Sha256Hasher)>>);
+
+impl RunningDigests {
+    /// A copy of the state, if `n` is the next part in order.
+    fn resume(&self, id: &str, n: u64) -> Option<Sha256Hasher> {
+        let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        match map.get(id) {
+            Some((next, h)) if *next == n => Some(h.clone()),
+            None if n == 0 => Some(Sha256Hasher::new()),
+            _ => None,
+        }
+    }
+
+    /// Stores the state after part `n` was wholly received.
+    fn advance(&self, id: &str, n: u64, hasher: Sha256Hasher) {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let expected = map.get(id).map_or(0, |(next, _)| *next);
+        if expected == n {
+            map.insert(id.to_string(), (n + 1, hasher));
+        }
+    }
+
+    /// The finished state, if every one of `parts` parts was hashed in order.
+    fn take_complete(&self, id: &str, parts: u64) -> Option<Sha256Hasher> {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        match map.remove(id) {
+            Some((next, h)) if next == parts => Some(h),
+            _ => None,
+        }
+    }
+
+    fn forget(&self, id: &str) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).remove(id);
+    }
+}
 
 /// The most blobs one `missing` request may ask about.
 const MAX_MISSING_QUERY: usize = 10_000;
@@ -99,11 +144,16 @@ pub async fn put_part(
     let range = layout.part_range(n);
     let expected = range.end - range.start;
     let stats = state.0.clone();
+    let running = Arc::new(Mutex::new(state.upload_digests.resume(&id, n)));
+    let hashing = running.clone();
     let stream = body
         .into_data_stream()
         .inspect(move |chunk| {
             if let Ok(c) = chunk {
                 Stats::add(&stats.stats.blob_bytes_received, c.len() as u64);
+                if let Some(h) = hashing.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+                    h.update(c);
+                }
             }
         })
         .boxed();
@@ -116,6 +166,9 @@ pub async fn put_part(
             other => AppError::Invalid(format!("part {n} of upload {id}: {other}; send the part again")),
         })?;
     uploads::record_part(&state.db, &id, n, expected, granary_core::time::now_ms()).await?;
+    if let Some(h) = running.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        state.upload_digests.advance(&id, n, h);
+    }
     Ok(Json(session_status(&state, &session).await?))
 }
 
@@ -134,17 +187,10 @@ pub async fn complete_upload(
             "upload {id} still lacks parts {missing:?}: send them, then complete"
         )));
     }
-    let mut hasher = Sha256Hasher::new();
-    for n in 0..layout.part_count {
-        let range = layout.part_range(n);
-        let mut parts = state
-            .storage
-            .get_range_stream(&Key::UploadPart(&id, n).path(), 0..range.end - range.start)
-            .await?;
-        while let Some(chunk) = parts.next().await {
-            hasher.update(&chunk?);
-        }
-    }
+    let hasher = match state.upload_digests.take_complete(&id, layout.part_count) {
+        Some(h) => h,
+        None => rehash_parts(&state, &id, &layout).await?,
+    };
     let (size, digest) = (hasher.len(), hasher.finish());
     if size != layout.size || digest != layout.sha256 {
         discard(&state, &id).await?;
@@ -177,7 +223,24 @@ pub async fn delete_upload(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Reads the staged parts in order and hashes them.
+async fn rehash_parts(state: &AppState, id: &str, layout: &BlobLayout) -> AppResult<Sha256Hasher> {
+    let mut hasher = Sha256Hasher::new();
+    for n in 0..layout.part_count {
+        let range = layout.part_range(n);
+        let mut parts = state
+            .storage
+            .get_range_stream(&Key::UploadPart(id, n).path(), 0..range.end - range.start)
+            .await?;
+        while let Some(chunk) = parts.next().await {
+            hasher.update(&chunk?);
+        }
+    }
+    Ok(hasher)
+}
+
 async fn discard(state: &AppState, id: &str) -> AppResult<()> {
+    state.upload_digests.forget(id);
     uploads::delete(&state.db, id).await?;
     state.storage.delete_prefix(&Key::UploadDir(id).path()).await?;
     Ok(())
