@@ -116,12 +116,14 @@ pub async fn benchmarks(
     let index: HashMap<&str, usize> = history.iter().enumerate().map(|(i, n)| (n.id.as_str(), i)).collect();
 
     let mut runs = Vec::new();
+    let mut any_tokens = false;
     // device -> revision index -> (tokens/s or other throughput, load ms)
     let mut by_device: BTreeMap<String, BTreeMap<usize, (Option<f64>, Option<f64>)>> = BTreeMap::new();
     for run in q::model_runs(&state.db, &model.id).await.or_page(&state)? {
         let Some(&i) = index.get(run.revision_id.as_str()) else { continue };
         let Ok(report) = serde_json::from_str::<VerificationReport>(&run.report) else { continue };
         if report.status == "passed" {
+            any_tokens |= report.tokens_per_s.is_some();
             let throughput = report.tokens_per_s.or(report.items_per_s);
             // The newest run of a revision on a device wins.
             by_device.entry(run.device.clone()).or_default().insert(i, (throughput, report.load_ms));
@@ -134,7 +136,8 @@ pub async fn benchmarks(
     let labels: Vec<String> = history.iter().map(|n| short(&n.id)[..7].to_string()).collect();
     let mut charts = Vec::new();
     let throughput_unit = if by_device.values().flat_map(|m| m.values()).any(|v| v.0.is_some()) {
-        Some(chart("Throughput per revision", "tokens/s (items/s for encoders)", &labels, &by_device, |v| v.0))
+        let unit = if any_tokens { "tokens/s" } else { "items/s" };
+        Some(chart("Throughput per revision", unit, &labels, &by_device, |v| v.0))
     } else {
         None
     };
@@ -196,7 +199,7 @@ fn chart(
     pick: impl Fn(&(Option<f64>, Option<f64>)) -> Option<f64>,
 ) -> Chart {
     let (width, height) = (640u32, 260u32);
-    let (left, top, right, bottom) = (64.0, 16.0, width as f64 - 16.0, height as f64 - 40.0);
+    let (left, top, right, bottom) = (64.0, 16.0, width as f64 - 40.0, height as f64 - 40.0);
     let max = by_device
         .values()
         .flat_map(|m| m.values().filter_map(&pick))
@@ -256,7 +259,15 @@ fn round1(v: f64) -> f64 {
 }
 
 fn fmt_value(v: f64) -> String {
-    if v >= 100.0 { format!("{v:.0}") } else if v >= 10.0 { format!("{v:.1}") } else { format!("{v:.2}") }
+    if v == 0.0 {
+        "0".into()
+    } else if v >= 100.0 {
+        format!("{v:.0}")
+    } else if v >= 10.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.2}")
+    }
 }
 
 /// The smallest 1, 2 or 5 × 10ⁿ at or above `v` (1 for nothing to show).
