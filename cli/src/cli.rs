@@ -65,6 +65,18 @@ pub enum Command {
     /// Inspect, verify or prune the local blob cache
     #[command(subcommand)]
     Cache(CacheCommand),
+    /// Create a model, change its visibility or gate, or delete it
+    #[command(subcommand)]
+    Repo(RepoCommand),
+    /// Create, list and revoke API tokens
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Create organisations and manage their members
+    #[command(subcommand)]
+    Org(OrgCommand),
+    /// Accept the license of a gated model
+    #[command(subcommand)]
+    License(LicenseCommand),
 }
 
 #[derive(Debug, Args)]
@@ -98,6 +110,9 @@ pub struct PushArgs {
     /// Commit only if the branch still points at REV (default: its head now)
     #[arg(long, value_name = "REV")]
     pub parent: Option<String>,
+    /// Create the model private (first push only; later pushes keep its visibility)
+    #[arg(long)]
+    pub private: bool,
     /// Blob parts in flight at once
     #[arg(long, short = 'j', default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub jobs: u16,
@@ -182,4 +197,130 @@ pub struct PruneArgs {
     /// Remove the whole cache (pulled directories keep their files)
     #[arg(long, conflicts_with = "unlinked")]
     pub all: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RepoCommand {
+    /// Create an empty model (to push into later)
+    Create(RepoCreateArgs),
+    /// Change a model's visibility or gate
+    Settings(RepoSettingsArgs),
+    /// Delete a model with all its revisions
+    Delete(RepoDeleteArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RepoCreateArgs {
+    /// OWNER/NAME
+    pub model: String,
+    /// Only the owner (and its organisation's members) may see it
+    #[arg(long)]
+    pub private: bool,
+    /// Downloads need the license accepted first (`granary license accept`)
+    #[arg(long)]
+    pub gated: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RepoSettingsArgs {
+    /// OWNER/NAME
+    pub model: String,
+    /// Make it private
+    #[arg(long, conflicts_with = "public")]
+    pub private: bool,
+    /// Make it public
+    #[arg(long)]
+    pub public: bool,
+    /// Gate its downloads behind license acceptance
+    #[arg(long, conflicts_with = "ungated")]
+    pub gated: bool,
+    /// Lift the gate
+    #[arg(long)]
+    pub ungated: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RepoDeleteArgs {
+    /// OWNER/NAME
+    pub model: String,
+    /// Do not ask (needed when stdin is not a terminal)
+    #[arg(long, short)]
+    pub yes: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token; prints it alone on the last line of stdout (shown once)
+    Create(TokenCreateArgs),
+    /// List your tokens (never their secrets)
+    Ls,
+    /// Revoke a token at once
+    Revoke(TokenRevokeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TokenCreateArgs {
+    /// What the token may do: read, write or admin (never more than the token creating it)
+    #[arg(long, default_value = "write", value_parser = ["read", "write", "admin"])]
+    pub scope: String,
+    /// Limit the token to one namespace (a user or an organisation)
+    #[arg(long, value_name = "NS")]
+    pub owner: Option<String>,
+    /// Expire after this many days [default: never]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub expires_days: Option<u32>,
+    /// A name to recognise it by in `granary token ls`
+    #[arg(long, value_name = "N")]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct TokenRevokeArgs {
+    /// The token's id (from `granary token ls`)
+    pub id: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OrgCommand {
+    /// Create an organisation; you become its first admin
+    Create(OrgCreateArgs),
+    /// Add a member, or change a member's role
+    AddMember(OrgMemberArgs),
+    /// Remove a member
+    RemoveMember(OrgRemoveArgs),
+    /// List the members and their roles
+    Members(OrgCreateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct OrgCreateArgs {
+    /// The organisation's name
+    pub org: String,
+}
+
+#[derive(Debug, Args)]
+pub struct OrgMemberArgs {
+    pub org: String,
+    pub user: String,
+    /// read: see private models; write: push; admin: manage members and settings
+    #[arg(long, value_parser = ["read", "write", "admin"])]
+    pub role: String,
+}
+
+#[derive(Debug, Args)]
+pub struct OrgRemoveArgs {
+    pub org: String,
+    pub user: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LicenseCommand {
+    /// Accept a gated model's license, so you may download its files
+    Accept(LicenseAcceptArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LicenseAcceptArgs {
+    /// OWNER/NAME
+    pub model: String,
 }

@@ -125,6 +125,25 @@ impl Client {
         let resp = self.send(what, |c| Ok(c.put(&url).json(body))).await?;
         read_json(what, resp).await
     }
+
+    /// PATCH a JSON body, answer JSON.
+    pub async fn patch_json<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+        what: &str,
+    ) -> Result<T> {
+        let url = self.url(path);
+        let resp = self.send(what, |c| Ok(c.patch(&url).json(body))).await?;
+        read_json(what, resp).await
+    }
+
+    /// DELETE; the answer's body (usually none) is ignored.
+    pub async fn delete(&self, path: &str, what: &str) -> Result<()> {
+        let url = self.url(path);
+        self.send(what, |c| Ok(c.delete(&url))).await?;
+        Ok(())
+    }
 }
 
 /// Decodes a JSON response; a body that is not the expected shape is a plain error.
@@ -191,13 +210,16 @@ pub fn failure_from(
         _ if code == granary_core::api::codes::DIGEST_MISMATCH => (Kind::Integrity, ""),
         400 | 413 | 422 => (Kind::Invalid, ""),
         401 => (Kind::Unauthorized, " (check the token: `granary login`, --token or GRANARY_TOKEN)"),
+        // A gated model's refusal already says how to accept its license.
+        403 if code == granary_core::api::codes::GATED => (Kind::Unauthorized, ""),
         403 => (Kind::Unauthorized, " (this token may not do that)"),
         404 => (Kind::NotFound, ""),
         409 => (Kind::Conflict, ""),
+        429 => (Kind::Other, " (rate limited: wait a minute and try again)"),
         500..=599 => (Kind::Other, ""),
         _ => (Kind::Other, ""),
     };
-    let hint = if said.contains("granary login") { "" } else { hint };
+    let hint = if said.contains("granary login") || said.contains("wait a minute") { "" } else { hint };
     let mut message = format!("{what}: {said}{hint}");
     if let Some(id) = request_id.filter(|_| status.is_server_error()) {
         message.push_str(&format!(" (request id {id}; the server log has the detail)"));
@@ -225,6 +247,12 @@ mod tests {
         assert_eq!(f.kind, Kind::Integrity);
         let f = failure_from("x", StatusCode::CONFLICT, None, None);
         assert_eq!((f.kind, f.message.as_str()), (Kind::Conflict, "x: the server answered 409 Conflict"));
+        let f = failure_from("pulling a/b", StatusCode::FORBIDDEN, body("gated", "`a/b` is gated: accept its license first (granary license accept a/b)"), None);
+        assert_eq!(f.kind, Kind::Unauthorized);
+        assert!(f.message.ends_with("(granary license accept a/b)"), "{}", f.message);
+        let f = failure_from("x", StatusCode::TOO_MANY_REQUESTS, body("rate_limited", "too many"), None);
+        assert_eq!(f.kind, Kind::Other);
+        assert!(f.message.contains("wait a minute"));
         let f = failure_from("x", StatusCode::INTERNAL_SERVER_ERROR, body("internal", "oops"), Some("r1".into()));
         assert!(f.message.contains("request id r1"));
     }

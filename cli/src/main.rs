@@ -57,5 +57,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Tag(args) => commands::tag::run(&ctx, args).await,
         Command::Search(args) => commands::list::search(&ctx, &args.text, args.license.as_deref()).await,
         Command::Cache(cmd) => commands::cache::run(&ctx, cmd),
+        Command::Repo(cmd) => commands::repo::run(&ctx, cmd).await,
+        Command::Token(cmd) => commands::token::run(&ctx, cmd).await,
+        Command::Org(cmd) => commands::org::run(&ctx, cmd).await,
+        Command::License(cmd) => commands::repo::license(&ctx, cmd).await,
     }
 }

@@ -6,4 +6,7 @@ pub mod cache;
 pub mod info;
 pub mod list;
 pub mod log;
+pub mod org;
+pub mod repo;
 pub mod tag;
+pub mod token;

@@ -92,7 +92,7 @@ pub async fn run(ctx: &Ctx, args: PushArgs) -> Result<()> {
             .zip(&digests)
             .map(|(f, d)| CommitFile { path: f.path.clone(), size: f.size, sha256: *d })
             .collect(),
-        private: None,
+        private: args.private.then_some(true),
     };
     let what = format!("cannot commit to {id}@{}", args.branch);
     let url = format!("{}/commits", model_base(&id));
