@@ -48,6 +48,9 @@ enum UserCommand {
         /// Make the user a server administrator.
         #[arg(long)]
         admin: bool,
+        /// Read a web sign-in password from standard input (first line).
+        #[arg(long)]
+        password_stdin: bool,
         #[command(flatten)]
         config: Config,
     },
@@ -76,11 +79,20 @@ async fn main() -> anyhow::Result<()> {
             println!("queued verification job {job} for {model}");
             Ok(())
         }
-        Command::User { command: UserCommand::Create { name, admin, config } } => {
+        Command::User { command: UserCommand::Create { name, admin, password_stdin, config } } => {
             granary_core::names::validate_owner(&name).map_err(|e| anyhow::anyhow!("{e}"))?;
             let app = App::open(config).await?;
             let now = granary_core::time::now_ms();
             let user = db::users::ensure(&app.db, &name, admin, now).await?;
+            anyhow::ensure!(user.kind == "user", "`{name}` is an organisation, not a user");
+            if password_stdin {
+                let mut line = String::new();
+                std::io::stdin().read_line(&mut line)?;
+                let password = line.trim_end_matches(['\r', '\n']);
+                granary_server::passwords::check_new(password).map_err(|e| anyhow::anyhow!(e))?;
+                db::users::set_password(&app.db, &user.id, &granary_server::passwords::hash(password)?).await?;
+                println!("password set for `{}`", user.name);
+            }
             let token = db::users::create_token(&app.db, &user.id, "cli", "admin", now).await?;
             println!("created a token for user `{}`{}:", user.name, if user.is_admin != 0 { " (admin)" } else { "" });
             println!("{token}");
