@@ -8,7 +8,6 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod ingest;
-pub mod limits;
 pub mod passwords;
 pub mod publish;
 pub mod ratelimit;
@@ -26,12 +25,13 @@ use tokio::net::TcpListener;
 pub use app::{App, AppState};
 pub use config::Config;
 
-/// Serves `app` on `listener` until `shutdown` resolves, then drains requests
-/// (with the connection limits of `limits.rs`).
+/// Serves `app` on `listener` until `shutdown` resolves, then drains requests.
 pub async fn serve(
     app: Arc<App>,
     listener: TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    limits::serve(app, listener, shutdown).await
+    let router = router::router(AppState(app));
+    let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, service).with_graceful_shutdown(shutdown).await
 }
