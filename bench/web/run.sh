@@ -24,10 +24,10 @@ read -r FIRST LAST < <(python3 bench/web/gen_model.py "$URL" "$TOKEN" bench/big 
 echo "generated bench/big (1,000 files, 100 revisions) in $(( $(date +%s) - start )) s"
 
 measure() {
-  local path="$1"
+  local path="$1" label="${2:-$1}"
   curl -sf -o /dev/null "$URL$path" # warm
   for _ in $(seq 1 "$N"); do curl -s -o /dev/null -w '%{time_total}\n' "$URL$path"; done |
-    sort -n | awk -v p="$path" '{ t[NR] = $1 } END {
+    sort -n | awk -v p="$label" '{ t[NR] = $1 } END {
       printf "%-44s min %6.1f ms   median %6.1f ms   max %6.1f ms\n", p, t[1] * 1000, t[int((NR + 1) / 2)] * 1000, t[NR] * 1000 }'
 }
 echo "$N requests each:"
@@ -35,6 +35,6 @@ measure /bench/big
 measure /bench/big/tree/main
 measure /bench/big/commits/main
 measure /bench/big/benchmarks
-measure "/bench/big/compare/$FIRST...$LAST"
+measure "/bench/big/compare/$FIRST...$LAST" "/bench/big/compare/FIRST...LAST"
 measure /models
 measure /
