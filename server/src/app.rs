@@ -30,6 +30,8 @@ pub struct Stats {
     pub blob_bytes_received: AtomicU64,
     pub file_bytes_sent: AtomicU64,
     pub file_requests: AtomicU64,
+    /// File requests answered with a redirect to a presigned object-store URL.
+    pub file_redirects: AtomicU64,
 }
 
 impl Stats {
@@ -54,7 +56,7 @@ impl App {
     pub async fn open(config: Config) -> anyhow::Result<Self> {
         std::fs::create_dir_all(&config.data_dir)?;
         let db = Db::connect(&config.database_url()).await?;
-        let storage = Storage::from_url(&config.storage_url())?;
+        let storage = Storage::open(&config.storage_url(), &config.s3)?;
         let session_keys =
             crate::session::SessionKeys::load(config.accounts.session_secret.as_deref(), &config.data_dir)?;
         Ok(Self {

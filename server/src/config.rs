@@ -39,6 +39,9 @@ pub struct Config {
 
     #[command(flatten)]
     pub accounts: AccountsConfig,
+
+    #[command(flatten)]
+    pub s3: S3Config,
 }
 
 /// Who may sign up, how sessions are signed, which licenses may be published.
@@ -168,6 +171,14 @@ pub struct ServeConfig {
     /// Leave verification to separate `granary-server worker` processes.
     #[arg(long, env = "GRANARY_NO_WORKER")]
     pub no_worker: bool,
+
+    /// Collect garbage (expired uploads, unreferenced blobs) this often, in minutes; 0: never.
+    #[arg(long, env = "GRANARY_GC_INTERVAL_MINUTES", default_value_t = 60)]
+    pub gc_interval_minutes: u64,
+
+    /// How old an upload or unreferenced blob must be before the periodic collection removes it.
+    #[arg(long, env = "GRANARY_GC_GRACE_MINUTES", default_value_t = 24 * 60)]
+    pub gc_grace_minutes: u64,
 }
 
 impl Config {
@@ -183,6 +194,7 @@ impl Config {
             verification: VerificationConfig::default(),
             web: WebConfig::default(),
             accounts: AccountsConfig::default(),
+            s3: S3Config::default(),
         }
     }
 
@@ -198,5 +210,67 @@ impl Config {
                 .unwrap_or_else(|_| self.data_dir.join("objects"));
             format!("file://{}", dir.display())
         })
+    }
+}
+
+/// The S3 backend (`s3://bucket/prefix` storage URLs) and presigned downloads.
+/// Anything not given here comes from the standard `AWS_*` variables
+/// (`AWS_ENDPOINT_URL`, `AWS_REGION`, `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
+/// `AWS_ALLOW_HTTP`, ...), which object_store reads itself.
+#[derive(Debug, Clone, clap::Args)]
+pub struct S3Config {
+    /// The S3 endpoint, for MinIO and other S3-compatible stores (`http://minio:9000`).
+    #[arg(long, env = "GRANARY_S3_ENDPOINT")]
+    pub s3_endpoint: Option<String>,
+
+    /// The bucket's region.
+    #[arg(long, env = "GRANARY_S3_REGION")]
+    pub s3_region: Option<String>,
+
+    /// Access key id.
+    #[arg(long, env = "GRANARY_S3_ACCESS_KEY_ID")]
+    pub s3_access_key_id: Option<String>,
+
+    /// Secret access key.
+    #[arg(long, env = "GRANARY_S3_SECRET_ACCESS_KEY", hide_env_values = true)]
+    pub s3_secret_access_key: Option<String>,
+
+    /// Address the bucket as `https://BUCKET.endpoint/` instead of `https://endpoint/BUCKET/` (path style,
+    /// the default).
+    #[arg(long, env = "GRANARY_S3_VIRTUAL_HOSTED")]
+    pub s3_virtual_hosted: bool,
+
+    /// Allow a plain-HTTP endpoint (implied when `--s3-endpoint` starts with `http://`).
+    #[arg(long, env = "GRANARY_S3_ALLOW_HTTP")]
+    pub s3_allow_http: bool,
+
+    /// The endpoint written into presigned URLs, when clients reach the store by another address than
+    /// the servers do (`http://localhost:9000` outside a compose network); default: `--s3-endpoint`.
+    #[arg(long, env = "GRANARY_S3_PRESIGN_ENDPOINT")]
+    pub s3_presign_endpoint: Option<String>,
+
+    /// Answer file downloads with a redirect to a presigned object-store URL, so the bytes bypass
+    /// the servers (S3 only; blobs stored in one part; never for `hf-hub` clients).
+    #[arg(long, env = "GRANARY_PRESIGN_DOWNLOADS")]
+    pub presign_downloads: bool,
+
+    /// How long a presigned download URL stays valid, in seconds.
+    #[arg(long, env = "GRANARY_PRESIGN_TTL_SECS", default_value_t = 300)]
+    pub presign_ttl_secs: u64,
+}
+
+impl Default for S3Config {
+    fn default() -> Self {
+        Self {
+            s3_endpoint: None,
+            s3_region: None,
+            s3_access_key_id: None,
+            s3_secret_access_key: None,
+            s3_virtual_hosted: false,
+            s3_allow_http: false,
+            s3_presign_endpoint: None,
+            presign_downloads: false,
+            presign_ttl_secs: 300,
+        }
     }
 }

@@ -89,10 +89,35 @@ async fn finish(app: &App, staging: &str, layout: BlobLayout, expected: Option<(
     if let Some(live) = blobs::find(&app.db, &layout.sha256).await? {
         return Ok(live);
     }
-    for n in 0..layout.part_count {
-        app.storage
-            .rename(&Key::UploadPart(staging, n).path(), &Key::BlobPart(&layout, n).path())
-            .await?;
+    place(app, staging, &layout).await
+}
+
+/// Moves a checked blob's staged parts (`uploads/<staging>/<n>`) to their `blobs/` keys and
+/// makes it visible, in one transaction that holds the blob's row from before the first move
+/// to after the last: garbage collection of the same digest either finishes before (and the
+/// parts land afterwards) or waits until the row is live. Answers the live layout: ours, or
+/// that of an identical blob stored first, whose objects are then left as they are (the
+/// caller deletes the staged parts).
+pub async fn place(app: &App, staging: &str, layout: &BlobLayout) -> AppResult<BlobLayout> {
+    for _ in 0..5 {
+        let (mut tx, _guard) = app.db.begin_write().await?;
+        if blobs::insert_in(&mut tx, layout, granary_core::time::now_ms()).await? {
+            for n in 0..layout.part_count {
+                app.storage
+                    .rename(&Key::UploadPart(staging, n).path(), &Key::BlobPart(layout, n).path())
+                    .await?;
+            }
+            tx.commit().await?;
+            return Ok(*layout);
+        }
+        if let Some(live) = blobs::find_many_locked(&app.db, &mut tx, &[layout.sha256]).await?.pop() {
+            tx.commit().await?;
+            return Ok(live);
+        }
+        // The row existed, then was collected before we could lock it: insert ours.
     }
-    Ok(blobs::insert(&app.db, &layout, granary_core::time::now_ms()).await?)
+    Err(AppError::Conflict(format!(
+        "blob {} is being stored and collected at the same time: complete the upload again",
+        layout.sha256
+    )))
 }

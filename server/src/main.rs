@@ -33,6 +33,37 @@ enum Command {
         #[command(flatten)]
         config: Config,
     },
+    /// Remove expired upload sessions, orphaned staged bytes and unreferenced blobs.
+    Gc {
+        /// Report what would be removed; remove nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Only what is older than this many minutes is removed.
+        #[arg(long, env = "GRANARY_GC_GRACE_MINUTES", default_value_t = 24 * 60)]
+        grace_minutes: u64,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        config: Config,
+    },
+    /// Check the database against the object store; exit non-zero when problems remain.
+    Fsck {
+        /// Delete the rows of damaged blobs (so they can be uploaded again) and old garbage.
+        #[arg(long)]
+        repair: bool,
+        /// Also hash every blob's bytes.
+        #[arg(long)]
+        deep: bool,
+        /// Garbage younger than this many minutes is left alone by --repair.
+        #[arg(long, env = "GRANARY_GC_GRACE_MINUTES", default_value_t = 24 * 60)]
+        grace_minutes: u64,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        config: Config,
+    },
     /// Manage users.
     User {
         #[command(subcommand)]
@@ -79,6 +110,49 @@ async fn main() -> anyhow::Result<()> {
             println!("queued verification job {job} for {model}");
             Ok(())
         }
+        Command::Gc { dry_run, grace_minutes, json, config } => {
+            let app = App::open(config).await?;
+            let opts = granary_server::maintenance::gc::GcOptions { grace_ms: minutes_ms(grace_minutes), dry_run };
+            let report = granary_server::maintenance::gc::collect(&app, opts).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                for e in &report.errors {
+                    eprintln!("error: {e}");
+                }
+                println!("{}", report.summary());
+            }
+            anyhow::ensure!(report.errors.is_empty(), "{} objects could not be removed", report.errors.len());
+            Ok(())
+        }
+        Command::Fsck { repair, deep, grace_minutes, json, config } => {
+            let app = App::open(config).await?;
+            let opts = granary_server::maintenance::fsck::FsckOptions { repair, deep, grace_ms: minutes_ms(grace_minutes) };
+            let report = granary_server::maintenance::fsck::check(&app, opts).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                for p in &report.problems {
+                    println!("problem: {} {}: {}", p.kind, p.subject, p.detail);
+                }
+                for r in &report.repaired {
+                    println!("repaired: {r}");
+                }
+                println!(
+                    "checked {} blobs and {} revisions: {} problems; {} unreferenced objects ({} bytes), {} removed",
+                    report.blobs_checked,
+                    report.revisions_checked,
+                    report.problems.len(),
+                    report.garbage_objects,
+                    report.garbage_bytes,
+                    report.garbage_removed
+                );
+            }
+            if !report.is_clean() {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
         Command::User { command: UserCommand::Create { name, admin, password_stdin, config } } => {
             granary_core::names::validate_owner(&name).map_err(|e| anyhow::anyhow!("{e}"))?;
             let app = App::open(config).await?;
@@ -113,6 +187,14 @@ async fn run_serve(config: Config, serve: ServeConfig) -> anyhow::Result<()> {
         }));
         Some((tx, handle))
     };
+    let gc = (serve.gc_interval_minutes > 0).then(|| {
+        let every = std::time::Duration::from_secs(serve.gc_interval_minutes * 60);
+        tokio::spawn(granary_server::maintenance::gc::run_periodically(
+            app.clone(),
+            every,
+            minutes_ms(serve.gc_grace_minutes),
+        ))
+    });
     let listener = tokio::net::TcpListener::bind(serve.listen)
         .await
         .with_context(|| format!("cannot listen on {}", serve.listen))?;
@@ -125,8 +207,15 @@ async fn run_serve(config: Config, serve: ServeConfig) -> anyhow::Result<()> {
         let _ = tx.send(());
         let _ = handle.await;
     }
+    if let Some(gc) = gc {
+        gc.abort();
+    }
     tracing::info!("stopped");
     Ok(())
+}
+
+fn minutes_ms(minutes: u64) -> i64 {
+    i64::try_from(minutes.saturating_mul(60_000)).unwrap_or(i64::MAX)
 }
 
 async fn shutdown_signal() {

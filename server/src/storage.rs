@@ -21,6 +21,8 @@ use granary_core::Sha256;
 use object_store::path::Path;
 use object_store::{GetOptions, GetRange, ObjectStore, WriteMultipart};
 
+use crate::config::S3Config;
+
 /// How a stored blob is laid out in objects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BlobLayout {
@@ -75,14 +77,31 @@ impl Key<'_> {
 #[derive(Clone, Debug)]
 pub struct Storage {
     store: Arc<dyn ObjectStore>,
+    /// Signs download URLs, when the backend can (S3).
+    signer: Option<Arc<UrlSigner>>,
+}
+
+/// An S3 client used only to sign URLs, and the prefix the store's keys live under.
+#[derive(Debug)]
+struct UrlSigner {
+    s3: object_store::aws::AmazonS3,
+    prefix: Path,
 }
 
 /// Bytes written to the store per multipart chunk.
 const WRITE_CHUNK: usize = 8 * 1024 * 1024;
 
 impl Storage {
-    /// Opens the store a URL names: `file:///abs/path`, `memory://`, `s3://bucket/prefix`.
+    /// Opens the store a URL names: `file:///abs/path`, `memory://`, `s3://bucket/prefix`,
+    /// with S3 settings from the `AWS_*` environment variables only.
     pub fn from_url(url: &str) -> anyhow::Result<Self> {
+        Self::open(url, &S3Config::default())
+    }
+
+    /// Opens the store a URL names; an `s3://` store takes `s3`'s settings over the `AWS_*`
+    /// environment variables.
+    pub fn open(url: &str, s3: &S3Config) -> anyhow::Result<Self> {
+        let mut signer = None;
         let store: Arc<dyn ObjectStore> = if let Some(path) = url.strip_prefix("file://") {
             std::fs::create_dir_all(path)?;
             Arc::new(object_store::local::LocalFileSystem::new_with_prefix(path)?)
@@ -92,20 +111,36 @@ impl Storage {
             let parsed = url::Url::parse(url)?;
             let bucket = parsed.host_str().unwrap_or_default().to_string();
             let prefix = parsed.path().trim_matches('/').to_string();
-            let s3 = object_store::aws::AmazonS3Builder::from_env()
-                .with_bucket_name(bucket)
-                .build()?;
+            let store = s3_builder(&bucket, s3, s3.s3_endpoint.as_deref()).build()?;
+            let signing = match &s3.s3_presign_endpoint {
+                Some(public) => s3_builder(&bucket, s3, Some(public)).build()?,
+                None => store.clone(),
+            };
+            signer = Some(Arc::new(UrlSigner { s3: signing, prefix: Path::from(prefix.as_str()) }));
             if prefix.is_empty() {
-                Arc::new(s3)
+                Arc::new(store)
             } else {
-                Arc::new(object_store::prefix::PrefixStore::new(s3, prefix))
+                Arc::new(object_store::prefix::PrefixStore::new(store, prefix))
             }
         } else {
             anyhow::bail!(
                 "unsupported storage URL `{url}`: use file:///PATH, memory:// or s3://BUCKET/PREFIX"
             );
         };
-        Ok(Self { store })
+        Ok(Self { store, signer })
+    }
+
+    /// Whether [`Storage::signed_get_url`] can sign URLs (S3).
+    pub fn can_sign(&self) -> bool {
+        self.signer.is_some()
+    }
+
+    /// A URL that lets anyone GET the object at `key` for `ttl`, when the backend can sign.
+    pub async fn signed_get_url(&self, key: &Path, ttl: std::time::Duration) -> Option<object_store::Result<url::Url>> {
+        use object_store::signer::Signer as _;
+        let signer = self.signer.as_ref()?;
+        let full: Path = signer.prefix.parts().chain(key.parts()).collect();
+        Some(signer.s3.signed_url(axum::http::Method::GET, &full, ttl).await)
     }
 
     pub fn inner(&self) -> &Arc<dyn ObjectStore> {
@@ -247,6 +282,33 @@ impl Storage {
             Err(e) => Err(e),
         }
     }
+}
+
+/// An S3 client builder: the `AWS_*` variables, then `s3`'s settings, against `endpoint`.
+fn s3_builder(bucket: &str, s3: &S3Config, endpoint: Option<&str>) -> object_store::aws::AmazonS3Builder {
+    let mut b = object_store::aws::AmazonS3Builder::from_env().with_bucket_name(bucket);
+    if let Some(endpoint) = endpoint {
+        b = b.with_endpoint(endpoint);
+        if endpoint.starts_with("http://") {
+            b = b.with_allow_http(true);
+        }
+    }
+    if let Some(region) = &s3.s3_region {
+        b = b.with_region(region);
+    }
+    if let Some(key) = &s3.s3_access_key_id {
+        b = b.with_access_key_id(key);
+    }
+    if let Some(secret) = &s3.s3_secret_access_key {
+        b = b.with_secret_access_key(secret);
+    }
+    if s3.s3_virtual_hosted {
+        b = b.with_virtual_hosted_style_request(true);
+    }
+    if s3.s3_allow_http {
+        b = b.with_allow_http(true);
+    }
+    b
 }
 
 /// Why streaming a body into the store failed.

@@ -75,9 +75,11 @@ pub async fn run(ctx: &Ctx, args: PullArgs) -> Result<()> {
     // Download what is missing.
     let started = Instant::now();
     let (chunk, delay) = tuning();
+    // `jobs` ranges in flight in all; a file has at most 4 chunks in memory at
+    // once, and at most 4 files are fetched at once (128 MiB of chunks at most).
     let jobs = args.jobs as usize;
     let permits = Semaphore::new(jobs);
-    let fetcher = Fetcher { client: &ctx.client, cache: &cache, permits: &permits, jobs, chunk, delay };
+    let fetcher = Fetcher { client: &ctx.client, cache: &cache, permits: &permits, jobs: jobs.min(4), chunk, delay };
     let bar = ctx.report.total("pulling", to_fetch);
     let results: Vec<(Sha256, PathBuf, u64)> = futures::stream::iter(&wanted)
         .map(|w| {
@@ -89,7 +91,7 @@ pub async fn run(ctx: &Ctx, args: PullArgs) -> Result<()> {
                 Ok::<_, anyhow::Error>((w.sha256, path, n))
             }
         })
-        .buffer_unordered(jobs.clamp(2, 8))
+        .buffer_unordered(jobs.clamp(1, 4))
         .try_collect()
         .await?;
     bar.finish_and_clear();

@@ -3,7 +3,7 @@
 use granary_core::Sha256;
 use sqlx::FromRow;
 
-use super::Db;
+use super::{Db, Tx};
 use crate::storage::BlobLayout;
 
 #[derive(Debug, Clone, FromRow)]
@@ -70,4 +70,46 @@ pub async fn insert(db: &Db, layout: &BlobLayout, now: i64) -> sqlx::Result<Blob
         .await?;
     }
     find(db, &layout.sha256).await?.ok_or(sqlx::Error::RowNotFound)
+}
+
+/// Inside `tx`: inserts the row of a blob about to be placed; false when a row
+/// exists. The uncommitted row holds the key, so garbage collection of the same
+/// digest cannot interleave with placing its objects.
+pub async fn insert_in(tx: &mut Tx, layout: &BlobLayout, now: i64) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "INSERT INTO blobs (sha256, size, part_size, part_count, created_at)
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (sha256) DO NOTHING",
+    )
+    .bind(layout.sha256.hex())
+    .bind(layout.size as i64)
+    .bind(layout.part_size as i64)
+    .bind(layout.part_count as i64)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Inside `tx`: the stored blobs among `digests`, share-locked on PostgreSQL so
+/// that garbage collection cannot delete them before `tx` ends (it waits, then
+/// sees what `tx` committed). A blob collected just before is simply absent.
+pub async fn find_many_locked(db: &Db, tx: &mut Tx, digests: &[Sha256]) -> sqlx::Result<Vec<BlobLayout>> {
+    let lock = super::maintenance::row_lock(db, "SHARE");
+    let mut unique: Vec<String> = digests.iter().map(Sha256::hex).collect();
+    unique.sort();
+    unique.dedup();
+    let mut out = Vec::with_capacity(unique.len());
+    for chunk in unique.chunks(500) {
+        let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT sha256, size, part_size, part_count FROM blobs WHERE sha256 IN ({}) ORDER BY sha256{lock}",
+            placeholders.join(", ")
+        );
+        let mut q = sqlx::query_as::<_, BlobRow>(&sql);
+        for d in chunk {
+            q = q.bind(d);
+        }
+        out.extend(q.fetch_all(&mut **tx).await?.into_iter().filter_map(BlobRow::layout));
+    }
+    Ok(out)
 }

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod blobs;
 pub mod gates;
 pub mod jobs;
+pub mod maintenance;
 pub mod models;
 pub mod orgs;
 pub mod refs;

@@ -110,6 +110,18 @@ async fn land(app: &App, id: &ModelId, req: &CommitRequest, row: RevisionRow, ma
     let now = row.created_at;
     let (mut tx, _guard) = app.db.begin_write().await?;
     let model = models::find_or_create(&mut tx, id, req.private.unwrap_or(false), now).await?;
+    // Checked again under a share lock: garbage collection may have removed an
+    // unreferenced blob since `stored_layouts`, and must not until this commits.
+    let digests: Vec<Sha256> = manifest.files.iter().map(|f| f.sha256).collect();
+    let present: std::collections::HashSet<Sha256> =
+        blobs::find_many_locked(&app.db, &mut tx, &digests).await?.into_iter().map(|b| b.sha256).collect();
+    if let Some(f) = manifest.files.iter().find(|f| !present.contains(&f.sha256)) {
+        return Err(AppError::Invalid(format!(
+            "`{}`: blob {} is no longer stored (it was collected as unused while this commit was checked): \
+             upload it again, then commit",
+            f.path, f.sha256
+        )));
+    }
     let parent = req.parent.map(|p| p.hex());
     if let Some(p) = &parent {
         let exists: Option<(String,)> =

@@ -87,6 +87,9 @@ pub async fn serve_file(
     let layout = blobs::find(&state.db, &file.sha256)
         .await?
         .ok_or_else(|| AppError::internal(anyhow::anyhow!("blob {} of a revision is missing", file.sha256)))?;
+    if let Some(redirect) = crate::presign::redirect(state, headers, file, &layout).await? {
+        return Ok(redirect);
+    }
     Stats::add(&state.stats.file_requests, 1);
     let app = state.0.clone();
     let stream = state

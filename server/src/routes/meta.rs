@@ -28,5 +28,6 @@ pub async fn stats(State(state): State<AppState>) -> Json<serde_json::Value> {
         "blob_bytes_received": s.blob_bytes_received.load(Ordering::Relaxed),
         "file_bytes_sent": s.file_bytes_sent.load(Ordering::Relaxed),
         "file_requests": s.file_requests.load(Ordering::Relaxed),
+        "file_redirects": s.file_redirects.load(Ordering::Relaxed),
     }))
 }

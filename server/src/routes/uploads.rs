@@ -200,13 +200,7 @@ pub async fn complete_upload(
             layout.sha256, layout.size
         )));
     }
-    for n in 0..layout.part_count {
-        state
-            .storage
-            .rename(&Key::UploadPart(&id, n).path(), &Key::BlobPart(&layout, n).path())
-            .await?;
-    }
-    let live = blobs::insert(&state.db, &layout, granary_core::time::now_ms()).await?;
+    let live = crate::ingest::place(&state, &id, &layout).await?;
     discard(&state, &id).await?;
     tracing::info!(blob = %layout.sha256, bytes = layout.size, parts = layout.part_count, "blob stored");
     Ok(Json(stored_status(&live)))

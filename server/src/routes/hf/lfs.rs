@@ -4,7 +4,8 @@
 //!
 //! The clients call upload URLs without any credentials, so each URL carries
 //! its own: an HMAC-SHA256 over (model, oid, size, chunk size, expiry) with a
-//! key generated once and kept in `<data-dir>/hf-signing.key`. Basic transfer:
+//! key derived from the session secret (`GRANARY_SESSION_SECRET`) or, without
+//! one, generated once and kept in `<data-dir>/hf-signing.key`. Basic transfer:
 //! one `PUT` of the bytes, stored once their size and SHA-256 check. Multipart
 //! (objects over the upload part size): one `PUT` per part into staging, then
 //! a `POST` that assembles, checks and stores them. `verify` is authenticated.
@@ -34,8 +35,15 @@ fn now_secs() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
-/// The signing key, created on first use.
+/// The signing key: derived from the session secret when one is configured (so
+/// every replica of a scaled-out registry signs alike), else created on first use
+/// in `<data-dir>/hf-signing.key`.
 fn signing_key(state: &AppState) -> HfResult<Vec<u8>> {
+    if let Some(secret) = &state.config.accounts.session_secret {
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).map_err(AppError::internal)?;
+        mac.update(b"granary-hf-lfs-signing-key");
+        return Ok(mac.finalize().into_bytes().to_vec());
+    }
     let path = state.config.data_dir.join("hf-signing.key");
     match std::fs::read_to_string(&path) {
         Ok(text) => return hex::decode(text.trim()).map_err(|e| AppError::internal(e).into()),
