@@ -113,7 +113,7 @@ pub struct PushArgs {
     /// Create the model private (first push only; later pushes keep its visibility)
     #[arg(long)]
     pub private: bool,
-    /// Blob parts in flight at once
+    /// Blobs uploaded at once (each sends its parts one after another, in order)
     #[arg(long, short = 'j', default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub jobs: u16,
 }

@@ -92,8 +92,15 @@ impl HashCache {
 }
 
 /// The digest of every file, in the order given; `hashed` counts the bytes
-/// actually read (files found in the cache are skipped).
-pub fn hash_all(files: &[LocalFile], cache: &HashCache, bar: &ProgressBar) -> Result<(Vec<Sha256>, u64)> {
+/// actually read (files found in the cache are skipped). Largest files go
+/// first, and `on_hashed(index, digest)` is called as each file is done, so
+/// its upload can start while the others are hashed.
+pub fn hash_all(
+    files: &[LocalFile],
+    cache: &HashCache,
+    bar: &ProgressBar,
+    on_hashed: impl Fn(usize, Sha256) + Sync,
+) -> Result<(Vec<Sha256>, u64)> {
     let mut order: Vec<usize> = (0..files.len()).collect();
     order.sort_by_key(|&i| std::cmp::Reverse(files[i].size));
     let next = AtomicUsize::new(0);
@@ -109,6 +116,7 @@ pub fn hash_all(files: &[LocalFile], cache: &HashCache, bar: &ProgressBar) -> Re
                         let Some(&i) = order.get(k) else { return Ok(()) };
                         let (digest, read) = hash_one(&files[i], cache, bar)?;
                         hashed.fetch_add(read as usize, Ordering::Relaxed);
+                        on_hashed(i, digest);
                         results.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(digest);
                     }
                 })
@@ -176,15 +184,18 @@ mod tests {
             files.push(LocalFile { path: RepoPath::parse(&format!("f{i}")).unwrap(), abs, size: body.len() as u64 });
         }
         let cache = HashCache::load(&dir.path().join("cache"));
-        let (digests, read) = hash_all(&files, &cache, &ProgressBar::hidden()).unwrap();
+        let seen = Mutex::new(Vec::new());
+        let (digests, read) =
+            hash_all(&files, &cache, &ProgressBar::hidden(), |i, _| seen.lock().unwrap().push(i)).unwrap();
         assert_eq!(digests[3], Sha256::of(&[3u8; 3000]));
         assert_eq!(read, 10_000);
+        assert_eq!(seen.into_inner().unwrap().len(), 5, "each file reported once");
         cache.save().unwrap();
         let cache = HashCache::load(&dir.path().join("cache"));
-        let (again, read) = hash_all(&files, &cache, &ProgressBar::hidden()).unwrap();
+        let (again, read) = hash_all(&files, &cache, &ProgressBar::hidden(), |_, _| ()).unwrap();
         assert_eq!((again, read), (digests.clone(), 0));
         fs::write(&files[2].abs, b"changed!").unwrap();
-        let (third, _) = hash_all(&files, &cache, &ProgressBar::hidden()).unwrap();
+        let (third, _) = hash_all(&files, &cache, &ProgressBar::hidden(), |_, _| ()).unwrap();
         assert_eq!(third[2], Sha256::of(b"changed!"));
     }
 }

@@ -30,8 +30,8 @@ fn a_killed_push_resumes_and_sends_only_the_rest() {
         .spawn()
         .unwrap();
     // The server counts bytes as they stream in but records a part only once
-    // all of it arrived: wait for the first two parts (sent together with -j 2),
-    // then kill during the throttle that follows them.
+    // all of it arrived: wait for the first two parts (a blob's parts go one
+    // after another), then kill during the throttle that follows the second.
     assert!(
         wait_until(30, || server.stats().received - before >= 2 * PART_SIZE),
         "the push never started sending"

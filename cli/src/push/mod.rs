@@ -1,13 +1,16 @@
-//! `granary push DIR OWNER/NAME`: hash the files, upload the blobs the server
-//! lacks, commit the file list on top of the branch's head, tag if asked.
+//! `granary push DIR OWNER/NAME`: hash the files and, as each is hashed,
+//! upload its blob if the server lacks it; then commit the file list on top
+//! of the branch's head, tag if asked.
 
 mod upload;
 
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::Result;
-use granary_core::api::{BlobRef, CommitFile, CommitRequest, MissingBlobsRequest, MissingBlobsResponse, Refs};
+use anyhow::{Context as _, Result};
+use futures::StreamExt;
+use granary_core::api::{BlobRef, CommitFile, CommitRequest, Refs};
 use granary_core::{ModelId, RevisionRef, Sha256};
 
 use crate::cli::PushArgs;
@@ -16,6 +19,7 @@ use crate::error::{kind_of, Failure, Kind};
 use crate::hashing::{hash_all, HashCache};
 use crate::model_ref::{encode_segment, model_base, parse_rev, ModelRef};
 use crate::progress::human_bytes;
+use tokio::sync::mpsc;
 use upload::{upload_all, PendingBlob};
 
 pub async fn run(ctx: &Ctx, args: PushArgs) -> Result<()> {
@@ -30,51 +34,46 @@ pub async fn run(ctx: &Ctx, args: PushArgs) -> Result<()> {
         crate::fail!(Invalid, "{} holds no files to push", args.dir.display());
     }
 
-    // 1. Hash, on every core, skipping files the hash cache knows.
+    // 1. Hash on every core, skipping files the hash cache knows; as each
+    //    file is hashed, 2. upload its blob unless the registry has it.
     let started = Instant::now();
     let total: u64 = files.iter().map(|f| f.size).sum();
-    let cache = HashCache::load(&crate::config::cache_dir()?);
-    let bar = ctx.report.total("hashing", total);
-    let (digests, read) = tokio::task::block_in_place(|| hash_all(&files, &cache, &bar))?;
+    let files = Arc::new(files);
+    let cache = Arc::new(HashCache::load(&crate::config::cache_dir()?));
+    let hash_bar = ctx.report.total("hashing", total);
+    let (tx, mut rx) = mpsc::unbounded_channel::<PendingBlob>();
+    let hashing = {
+        let (files, cache, bar) = (files.clone(), cache.clone(), hash_bar.clone());
+        tokio::task::spawn_blocking(move || {
+            hash_all(&files, &cache, &bar, |i, sha256| {
+                let f = &files[i];
+                // A closed channel: the uploads failed; their error is reported.
+                let _ = tx.send(PendingBlob { blob: BlobRef { sha256, size: f.size }, file: f.abs.clone() });
+            })
+        })
+    };
+    let mut seen = HashSet::new();
+    let hashed = futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
+        .filter(move |b: &PendingBlob| std::future::ready(seen.insert(b.blob.sha256)));
+    let bar = ctx.report.total("uploading", total);
+    let sent = upload_all(&ctx.client, hashed, args.jobs as usize, &ctx.report, &bar).await?;
     bar.finish_and_clear();
+    let (digests, read) = hashing.await.context("the hashing thread failed")??;
+    hash_bar.finish_and_clear();
     if let Err(e) = cache.save() {
         ctx.report.say(format!("warning: cannot save the hash cache: {e}"));
     }
+    let blobs = digests.iter().collect::<HashSet<_>>().len();
+    let secs = started.elapsed().as_secs_f64();
     ctx.report.say(format!(
-        "hashed {} files, {} ({} read) in {:.1}s",
+        "hashed {} files, {} ({} read); uploaded {} of {blobs} blobs, {} in {secs:.1}s ({}/s); the registry had the rest",
         files.len(),
         human_bytes(total),
         human_bytes(read),
-        started.elapsed().as_secs_f64()
+        sent.blobs,
+        human_bytes(sent.bytes),
+        human_bytes((sent.bytes as f64 / secs.max(1e-3)) as u64)
     ));
-
-    // 2. Ask which blobs the server lacks; upload those.
-    let mut seen = HashSet::new();
-    let blobs: Vec<PendingBlob> = files
-        .iter()
-        .zip(&digests)
-        .filter(|(_, d)| seen.insert(**d))
-        .map(|(f, d)| PendingBlob { blob: BlobRef { sha256: *d, size: f.size }, file: f.abs.clone() })
-        .collect();
-    let req = MissingBlobsRequest { blobs: blobs.iter().map(|b| b.blob).collect() };
-    let missing: MissingBlobsResponse = ctx.client.post_json("/api/v1/blobs/missing", &req, "checking which blobs the registry lacks").await?;
-    let missing: HashSet<Sha256> = missing.missing.iter().map(|b| b.sha256).collect();
-    let pending: Vec<PendingBlob> = blobs.into_iter().filter(|b| missing.contains(&b.blob.sha256)).collect();
-    let to_send: u64 = pending.iter().map(|b| b.blob.size).sum();
-    ctx.report.say(format!(
-        "uploading {} of {} blobs ({}); the registry has the rest",
-        pending.len(),
-        seen.len(),
-        human_bytes(to_send)
-    ));
-    let started = Instant::now();
-    let bar = ctx.report.total("uploading", to_send);
-    let sent = upload_all(&ctx.client, pending, args.jobs as usize, &ctx.report, &bar).await?;
-    bar.finish_and_clear();
-    if to_send > 0 {
-        let secs = started.elapsed().as_secs_f64();
-        ctx.report.say(format!("sent {} in {secs:.1}s ({}/s)", human_bytes(sent), human_bytes((sent as f64 / secs.max(1e-3)) as u64)));
-    }
 
     // 3. Commit on top of the branch's head (or the --parent given).
     let parent = match &args.parent {

@@ -1,25 +1,31 @@
-//! Uploading blobs: one upload session per blob, its missing parts sent
-//! several at once (shared across blobs), then completed. A session survives
-//! the client: asking for the same blob again returns it with the parts the
-//! server already holds, so an interrupted push resumes where it stopped.
+//! Uploading blobs: one upload session per blob, several blobs at once, the
+//! parts of each blob sent one after another in ascending order (so the
+//! server hashes them as they stream in and its final check re-reads
+//! nothing), then completed. Each part is read from the file in 1 MiB blocks
+//! on a blocking thread and streamed as the request body without copying.
+//! A session survives the client: asking for the same blob again returns it
+//! with the parts the server already holds, so an interrupted push resumes
+//! where it stopped.
 
-use std::io::{Seek, SeekFrom};
-use std::path::PathBuf;
-use std::sync::Arc;
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
-use futures::{StreamExt, TryStreamExt};
+use bytes::Bytes;
+use futures::{Stream, StreamExt, TryStreamExt};
 use granary_core::api::{BlobRef, CreateUploadRequest, UploadStatus};
 use indicatif::ProgressBar;
 use reqwest::Body;
-use tokio::io::AsyncReadExt;
-use tokio::sync::Semaphore;
-use tokio_util::io::ReaderStream;
+use tokio::sync::mpsc;
 
 use crate::client::Client;
 use crate::error::{kind_of, Failure, Kind};
 use crate::progress::Reporter;
+
+/// Bytes per read of a part.
+const READ_BLOCK: usize = 1 << 20;
 
 /// A blob to upload and the local file that holds its bytes.
 #[derive(Debug, Clone)]
@@ -28,30 +34,42 @@ pub struct PendingBlob {
     pub file: PathBuf,
 }
 
-/// Sends the blobs; answers the number of bytes sent.
+/// What [`upload_all`] did.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Uploaded {
+    /// Blobs the registry lacked (wholly or in part).
+    pub blobs: usize,
+    /// Bytes sent.
+    pub bytes: u64,
+}
+
+/// Uploads the blobs as the stream yields them, `jobs` blobs at once; blobs
+/// the registry already stores are skipped.
 pub async fn upload_all(
     client: &Client,
-    blobs: Vec<PendingBlob>,
+    blobs: impl Stream<Item = PendingBlob>,
     jobs: usize,
     report: &Reporter,
     bar: &ProgressBar,
-) -> Result<u64> {
-    let permits = Arc::new(Semaphore::new(jobs));
+) -> Result<Uploaded> {
     let delay = test_delay();
-    let sent: Vec<u64> = futures::stream::iter(blobs)
+    blobs
         .map(|b| {
-            let permits = permits.clone();
             let file_bar = report.file(&b.file.display().to_string(), b.blob.size);
             async move {
-                let sent = upload_one(client, &b, &permits, jobs, (bar, &file_bar), delay).await;
+                let sent = upload_one(client, &b, (bar, &file_bar), delay).await;
                 file_bar.finish_and_clear();
                 sent
             }
         })
-        .buffer_unordered(jobs.max(2))
-        .try_collect()
-        .await?;
-    Ok(sent.iter().sum())
+        .buffer_unordered(jobs.max(1))
+        .try_fold(Uploaded::default(), |total, sent| async move {
+            Ok(Uploaded {
+                blobs: total.blobs + usize::from(sent.is_some()),
+                bytes: total.bytes + sent.unwrap_or(0),
+            })
+        })
+        .await
 }
 
 /// A hidden throttle for tests of interrupted pushes: sleep this long after each part.
@@ -62,48 +80,40 @@ fn test_delay() -> Option<Duration> {
         .map(Duration::from_millis)
 }
 
+/// Sends one blob's missing parts in order and completes it; answers the
+/// bytes sent, or `None` when the registry already stored the blob.
 async fn upload_one(
     client: &Client,
     pending: &PendingBlob,
-    permits: &Semaphore,
-    jobs: usize,
     (bar, file_bar): (&ProgressBar, &ProgressBar),
     delay: Option<Duration>,
-) -> Result<u64> {
+) -> Result<Option<u64>> {
     let what = format!("uploading {}", pending.file.display());
     let req = CreateUploadRequest { sha256: pending.blob.sha256, size: pending.blob.size };
     let mut sent = 0;
     // Twice at most: a completion that finds parts missing gets them sent again.
-    for _ in 0..2 {
+    for attempt in 0..2 {
         let status: UploadStatus = client.post_json("/api/v1/uploads", &req, &what).await?;
         let Some(id) = status.id.clone().filter(|_| !status.stored) else {
             bar.inc(pending.blob.size);
-            return Ok(sent);
+            return Ok((attempt > 0).then_some(sent));
         };
         let done: u64 = status.received.iter().map(|&n| { let (a, b) = status.part_range(n); b - a }).sum();
-        bar.inc(done);
-        file_bar.inc(done);
-        let parts = status.missing_parts();
-        let sizes: Vec<u64> = futures::stream::iter(parts)
-            .map(|n| {
-                let (start, end) = status.part_range(n);
-                let (id, what) = (&id, &what);
-                async move {
-                    let _permit = permits.acquire().await.expect("semaphore never closed");
-                    send_part(client, id, n, &pending.file, (start, end), (bar, file_bar), what).await?;
-                    if let Some(d) = delay {
-                        tokio::time::sleep(d).await;
-                    }
-                    Ok::<u64, anyhow::Error>(end - start)
-                }
-            })
-            .buffer_unordered(jobs)
-            .try_collect()
-            .await?;
-        sent += sizes.iter().sum::<u64>();
+        if attempt == 0 {
+            bar.inc(done);
+            file_bar.inc(done);
+        }
+        for n in status.missing_parts() {
+            let (start, end) = status.part_range(n);
+            send_part(client, &id, n, &pending.file, (start, end), (bar, file_bar), &what).await?;
+            sent += end - start;
+            if let Some(d) = delay {
+                tokio::time::sleep(d).await;
+            }
+        }
         let url = format!("/api/v1/uploads/{id}/complete");
         match client.post_json::<_, UploadStatus>(&url, &serde_json::json!({}), &what).await {
-            Ok(_) => return Ok(sent),
+            Ok(_) => return Ok(Some(sent)),
             Err(e) if kind_of(&e) == Kind::Conflict => continue,
             Err(e) if kind_of(&e) == Kind::Integrity => {
                 return Err(Failure::new(
@@ -122,7 +132,7 @@ async fn send_part(
     client: &Client,
     id: &str,
     n: u64,
-    file: &PathBuf,
+    file: &Path,
     (start, end): (u64, u64),
     (bar, file_bar): (&ProgressBar, &ProgressBar),
     what: &str,
@@ -131,13 +141,12 @@ async fn send_part(
     let len = end - start;
     client
         .send(what, |http| {
-            let mut f = std::fs::File::open(file).with_context(|| format!("cannot read {}", file.display()))?;
+            let mut f = File::open(file).with_context(|| format!("cannot read {}", file.display()))?;
             f.seek(SeekFrom::Start(start))?;
-            let reader = tokio::fs::File::from_std(f).take(len);
             let (bar, file_bar) = (bar.clone(), file_bar.clone());
-            let stream = ReaderStream::with_capacity(reader, 256 << 10).inspect_ok(move |chunk| {
-                bar.inc(chunk.len() as u64);
-                file_bar.inc(chunk.len() as u64);
+            let stream = read_blocks(f.take(len)).inspect_ok(move |block| {
+                bar.inc(block.len() as u64);
+                file_bar.inc(block.len() as u64);
             });
             Ok(http
                 .put(&url)
@@ -147,4 +156,21 @@ async fn send_part(
         })
         .await?;
     Ok(())
+}
+
+/// The reader's bytes in blocks of [`READ_BLOCK`], read on a blocking thread
+/// a few blocks ahead of the network.
+fn read_blocks(mut reader: impl Read + Send + 'static) -> impl Stream<Item = std::io::Result<Bytes>> {
+    let (tx, mut rx) = mpsc::channel::<std::io::Result<Bytes>>(4);
+    tokio::task::spawn_blocking(move || loop {
+        let mut block = Vec::with_capacity(READ_BLOCK);
+        let item = (&mut reader).take(READ_BLOCK as u64).read_to_end(&mut block).map(|_| Bytes::from(block));
+        let full = matches!(&item, Ok(b) if b.len() == READ_BLOCK);
+        let empty = matches!(&item, Ok(b) if b.is_empty());
+        // A closed channel: the request was dropped (a retry, or the end).
+        if (!empty && tx.blocking_send(item).is_err()) || !full {
+            return;
+        }
+    });
+    futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
 }
