@@ -36,6 +36,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/repos", post(accounts::create_repo))
         .route("/audit", get(accounts::list_audit))
+        .route("/invites", post(accounts::create_invite))
         .route("/models", get(models::list_models))
         .route(
             "/models/{owner}/{name}",

@@ -6,6 +6,7 @@
 pub mod audit;
 pub mod blobs;
 pub mod gates;
+pub mod invites;
 pub mod jobs;
 pub mod maintenance;
 pub mod models;

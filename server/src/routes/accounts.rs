@@ -330,3 +330,14 @@ pub async fn list_audit(State(state): State<AppState>, caller: Caller, Query(q):
     let events = audit::list(&state.db, crate::routes::page_limit(q.limit), q.before).await?;
     Ok(Json(json!({"events": events})))
 }
+
+/// `POST /api/v1/invites` (server admins): a one-time sign-up code for `--signup invite`.
+pub async fn create_invite(State(state): State<AppState>, caller: Caller, ip: ClientIp) -> AppResult<(StatusCode, Json<Value>)> {
+    let user = caller.require_user()?;
+    if !caller.is_admin() {
+        return Err(AppError::Forbidden("invites are made by server administrators".into()));
+    }
+    let code = crate::db::invites::create(&state.db, &user.name, granary_core::time::now_ms()).await?;
+    audit_event(&state, Some(&user.name), "invite.created", None, None, &ip).await;
+    Ok((StatusCode::CREATED, Json(json!({"code": code}))))
+}

@@ -9,6 +9,7 @@
 //! Every page answers errors as a styled page with the right status; a
 //! private model is a 404 exactly like a missing one (`routes::readable_model`).
 
+pub mod account;
 pub mod benchmarks;
 pub mod files;
 pub mod home;
@@ -21,7 +22,7 @@ pub mod templates;
 use axum::Router;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use serde::Serialize;
 
 use crate::app::AppState;
@@ -34,6 +35,17 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(home::home))
         .route("/models", get(models::list))
+        .route("/login", get(account::login_form).post(account::login))
+        .route("/logout", post(account::logout))
+        .route("/signup", get(account::signup_form).post(account::signup))
+        .route("/settings/tokens", get(account::tokens).post(account::create_token))
+        .route("/settings/tokens/{id}/revoke", post(account::revoke_token))
+        .route(
+            "/{owner}/{name}/settings",
+            get(account::model_settings).post(account::update_model_settings),
+        )
+        .route("/{owner}/{name}/delete", post(account::delete_model))
+        .route("/{owner}/{name}/accept-license", post(account::accept_license))
         .route("/static/{*path}", get(templates::static_file))
         .route("/{owner}", get(people::owner))
         .route("/{owner}/{name}", get(model::model_page))

@@ -1,0 +1,323 @@
+//! Accounts in the browser: sign-in, sign-out, sign-up, API tokens, model
+//! settings and license acceptance. Every form that changes state carries a
+//! CSRF token (double submit: a random value in the `granary_csrf` cookie and
+//! in a hidden field, compared in constant time) and needs a live session.
+
+use std::collections::HashMap;
+
+use axum::Form;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Serialize;
+use serde_json::json;
+
+use super::{OrPage, PageResult, page};
+use crate::access::{self, Role};
+use crate::app::AppState;
+use crate::auth::{Caller, cookie_in, session_caller};
+use crate::db::users::{self, TokenSpec};
+use crate::db::{gates, sessions};
+use crate::error::{AppError, Path};
+use crate::routes::accounts::{ClientIp, audit_event, rate_limit};
+use crate::routes::{model_id, readable_model};
+use crate::session::{AUDIENCE, COOKIE, CSRF_COOKIE, Claims, ISSUER};
+use crate::passwords;
+
+type Fields = HashMap<String, String>;
+
+/// The CSRF value of this browser, and the cookie to set when it is new.
+fn csrf_token(headers: &HeaderMap) -> (String, Option<String>) {
+    match cookie_in(headers, CSRF_COOKIE).filter(|v| v.len() == 64) {
+        Some(v) => (v, None),
+        None => {
+            let mut bytes = [0u8; 32];
+            rand::Rng::fill(&mut rand::rng(), &mut bytes);
+            let v = hex::encode(bytes);
+            let set = format!("{CSRF_COOKIE}={v}; Path=/; HttpOnly; SameSite=Strict");
+            (v, Some(set))
+        }
+    }
+}
+
+/// Refuses a form whose CSRF field does not match the browser's cookie.
+fn check_csrf(headers: &HeaderMap, form: &Fields) -> Result<(), AppError> {
+    let cookie = cookie_in(headers, CSRF_COOKIE).unwrap_or_default();
+    let field = form.get("csrf").map(String::as_str).unwrap_or_default();
+    let same = cookie.len() == 64
+        && cookie.len() == field.len()
+        && cookie.bytes().zip(field.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
+    if same {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden(
+            "this form has expired or did not come from this site (CSRF check failed): reload the page and try again".into(),
+        ))
+    }
+}
+
+/// The signed-in caller of a form post.
+async fn form_caller(state: &AppState, headers: &HeaderMap) -> Result<Caller, AppError> {
+    let jwt = cookie_in(headers, COOKIE).ok_or_else(|| AppError::Unauthorized("sign in first".into()))?;
+    session_caller(state, &jwt, granary_core::time::now_ms())
+        .await?
+        .ok_or_else(|| AppError::Unauthorized("your session has ended: sign in again".into()))
+}
+
+fn with_cookie(mut res: Response, cookie: Option<String>) -> Response {
+    if let Some(c) = cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
+        res.headers_mut().append(header::SET_COOKIE, c);
+    }
+    res
+}
+
+#[derive(Serialize)]
+struct FormPage<'a> {
+    title: &'a str,
+    csrf: String,
+    message: Option<String>,
+    signup: String,
+    next: String,
+}
+
+fn form_page(state: &AppState, headers: &HeaderMap, template: &str, title: &str, message: Option<String>, status: StatusCode) -> PageResult {
+    let (csrf, set) = csrf_token(headers);
+    let ctx = FormPage { title, csrf, message, signup: state.config.accounts.signup.clone(), next: String::new() };
+    let mut res = page(state, template, &ctx)?;
+    *res.status_mut() = status;
+    Ok(with_cookie(res, set))
+}
+
+/// `GET /login`.
+pub async fn login_form(State(state): State<AppState>, headers: HeaderMap) -> PageResult {
+    form_page(&state, &headers, "login.html", "Sign in", None, StatusCode::OK)
+}
+
+/// `POST /login`: checks the password and starts a session.
+pub async fn login(State(state): State<AppState>, headers: HeaderMap, ip: ClientIp, Form(form): Form<Fields>) -> PageResult {
+    check_csrf(&headers, &form).or_page(&state)?;
+    let name = form.get("username").map(|s| s.trim().to_string()).unwrap_or_default();
+    let password = form.get("password").cloned().unwrap_or_default();
+    let ip_key = format!("signin-ip:{}", ip.0.as_deref().unwrap_or("?"));
+    rate_limit(&state, &[ip_key, format!("signin-user:{}", name.to_ascii_lowercase())]).or_page(&state)?;
+    let found = users::find_with_password(&state.db, &name).await.or_page(&state)?;
+    let user = match found {
+        Some((user, Some(hash))) if passwords::verify(&password, &hash) => user,
+        _ => {
+            audit_event(&state, Some(&name), "signin.failed", None, None, &ip).await;
+            let msg = "That user name and password do not match.".to_string();
+            return form_page(&state, &headers, "login.html", "Sign in", Some(msg), StatusCode::UNAUTHORIZED);
+        }
+    };
+    let now = granary_core::time::now_ms();
+    let minutes = state.config.accounts.session_minutes.max(1);
+    let sid = crate::db::new_id();
+    let expires = now + minutes * 60_000;
+    sessions::create(&state.db, &sid, &user.id, now, expires).await.or_page(&state)?;
+    let claims = Claims {
+        sub: user.id.clone(),
+        sid,
+        iat: now / 1000,
+        exp: expires / 1000,
+        iss: ISSUER.into(),
+        aud: AUDIENCE.into(),
+    };
+    let jwt = state.session_keys.issue(&claims).map_err(AppError::internal).or_page(&state)?;
+    audit_event(&state, Some(&user.name), "signin.ok", None, None, &ip).await;
+    let cookie = format!("{COOKIE}={jwt}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}", minutes * 60);
+    Ok(with_cookie(Redirect::to(&format!("/{}", user.name)).into_response(), Some(cookie)))
+}
+
+/// `POST /logout`: revokes the session and clears the cookie.
+pub async fn logout(State(state): State<AppState>, headers: HeaderMap, Form(form): Form<Fields>) -> PageResult {
+    check_csrf(&headers, &form).or_page(&state)?;
+    if let Some(jwt) = cookie_in(&headers, COOKIE) {
+        if let Ok(claims) = state.session_keys.verify(&jwt) {
+            sessions::revoke(&state.db, &claims.sid, granary_core::time::now_ms()).await.or_page(&state)?;
+        }
+    }
+    let clear = format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0");
+    Ok(with_cookie(Redirect::to("/").into_response(), Some(clear)))
+}
+
+/// `GET /signup`.
+pub async fn signup_form(State(state): State<AppState>, headers: HeaderMap) -> PageResult {
+    if state.config.accounts.signup == "closed" {
+        return Err(AppError::Forbidden("sign-up is closed on this registry: ask an administrator for an account".into())).or_page(&state);
+    }
+    form_page(&state, &headers, "signup.html", "Sign up", None, StatusCode::OK)
+}
+
+/// `POST /signup`: creates a user with a password (open sign-up, or with an invite code).
+pub async fn signup(State(state): State<AppState>, headers: HeaderMap, ip: ClientIp, Form(form): Form<Fields>) -> PageResult {
+    check_csrf(&headers, &form).or_page(&state)?;
+    let mode = state.config.accounts.signup.as_str();
+    if mode == "closed" {
+        return Err(AppError::Forbidden("sign-up is closed on this registry".into())).or_page(&state);
+    }
+    rate_limit(&state, &[format!("signup-ip:{}", ip.0.as_deref().unwrap_or("?"))]).or_page(&state)?;
+    let name = form.get("username").map(|s| s.trim().to_string()).unwrap_or_default();
+    let password = form.get("password").cloned().unwrap_or_default();
+    let refuse = |msg: String| form_page(&state, &headers, "signup.html", "Sign up", Some(msg), StatusCode::BAD_REQUEST);
+    if let Err(e) = granary_core::names::validate_owner(&name) {
+        return refuse(e.to_string());
+    }
+    if let Err(e) = passwords::check_new(&password) {
+        return refuse(e);
+    }
+    if mode == "invite" {
+        let code = form.get("invite").map(|s| s.trim().to_string()).unwrap_or_default();
+        if !crate::db::invites::redeem(&state.db, &code, &name, granary_core::time::now_ms()).await.or_page(&state)? {
+            return refuse("that invite code is not valid or was already used".into());
+        }
+    }
+    if users::find_by_name(&state.db, &name).await.or_page(&state)?.is_some() {
+        return refuse(format!("the name `{name}` is taken"));
+    }
+    let now = granary_core::time::now_ms();
+    let user = users::ensure(&state.db, &name, false, now).await.or_page(&state)?;
+    let hash = passwords::hash(&password).map_err(AppError::Internal).or_page(&state)?;
+    users::set_password(&state.db, &user.id, &hash).await.or_page(&state)?;
+    audit_event(&state, Some(&name), "signup", None, Some(mode), &ip).await;
+    form_page(&state, &headers, "login.html", "Sign in", Some(format!("Welcome, {name}: sign in with your new password.")), StatusCode::OK)
+}
+
+#[derive(Serialize)]
+struct TokensPage {
+    title: &'static str,
+    csrf: String,
+    user: String,
+    tokens: Vec<users::TokenRow>,
+    created: Option<String>,
+    message: Option<String>,
+}
+
+async fn tokens_page(state: &AppState, headers: &HeaderMap, caller: &Caller, created: Option<String>, message: Option<String>) -> PageResult {
+    let user = caller.require_user().or_page(state)?;
+    let (csrf, set) = csrf_token(headers);
+    let tokens = users::list_tokens(&state.db, &user.id).await.or_page(state)?;
+    let ctx = TokensPage { title: "API tokens", csrf, user: user.name.clone(), tokens, created, message };
+    Ok(with_cookie(page(state, "tokens.html", &ctx)?, set))
+}
+
+/// `GET /settings/tokens`: the signed-in user's tokens.
+pub async fn tokens(State(state): State<AppState>, headers: HeaderMap, caller: Caller) -> PageResult {
+    if caller.user.is_none() {
+        return Ok(Redirect::to("/login").into_response());
+    }
+    tokens_page(&state, &headers, &caller, None, None).await
+}
+
+/// `POST /settings/tokens`: a new token, shown once.
+pub async fn create_token(State(state): State<AppState>, headers: HeaderMap, ip: ClientIp, Form(form): Form<Fields>) -> PageResult {
+    check_csrf(&headers, &form).or_page(&state)?;
+    let caller = form_caller(&state, &headers).await.or_page(&state)?;
+    let user = caller.require_user().or_page(&state)?.clone();
+    rate_limit(&state, &[format!("user:{}", user.id)]).or_page(&state)?;
+    let scope = form.get("scope").map(String::as_str).unwrap_or("read");
+    let scope = Role::parse(scope)
+        .ok_or_else(|| AppError::Invalid(format!("scope `{scope}` is not one of read, write, admin")))
+        .or_page(&state)?;
+    let owner = form.get("owner").map(|s| s.trim()).filter(|s| !s.is_empty());
+    if let Some(o) = owner {
+        granary_core::names::validate_owner(o).map_err(|e| AppError::Invalid(e.to_string())).or_page(&state)?;
+    }
+    let days = form.get("expires_days").and_then(|d| d.trim().parse::<i64>().ok()).filter(|d| *d > 0);
+    let now = granary_core::time::now_ms();
+    let name = form.get("name").map(|s| s.trim()).filter(|s| !s.is_empty()).unwrap_or("web");
+    let spec = TokenSpec { name, scope: scope.as_str(), owner_limit: owner, expires_at: days.map(|d| now + d * 86_400_000) };
+    let (id, token) = users::create_scoped_token(&state.db, &user.id, &spec, now).await.or_page(&state)?;
+    audit_event(&state, Some(&user.name), "token.created", Some(&id), Some(scope.as_str()), &ip).await;
+    tokens_page(&state, &headers, &caller, Some(token), None).await
+}
+
+/// `POST /settings/tokens/{id}/revoke`.
+pub async fn revoke_token(State(state): State<AppState>, headers: HeaderMap, ip: ClientIp, Path(id): Path<String>, Form(form): Form<Fields>) -> PageResult {
+    check_csrf(&headers, &form).or_page(&state)?;
+    let caller = form_caller(&state, &headers).await.or_page(&state)?;
+    let user = caller.require_user().or_page(&state)?.clone();
+    let revoked = users::revoke_token(&state.db, &user.id, &id, granary_core::time::now_ms()).await.or_page(&state)?;
+    if revoked {
+        audit_event(&state, Some(&user.name), "token.revoked", Some(&id), None, &ip).await;
+    }
+    let msg = if revoked { "The token was revoked." } else { "No such live token." };
+    tokens_page(&state, &headers, &caller, None, Some(msg.into())).await
+}
+
+/// `GET /{owner}/{name}/settings` (admins of the namespace).
+pub async fn model_settings(State(state): State<AppState>, headers: HeaderMap, caller: Caller, Path((owner, name)): Path<(String, String)>) -> PageResult {
+    let id = model_id(&owner, &name).or_page(&state)?;
+    let model = readable_model(&state, &caller, &id).await.or_page(&state)?;
+    access::require_role(&state.db, &caller, &model.owner, Role::Admin).await.or_page(&state)?;
+    let (csrf, set) = csrf_token(&headers);
+    let acceptances = gates::acceptances(&state.db, &model.id).await.or_page(&state)?;
+    let ctx = json!({
+        "title": format!("Settings · {}", model.full_name()),
+        "csrf": csrf,
+        "id": model.full_name(),
+        "owner": model.owner,
+        "name": model.name,
+        "private": model.private != 0,
+        "gated": model.gated != 0,
+        "acceptances": acceptances,
+    });
+    Ok(with_cookie(page(&state, "model_settings.html", &ctx)?, set))
+}
+
+/// `POST /{owner}/{name}/settings`: visibility and gate.
+pub async fn update_model_settings(State(state): State<AppState>, headers: HeaderMap, ip: ClientIp, Path((owner, name)): Path<(String, String)>, Form(form): Form<Fields>) -> PageResult {
+    check_csrf(&headers, &form).or_page(&state)?;
+    let caller = form_caller(&state, &headers).await.or_page(&state)?;
+    let id = model_id(&owner, &name).or_page(&state)?;
+    let model = readable_model(&state, &caller, &id).await.or_page(&state)?;
+    let user = access::require_role(&state.db, &caller, &model.owner, Role::Admin).await.or_page(&state)?.clone();
+    let now = granary_core::time::now_ms();
+    let private = form.get("visibility").map(|v| v == "private");
+    let gated = form.get("gate").map(|v| v == "gated");
+    if let Some(p) = private.filter(|p| *p != (model.private != 0)) {
+        gates::set_private(&state.db, &model.id, p, now).await.or_page(&state)?;
+        audit_event(&state, Some(&user.name), "repo.visibility", Some(&model.full_name()), Some(if p { "private" } else { "public" }), &ip).await;
+    }
+    if let Some(g) = gated.filter(|g| *g != (model.gated != 0)) {
+        gates::set_gated(&state.db, &model.id, g, now).await.or_page(&state)?;
+        audit_event(&state, Some(&user.name), "repo.gate", Some(&model.full_name()), Some(if g { "gated" } else { "ungated" }), &ip).await;
+    }
+    Ok(Redirect::to(&format!("/{}/{}/settings", super::seg(&model.owner), super::seg(&model.name))).into_response())
+}
+
+/// `POST /{owner}/{name}/delete`: deletes the model (the form asks to type its name).
+pub async fn delete_model(State(state): State<AppState>, headers: HeaderMap, ip: ClientIp, Path((owner, name)): Path<(String, String)>, Form(form): Form<Fields>) -> PageResult {
+    check_csrf(&headers, &form).or_page(&state)?;
+    let caller = form_caller(&state, &headers).await.or_page(&state)?;
+    let id = model_id(&owner, &name).or_page(&state)?;
+    let model = readable_model(&state, &caller, &id).await.or_page(&state)?;
+    let user = access::require_role(&state.db, &caller, &model.owner, Role::Admin).await.or_page(&state)?.clone();
+    if form.get("confirm").map(|c| c.trim()) != Some(model.full_name().as_str()) {
+        return Err(AppError::Invalid(format!("type `{}` to confirm the deletion", model.full_name()))).or_page(&state);
+    }
+    gates::delete_model(&state.db, &model.id).await.or_page(&state)?;
+    audit_event(&state, Some(&user.name), "repo.deleted", Some(&model.full_name()), None, &ip).await;
+    Ok(Redirect::to(&format!("/{}", super::seg(&model.owner))).into_response())
+}
+
+/// `POST /{owner}/{name}/accept-license`: the signed-in user accepts a gated model's license.
+pub async fn accept_license(State(state): State<AppState>, headers: HeaderMap, Path((owner, name)): Path<(String, String)>, Form(form): Form<Fields>) -> PageResult {
+    check_csrf(&headers, &form).or_page(&state)?;
+    let caller = form_caller(&state, &headers).await.or_page(&state)?;
+    let id = model_id(&owner, &name).or_page(&state)?;
+    let model = readable_model(&state, &caller, &id).await.or_page(&state)?;
+    let user = caller.require_user().or_page(&state)?;
+    gates::accept(&state.db, &model.id, &user.id, model.head_revision.as_deref(), granary_core::time::now_ms()).await.or_page(&state)?;
+    Ok(Redirect::to(&format!("/{}/{}", super::seg(&model.owner), super::seg(&model.name))).into_response())
+}
+
+/// The hidden CSRF field and cookie for pages (like the model page) that show a form.
+pub fn csrf_for_page(headers: &HeaderMap) -> (String, Option<String>) {
+    csrf_token(headers)
+}
+
+/// Sets the CSRF cookie on a page response when it is new.
+pub fn set_csrf_cookie(res: Response, cookie: Option<String>) -> Response {
+    with_cookie(res, cookie)
+}
+
