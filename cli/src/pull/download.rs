@@ -10,6 +10,7 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
@@ -57,13 +58,6 @@ pub fn tuning() -> (Option<u64>, Option<Duration>) {
     (chunk, delay)
 }
 
-/// What the writer thread is handed, in file order.
-enum Piece {
-    Data(Bytes),
-    /// Chunk `n` is complete: log it.
-    End(u64),
-}
-
 impl Fetcher<'_> {
     /// Fetches, verifies and caches one blob; answers its cache path and the bytes downloaded.
     pub async fn fetch(&self, want: &Wanted, bar: &ProgressBar, file_bar: &ProgressBar) -> Result<(PathBuf, u64)> {
@@ -99,32 +93,31 @@ impl Fetcher<'_> {
         file_bar.inc(already);
 
         // The hasher first reads back what an earlier run wrote, then follows the writer.
-        let (hash_tx, mut hash_rx) = mpsc::channel::<Bytes>(64);
+        // Whole chunks travel to the threads (a wake-up per chunk, not per piece).
+        let (hash_tx, mut hash_rx) = mpsc::channel::<Arc<Vec<Bytes>>>(4);
         let hasher = {
             let path = data_path.clone();
             tokio::task::spawn_blocking(move || -> Result<Sha256> {
                 let mut hasher = Sha256Hasher::new();
                 hash_prefix(&path, already, &mut hasher)?;
-                while let Some(bytes) = hash_rx.blocking_recv() {
-                    hasher.update(&bytes);
+                while let Some(pieces) = hash_rx.blocking_recv() {
+                    pieces.iter().for_each(|bytes| hasher.update(bytes));
                 }
                 Ok(hasher.finish())
             })
         };
-        let (write_tx, mut write_rx) = mpsc::channel::<Piece>(64);
+        let (write_tx, mut write_rx) = mpsc::channel::<(u64, Arc<Vec<Bytes>>)>(4);
         let writer = {
             let data = File::options().write(true).open(&data_path)?;
             let mut log = OpenOptions::new().append(true).open(&log_path)?;
             tokio::task::spawn_blocking(move || -> Result<()> {
                 let mut offset = already;
-                while let Some(piece) = write_rx.blocking_recv() {
-                    match piece {
-                        Piece::Data(bytes) => {
-                            write_at(&data, &bytes, offset)?;
-                            offset += bytes.len() as u64;
-                        }
-                        Piece::End(n) => writeln!(log, "{n}")?,
+                while let Some((n, pieces)) = write_rx.blocking_recv() {
+                    for bytes in pieces.iter() {
+                        write_at(&data, bytes, offset)?;
+                        offset += bytes.len() as u64;
                     }
+                    writeln!(log, "{n}")?;
                 }
                 Ok(())
             })
@@ -149,13 +142,11 @@ impl Fetcher<'_> {
                     break;
                 }
             };
-            for bytes in pieces {
-                fetched += bytes.len() as u64;
-                // A closed channel means its thread failed; its error is reported below.
-                let _ = hash_tx.send(bytes.clone()).await;
-                let _ = write_tx.send(Piece::Data(bytes)).await;
-            }
-            let _ = write_tx.send(Piece::End(n)).await;
+            fetched += pieces.iter().map(|b| b.len() as u64).sum::<u64>();
+            let pieces = Arc::new(pieces);
+            // A closed channel means its thread failed; its error is reported below.
+            let _ = hash_tx.send(pieces.clone()).await;
+            let _ = write_tx.send((n, pieces)).await;
             if let Some(d) = self.delay {
                 tokio::time::sleep(d).await;
             }
