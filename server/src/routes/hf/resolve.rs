@@ -1,5 +1,6 @@
 //! `HEAD|GET /{owner}/{name}/resolve/{rev}/{path…}`: file downloads for the
-//! Hub clients. Served directly (no redirect), never compressed, with the
+//! Hub clients. Served directly, or with `--presign-downloads` redirected to
+//! the object store (`presign.rs`); never compressed, with the
 //! metadata both clients need on every answer: `X-Repo-Commit` (40 hex),
 //! `ETag` and `X-Linked-Etag` (`"<sha256>"`, strong), `X-Linked-Size`.
 
