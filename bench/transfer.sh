@@ -54,6 +54,7 @@ start_server() {
 stop_server() { kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""; }
 
 declare -a SHA PUSH PULL
+LOAD_START="$(uptime | sed 's/.*load average: //')"
 cat "$WORK"/model/* >/dev/null # warm the page cache for everyone alike
 for i in $(seq "$RUNS"); do
   t0=$(now); openssl dgst -sha256 "${SHARDS[@]}" "$WORK/model/README.md" "$WORK/model/config.json" >/dev/null; t1=$(now)
@@ -108,6 +109,7 @@ $RUNS runs each; MB/s = 10^6 bytes per second of wall time.
 | \`granary pull\` | $PULL_MIN | $PULL_MED | $(ratio "$PULL_MED" "$SHA_MED") | ≥ 0.6 |
 
 Runs: openssl ${SHA[*]}; push ${PUSH[*]}; pull ${PULL[*]}.
+Load average (\`uptime\`, 1/5/15 min): $LOAD_START at the start, $(uptime | sed 's/.*load average: //') at the end.
 MD
 
 python3 - "$ROOT/BENCHMARKS.md" "$SECTION" <<'PY'
