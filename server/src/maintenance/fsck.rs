@@ -228,12 +228,11 @@ async fn check_garbage(
             continue;
         }
         // A blob stored since the rows were read is not garbage.
-        if let Some(sha) = blob_of_key(&key) {
-            if let Some(live) = blobs::find(&app.db, &sha).await? {
-                if (0..live.part_count).any(|n| Key::BlobPart(&live, n).path().as_ref() == key) {
-                    continue;
-                }
-            }
+        if let Some(sha) = blob_of_key(&key)
+            && let Some(live) = blobs::find(&app.db, &sha).await?
+            && (0..live.part_count).any(|n| Key::BlobPart(&live, n).path().as_ref() == key)
+        {
+            continue;
         }
         garbage.push(o);
     }

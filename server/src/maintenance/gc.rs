@@ -103,13 +103,9 @@ async fn collect_sessions(app: &App, cutoff: i64, dry: bool, report: &mut GcRepo
         }
         report.upload_sessions += 1;
         for o in objects {
-            if !dry {
-                if let Err(e) = app.storage.inner().delete(&o.location).await {
-                    if !matches!(e, object_store::Error::NotFound { .. }) {
-                        report.errors.push(format!("cannot delete {}: {e}", o.location));
-                        continue;
-                    }
-                }
+            if !dry && let Err(e) = delete(app, &o.location).await {
+                report.errors.push(e);
+                continue;
             }
             report.staged_objects += 1;
             report.staged_bytes += o.size;
@@ -140,13 +136,9 @@ async fn collect_staging(app: &App, cutoff: i64, dry: bool, report: &mut GcRepor
         if has_session {
             continue;
         }
-        if !dry {
-            if let Err(e) = app.storage.inner().delete(&o.location).await {
-                if !matches!(e, object_store::Error::NotFound { .. }) {
-                    report.errors.push(format!("cannot delete {}: {e}", o.location));
-                    continue;
-                }
-            }
+        if !dry && let Err(e) = delete(app, &o.location).await {
+            report.errors.push(e);
+            continue;
         }
         report.staged_objects += 1;
         report.staged_bytes += o.size;
@@ -169,12 +161,11 @@ async fn collect_blobs(app: &App, cutoff: i64, dry: bool, report: &mut GcReport)
             continue;
         };
         for n in 0..layout.part_count {
-            let key = Key::BlobPart(&layout, n).path();
-            match app.storage.inner().delete(&key).await {
-                Ok(()) | Err(object_store::Error::NotFound { .. }) => report.blob_objects += 1,
+            match delete(app, &Key::BlobPart(&layout, n).path()).await {
+                Ok(()) => report.blob_objects += 1,
                 // The row goes anyway: the blob is unreferenced, and an object left
                 // behind is reported by `fsck` and overwritten by a new upload.
-                Err(e) => report.errors.push(format!("cannot delete {key}: {e}")),
+                Err(e) => report.errors.push(e),
             }
         }
         tx.commit().await?;
@@ -183,6 +174,14 @@ async fn collect_blobs(app: &App, cutoff: i64, dry: bool, report: &mut GcReport)
         tracing::debug!(blob = %layout.sha256, bytes = layout.size, "collected an unreferenced blob");
     }
     Ok(())
+}
+
+/// Deletes an object; one already gone counts as deleted.
+async fn delete(app: &App, key: &object_store::path::Path) -> Result<(), String> {
+    match app.storage.inner().delete(key).await {
+        Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+        Err(e) => Err(format!("cannot delete {key}: {e}")),
+    }
 }
 
 /// Runs [`collect`] every `interval` until the process ends (inside `serve`).
