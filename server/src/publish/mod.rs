@@ -233,6 +233,19 @@ async fn stored_layouts(app: &App, req: &CommitRequest) -> AppResult<HashMap<Sha
     Ok(stored)
 }
 
+/// A blob read that failed. Not found: garbage collection removed an unreferenced
+/// blob since `stored_layouts` (the commit is refused cleanly; nothing was written).
+fn store_error(e: object_store::Error) -> AppError {
+    match e {
+        object_store::Error::NotFound { .. } => AppError::Invalid(
+            "a blob of this commit is no longer stored (it was collected as unused while the commit was checked): \
+             upload it again, then commit"
+                .into(),
+        ),
+        e => AppError::internal(e),
+    }
+}
+
 /// Content checks of every file, a few at a time; safetensors summaries by path.
 async fn check_contents(
     app: &App,
@@ -247,7 +260,7 @@ async fn check_contents(
             async move {
                 match content::check_file(&storage, &path, layout).await {
                     Ok(summary) => Ok(summary.map(|s| (path.to_string(), s))),
-                    Err(content::ContentError::Store(e)) => Err(AppError::internal(e)),
+                    Err(content::ContentError::Store(e)) => Err(store_error(e)),
                     Err(e) => Err(AppError::Invalid(e.to_string())),
                 }
             }
@@ -272,7 +285,7 @@ async fn read_card(
         .storage
         .read_blob_range(layout, 0..layout.size.min(MAX_CARD_BYTES))
         .await
-        .map_err(AppError::internal)?;
+        .map_err(store_error)?;
     let text = String::from_utf8_lossy(&bytes);
     card::front_matter(&text).map_err(AppError::Invalid)
 }
