@@ -219,6 +219,23 @@ impl Cluster {
     }
 }
 
+impl Drop for Cluster {
+    /// Keeps the processes' logs of a failed test.
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let keep = std::env::temp_dir().join(format!("granary-scaleout-{}", uuid::Uuid::new_v4().simple()));
+            if std::fs::create_dir_all(&keep).is_ok() {
+                for entry in std::fs::read_dir(self.dir.path()).into_iter().flatten().flatten() {
+                    if entry.path().extension().is_some_and(|e| e == "log") {
+                        let _ = std::fs::copy(entry.path(), keep.join(entry.file_name()));
+                    }
+                }
+                eprintln!("the processes' logs are kept in {}", keep.display());
+            }
+        }
+    }
+}
+
 /// Every file under `dir`, by relative path.
 fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {

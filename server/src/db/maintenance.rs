@@ -34,21 +34,26 @@ pub async fn stale_sessions(db: &Db, cutoff: i64) -> sqlx::Result<Vec<StaleSessi
 }
 
 /// Deletes a session (and its part rows) only if it is still stale; true when it was.
+/// Parts first, then the session, the order `uploads::delete` takes its locks in, so
+/// the two never deadlock; a session touched meanwhile rolls the deletion back.
 pub async fn delete_stale_session(db: &Db, id: &str, cutoff: i64) -> sqlx::Result<bool> {
     let (mut tx, _guard) = db.begin_write().await?;
-    let locked: Option<(String,)> = sqlx::query_as(&format!(
-        "SELECT id FROM upload_sessions WHERE id = $1 AND updated_at < $2{}",
-        row_lock(db, "UPDATE")
-    ))
+    sqlx::query(
+        "DELETE FROM upload_parts WHERE upload_id = $1
+           AND EXISTS (SELECT 1 FROM upload_sessions s WHERE s.id = $1 AND s.updated_at < $2)",
+    )
     .bind(id)
     .bind(cutoff)
-    .fetch_optional(&mut *tx)
+    .execute(&mut *tx)
     .await?;
-    if locked.is_none() {
+    let deleted = sqlx::query("DELETE FROM upload_sessions WHERE id = $1 AND updated_at < $2")
+        .bind(id)
+        .bind(cutoff)
+        .execute(&mut *tx)
+        .await?;
+    if deleted.rows_affected() == 0 {
         return Ok(false);
     }
-    sqlx::query("DELETE FROM upload_parts WHERE upload_id = $1").bind(id).execute(&mut *tx).await?;
-    sqlx::query("DELETE FROM upload_sessions WHERE id = $1").bind(id).execute(&mut *tx).await?;
     tx.commit().await?;
     Ok(true)
 }

@@ -98,8 +98,15 @@ pub async fn collect(app: &App, opts: GcOptions) -> anyhow::Result<GcReport> {
 async fn collect_sessions(app: &App, cutoff: i64, dry: bool, report: &mut GcReport) -> anyhow::Result<()> {
     for s in q::stale_sessions(&app.db, cutoff).await? {
         let objects = super::list(&app.storage, Key::UploadDir(&s.id).path().as_ref()).await?;
-        if !dry && !q::delete_stale_session(&app.db, &s.id, cutoff).await? {
-            continue;
+        if !dry {
+            match q::delete_stale_session(&app.db, &s.id, cutoff).await {
+                Ok(true) => {}
+                Ok(false) => continue,
+                Err(e) => {
+                    report.errors.push(format!("cannot delete upload session {}: {e}", s.id));
+                    continue;
+                }
+            }
         }
         report.upload_sessions += 1;
         for o in objects {
@@ -157,8 +164,13 @@ async fn collect_blobs(app: &App, cutoff: i64, dry: bool, report: &mut GcReport)
             continue;
         }
         let (mut tx, _guard) = app.db.begin_write().await?;
-        let Some(layout) = q::lock_unreferenced_blob(&app.db, &mut tx, &candidate.sha256, cutoff).await? else {
-            continue;
+        let layout = match q::lock_unreferenced_blob(&app.db, &mut tx, &candidate.sha256, cutoff).await {
+            Ok(Some(layout)) => layout,
+            Ok(None) => continue,
+            Err(e) => {
+                report.errors.push(format!("cannot collect blob {}: {e}", candidate.sha256));
+                continue;
+            }
         };
         for n in 0..layout.part_count {
             match delete(app, &Key::BlobPart(&layout, n).path()).await {
@@ -168,7 +180,10 @@ async fn collect_blobs(app: &App, cutoff: i64, dry: bool, report: &mut GcReport)
                 Err(e) => report.errors.push(e),
             }
         }
-        tx.commit().await?;
+        if let Err(e) = tx.commit().await {
+            report.errors.push(format!("cannot collect blob {}: {e}", layout.sha256));
+            continue;
+        }
         report.blobs += 1;
         report.blob_bytes += layout.size;
         tracing::debug!(blob = %layout.sha256, bytes = layout.size, "collected an unreferenced blob");
