@@ -6,8 +6,9 @@ use sqlx::FromRow;
 use super::{Db, Tx};
 use crate::storage::BlobLayout;
 
+/// A `blobs` row as stored; [`BlobRow::layout`] turns it into the storage view.
 #[derive(Debug, Clone, FromRow)]
-struct BlobRow {
+pub(crate) struct BlobRow {
     sha256: String,
     size: i64,
     part_size: i64,
@@ -15,7 +16,7 @@ struct BlobRow {
 }
 
 impl BlobRow {
-    fn layout(self) -> Option<BlobLayout> {
+    pub(crate) fn layout(self) -> Option<BlobLayout> {
         Some(BlobLayout {
             sha256: self.sha256.parse().ok()?,
             size: self.size as u64,

@@ -67,24 +67,7 @@ pub async fn session_exists(db: &Db, id: &str) -> sqlx::Result<bool> {
     Ok(row.is_some())
 }
 
-#[derive(Debug, Clone, FromRow)]
-struct BlobRow {
-    sha256: String,
-    size: i64,
-    part_size: i64,
-    part_count: i64,
-}
-
-impl BlobRow {
-    fn layout(self) -> Option<BlobLayout> {
-        Some(BlobLayout {
-            sha256: self.sha256.parse().ok()?,
-            size: self.size as u64,
-            part_size: self.part_size as u64,
-            part_count: self.part_count as u64,
-        })
-    }
-}
+use super::blobs::BlobRow;
 
 /// Blobs created before `cutoff` (ms) that no revision file names: candidates
 /// for collection, to be re-checked one by one by [`lock_unreferenced_blob`].
