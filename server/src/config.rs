@@ -41,6 +41,9 @@ pub struct Config {
     pub accounts: AccountsConfig,
 
     #[command(flatten)]
+    pub limits: crate::limits::LimitsConfig,
+
+    #[command(flatten)]
     pub s3: S3Config,
 }
 
@@ -194,6 +197,7 @@ impl Config {
             verification: VerificationConfig::default(),
             web: WebConfig::default(),
             accounts: AccountsConfig::default(),
+            limits: crate::limits::LimitsConfig::default(),
             s3: S3Config::default(),
         }
     }

@@ -132,7 +132,10 @@ impl From<JsonRejection> for AppError {
     fn from(r: JsonRejection) -> Self {
         match r {
             JsonRejection::BytesRejection(b) if b.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                Self::TooLarge(format!("request body is too large: {}", b.body_text()))
+                Self::TooLarge(format!(
+                    "the request body is larger than this registry accepts (max_json_body): {}",
+                    b.body_text()
+                ))
             }
             other => Self::Invalid(format!("invalid JSON body: {}", other.body_text())),
         }

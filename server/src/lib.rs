@@ -8,6 +8,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod ingest;
+pub mod limits;
 pub mod maintenance;
 pub mod passwords;
 pub mod presign;
@@ -27,13 +28,12 @@ use tokio::net::TcpListener;
 pub use app::{App, AppState};
 pub use config::Config;
 
-/// Serves `app` on `listener` until `shutdown` resolves, then drains requests.
+/// Serves `app` on `listener` until `shutdown` resolves, then drains requests
+/// (with the connection limits of `limits.rs`).
 pub async fn serve(
     app: Arc<App>,
     listener: TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let router = router::router(AppState(app));
-    let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, service).with_graceful_shutdown(shutdown).await
+    limits::serve(app, listener, shutdown).await
 }

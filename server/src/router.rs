@@ -10,7 +10,8 @@ use tower_http::trace::TraceLayer;
 use crate::app::AppState;
 use crate::routes::{accounts, commits, files, meta, models, uploads, verification};
 
-/// The largest JSON body accepted (a commit of many files is the biggest).
+/// The default largest JSON body accepted (a commit of many files is the biggest);
+/// `--max-json-body` sets it (`limits.rs`).
 pub const MAX_JSON_BODY: usize = 32 * 1024 * 1024;
 
 pub fn router(state: AppState) -> Router {
@@ -76,7 +77,9 @@ pub fn router(state: AppState) -> Router {
         .fallback(|| async {
             crate::error::AppError::NotFound("no such endpoint: see docs/API.md".into())
         })
-        .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
+        .layer(DefaultBodyLimit::max(state.config.limits.max_json_body))
+        // Token rate, request and idle timeouts (limits.rs).
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::limits::enforce))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
                 let id = req

@@ -11,6 +11,7 @@ pub mod jobs;
 pub mod maintenance;
 pub mod models;
 pub mod orgs;
+pub mod quota;
 pub mod refs;
 pub mod revisions;
 pub mod sessions;
@@ -129,7 +130,9 @@ pub fn like_escape(s: &str) -> String {
         if matches!(c, '%' | '_' | '\\') {
             out.push('\\');
         }
-        out.push(c);
+        // No stored text holds a NUL, and SQLite would end the pattern at it (matching
+        // everything) while PostgreSQL refuses it: a character nothing holds matches nothing.
+        out.push(if c == '\0' { '\u{FFFF}' } else { c });
     }
     out
 }

@@ -23,6 +23,8 @@ pub enum ContentError {
     Pickle(String, &'static str),
     #[error("`{0}` is not a valid safetensors file: {1}")]
     Safetensors(String, safetensors_header::HeaderError),
+    #[error("`{0}` has a safetensors header of {1} bytes, over this registry's limit of {2} bytes (max_safetensors_header)")]
+    HeaderLimit(String, u64, u64),
     #[error(transparent)]
     Store(#[from] object_store::Error),
 }
@@ -47,6 +49,7 @@ pub async fn check_file(
     storage: &Storage,
     path: &RepoPath,
     layout: BlobLayout,
+    max_header: u64,
 ) -> Result<Option<SafetensorsSummary>, ContentError> {
     let ext = path.extension();
     if ext.as_deref() == Some("safetensors") {
@@ -57,6 +60,10 @@ pub async fn check_file(
         }
         let prefix = storage.read_blob_range(layout, 0..8).await?;
         let prefix: [u8; 8] = prefix.try_into().map_err(|_| err(safetensors_header::HeaderError::TooShort(size)))?;
+        let declared = safetensors_header::header_len(&prefix);
+        if declared > max_header && declared <= size - 8 {
+            return Err(ContentError::HeaderLimit(path.to_string(), declared, max_header));
+        }
         let n = safetensors_header::check_prefix(size, &prefix).map_err(err)?;
         let header = storage.read_blob_range(layout, 8..8 + n).await?;
         return safetensors_header::inspect(size, &header).map(Some).map_err(err);

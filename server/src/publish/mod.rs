@@ -47,6 +47,7 @@ pub async fn commit(app: &App, author: &UserRow, id: &ModelId, req: CommitReques
     check_path_set(req.files.iter().map(|f| &f.path)).map_err(|e| AppError::Invalid(e.to_string()))?;
 
     let layouts = stored_layouts(app, &req).await?;
+    crate::limits::check_owner_quota(app, id.owner(), &layouts).await?;
     let summaries = check_contents(app, &req, &layouts).await?;
     let card = read_card(app, &req, &layouts).await?;
     let license_id = req
@@ -257,10 +258,12 @@ async fn check_contents(
     futures::stream::iter(items)
         .map(|(path, layout)| {
             let storage = app.storage.clone();
+            let max_header = app.config.limits.max_safetensors_header;
             async move {
-                match content::check_file(&storage, &path, layout).await {
+                match content::check_file(&storage, &path, layout, max_header).await {
                     Ok(summary) => Ok(summary.map(|s| (path.to_string(), s))),
                     Err(content::ContentError::Store(e)) => Err(store_error(e)),
+                    Err(e @ content::ContentError::HeaderLimit(..)) => Err(AppError::TooLarge(e.to_string())),
                     Err(e) => Err(AppError::Invalid(e.to_string())),
                 }
             }

@@ -135,6 +135,37 @@ pub async fn put_part(
 ) -> AppResult<Json<UploadStatus>> {
     let session = own_session(&state, &caller, &id).await?;
     let layout = session_layout(&session)?;
+    match receive_part(&state, &session, layout, &id, n, body).await {
+        Err(e) => settle_race(&state, &id, &layout, e).await,
+        ok => ok,
+    }
+}
+
+/// After an internal error: if a concurrent request of the same session completed or
+/// abandoned it meanwhile (its parts moved or deleted), answer that, not a 500.
+async fn settle_race(state: &AppState, id: &str, layout: &BlobLayout, e: AppError) -> AppResult<Json<UploadStatus>> {
+    if !matches!(e, AppError::Internal(_)) {
+        return Err(e);
+    }
+    if let Some(live) = blobs::find(&state.db, &layout.sha256).await? {
+        return Ok(Json(stored_status(&live)));
+    }
+    if uploads::find(&state.db, id).await?.is_none() {
+        return Err(AppError::NotFound(format!(
+            "upload {id} was completed or abandoned by another request meanwhile: start it again with POST /api/v1/uploads"
+        )));
+    }
+    Err(e)
+}
+
+async fn receive_part(
+    state: &AppState,
+    session: &uploads::SessionRow,
+    layout: BlobLayout,
+    id: &str,
+    n: u64,
+    body: Body,
+) -> AppResult<Json<UploadStatus>> {
     if n >= layout.part_count {
         return Err(AppError::Invalid(format!(
             "part {n} does not exist: this upload has parts 0 to {}",
@@ -144,7 +175,7 @@ pub async fn put_part(
     let range = layout.part_range(n);
     let expected = range.end - range.start;
     let stats = state.0.clone();
-    let running = Arc::new(Mutex::new(state.upload_digests.resume(&id, n)));
+    let running = Arc::new(Mutex::new(state.upload_digests.resume(id, n)));
     let hashing = running.clone();
     let stream = body
         .into_data_stream()
@@ -159,17 +190,17 @@ pub async fn put_part(
         .boxed();
     state
         .storage
-        .put_stream_exact(&Key::UploadPart(&id, n).path(), expected, stream)
+        .put_stream_exact(&Key::UploadPart(id, n).path(), expected, stream)
         .await
         .map_err(|e| match e {
             PutError::Store(e) => AppError::internal(e),
             other => AppError::Invalid(format!("part {n} of upload {id}: {other}; send the part again")),
         })?;
-    uploads::record_part(&state.db, &id, n, expected, granary_core::time::now_ms()).await?;
+    uploads::record_part(&state.db, id, n, expected, granary_core::time::now_ms()).await?;
     if let Some(h) = running.lock().unwrap_or_else(|e| e.into_inner()).take() {
-        state.upload_digests.advance(&id, n, h);
+        state.upload_digests.advance(id, n, h);
     }
-    Ok(Json(session_status(&state, &session).await?))
+    Ok(Json(session_status(state, session).await?))
 }
 
 /// `POST /api/v1/uploads/{id}/complete`: checks the digest and makes the blob visible.
@@ -180,28 +211,35 @@ pub async fn complete_upload(
 ) -> AppResult<Json<UploadStatus>> {
     let session = own_session(&state, &caller, &id).await?;
     let layout = session_layout(&session)?;
-    let received = uploads::received_parts(&state.db, &id).await?;
+    match finish_upload(&state, &id, layout).await {
+        Err(e) => settle_race(&state, &id, &layout, e).await,
+        ok => ok,
+    }
+}
+
+async fn finish_upload(state: &AppState, id: &str, layout: BlobLayout) -> AppResult<Json<UploadStatus>> {
+    let received = uploads::received_parts(&state.db, id).await?;
     let missing: Vec<u64> = (0..layout.part_count).filter(|n| !received.contains(n)).collect();
     if !missing.is_empty() {
         return Err(AppError::Conflict(format!(
             "upload {id} still lacks parts {missing:?}: send them, then complete"
         )));
     }
-    let hasher = match state.upload_digests.take_complete(&id, layout.part_count) {
+    let hasher = match state.upload_digests.take_complete(id, layout.part_count) {
         Some(h) => h,
-        None => rehash_parts(&state, &id, &layout).await?,
+        None => rehash_parts(state, id, &layout).await?,
     };
     let (size, digest) = (hasher.len(), hasher.finish());
     if size != layout.size || digest != layout.sha256 {
-        discard(&state, &id).await?;
+        discard(state, id).await?;
         return Err(AppError::DigestMismatch(format!(
             "the uploaded bytes have SHA-256 {digest} and size {size}, but {} and {} were declared; \
              nothing was stored: upload the blob again",
             layout.sha256, layout.size
         )));
     }
-    let live = crate::ingest::place(&state, &id, &layout).await?;
-    discard(&state, &id).await?;
+    let live = crate::ingest::place(state, id, &layout).await?;
+    discard(state, id).await?;
     tracing::info!(blob = %layout.sha256, bytes = layout.size, parts = layout.part_count, "blob stored");
     Ok(Json(stored_status(&live)))
 }

@@ -74,14 +74,14 @@ impl TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let router = granary_server::router::router(granary_server::AppState(app.clone()));
+        // The server's own `serve`, with its connection limits (header-read and idle timeouts).
+        let served = app.clone();
         tokio::spawn(async move {
-            axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
-                .with_graceful_shutdown(async move {
-                    let _ = rx.await;
-                })
-                .await
-                .unwrap();
+            granary_server::serve(served, listener, async move {
+                let _ = rx.await;
+            })
+            .await
+            .unwrap();
         });
         Self { url, client: Client::new(), app, dir, shutdown: Some(tx) }
     }

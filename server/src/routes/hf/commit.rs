@@ -257,6 +257,13 @@ async fn read_ops(state: &AppState, body: Body) -> HfResult<Vec<Op>> {
                 b'\n' => {
                     if let Some(op) = parse_line(&line, blob.take())? {
                         ops.push(op);
+                        if ops.len() > state.config.max_files + 1 {
+                            return Err(AppError::TooLarge(format!(
+                                "a commit may hold at most {} operations (max_files)",
+                                state.config.max_files
+                            ))
+                            .into());
+                        }
                     }
                     line.clear();
                 }
@@ -267,7 +274,10 @@ async fn read_ops(state: &AppState, body: Body) -> HfResult<Vec<Op>> {
                 _ => {
                     line.push(b);
                     if line.len() > MAX_LINE {
-                        return Err(HfError::invalid("a commit line is too long (over 1 MiB outside `content`)"));
+                        return Err(AppError::TooLarge(
+                            "a commit line is too long: over the limit of 1 MiB outside `content`".into(),
+                        )
+                        .into());
                     }
                 }
             }

@@ -158,6 +158,8 @@ pub async fn model_info_at(
 /// name (the Hub's `sort` keys are accepted; the order is by name).
 pub async fn list_models(
     State(state): State<AppState>,
+    // Unused but checked: a bad token is 401 here too, never silently anonymous.
+    HfCaller(_caller): HfCaller,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> HfResult<Response> {

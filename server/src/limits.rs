@@ -1,0 +1,334 @@
+//! Limits that keep one caller from exhausting the server, each configurable
+//! and each refusal naming the limit it hit (docs/API.md, "Limits"):
+//!
+//! - **request timeout**: a request whose body is small (everything but the
+//!   routes in [`streams_request_body`]) must be answered within
+//!   `request_timeout_secs`, else `408`. Downloads are not cut: their handler
+//!   returns at once and the body streams after it.
+//! - **idle timeout**: a connection that sends no header bytes, or a request
+//!   body that sends no bytes, for `idle_timeout_secs` is answered `408` (with
+//!   `Connection: close`) or cut. This bounds trickling clients on the
+//!   streaming routes that have no request timeout.
+//! - **per-token request rate**: `token_rate_per_minute` requests per API
+//!   token per minute, else `429` with `Retry-After`.
+//! - **owner storage quota**: `owner_quota_bytes`, checked at commit time on
+//!   the distinct blobs the owner's revisions reference plus the new ones.
+//! - **body and header sizes**: `max_json_body` for JSON bodies,
+//!   `max_safetensors_header` for the JSON header of a safetensors file.
+//!
+//! [`serve`] runs the connections itself (hyper-util) so that it can set the
+//! header-read timeout, which `axum::serve` does not expose.
+
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use granary_core::Sha256;
+use granary_core::api::ErrorBody;
+use hyper::body::{Body as HttpBody, Frame, SizeHint};
+use tokio::net::TcpListener;
+use tokio::time::{Instant, Sleep};
+use tower::ServiceExt as _;
+
+use crate::app::{App, AppState};
+use crate::error::{AppError, AppResult};
+use crate::storage::BlobLayout;
+
+/// The configurable limits (flags and `GRANARY_*` variables); 0 turns a limit off
+/// where noted.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LimitsConfig {
+    /// The longest a request with a small body may take to be answered, in seconds (0: no limit).
+    #[arg(long, env = "GRANARY_REQUEST_TIMEOUT_SECS", default_value_t = 120)]
+    pub request_timeout_secs: u64,
+
+    /// How long a connection may send no header bytes, or a request body no bytes, in seconds
+    /// (0: no limit).
+    #[arg(long, env = "GRANARY_IDLE_TIMEOUT_SECS", default_value_t = 60)]
+    pub idle_timeout_secs: u64,
+
+    /// Requests allowed per API token per minute (0: no limit).
+    #[arg(long, env = "GRANARY_TOKEN_RATE_PER_MINUTE", default_value_t = 6000)]
+    pub token_rate_per_minute: u32,
+
+    /// Bytes of distinct blobs the models of one owner may reference (0: no quota).
+    #[arg(long, env = "GRANARY_OWNER_QUOTA_BYTES", default_value_t = 0)]
+    pub owner_quota_bytes: u64,
+
+    /// The largest JSON request body accepted, in bytes.
+    #[arg(long, env = "GRANARY_MAX_JSON_BODY", default_value_t = 32 * 1024 * 1024)]
+    pub max_json_body: usize,
+
+    /// The largest safetensors JSON header accepted, in bytes (the format's own cap is 100 MB).
+    #[arg(long, env = "GRANARY_MAX_SAFETENSORS_HEADER", default_value_t = 16 * 1024 * 1024)]
+    pub max_safetensors_header: u64,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            request_timeout_secs: 120,
+            idle_timeout_secs: 60,
+            token_rate_per_minute: 6000,
+            owner_quota_bytes: 0,
+            max_json_body: 32 * 1024 * 1024,
+            max_safetensors_header: 16 * 1024 * 1024,
+        }
+    }
+}
+
+impl LimitsConfig {
+    fn secs(n: u64) -> Option<Duration> {
+        (n > 0).then(|| Duration::from_secs(n))
+    }
+
+    pub fn request_timeout(&self) -> Option<Duration> {
+        Self::secs(self.request_timeout_secs)
+    }
+
+    pub fn idle_timeout(&self) -> Option<Duration> {
+        Self::secs(self.idle_timeout_secs)
+    }
+}
+
+/// Routes whose request body may be large and slow (blob parts, LFS objects,
+/// Hub commits with inline files): no request timeout, the idle timeout only.
+pub fn streams_request_body(method: &Method, path: &str) -> bool {
+    if *method != Method::PUT && *method != Method::POST {
+        return false;
+    }
+    path.starts_with("/api/v1/uploads/")
+        || path.starts_with("/api/hf-lfs/")
+        || (path.starts_with("/api/models/") && path.split('/').nth(5) == Some("commit"))
+}
+
+/// The error response of a limit (the API's JSON error shape).
+fn limit_response(status: StatusCode, code: &str, message: String) -> Response {
+    let body = ErrorBody { error: message, code: code.to_string() };
+    (status, axum::Json(body)).into_response()
+}
+
+/// The middleware that enforces the per-request limits: token rate, idle body, request timeout.
+pub async fn enforce(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let limits = &state.config.limits;
+    let now = granary_core::time::now_ms();
+    if limits.token_rate_per_minute > 0 {
+        if let Some(key) = token_key(&req) {
+            if !state.rate_limiter.allow(&key, limits.token_rate_per_minute, now) {
+                let retry = 60 - (now / 1000) % 60;
+                let mut res = limit_response(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    granary_core::api::codes::RATE_LIMITED,
+                    format!(
+                        "this token sent more than {} requests this minute (token_rate_per_minute): retry in {retry} s",
+                        limits.token_rate_per_minute
+                    ),
+                );
+                res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry));
+                return res;
+            }
+        }
+    }
+    let idle_fired = Arc::new(AtomicBool::new(false));
+    let body_done = Arc::new(AtomicBool::new(req.body().is_end_stream()));
+    let idle = limits.idle_timeout();
+    let req = {
+        let (fired, done) = (idle_fired.clone(), body_done.clone());
+        req.map(|b| Body::new(IdleBody { inner: b, idle, sleep: None, fired, done }))
+    };
+    let streaming = streams_request_body(req.method(), req.uri().path());
+    let res = match limits.request_timeout() {
+        Some(limit) if !streaming => match tokio::time::timeout(limit, next.run(req)).await {
+            Ok(res) => res,
+            Err(_) => {
+                tracing::warn!(limit_secs = limit.as_secs(), "request timed out");
+                let mut res = limit_response(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "timeout",
+                    format!(
+                        "the request was not answered within {} s (request_timeout_secs): nothing was changed \
+                         unless the operation had already finished; try again",
+                        limit.as_secs()
+                    ),
+                );
+                res.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+                return res;
+            }
+        },
+        _ => next.run(req).await,
+    };
+    if idle_fired.load(Ordering::Relaxed) {
+        let secs = limits.idle_timeout_secs;
+        tracing::warn!(idle_secs = secs, "request body went idle");
+        let mut res = limit_response(
+            StatusCode::REQUEST_TIMEOUT,
+            "timeout",
+            format!("the request body sent no bytes for {secs} s (idle_timeout_secs); the connection is closed: send it again"),
+        );
+        res.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+        return res;
+    }
+    let mut res = res;
+    if !body_done.load(Ordering::Relaxed) {
+        // Refused before its body was read: hyper will not reuse this connection, so say
+        // so, or a client would send its next request on a connection about to close.
+        res.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    res
+}
+
+
+/// The rate-limit key of a request's bearer token (hashed: tokens are not kept in memory).
+fn token_key(req: &Request) -> Option<String> {
+    let value = req.headers().get(header::AUTHORIZATION)?.as_bytes();
+    let token = value.strip_prefix(b"Bearer ").or_else(|| value.strip_prefix(b"bearer "))?;
+    Some(format!("token:{}", Sha256::of(token.trim_ascii()).hex()))
+}
+
+/// A request body that fails once no bytes arrived for `idle`, and tells
+/// whether it was read to its end.
+struct IdleBody {
+    inner: Body,
+    idle: Option<Duration>,
+    sleep: Option<Pin<Box<Sleep>>>,
+    fired: Arc<AtomicBool>,
+    done: Arc<AtomicBool>,
+}
+
+impl HttpBody for IdleBody {
+    type Data = bytes::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<bytes::Bytes>, axum::Error>>> {
+        let this = &mut *self;
+        match Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Ready(frame) => {
+                if frame.is_none() || this.inner.is_end_stream() {
+                    this.done.store(true, Ordering::Relaxed);
+                }
+                if let (Some(sleep), Some(idle)) = (this.sleep.as_mut(), this.idle) {
+                    sleep.as_mut().reset(Instant::now() + idle);
+                }
+                Poll::Ready(frame)
+            }
+            Poll::Pending => {
+                let Some(idle) = this.idle else { return Poll::Pending };
+                let sleep = this.sleep.get_or_insert_with(|| Box::pin(tokio::time::sleep(idle)));
+                match sleep.as_mut().poll(cx) {
+                    Poll::Ready(()) => {
+                        this.fired.store(true, Ordering::Relaxed);
+                        Poll::Ready(Some(Err(axum::Error::new(format!(
+                            "no bytes arrived for {} s (idle_timeout_secs)",
+                            idle.as_secs()
+                        )))))
+                    }
+                    Poll::Pending => Poll::Pending,
+                }
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// Refuses a commit that would take `owner` over the storage quota: the
+/// distinct blobs its models' revisions reference now, plus those of `layouts`
+/// that none references yet. (Two commits racing may both pass: the quota is
+/// a bound on growth, not an exact ledger.)
+pub async fn check_owner_quota(app: &App, owner: &str, layouts: &HashMap<Sha256, BlobLayout>) -> AppResult<()> {
+    let quota = app.config.limits.owner_quota_bytes;
+    if quota == 0 {
+        return Ok(());
+    }
+    let digests: Vec<Sha256> = layouts.keys().copied().collect();
+    let used = crate::db::quota::owner_usage(&app.db, owner).await?;
+    let known: HashSet<String> = crate::db::quota::owner_references(&app.db, owner, &digests).await?;
+    let added: u64 = layouts.values().filter(|l| !known.contains(&l.sha256.hex())).map(|l| l.size).sum();
+    if used.saturating_add(added) > quota {
+        return Err(AppError::TooLarge(format!(
+            "this commit adds {added} bytes of new files to `{owner}`, who already stores {used} bytes: \
+             over the owner quota of {quota} bytes (owner_quota_bytes); ask the registry's administrator for more"
+        )));
+    }
+    Ok(())
+}
+
+/// Serves `app` on `listener` until `shutdown` resolves, then drains requests.
+/// HTTP/1 and HTTP/2; connections that send no header bytes for the idle
+/// timeout are closed.
+pub async fn serve(
+    app: Arc<App>,
+    listener: TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use hyper_util::server::conn::auto::Builder;
+    use hyper_util::service::TowerToHyperService;
+
+    let idle = app.config.limits.idle_timeout();
+    let router = crate::router::router(AppState(app));
+    let (signal_tx, signal_rx) = tokio::sync::watch::channel(());
+    let (close_tx, close_rx) = tokio::sync::watch::channel(());
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, addr): (tokio::net::TcpStream, SocketAddr) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(x) => x,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait a little, keep serving.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let service = router.clone().map_request(move |req: Request<hyper::body::Incoming>| {
+            let mut req = req.map(Body::new);
+            req.extensions_mut().insert(ConnectInfo(addr));
+            req
+        });
+        let service = TowerToHyperService::new(service);
+        let mut signal_rx = signal_rx.clone();
+        let close_rx = close_rx.clone();
+        tokio::spawn(async move {
+            let mut builder = Builder::new(TokioExecutor::new());
+            builder.http1().timer(TokioTimer::new()).header_read_timeout(idle);
+            let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+            let mut conn = std::pin::pin!(conn);
+            tokio::select! {
+                result = conn.as_mut() => {
+                    if let Err(e) = result {
+                        tracing::debug!(error = %e, %addr, "connection ended with an error");
+                    }
+                }
+                _ = signal_rx.changed() => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = conn.as_mut().await;
+                }
+            }
+            drop(close_rx);
+        });
+    }
+    drop(listener);
+    let _ = signal_tx.send(());
+    drop(close_rx);
+    close_tx.closed().await;
+    Ok(())
+}
