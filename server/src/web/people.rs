@@ -1,6 +1,5 @@
-//! `/{owner}`: a user's page with their models (organisations come with the
-//! accounts work and will use the same page). Private models show only to
-//! their owner and to administrators.
+//! `/{owner}`: a user's or an organisation's page with their models. Private
+//! models show only to those with a role under the owner (access.rs).
 
 use axum::extract::State;
 use serde::Serialize;
@@ -29,8 +28,8 @@ pub async fn owner(
     let not_found = || AppError::NotFound(format!("There is no user or organisation `{owner}`."));
     granary_core::names::validate_owner(&owner).map_err(|_| not_found()).or_page(&state)?;
     let user = users::find_by_name(&state.db, &owner).await.or_page(&state)?;
-    let sees_private = caller.is_admin()
-        || caller.user.as_ref().is_some_and(|u| u.name.eq_ignore_ascii_case(&owner));
+    // Members of an organisation see its private models, as everywhere else (access.rs).
+    let sees_private = crate::access::role_on(&state.db, &caller, &owner).await.or_page(&state)?.is_some();
     let models = q::owner_models(&state.db, &owner, sees_private).await.or_page(&state)?;
     if user.is_none() && models.is_empty() {
         return Err(not_found()).or_page(&state);
