@@ -103,38 +103,30 @@ impl Client {
     }
 
     /// POST a JSON body, answer JSON.
-    pub async fn post_json<B: Serialize, T: DeserializeOwned>(
-        &self,
-        path: &str,
-        body: &B,
-        what: &str,
-    ) -> Result<T> {
-        let url = self.url(path);
-        let resp = self.send(what, |c| Ok(c.post(&url).json(body))).await?;
-        read_json(what, resp).await
+    pub async fn post_json<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B, what: &str) -> Result<T> {
+        self.send_json(reqwest::Method::POST, path, body, what).await
     }
 
     /// PUT a JSON body, answer JSON.
-    pub async fn put_json<B: Serialize, T: DeserializeOwned>(
-        &self,
-        path: &str,
-        body: &B,
-        what: &str,
-    ) -> Result<T> {
-        let url = self.url(path);
-        let resp = self.send(what, |c| Ok(c.put(&url).json(body))).await?;
-        read_json(what, resp).await
+    pub async fn put_json<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B, what: &str) -> Result<T> {
+        self.send_json(reqwest::Method::PUT, path, body, what).await
     }
 
     /// PATCH a JSON body, answer JSON.
-    pub async fn patch_json<B: Serialize, T: DeserializeOwned>(
+    pub async fn patch_json<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B, what: &str) -> Result<T> {
+        self.send_json(reqwest::Method::PATCH, path, body, what).await
+    }
+
+    /// Sends a JSON body with `method`, answers JSON.
+    async fn send_json<B: Serialize, T: DeserializeOwned>(
         &self,
+        method: reqwest::Method,
         path: &str,
         body: &B,
         what: &str,
     ) -> Result<T> {
         let url = self.url(path);
-        let resp = self.send(what, |c| Ok(c.patch(&url).json(body))).await?;
+        let resp = self.send(what, |c| Ok(c.request(method.clone(), &url).json(body))).await?;
         read_json(what, resp).await
     }
 
