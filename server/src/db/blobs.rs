@@ -35,15 +35,20 @@ pub async fn find(db: &Db, sha256: &Sha256) -> sqlx::Result<Option<BlobLayout>> 
     Ok(row.and_then(BlobRow::layout))
 }
 
+/// `SELECT` of the blobs whose digest is one of `n` bound parameters, then `suffix`.
+fn select_in(n: usize, suffix: &str) -> String {
+    let placeholders: Vec<String> = (1..=n).map(|i| format!("${i}")).collect();
+    format!(
+        "SELECT sha256, size, part_size, part_count FROM blobs WHERE sha256 IN ({}){suffix}",
+        placeholders.join(", ")
+    )
+}
+
 /// The stored blobs among `digests`.
 pub async fn find_many(db: &Db, digests: &[Sha256]) -> sqlx::Result<Vec<BlobLayout>> {
     let mut out = Vec::with_capacity(digests.len());
     for chunk in digests.chunks(500) {
-        let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
-        let sql = format!(
-            "SELECT sha256, size, part_size, part_count FROM blobs WHERE sha256 IN ({})",
-            placeholders.join(", ")
-        );
+        let sql = select_in(chunk.len(), "");
         let mut q = sqlx::query_as::<_, BlobRow>(&sql);
         for d in chunk {
             q = q.bind(d.hex());
@@ -101,11 +106,7 @@ pub async fn find_many_locked(db: &Db, tx: &mut Tx, digests: &[Sha256]) -> sqlx:
     unique.dedup();
     let mut out = Vec::with_capacity(unique.len());
     for chunk in unique.chunks(500) {
-        let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
-        let sql = format!(
-            "SELECT sha256, size, part_size, part_count FROM blobs WHERE sha256 IN ({}) ORDER BY sha256{lock}",
-            placeholders.join(", ")
-        );
+        let sql = select_in(chunk.len(), &format!(" ORDER BY sha256{lock}"));
         let mut q = sqlx::query_as::<_, BlobRow>(&sql);
         for d in chunk {
             q = q.bind(d);
