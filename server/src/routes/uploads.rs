@@ -147,15 +147,23 @@ async fn settle_race(state: &AppState, id: &str, layout: &BlobLayout, e: AppErro
     if !matches!(e, AppError::Internal(_)) {
         return Err(e);
     }
-    if let Some(live) = blobs::find(&state.db, &layout.sha256).await? {
-        return Ok(Json(stored_status(&live)));
+    // A concurrent completion of the same session moved the staged parts away and
+    // is about to commit the blob: wait for it a little rather than answer a 5xx.
+    for _ in 0..60 {
+        if let Some(live) = blobs::find(&state.db, &layout.sha256).await? {
+            return Ok(Json(stored_status(&live)));
+        }
+        if uploads::find(&state.db, id).await?.is_none() {
+            return Err(AppError::NotFound(format!(
+                "upload {id} was completed or abandoned by another request meanwhile: start it again with POST /api/v1/uploads"
+            )));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    if uploads::find(&state.db, id).await?.is_none() {
-        return Err(AppError::NotFound(format!(
-            "upload {id} was completed or abandoned by another request meanwhile: start it again with POST /api/v1/uploads"
-        )));
-    }
-    Err(e)
+    tracing::warn!(upload = %id, error = ?e, "completing an upload failed while another request raced it");
+    Err(AppError::Conflict(format!(
+        "upload {id} is being completed by another request: ask again with POST /api/v1/uploads"
+    )))
 }
 
 async fn receive_part(
@@ -196,7 +204,12 @@ async fn receive_part(
             PutError::Store(e) => AppError::internal(e),
             other => AppError::Invalid(format!("part {n} of upload {id}: {other}; send the part again")),
         })?;
-    uploads::record_part(&state.db, id, n, expected, granary_core::time::now_ms()).await?;
+    if let Err(e) = uploads::record_part(&state.db, id, n, expected, granary_core::time::now_ms()).await {
+        // The session was completed or abandoned while this part streamed in (or the
+        // database failed): the part is not recorded, so leave no staged bytes behind.
+        state.storage.delete_quietly(&Key::UploadPart(id, n).path()).await;
+        return Err(e.into());
+    }
     if let Some(h) = running.lock().unwrap_or_else(|e| e.into_inner()).take() {
         state.upload_digests.advance(id, n, h);
     }
