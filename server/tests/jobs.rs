@@ -26,6 +26,10 @@ async fn commit_queues_one_job(backend: Backend) {
     assert_eq!(jobs::pending_count(&t.app.db).await.unwrap(), 1);
     let info: Value = t.get(&format!("/models/alice/q/revisions/{rev}")).await.json().await.unwrap();
     assert_eq!(info["verification"][0]["status"], "queued");
+    // Model info reads the head's verification in the same round trip as the model.
+    let model: Value = t.get("/models/alice/q").await.json().await.unwrap();
+    assert_eq!(model["revision"]["verification"], info["verification"]);
+    assert_eq!(model["revision"]["id"], rev.as_str());
 
     // Asking for a re-run while one is open does not add another.
     let res = t

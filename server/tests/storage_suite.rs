@@ -36,6 +36,7 @@ on_every_store!(
     put_stream_exact_too_long_leaves_nothing,
     put_stream_exact_too_short_leaves_nothing,
     blob_range_stream_reads_across_parts,
+    large_ranges_stream_in_order,
     rename_moves_an_object,
     delete_prefix_deletes_only_under_the_prefix,
     exists_answers_for_present_and_absent_keys,
@@ -116,7 +117,7 @@ fn chunks(bytes: &[u8], chunk: usize) -> futures::stream::BoxStream<'static, Res
 const MIB: usize = 1024 * 1024;
 
 async fn put_stream_exact_stores_exactly_the_expected_bytes(s: Store) {
-    // 20 MiB: three multipart chunks of up to 8 MiB (S3 needs parts of at least 5 MiB).
+    // 20 MiB: five multipart chunks of up to 5 MiB (S3 needs parts of at least 5 MiB).
     let bytes = pattern(20 * MIB + 17, 1);
     let key = Path::from("uploads/exact/0");
     s.storage().put_stream_exact(&key, bytes.len() as u64, chunks(&bytes, MIB)).await.unwrap();
@@ -183,6 +184,30 @@ async fn blob_range_stream_reads_across_parts(s: Store) {
     // A blob in one part lives at the plain key.
     let one = BlobLayout { part_size: 1 << 20, part_count: 1, ..layout };
     assert_eq!(Key::BlobPart(&one, 0).path().as_ref(), format!("blobs/sha256/{}/{}", &layout.sha256.hex()[..2], layout.sha256.hex()));
+}
+
+/// Ranges of an object larger than one read block (the local store streams files
+/// in blocks of 1 MiB, read ahead on a blocking thread).
+async fn large_ranges_stream_in_order(s: Store) {
+    let bytes = pattern(3 * MIB + MIB / 2 + 3, 9);
+    let key = Path::from("blobs/sha256/00/large");
+    s.storage().inner().put(&key, Bytes::copy_from_slice(&bytes).into()).await.unwrap();
+    let len = bytes.len() as u64;
+    let mib = MIB as u64;
+    for (a, b) in [(0, len), (mib - 1, 2 * mib + 1), (len - 1, len), (3 * mib, len), (1, mib)] {
+        let mut got = Vec::new();
+        let mut stream = s.storage().get_range_stream(&key, a..b).await.unwrap();
+        while let Some(chunk) = stream.next().await {
+            got.extend_from_slice(&chunk.unwrap());
+        }
+        assert_eq!(got.len() as u64, b - a, "range {a}..{b}");
+        assert!(got == bytes[a as usize..b as usize], "range {a}..{b}");
+    }
+    // A consumer that stops early (a client hanging up) leaves nothing stuck.
+    let mut stream = s.storage().get_range_stream(&key, 0..len).await.unwrap();
+    assert!(stream.next().await.unwrap().is_ok());
+    drop(stream);
+    assert_eq!(s.read(&key).await.len(), bytes.len());
 }
 
 async fn rename_moves_an_object(s: Store) {

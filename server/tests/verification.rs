@@ -138,6 +138,7 @@ async fn fixtures_pass_with_repeatable_fingerprints(backend: Backend) {
     // The model info shows them too (what `granary info --json` prints).
     let info: Value = t.get("/models/alice/tiny_llama").await.json().await.unwrap();
     assert_eq!(info["revision"]["verification"][0]["status"], "passed");
+    assert_eq!(info["revision"]["verification"], Value::Array(reports(&t, "alice/tiny_llama").await));
 }
 
 async fn broken_models_fail_and_the_worker_goes_on(backend: Backend) {

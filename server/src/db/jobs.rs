@@ -173,23 +173,24 @@ pub struct RunRow {
     pub finished_at: i64,
 }
 
-/// Every run of a revision, newest first.
-pub async fn runs(db: &Db, model_id: &str, revision_id: &str) -> sqlx::Result<Vec<RunRow>> {
-    sqlx::query_as(
-        "SELECT job_id, device, status, report, finished_at FROM verification_runs
-         WHERE model_id = $1 AND revision_id = $2 ORDER BY finished_at DESC",
-    )
-    .bind(model_id)
-    .bind(revision_id)
-    .fetch_all(&db.pool)
-    .await
+/// A revision's verification in one query: a row per job not done (`state`,
+/// `last_error`), then a row per finished run (`report`), newest first.
+#[derive(Debug, FromRow)]
+pub struct VerificationRow {
+    pub state: Option<String>,
+    pub last_error: Option<String>,
+    pub report: Option<String>,
 }
 
-/// Jobs of a revision that are not done.
-pub async fn open_jobs(db: &Db, model_id: &str, revision_id: &str) -> sqlx::Result<Vec<JobRow>> {
-    sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM verification_jobs WHERE model_id = $1 AND revision_id = $2 AND state <> 'done'"
-    ))
+pub async fn verification(db: &Db, model_id: &str, revision_id: &str) -> sqlx::Result<Vec<VerificationRow>> {
+    sqlx::query_as(
+        "SELECT state, last_error, CAST(NULL AS TEXT) AS report, CAST(0 AS BIGINT) AS run, CAST(0 AS BIGINT) AS finished_at
+           FROM verification_jobs WHERE model_id = $1 AND revision_id = $2 AND state <> 'done'
+         UNION ALL
+         SELECT CAST(NULL AS TEXT), CAST(NULL AS TEXT), report, CAST(1 AS BIGINT), finished_at
+           FROM verification_runs WHERE model_id = $1 AND revision_id = $2
+         ORDER BY run, finished_at DESC",
+    )
     .bind(model_id)
     .bind(revision_id)
     .fetch_all(&db.pool)

@@ -40,6 +40,8 @@ pub struct Db {
     /// SQLite allows one writer; taking this before a write transaction turns
     /// "database is locked" races into a short wait. Unused on PostgreSQL.
     write_lock: Arc<Mutex<()>>,
+    /// Revision rows already read (they never change).
+    revisions: Arc<revisions::RevisionCache>,
 }
 
 /// A transaction on the pool.
@@ -67,6 +69,9 @@ impl Db {
         }
         let pool = AnyPoolOptions::new()
             .max_connections(if backend == Backend::Sqlite { 8 } else { 16 })
+            // No round trip to check a pooled connection before each use: a broken one
+            // fails its query, which reports the error, and the pool drops it.
+            .test_before_acquire(false)
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
@@ -86,6 +91,7 @@ impl Db {
             pool,
             backend,
             write_lock: Arc::new(Mutex::new(())),
+            revisions: Arc::default(),
         })
     }
 

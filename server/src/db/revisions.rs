@@ -1,5 +1,8 @@
 //! `revisions` and `revision_files`: immutable snapshots of a model.
 
+use std::sync::{Arc, Mutex};
+
+use hashlink::LruCache;
 use sqlx::FromRow;
 
 use super::{Db, Tx};
@@ -76,12 +79,66 @@ pub async fn insert(tx: &mut Tx, rev: &NewRevision<'_>) -> sqlx::Result<bool> {
     Ok(true)
 }
 
-pub async fn find(db: &Db, model_id: &str, id: &str) -> sqlx::Result<Option<RevisionRow>> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM revisions WHERE model_id = $1 AND id = $2"))
-        .bind(model_id)
-        .bind(id)
-        .fetch_optional(&db.pool)
-        .await
+/// A revision of a model, from the cache when it was read before.
+pub async fn find(db: &Db, model_id: &str, id: &str) -> sqlx::Result<Option<Arc<RevisionRow>>> {
+    let key = (model_id.to_string(), id.to_string());
+    if let Some(row) = db.revisions.get(&key) {
+        return Ok(Some(row));
+    }
+    let row: Option<RevisionRow> =
+        sqlx::query_as(&format!("SELECT {COLUMNS} FROM revisions WHERE model_id = $1 AND id = $2"))
+            .bind(model_id)
+            .bind(id)
+            .fetch_optional(&db.pool)
+            .await?;
+    Ok(row.map(|row| db.revisions.insert(key, row)))
+}
+
+/// The revision rows read most recently, up to [`RevisionCache::BUDGET`] bytes of
+/// manifests and cards. A revision never changes once written, and a model's id is
+/// never reused, so an entry can only go stale by being unreachable; it is then
+/// evicted like any other.
+#[derive(Debug)]
+pub struct RevisionCache(Mutex<(LruCache<(String, String), Arc<RevisionRow>>, usize)>);
+
+impl Default for RevisionCache {
+    fn default() -> Self {
+        Self(Mutex::new((LruCache::new_unbounded(), 0)))
+    }
+}
+
+impl RevisionCache {
+    /// Bytes of manifests and cards kept at most.
+    const BUDGET: usize = 8 << 20;
+
+    fn cost(row: &RevisionRow) -> usize {
+        row.manifest.len() + row.card.len() + 256
+    }
+
+    fn get(&self, key: &(String, String)) -> Option<Arc<RevisionRow>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).0.get(key).cloned()
+    }
+
+    fn insert(&self, key: (String, String), row: RevisionRow) -> Arc<RevisionRow> {
+        let row = Arc::new(row);
+        let cost = Self::cost(&row);
+        if cost > Self::BUDGET / 4 {
+            return row;
+        }
+        let mut guard = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let (lru, used) = &mut *guard;
+        if let Some(old) = lru.insert(key, row.clone()) {
+            *used -= Self::cost(&old);
+        }
+        *used += cost;
+        while *used > Self::BUDGET {
+            match lru.remove_lru() {
+                Some((_, old)) => *used -= Self::cost(&old),
+                None => break,
+            }
+        }
+        row
+    }
 }
 
 /// Up to two revision ids starting with `prefix` (two means ambiguous).

@@ -40,7 +40,7 @@ pub async fn download_file(
             AppError::EntryNotFound(format!("revision {} of `{id}` has no file `{path}`", &revision.id[..12]))
         })?;
     let file = ResolvedFile {
-        revision_id: revision.id,
+        revision_id: revision.id.clone(),
         size: size as u64,
         sha256: sha.parse().map_err(AppError::internal)?,
     };

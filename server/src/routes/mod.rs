@@ -9,6 +9,8 @@ pub mod models;
 pub mod uploads;
 pub mod verification;
 
+use std::sync::Arc;
+
 use granary_core::{ModelId, RevisionRef};
 
 use crate::app::AppState;
@@ -26,17 +28,20 @@ pub fn model_id(owner: &str, name: &str) -> AppResult<ModelId> {
 /// Loads a model the caller may read. A private model the caller may not
 /// see answers exactly like a missing one.
 pub async fn readable_model(state: &AppState, caller: &Caller, id: &ModelId) -> AppResult<ModelRow> {
-    let model = crate::db::models::find(&state.db, id)
-        .await?
-        .ok_or_else(|| AppError::model_not_found(&id.to_string()))?;
-    if !crate::access::can_read(&state.db, caller, &model).await? {
-        return Err(AppError::model_not_found(&id.to_string()));
+    let model = crate::db::models::find(&state.db, id).await?;
+    ensure_readable(state, caller, id, model).await
+}
+
+/// The model, if it exists and the caller may read it; else "not found", the same either way.
+pub async fn ensure_readable(state: &AppState, caller: &Caller, id: &ModelId, model: Option<ModelRow>) -> AppResult<ModelRow> {
+    match model {
+        Some(model) if crate::access::can_read(&state.db, caller, &model).await? => Ok(model),
+        _ => Err(AppError::model_not_found(&id.to_string())),
     }
-    Ok(model)
 }
 
 /// Resolves a branch, tag, full id or id prefix to a revision of `model`.
-pub async fn resolve_revision(db: &Db, model: &ModelRow, rev: &str) -> AppResult<RevisionRow> {
+pub async fn resolve_revision(db: &Db, model: &ModelRow, rev: &str) -> AppResult<Arc<RevisionRow>> {
     let parsed: RevisionRef = rev.parse().map_err(|e: String| {
         AppError::Invalid(format!("`{rev}` is not a branch, tag or revision id: {e}"))
     })?;

@@ -6,7 +6,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use granary_core::api::{
     CreateTagRequest, FileInfo, Log, LogEntry, ModelInfo, ModelList, ModelSummary, RefInfo, Refs,
-    RevisionInfo, headers::REVISION,
+    RevisionInfo, VerificationReport, headers::REVISION,
 };
 use granary_core::manifest::{LicenseInfo, Manifest};
 use granary_core::names::validate_ref_name;
@@ -18,7 +18,7 @@ use crate::db::models::{ListFilter, ModelRow};
 use crate::db::revisions::RevisionRow;
 use crate::db::{Db, models, refs, revisions};
 use crate::error::{AppError, AppResult, Json, Path, Query};
-use crate::routes::{model_id, page_limit, readable_model, resolve_revision};
+use crate::routes::{ensure_readable, model_id, page_limit, readable_model, resolve_revision};
 
 #[derive(Debug, Deserialize)]
 pub struct ListQuery {
@@ -85,11 +85,19 @@ pub async fn get_model(
     Query(q): Query<RefQuery>,
 ) -> AppResult<Json<ModelInfo>> {
     let id = model_id(&owner, &name)?;
-    let model = readable_model(&state, &caller, &id).await?;
+    let found = models::find_with_head_verification(&state.db, &id).await?;
+    let (model, head_verification) = found.map_or((None, Vec::new()), |(m, v)| (Some(m), v));
+    let model = ensure_readable(&state, &caller, &id, model).await?;
     let revision = match q.rev {
-        Some(rev) => Some(resolve_revision(&state.db, &model, &rev).await?),
+        Some(rev) => {
+            let r = resolve_revision(&state.db, &model, &rev).await?;
+            Some(revision_info(&state.db, &model, &r).await?)
+        }
         None => match &model.head_revision {
-            Some(head) => revisions::find(&state.db, &model.id, head).await?,
+            Some(head) => match revisions::find(&state.db, &model.id, head).await? {
+                Some(r) => Some(build_revision_info(&model, &r, super::verification::from_rows(head_verification)?)?),
+                None => None,
+            },
             None => None,
         },
     };
@@ -103,16 +111,18 @@ pub async fn get_model(
         updated_at: model.updated_at,
         default_branch: model.default_branch.clone(),
         downloads: model.downloads as u64,
-        revision: match revision {
-            Some(r) => Some(revision_info(&state.db, &model, &r).await?),
-            None => None,
-        },
+        revision,
     }))
 }
 
 /// Builds the API view of a revision from its row.
 pub async fn revision_info(db: &Db, model: &ModelRow, r: &RevisionRow) -> AppResult<RevisionInfo> {
     let verification = super::verification::reports(db, &model.id, &r.id).await?;
+    build_revision_info(model, r, verification)
+}
+
+/// The API view of a revision, from its row and its verification reports.
+fn build_revision_info(model: &ModelRow, r: &RevisionRow, verification: Vec<VerificationReport>) -> AppResult<RevisionInfo> {
     let manifest: Manifest = serde_json::from_str(&r.manifest).map_err(AppError::internal)?;
     let parameters = manifest.parameters();
     Ok(RevisionInfo {
@@ -158,7 +168,7 @@ pub async fn get_manifest(
     let id = model_id(&owner, &name)?;
     let model = readable_model(&state, &caller, &id).await?;
     let r = resolve_revision(&state.db, &model, &rev).await?;
-    let mut res = r.manifest.into_response();
+    let mut res = r.manifest.clone().into_response();
     let h = res.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     h.insert(REVISION, HeaderValue::from_str(&r.id).map_err(AppError::internal)?);
@@ -217,7 +227,7 @@ pub async fn get_log(
     let mut next = Some(start);
     while let Some(r) = next.take() {
         if entries.len() == limit {
-            return Ok(Json(Log { entries, next_cursor: Some(r.id) }));
+            return Ok(Json(Log { entries, next_cursor: Some(r.id.clone()) }));
         }
         next = match &r.parent_id {
             Some(p) => revisions::find(&state.db, &model.id, p).await?,
@@ -226,8 +236,8 @@ pub async fn get_log(
         entries.push(LogEntry {
             id: r.id.parse().map_err(AppError::internal)?,
             parent: r.parent_id.as_deref().and_then(|p| p.parse().ok()),
-            author: r.author,
-            message: r.message,
+            author: r.author.clone(),
+            message: r.message.clone(),
             created_at: r.created_at,
         });
     }

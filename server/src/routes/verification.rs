@@ -12,16 +12,21 @@ use crate::routes::{model_id, readable_model, resolve_revision};
 
 /// Reports of a revision, newest first, with a `queued`/`running` entry for an open job.
 pub async fn reports(db: &Db, model_id: &str, revision_id: &str) -> AppResult<Vec<VerificationReport>> {
+    from_rows(jobs::verification(db, model_id, revision_id).await?)
+}
+
+/// The API view of verification rows (`jobs::verification`).
+pub fn from_rows(rows: Vec<jobs::VerificationRow>) -> AppResult<Vec<VerificationReport>> {
     let mut out = Vec::new();
-    for job in jobs::open_jobs(db, model_id, revision_id).await? {
-        out.push(VerificationReport {
-            status: job.state.clone(),
-            reason: job.last_error.clone().map(|e| format!("retrying after: {e}")),
-            ..Default::default()
+    for row in rows {
+        out.push(match (row.report, row.state) {
+            (Some(report), _) => serde_json::from_str(&report).map_err(AppError::internal)?,
+            (None, state) => VerificationReport {
+                status: state.unwrap_or_default(),
+                reason: row.last_error.map(|e| format!("retrying after: {e}")),
+                ..Default::default()
+            },
         });
-    }
-    for run in jobs::runs(db, model_id, revision_id).await? {
-        out.push(serde_json::from_str(&run.report).map_err(AppError::internal)?);
     }
     Ok(out)
 }

@@ -147,7 +147,7 @@ pub async fn benchmarks(
     }
 
     let head_card = match &model.head_revision {
-        Some(head) => revisions::find(&state.db, &model.id, head).await.or_page(&state)?.map(|r| r.card),
+        Some(head) => revisions::find(&state.db, &model.id, head).await.or_page(&state)?.map(|r| r.card.clone()),
         None => None,
     };
     let reported = head_card

@@ -105,7 +105,7 @@ pub async fn tree(
             message: r.message.clone(),
             created: when(r.created_at),
             total_size: human_size(manifest.total_size()),
-            revision: r.id,
+            revision: r.id.clone(),
             rev,
             files,
             branches,

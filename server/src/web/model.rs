@@ -67,7 +67,7 @@ pub async fn load_model(state: &AppState, caller: &Caller, owner: &str, name: &s
 }
 
 /// Resolves a ref of a model; an unknown one is a 404 page.
-pub async fn load_revision(state: &AppState, model: &ModelRow, rev: &str) -> Result<RevisionRow, PageError> {
+pub async fn load_revision(state: &AppState, model: &ModelRow, rev: &str) -> Result<std::sync::Arc<RevisionRow>, PageError> {
     resolve_revision(&state.db, model, rev)
         .await
         .map_err(|e| match e {
@@ -309,7 +309,7 @@ pub async fn model_page(
         .find(|v| !matches!(v.status.as_str(), "queued" | "running"))
         .map(verification_view);
     ctx.revision_short = Some(short(&r.id));
-    ctx.revision = Some(r.id);
+    ctx.revision = Some(r.id.clone());
     page(&state, "model.html", &ctx)
 }
 

@@ -72,7 +72,7 @@ pub async fn create_commit(
         return Err(HfError::invalid("the first line of a commit must be its `header`"));
     };
     let parent_id = match parent {
-        Some(p) => Some(revision(&state, &model, p).await?.id),
+        Some(p) => Some(revision(&state, &model, p).await?.id.clone()),
         None => head,
     };
     let mut files: BTreeMap<String, CommitFile> = BTreeMap::new();

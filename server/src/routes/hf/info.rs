@@ -138,7 +138,7 @@ pub async fn model_info(
         None => None,
     };
     let blobs = flag(&query_pairs(&raw), "blobs");
-    Ok(axum::Json(model_json(&state, &model, head.as_ref(), blobs).await?).into_response())
+    Ok(axum::Json(model_json(&state, &model, head.as_deref(), blobs).await?).into_response())
 }
 
 /// `GET /api/models/{owner}/{name}/revision/{rev}`.
@@ -189,7 +189,7 @@ pub async fn list_models(
             Some(h) => revisions::find(&state.db, &m.id, h).await?,
             None => None,
         };
-        let mut v = model_json(&state, m, head.as_ref(), false).await?;
+        let mut v = model_json(&state, m, head.as_deref(), false).await?;
         let tags: Vec<&str> = v["tags"].as_array().map(|t| t.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
         let pipeline = v["pipeline_tag"].as_str();
         let library = v["library_name"].as_str();

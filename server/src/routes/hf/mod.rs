@@ -140,7 +140,7 @@ pub async fn writer(state: &AppState, caller: &Caller, owner: &str) -> HfResult<
 }
 
 /// Resolves a revision argument (branch, tag, 40-hex alias, full id).
-pub async fn revision(state: &AppState, model: &ModelRow, rev: &str) -> HfResult<RevisionRow> {
+pub async fn revision(state: &AppState, model: &ModelRow, rev: &str) -> HfResult<std::sync::Arc<RevisionRow>> {
     match crate::routes::resolve_revision(&state.db, model, rev).await {
         Ok(r) => Ok(r),
         // A name that is not even a valid ref name cannot exist either.
