@@ -18,6 +18,10 @@ mod scan;
 
 use clap::Parser;
 
+/// Transfers allocate and free MiB-sized buffers all the time; jemalloc reuses their pages.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 use crate::cli::{Cli, Command};
 use crate::context::Ctx;
 

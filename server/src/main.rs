@@ -6,6 +6,10 @@ use granary_server::config::{Config, ServeConfig};
 use granary_server::{App, db};
 use std::io::Write as _;
 
+/// Transfers allocate and free MiB-sized buffers all the time; jemalloc reuses their pages.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[derive(Parser)]
 #[command(name = "granary-server", version, about = "The Granary open-weights model registry")]
 struct Cli {

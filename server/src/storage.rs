@@ -300,9 +300,9 @@ impl Storage {
 const FILE_READ_CHUNK: u64 = 1 << 20;
 
 /// Streams `range` of a local file, read ahead by one blocking thread in large
-/// chunks; at most two chunks wait for the consumer.
+/// chunks; one chunk waits for the consumer while the next is read.
 fn file_stream(file: File, path: PathBuf, range: Range<u64>) -> BoxStream<'static, object_store::Result<Bytes>> {
-    let (tx, rx) = tokio::sync::mpsc::channel(2);
+    let (tx, rx) = tokio::sync::mpsc::channel(1);
     tokio::task::spawn_blocking(move || {
         let error = |e: std::io::Error| object_store::Error::Generic {
             store: "LocalFileSystem",
