@@ -85,21 +85,28 @@ pub async fn get_model(
     Query(q): Query<RefQuery>,
 ) -> AppResult<Json<ModelInfo>> {
     let id = model_id(&owner, &name)?;
-    let found = models::find_with_head_verification(&state.db, &id).await?;
-    let (model, head_verification) = found.map_or((None, Vec::new()), |(m, v)| (Some(m), v));
-    let model = ensure_readable(&state, &caller, &id, model).await?;
-    let revision = match q.rev {
+    let (model, revision) = match q.rev {
         Some(rev) => {
+            let model = readable_model(&state, &caller, &id).await?;
             let r = resolve_revision(&state.db, &model, &rev).await?;
-            Some(revision_info(&state.db, &model, &r).await?)
+            let info = revision_info(&state.db, &model, &r).await?;
+            (model, Some(info))
         }
-        None => match &model.head_revision {
-            Some(head) => match revisions::find(&state.db, &model.id, head).await? {
+        // The usual request: the model and its head's verification in one round trip.
+        None => {
+            let found = models::find_with_head_verification(&state.db, &id).await?;
+            let (model, head_verification) = found.map_or((None, Vec::new()), |(m, v)| (Some(m), v));
+            let model = ensure_readable(&state, &caller, &id, model).await?;
+            let head = match &model.head_revision {
+                Some(head) => revisions::find(&state.db, &model.id, head).await?,
+                None => None,
+            };
+            let info = match head {
                 Some(r) => Some(build_revision_info(&model, &r, super::verification::from_rows(head_verification)?)?),
                 None => None,
-            },
-            None => None,
-        },
+            };
+            (model, info)
+        }
     };
     Ok(Json(ModelInfo {
         id: model.full_name(),
