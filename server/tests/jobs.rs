@@ -30,6 +30,10 @@ async fn commit_queues_one_job(backend: Backend) {
     let model: Value = t.get("/models/alice/q").await.json().await.unwrap();
     assert_eq!(model["revision"]["verification"], info["verification"]);
     assert_eq!(model["revision"]["id"], rev.as_str());
+    // Asking for a revision by name reads its verification on its own.
+    let by_ref: Value = t.get(&format!("/models/alice/q?ref={rev}")).await.json().await.unwrap();
+    assert_eq!(by_ref["revision"]["verification"], info["verification"]);
+    assert_eq!(by_ref["revision"]["id"], rev.as_str());
 
     // Asking for a re-run while one is open does not add another.
     let res = t
