@@ -40,6 +40,10 @@ class Server:
             raise RuntimeError(f"granary-server did not start: {line!r}; see {self.dir / 'server.log'}")
         self.url = m.group(1)
 
+    def scratch(self):
+        """A new directory for a test's files, removed with the server's own in stop()."""
+        return tempfile.mkdtemp(dir=self.dir)
+
     def user(self, name):
         out = subprocess.run(
             [SERVER_BIN, "user", "create", name, "--data-dir", str(self.data)],
@@ -79,7 +83,7 @@ class Server:
 def run_hub(server, code, token=None, env=None, home=None, check=True):
     """Runs `code` (Python; it sets `result`) with the Hub client pointed at
     `server`; returns `result`, or {"error": ExceptionClassName, "message": …}."""
-    home = home or tempfile.mkdtemp(prefix="hf-home-")
+    home = home or server.scratch()
     script = (
         "import json, sys, traceback\n"
         "result = None\n"

@@ -7,7 +7,6 @@ import pathlib
 import re
 import subprocess
 import sys
-import tempfile
 
 import pytest
 
@@ -20,7 +19,7 @@ HEX40 = re.compile(r"^[0-9a-f]{40}$")
 def pushed(server):
     """alice/tiny: created and uploaded with upload_folder and the client's defaults."""
     token = server.user("alice")
-    folder = tempfile.mkdtemp()
+    folder = server.scratch()
     files = make_model(folder)
     result = run_hub(server, f"""
         from huggingface_hub import HfApi
@@ -45,7 +44,7 @@ def test_create_and_upload_folder(server, pushed):
 
 
 def test_snapshot_download_twice_transfers_once(server, pushed):
-    cache = tempfile.mkdtemp()
+    cache = server.scratch()
     before = server.sent()
     code = f"""
         from huggingface_hub import snapshot_download
@@ -64,7 +63,7 @@ def test_snapshot_download_twice_transfers_once(server, pushed):
 
 
 def test_hf_hub_download_and_cli(server, pushed):
-    cache = tempfile.mkdtemp()
+    cache = server.scratch()
     p = run_hub(server, f"""
         from huggingface_hub import hf_hub_download
         result = hf_hub_download("alice/tiny", "model-00002-of-00003.safetensors", cache_dir={cache!r})
@@ -75,7 +74,7 @@ def test_hf_hub_download_and_cli(server, pushed):
     assert blob.name == hashlib.sha256(pushed["files"]["model-00002-of-00003.safetensors"]).hexdigest()
 
     hf = pathlib.Path(sys.executable).parent / "hf"
-    env = dict(os.environ, HF_ENDPOINT=server.url, HF_HOME=tempfile.mkdtemp(), HF_HUB_DISABLE_PROGRESS_BARS="1")
+    env = dict(os.environ, HF_ENDPOINT=server.url, HF_HOME=server.scratch(), HF_HUB_DISABLE_PROGRESS_BARS="1")
     env.pop("HF_TOKEN", None)
     out = subprocess.run([str(hf), "download", "alice/tiny", "tokenizer/vocab.txt"],
                          capture_output=True, text=True, env=env, timeout=300)
@@ -83,7 +82,7 @@ def test_hf_hub_download_and_cli(server, pushed):
     printed = out.stdout.strip().splitlines()[-1].strip()
     printed = printed.split("path:", 1)[1].strip() if printed.startswith("path:") else printed
     assert pathlib.Path(printed).read_bytes() == b"a\nb\nc\n"
-    local = tempfile.mkdtemp()
+    local = server.scratch()
     out = subprocess.run([str(hf), "download", "alice/tiny", "--local-dir", local],
                          capture_output=True, text=True, env=env, timeout=300)
     assert out.returncode == 0, out.stderr
@@ -156,7 +155,7 @@ def test_refs_branches_tags(server, pushed):
 
 def test_second_commit_edits_deletes_and_skips_unchanged(server, pushed):
     token = server.user("carol")
-    folder = tempfile.mkdtemp()
+    folder = server.scratch()
     files = make_model(folder, shard_values=(10_000,))
     r = run_hub(server, f"""
         from huggingface_hub import HfApi
@@ -245,7 +244,7 @@ def test_gated_repo(server, pushed):
 def test_lfs_upload_and_download(lfs_server, hf_version):
     """Files over the inline limit go over Git LFS (basic and multipart) with HF_HUB_DISABLE_XET=1."""
     token = lfs_server.user("dave")
-    folder = tempfile.mkdtemp()
+    folder = lfs_server.scratch()
     files = make_model(folder, shard_values=(100_000, 400_000))  # 400 KB (basic), 1.6 MB (multipart)
     r = run_hub(lfs_server, f"""
         from huggingface_hub import HfApi
@@ -254,7 +253,7 @@ def test_lfs_upload_and_download(lfs_server, hf_version):
         result = api.upload_folder(folder_path={folder!r}, repo_id="dave/big").oid
     """, token=token, env={"HF_HUB_DISABLE_XET": "1"})
     assert HEX40.match(r)
-    cache = tempfile.mkdtemp()
+    cache = lfs_server.scratch()
     path = pathlib.Path(run_hub(lfs_server, f"""
         from huggingface_hub import snapshot_download
         result = snapshot_download("dave/big", cache_dir={cache!r})
@@ -280,7 +279,7 @@ def test_lfs_upload_and_download(lfs_server, hf_version):
 def test_lfs_upload_without_disabling_xet(lfs_server, hf_version):
     """≥1.20 clients go to Xet for lfs files unless HF_HUB_DISABLE_XET=1; older ones negotiate LFS."""
     token = lfs_server.user("erin")
-    weights = pathlib.Path(tempfile.mkdtemp()) / "w.safetensors"
+    weights = pathlib.Path(lfs_server.scratch()) / "w.safetensors"
     weights.write_bytes(safetensors_bytes(7, 100_000))
     r = run_hub(lfs_server, f"""
         from huggingface_hub import HfApi
@@ -304,7 +303,7 @@ def test_interrupted_download_resumes(lfs_server, hf_version):
     """A partial download left in the cache (a killed client) is finished by the next run
     (0.36 resumes it with Range; 2.x starts over); the bytes are exact either way."""
     token = lfs_server.user("frank")
-    folder = tempfile.mkdtemp()
+    folder = lfs_server.scratch()
     files = make_model(folder, shard_values=(1_000_000,))  # 4 MB
     run_hub(lfs_server, f"""
         from huggingface_hub import HfApi
@@ -315,7 +314,7 @@ def test_interrupted_download_resumes(lfs_server, hf_version):
     name = "model-00001-of-00001.safetensors"
     data = files[name]
     sha = hashlib.sha256(data).hexdigest()
-    home = tempfile.mkdtemp()
+    home = lfs_server.scratch()
     blobs = pathlib.Path(home) / "hub" / "models--frank--resume" / "blobs"
     blobs.mkdir(parents=True)
     half = len(data) // 2
