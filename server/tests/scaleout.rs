@@ -10,6 +10,8 @@
 
 #[path = "s3/mod.rs"]
 mod moto;
+#[path = "pg_database/mod.rs"]
+mod pg_database;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -37,20 +39,6 @@ fn built(name: &str) -> PathBuf {
     path
 }
 
-fn postgres_base() -> String {
-    std::env::var("GRANARY_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
-}
-
-async fn fresh_postgres_database() -> String {
-    use sqlx::Connection;
-    let name = format!("granary_scaleout_{}", uuid::Uuid::new_v4().simple());
-    let mut conn = sqlx::PgConnection::connect(&format!("{}/postgres", postgres_base()))
-        .await
-        .expect("PostgreSQL must run on 127.0.0.1:5432 (GRANARY_TEST_POSTGRES to change)");
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.unwrap();
-    format!("{}/{name}", postgres_base())
-}
-
 /// A replica: its process and URL.
 struct Server {
     url: String,
@@ -60,7 +48,6 @@ struct Server {
 /// Everything the test started; killed when dropped.
 struct Cluster {
     moto: moto::Moto,
-    database_url: String,
     storage_url: String,
     dir: tempfile::TempDir,
     servers: Vec<Server>,
@@ -68,6 +55,8 @@ struct Cluster {
     http: reqwest::Client,
     /// A client that never follows redirects.
     raw: reqwest::Client,
+    /// Last: dropped after the processes above are killed.
+    database: pg_database::TestDatabase,
 }
 
 impl Cluster {
@@ -75,7 +64,7 @@ impl Cluster {
         let moto = moto::Moto::start(BUCKET).await;
         let mut c = Cluster {
             moto,
-            database_url: fresh_postgres_database().await,
+            database: pg_database::TestDatabase::create("granary_scaleout").await,
             storage_url: format!("s3://{BUCKET}/registry"),
             dir: tempfile::tempdir().unwrap(),
             servers: Vec::new(),
@@ -111,7 +100,7 @@ impl Cluster {
         cmd.arg(sub)
             .arg("--data-dir")
             .arg(&data)
-            .args(["--database-url", &self.database_url, "--storage-url", &self.storage_url])
+            .args(["--database-url", &self.database.url, "--storage-url", &self.storage_url])
             .envs(self.moto.env())
             .env("GRANARY_SESSION_SECRET", SECRET)
             .env("GRANARY_LOG", "info,sqlx=warn")
@@ -157,7 +146,7 @@ impl Cluster {
         cmd.args(args)
             .arg("--data-dir")
             .arg(self.dir.path().join("admin"))
-            .args(["--database-url", &self.database_url, "--storage-url", &self.storage_url])
+            .args(["--database-url", &self.database.url, "--storage-url", &self.storage_url])
             .envs(self.moto.env())
             .env("GRANARY_LOG", "warn")
             .kill_on_drop(true);
@@ -215,7 +204,7 @@ impl Cluster {
     }
 
     async fn pg(&self) -> sqlx::PgPool {
-        sqlx::PgPool::connect(&self.database_url).await.unwrap()
+        sqlx::PgPool::connect(&self.database.url).await.unwrap()
     }
 }
 

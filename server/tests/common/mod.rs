@@ -4,6 +4,9 @@
 
 #![allow(dead_code)]
 
+#[path = "../pg_database/mod.rs"]
+mod pg_database;
+
 use std::sync::Arc;
 
 use granary_core::api::{CommitFile, UploadStatus};
@@ -40,21 +43,8 @@ pub struct TestApp {
     pub app: Arc<App>,
     pub dir: tempfile::TempDir,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-}
-
-/// The PostgreSQL server tests create their databases on.
-fn postgres_base() -> String {
-    std::env::var("GRANARY_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
-}
-
-async fn fresh_postgres_database() -> String {
-    use sqlx::Connection;
-    let name = format!("granary_test_{}", uuid::Uuid::new_v4().simple());
-    let mut conn = sqlx::PgConnection::connect(&format!("{}/postgres", postgres_base()))
-        .await
-        .expect("PostgreSQL must run on 127.0.0.1:5432 for the postgres tests (GRANARY_TEST_POSTGRES to change)");
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.unwrap();
-    format!("{}/{name}", postgres_base())
+    /// The PostgreSQL tests' database, dropped after the server is told to stop.
+    database: Option<pg_database::TestDatabase>,
 }
 
 impl TestApp {
@@ -66,8 +56,12 @@ impl TestApp {
         let dir = tempfile::tempdir().unwrap();
         let mut config = Config::for_data_dir(dir.path());
         config.upload_part_size = 1024 * 1024;
-        if let Backend::Postgres = backend {
-            config.database_url = Some(fresh_postgres_database().await);
+        let database = match backend {
+            Backend::Postgres => Some(pg_database::TestDatabase::create("granary_test").await),
+            Backend::Sqlite => None,
+        };
+        if let Some(db) = &database {
+            config.database_url = Some(db.url.clone());
         }
         tweak(&mut config);
         let app = Arc::new(App::open(config).await.expect("app opens"));
@@ -83,7 +77,7 @@ impl TestApp {
             .await
             .unwrap();
         });
-        Self { url, client: Client::new(), app, dir, shutdown: Some(tx) }
+        Self { url, client: Client::new(), app, dir, shutdown: Some(tx), database }
     }
 
     /// Creates a user and returns a write token.
