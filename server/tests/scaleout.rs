@@ -476,8 +476,9 @@ async fn gc_racing_pushes_loses_nothing() {
                 runs += 1;
                 blobs += report["blobs"].as_u64().unwrap();
                 sessions += report["upload_sessions"].as_u64().unwrap();
-                // Often enough to race most pushes, seldom enough that each gets through on a loaded CI machine.
-                tokio::time::sleep(Duration::from_millis(250)).await;
+                // Often enough to race most pushes, seldom enough that each gets through on a loaded
+                // CI machine: at 250 ms a push of the 1.5 MiB fixture once lost a blob on all 40 tries.
+                tokio::time::sleep(Duration::from_millis(750)).await;
             }
             (runs, blobs, sessions)
         })
