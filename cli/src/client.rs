@@ -148,6 +148,13 @@ pub async fn read_json<T: DeserializeOwned>(what: &str, resp: Response) -> Resul
     })
 }
 
+/// Decodes an already parsed JSON answer into the expected shape.
+pub fn from_value<T: DeserializeOwned>(v: serde_json::Value, what: &str) -> Result<T> {
+    serde_json::from_value(v).map_err(|e| {
+        anyhow::anyhow!("{what}: the server's answer is not what this client expects ({e}); is the endpoint a Granary registry of a compatible version?")
+    })
+}
+
 fn is_transient(status: StatusCode) -> bool {
     matches!(status.as_u16(), 502..=504)
 }

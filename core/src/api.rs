@@ -24,6 +24,8 @@ pub mod codes {
     pub const CONFLICT: &str = "conflict";
     pub const INVALID: &str = "invalid";
     pub const DIGEST_MISMATCH: &str = "digest_mismatch";
+    /// A part of an upload session was already received; parts are never replaced.
+    pub const PART_RECEIVED: &str = "part_received";
     pub const TOO_LARGE: &str = "too_large";
     pub const RATE_LIMITED: &str = "rate_limited";
     pub const RANGE: &str = "range_not_satisfiable";

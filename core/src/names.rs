@@ -140,6 +140,13 @@ pub fn validate_ref_name(s: &str) -> Result<(), String> {
             "ref name `{s}` may contain only ASCII letters, digits, `-`, `_`, `.` and `/`"
         ));
     }
+    if s.len() >= crate::manifest::MIN_PREFIX && s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(format!(
+            "ref name `{s}` looks like a revision id ({} or more hex digits); a branch or tag of that name \
+             would be confused with the revision it abbreviates",
+            crate::manifest::MIN_PREFIX
+        ));
+    }
     if s.starts_with(['/', '.', '-'])
         || s.ends_with(['/', '.'])
         || s.contains("..")
@@ -180,10 +187,12 @@ mod tests {
 
     #[test]
     fn ref_names() {
-        for good in ["main", "v1.0", "release/2026-11", "feature_x"] {
+        for good in ["main", "v1.0", "release/2026-11", "feature_x", "deadbeef", "cafe12345678x"] {
             assert!(validate_ref_name(good).is_ok(), "{good}");
         }
-        for bad in ["", "../x", "a//b", "/a", "a/", "a b", "x.lock", ".hidden", "-x"] {
+        let revision_like = "0123456789ab";
+        let full_id = "a".repeat(64);
+        for bad in ["", "../x", "a//b", "/a", "a/", "a b", "x.lock", ".hidden", "-x", revision_like, "DEADBEEFCAFE00", &full_id] {
             assert!(validate_ref_name(bad).is_err(), "{bad}");
         }
     }

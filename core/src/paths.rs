@@ -1,10 +1,14 @@
-//! File paths inside a model: relative, `/`-separated, and safe to write on
-//! any operating system a client may pull to.
+//! File paths inside a model: relative, `/`-separated, in Unicode NFC, and
+//! safe to write on any operating system a client may pull to. A pulled
+//! path can neither leave the output directory nor reach tool configuration
+//! (`.git/`, whose `config` runs commands), nor name a Windows device or a
+//! name that Windows or macOS would silently change.
 
 use std::collections::HashMap;
 use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use unicode_normalization::UnicodeNormalization;
 
 /// The longest path accepted, in bytes.
 pub const MAX_PATH_LEN: usize = 1024;
@@ -32,7 +36,15 @@ pub enum PathError {
     DotSegment(String),
     #[error("path `{0}` looks like a Windows drive path")]
     Drive(String),
-    #[error("paths `{0}` and `{1}` differ only in case; they would collide on many file systems")]
+    #[error("path `{0}` contains `{1}`, which Windows does not allow in file names")]
+    ForbiddenChar(String, char),
+    #[error("path `{0}` has a segment ending in a dot or a space, which Windows silently drops")]
+    TrailingDotOrSpace(String),
+    #[error("path `{0}` names `{1}`, a reserved device name on Windows")]
+    ReservedName(String, String),
+    #[error("path `{0}` is inside `.git`: a pulled `.git/` could run commands through git's configuration")]
+    GitDirectory(String),
+    #[error("paths `{0}` and `{1}` differ only in case or Unicode form; they would collide on many file systems")]
     CaseCollision(String, String),
     #[error("path `{0}` is listed twice")]
     Duplicate(String),
@@ -45,6 +57,8 @@ pub enum PathError {
 pub struct RepoPath(String);
 
 impl RepoPath {
+    /// Validates a path and brings it to Unicode NFC (macOS file systems hand out
+    /// NFD names; one model file has one spelling).
     pub fn parse(s: &str) -> Result<Self, PathError> {
         if s.is_empty() {
             return Err(PathError::Empty);
@@ -55,29 +69,45 @@ impl RepoPath {
         if s.chars().any(|c| c.is_control()) {
             return Err(PathError::Control(s.to_string()));
         }
+        let s: String = s.nfc().collect();
+        if s.len() > MAX_PATH_LEN {
+            return Err(PathError::TooLong(s.chars().take(64).collect::<String>() + "…"));
+        }
         if s.starts_with('/') {
-            return Err(PathError::Absolute(s.to_string()));
+            return Err(PathError::Absolute(s));
         }
         if s.contains('\\') {
-            return Err(PathError::Backslash(s.to_string()));
+            return Err(PathError::Backslash(s));
         }
         let bytes = s.as_bytes();
         if bytes.len() >= 2 && bytes[1] == b':' && bytes[0].is_ascii_alphabetic() {
-            return Err(PathError::Drive(s.to_string()));
+            return Err(PathError::Drive(s));
+        }
+        if let Some(c) = s.chars().find(|c| WINDOWS_FORBIDDEN.contains(c)) {
+            return Err(PathError::ForbiddenChar(s, c));
         }
         let segments: Vec<&str> = s.split('/').collect();
         if segments.len() > MAX_PATH_DEPTH {
-            return Err(PathError::TooDeep(s.to_string()));
+            return Err(PathError::TooDeep(s));
         }
         for seg in &segments {
             if seg.is_empty() {
-                return Err(PathError::EmptySegment(s.to_string()));
+                return Err(PathError::EmptySegment(s));
             }
             if *seg == "." || *seg == ".." {
-                return Err(PathError::DotSegment(s.to_string()));
+                return Err(PathError::DotSegment(s));
+            }
+            if seg.ends_with('.') || seg.ends_with(' ') {
+                return Err(PathError::TrailingDotOrSpace(s));
+            }
+            if is_git_directory(seg) {
+                return Err(PathError::GitDirectory(s));
+            }
+            if let Some(device) = reserved_device(seg) {
+                return Err(PathError::ReservedName(s, device));
             }
         }
-        Ok(Self(s.to_string()))
+        Ok(Self(s))
     }
 
     pub fn as_str(&self) -> &str {
@@ -98,13 +128,54 @@ impl RepoPath {
     }
 }
 
-/// Checks a whole file list: no duplicates, no two paths equal ignoring case,
-/// and no path that is both a file and the directory of another.
+/// A path as it is stored: in Unicode NFC (for lookups of paths a client spelt in NFD).
+pub fn nfc(path: &str) -> String {
+    path.nfc().collect()
+}
+
+/// Characters Windows refuses in file names (`\\` and control characters are
+/// refused on their own; `:` also names NTFS alternate data streams).
+const WINDOWS_FORBIDDEN: &[char] = &[':', '<', '>', '"', '|', '?', '*'];
+
+/// Code points that macOS (HFS+) ignores in names, so `.g\u{200c}it` is `.git` there.
+fn is_ignorable(c: char) -> bool {
+    matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{206a}'..='\u{206f}' | '\u{feff}')
+}
+
+/// `.git` in any case, with ignorable code points, or as its Windows short name `git~1`.
+/// (Trailing dots and spaces, which Windows drops, are refused for every segment.)
+fn is_git_directory(segment: &str) -> bool {
+    let visible: String = segment.chars().filter(|c| !is_ignorable(*c)).collect();
+    visible.eq_ignore_ascii_case(".git") || visible.eq_ignore_ascii_case("git~1")
+}
+
+/// The Windows device a segment names, if any: `CON`, `NUL`, `COM1`… also with an
+/// extension (`nul.txt` is the device too).
+fn reserved_device(segment: &str) -> Option<String> {
+    let stem = segment.split('.').next().unwrap_or(segment).trim_end_matches(' ').to_ascii_uppercase();
+    let reserved = match stem.as_str() {
+        "CON" | "PRN" | "AUX" | "NUL" | "CONIN$" | "CONOUT$" => true,
+        _ => match (stem.strip_prefix("COM").or_else(|| stem.strip_prefix("LPT")), stem.chars().count()) {
+            (Some(digit), 4) => digit.chars().all(|c| c.is_ascii_digit() || matches!(c, '¹' | '²' | '³')),
+            _ => false,
+        },
+    };
+    reserved.then_some(stem)
+}
+
+/// The form two paths share when they would be one file on a case-insensitive,
+/// normalising file system (NFC, then case folded).
+fn collision_key(path: &str) -> String {
+    path.nfc().collect::<String>().to_uppercase().to_lowercase()
+}
+
+/// Checks a whole file list: no duplicates, no two paths equal ignoring case and
+/// Unicode form, and no path that is both a file and the directory of another.
 pub fn check_path_set<'a>(paths: impl IntoIterator<Item = &'a RepoPath>) -> Result<(), PathError> {
     let mut seen: HashMap<String, &RepoPath> = HashMap::new();
     let mut all = Vec::new();
     for p in paths {
-        let folded = p.as_str().to_lowercase();
+        let folded = collision_key(p.as_str());
         if let Some(prev) = seen.insert(folded, p) {
             return Err(if prev == p {
                 PathError::Duplicate(p.0.clone())
@@ -121,7 +192,7 @@ pub fn check_path_set<'a>(paths: impl IntoIterator<Item = &'a RepoPath>) -> Resu
                 prefix.push('/');
             }
             prefix.push_str(seg);
-            if seen.contains_key(&prefix.to_lowercase()) {
+            if seen.contains_key(&collision_key(&prefix)) {
                 return Err(PathError::FileAndDirectory(prefix));
             }
         }
@@ -159,7 +230,9 @@ mod tests {
 
     #[test]
     fn accepts_ordinary_paths() {
-        for good in ["config.json", "onnx/model.onnx", "a/b/c.txt", ".gitattributes", "a..b"] {
+        for good in
+            ["config.json", "onnx/model.onnx", "a/b/c.txt", ".gitattributes", ".gitignore", "a..b", "git/x", "console.log", "com10", "my .git", "COMé", "ÇOM1"]
+        {
             assert!(RepoPath::parse(good).is_ok(), "{good}");
         }
         assert_eq!(RepoPath::parse("x/Model.SafeTensors").unwrap().extension().unwrap(), "safetensors");
@@ -183,6 +256,23 @@ mod tests {
             ("a\nb", "control"),
             ("a//b", "empty segment"),
             ("a/", "empty segment"),
+            (".git/config", "git"),
+            ("sub/.GIT/hooks/pre-commit", "git"),
+            (".git./config", "trailing dot"),
+            (".git /config", "trailing space"),
+            (".g\u{200c}it/config", "git with an ignorable code point"),
+            ("GIT~1/config", "git short name"),
+            ("CON", "device"),
+            ("nul.txt", "device"),
+            ("a/Com1.json", "device"),
+            ("LPT9", "device"),
+            ("com\u{b9}.txt", "device with a superscript digit"),
+            ("a:b", "colon"),
+            ("stream.bin:evil", "colon"),
+            ("what?.txt", "windows character"),
+            ("a|b", "windows character"),
+            ("file.", "trailing dot"),
+            ("dir /file", "trailing space"),
             (long.as_str(), "long"),
             (deep.as_str(), "deep"),
         ];
@@ -204,5 +294,16 @@ mod tests {
             Err(PathError::FileAndDirectory(_))
         ));
         assert!(check_path_set(&[p("a/b"), p("a/c"), p("b")]).is_ok());
+        // NFC and NFD spellings of one name are one path; so are ß and SS.
+        assert!(matches!(check_path_set(&[p("caf\u{e9}"), p("CAFE\u{301}")]), Err(PathError::CaseCollision(..))));
+        assert!(matches!(check_path_set(&[p("stra\u{df}e"), p("STRASSE")]), Err(PathError::CaseCollision(..))));
+    }
+
+    #[test]
+    fn normalises_to_nfc() {
+        assert_eq!(RepoPath::parse("cafe\u{301}.txt").unwrap().as_str(), "caf\u{e9}.txt");
+        let json = serde_json::to_string(&"cafe\u{301}/x").unwrap();
+        let p: RepoPath = serde_json::from_str(&json).unwrap();
+        assert_eq!(p.as_str(), "caf\u{e9}/x");
     }
 }

@@ -3,10 +3,15 @@
 //! their membership gives; server admins may do everything; a token's scope
 //! and owner limit cap all of this.
 
+use std::collections::HashSet;
+
+use granary_core::Sha256;
+
 use crate::auth::Caller;
+use crate::db::blobs::Owners;
 use crate::db::models::ModelRow;
 use crate::db::users::UserRow;
-use crate::db::{Db, gates, orgs};
+use crate::db::{Db, blob_uploaders, blobs, gates, orgs};
 use crate::error::{AppError, AppResult};
 
 /// A role on a namespace, weakest first.
@@ -85,4 +90,38 @@ pub async fn check_download(db: &Db, caller: &Caller, model: &ModelRow) -> AppRe
             "`{id}` is gated: accept its license first (granary license accept {id}, or on the model page)"
         ))),
     }
+}
+
+/// The owners whose private and gated models the caller may read, as a set for
+/// queries over many models at once (the same answer as [`role_on`] per owner).
+pub async fn readable_owners(db: &Db, caller: &Caller) -> AppResult<Owners> {
+    let Some(user) = &caller.user else { return Ok(Owners::Only(vec![])) };
+    if user.is_admin != 0 {
+        return Ok(match &caller.owner_limit {
+            None => Owners::All,
+            Some(limit) => Owners::Only(vec![limit.to_ascii_lowercase()]),
+        });
+    }
+    let mut owners = vec![user.name.to_ascii_lowercase()];
+    owners.extend(orgs::orgs_of(db, &user.id).await?.into_iter().map(|o| o.to_ascii_lowercase()));
+    if let Some(limit) = &caller.owner_limit {
+        owners.retain(|o| o.eq_ignore_ascii_case(limit));
+    }
+    Ok(Owners::Only(owners))
+}
+
+/// The blobs among `digests` that the caller may name by digest alone: those whose
+/// bytes it uploaded, and those of revisions it may already download. For any
+/// other blob, knowing the digest grants nothing: the bytes must be sent (and
+/// existence answers say "missing"), so a digest is never a key to someone
+/// else's private, gated or deleted content.
+pub async fn referable_blobs(db: &Db, caller: &Caller, digests: &[Sha256]) -> AppResult<HashSet<Sha256>> {
+    let Some(user) = &caller.user else { return Ok(HashSet::new()) };
+    let mut found = blob_uploaders::uploaded_by(db, &user.id, digests).await?;
+    let rest: Vec<Sha256> = digests.iter().filter(|d| !found.contains(d)).copied().collect();
+    if !rest.is_empty() {
+        let owners = readable_owners(db, caller).await?;
+        found.extend(blobs::readable_among(db, Some(&user.id), &owners, &rest).await?);
+    }
+    Ok(found)
 }

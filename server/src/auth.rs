@@ -23,9 +23,22 @@ pub struct Caller {
     pub owner_limit: Option<String>,
     /// The session id, when the caller came through the web.
     pub session_id: Option<String>,
+    /// The API token's id, when the caller came with a token.
+    pub token_id: Option<String>,
 }
 
 impl Caller {
+    /// The caller a live API token makes.
+    pub fn from_token(user: UserRow, grant: users::TokenGrant) -> Self {
+        Caller {
+            user: Some(user),
+            scope: Some(grant.scope),
+            owner_limit: grant.owner_limit,
+            session_id: None,
+            token_id: Some(grant.token_id),
+        }
+    }
+
     /// The user, or 401 for an anonymous caller.
     pub fn require_user(&self) -> Result<&UserRow, AppError> {
         self.user.as_ref().ok_or_else(|| {
@@ -87,12 +100,7 @@ impl FromRequestParts<AppState> for Caller {
             if grant.last_used_at.is_none_or(|t| now - t > 60_000) {
                 users::touch_token(&state.db, &grant.token_id, now).await?;
             }
-            return Ok(Caller {
-                user: Some(user),
-                scope: Some(grant.scope),
-                owner_limit: grant.owner_limit,
-                session_id: None,
-            });
+            return Ok(Caller::from_token(user, grant));
         }
         // Cookies are honoured on safe requests only: a state change through a
         // cookie must come through a web form that checks its CSRF token.
@@ -115,7 +123,13 @@ pub async fn session_caller(state: &AppState, jwt: &str, now: i64) -> Result<Opt
     let Some(user) = users::find_by_id(&state.db, &claims.sub).await? else {
         return Ok(None);
     };
-    Ok(Some(Caller { user: Some(user), scope: Some("admin".into()), owner_limit: None, session_id: Some(claims.sid) }))
+    Ok(Some(Caller {
+        user: Some(user),
+        scope: Some("admin".into()),
+        owner_limit: None,
+        session_id: Some(claims.sid),
+        token_id: None,
+    }))
 }
 
 /// The value of a cookie.

@@ -44,6 +44,9 @@ pub struct Config {
     pub limits: crate::limits::LimitsConfig,
 
     #[command(flatten)]
+    pub uploads: crate::quota::UploadLimits,
+
+    #[command(flatten)]
     pub s3: S3Config,
 }
 
@@ -198,6 +201,7 @@ impl Config {
             web: WebConfig::default(),
             accounts: AccountsConfig::default(),
             limits: crate::limits::LimitsConfig::default(),
+            uploads: crate::quota::UploadLimits::default(),
             s3: S3Config::default(),
         }
     }

@@ -31,6 +31,9 @@ pub enum AppError {
     Invalid(String),
     #[error("{0}")]
     DigestMismatch(String),
+    /// A part of an upload session that was already received (parts are immutable).
+    #[error("{0}")]
+    PartReceived(String),
     #[error("{0}")]
     TooLarge(String),
     #[error("{0}")]
@@ -58,7 +61,7 @@ impl AppError {
             Self::Gated(_) => StatusCode::FORBIDDEN,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
-            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Conflict(_) | Self::PartReceived(_) => StatusCode::CONFLICT,
             Self::Invalid(_) | Self::DigestMismatch(_) => StatusCode::BAD_REQUEST,
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
@@ -76,6 +79,7 @@ impl AppError {
             Self::Conflict(_) => codes::CONFLICT,
             Self::Invalid(_) => codes::INVALID,
             Self::DigestMismatch(_) => codes::DIGEST_MISMATCH,
+            Self::PartReceived(_) => codes::PART_RECEIVED,
             Self::TooLarge(_) => codes::TOO_LARGE,
             Self::TooManyRequests(_) => codes::RATE_LIMITED,
             Self::RangeNotSatisfiable { .. } => codes::RANGE,

@@ -19,7 +19,6 @@
 //! [`serve`] runs the connections itself (hyper-util) so that it can set the
 //! header-read timeout, which `axum::serve` does not expose.
 
-use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -40,8 +39,6 @@ use tokio::time::{Instant, Sleep};
 use tower::ServiceExt as _;
 
 use crate::app::{App, AppState};
-use crate::error::{AppError, AppResult};
-use crate::storage::BlobLayout;
 
 /// The configurable limits (flags and `GRANARY_*` variables); 0 turns a limit off
 /// where noted.
@@ -244,28 +241,6 @@ impl HttpBody for IdleBody {
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
     }
-}
-
-/// Refuses a commit that would take `owner` over the storage quota: the
-/// distinct blobs its models' revisions reference now, plus those of `layouts`
-/// that none references yet. (Two commits racing may both pass: the quota is
-/// a bound on growth, not an exact ledger.)
-pub async fn check_owner_quota(app: &App, owner: &str, layouts: &HashMap<Sha256, BlobLayout>) -> AppResult<()> {
-    let quota = app.config.limits.owner_quota_bytes;
-    if quota == 0 {
-        return Ok(());
-    }
-    let digests: Vec<Sha256> = layouts.keys().copied().collect();
-    let used = crate::db::quota::owner_usage(&app.db, owner).await?;
-    let known: HashSet<String> = crate::db::quota::owner_references(&app.db, owner, &digests).await?;
-    let added: u64 = layouts.values().filter(|l| !known.contains(&l.sha256.hex())).map(|l| l.size).sum();
-    if used.saturating_add(added) > quota {
-        return Err(AppError::TooLarge(format!(
-            "this commit adds {added} bytes of new files to `{owner}`, who already stores {used} bytes: \
-             over the owner quota of {quota} bytes (owner_quota_bytes); ask the registry's administrator for more"
-        )));
-    }
-    Ok(())
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves, then drains requests.

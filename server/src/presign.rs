@@ -25,7 +25,7 @@ use axum::response::Response;
 
 use crate::app::{AppState, Stats};
 use crate::error::{AppError, AppResult};
-use crate::routes::files::ResolvedFile;
+use crate::downloads::ResolvedFile;
 use crate::storage::{BlobLayout, Key};
 
 /// The `User-Agent` part of the Rust Hub client, which must not be redirected.

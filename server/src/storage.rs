@@ -6,8 +6,13 @@
 //! ```text
 //! blobs/sha256/ab/abcdef…                     a blob stored in one part
 //! blobs/sha256/ab/abcdef….parts/<size>/<n>    part n of a blob stored in parts of <size> bytes
-//! uploads/<session-id>/<n>                    part n of an upload in progress
+//! uploads/<session-id>/<n>.<attempt>          part n of an upload session, as one attempt sent it
+//! uploads/<staging-id>/<n>                    part n of bytes being staged in one stream
 //! ```
+//!
+//! Each attempt at sending a session's part streams into its own object, and the
+//! database records which attempt's object is the part: a replayed or racing
+//! attempt can never overwrite bytes that were already hashed.
 //!
 //! Blob bytes never change: a key under `blobs/` is written only after its
 //! content was checked, and rewriting it can only write the same bytes.
@@ -52,6 +57,8 @@ impl BlobLayout {
 pub enum Key<'a> {
     BlobPart(&'a BlobLayout, u64),
     UploadPart(&'a str, u64),
+    /// Part `n` of an upload session as attempt `attempt` sent it.
+    UploadAttempt(&'a str, u64, &'a str),
     UploadDir(&'a str),
 }
 
@@ -71,6 +78,7 @@ impl Key<'_> {
                 }
             }
             Key::UploadPart(id, n) => Path::from(format!("uploads/{id}/{n}")),
+            Key::UploadAttempt(id, n, attempt) => Path::from(format!("uploads/{id}/{n}.{attempt}")),
             Key::UploadDir(id) => Path::from(format!("uploads/{id}")),
         }
     }

@@ -5,6 +5,7 @@
 mod common;
 
 use common::{Backend, README, TestApp, commit_file};
+use granary_core::Sha256;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -45,15 +46,15 @@ async fn owner_quota_counts_distinct_blobs(backend: Backend) {
     // The same blobs again, in another model and another revision: no new bytes.
     t.push_ok(&alice, "alice/two", &[("README.md", readme.clone()), ("copy.bin", six_k.clone())], None).await;
     t.push_ok(&alice, "alice/one", &[("README.md", readme.clone()), ("a.bin", six_k.clone()), ("b.bin", six_k.clone())], Some(&rev)).await;
-    // 6,000 new bytes would pass the quota.
+    // 6,000 new bytes would pass the quota: refused when the upload opens, before any byte.
     let other = vec![b'b'; 6000];
-    let res = t.push(&alice, "alice/three", &[("README.md", readme.clone()), ("b.bin", other.clone())], None, json!({})).await;
+    let res = t.post_json(&alice, "/uploads", &json!({"sha256": Sha256::of(&other), "size": other.len()})).await;
     assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
     let v: Value = res.json().await.unwrap();
     assert_eq!(v["code"], "too_large");
     assert!(v["error"].as_str().unwrap().contains("owner_quota_bytes"), "{v}");
     assert_eq!(t.get("/models/alice/three").await.status(), StatusCode::NOT_FOUND);
-    // Bob has his own quota, and may even use the same blob.
+    // Bob has his own quota.
     t.push_ok(&bob, "bob/m", &[("README.md", readme.clone()), ("b.bin", other.clone())], None).await;
     // Small files still fit under alice's quota.
     t.upload(&alice, b"tiny").await;

@@ -55,6 +55,8 @@ enum Kind {
 /// An app on one backend (SQLite for the rows), and what keeps it alive.
 struct Store {
     app: Arc<App>,
+    /// The user the staged streams are recorded as sent by.
+    uploader: String,
     _dir: tempfile::TempDir,
     _moto: Option<moto::Moto>,
 }
@@ -78,7 +80,8 @@ impl Store {
             }
         };
         let app = Arc::new(App::open(config).await.expect("app opens"));
-        Self { app, _dir: dir, _moto: moto }
+        let uploader = granary_server::db::users::ensure(&app.db, "uploader", false, 0).await.unwrap().id;
+        Self { app, uploader, _dir: dir, _moto: moto }
     }
 
     fn storage(&self) -> &Storage {
@@ -246,26 +249,28 @@ async fn exists_answers_for_present_and_absent_keys(s: Store) {
 
 async fn store_stream_without_a_digest_stores_what_arrived(s: Store) {
     let bytes = pattern(200_000, 5);
-    let layout = granary_server::ingest::store_stream(&s.app, chunks(&bytes, 7_000), None).await.unwrap();
+    let layout = granary_server::ingest::store_stream(&s.app, &s.uploader, chunks(&bytes, 7_000), None).await.unwrap();
     assert_eq!(layout.sha256, Sha256::of(&bytes));
     assert_eq!(layout.size, bytes.len() as u64);
     assert_eq!(layout.part_count, 4, "parts of 64 KiB");
     assert!(s.storage().read_blob_range(layout, 0..layout.size).await.unwrap() == bytes);
     assert_eq!(granary_server::db::blobs::find(&s.app.db, &layout.sha256).await.unwrap(), Some(layout));
     assert!(s.keys("uploads").await.is_empty(), "staging is cleaned up");
+    let sent = granary_server::db::blob_uploaders::uploaded_by(&s.app.db, &s.uploader, &[layout.sha256]).await.unwrap();
+    assert!(sent.contains(&layout.sha256), "the sender is recorded as an uploader");
     // The same bytes again: the live blob, nothing new.
-    let again = granary_server::ingest::store_stream(&s.app, chunks(&bytes, 50_000), None).await.unwrap();
+    let again = granary_server::ingest::store_stream(&s.app, &s.uploader, chunks(&bytes, 50_000), None).await.unwrap();
     assert_eq!(again, layout);
     assert_eq!(s.keys("blobs").await.len(), 4);
     // An empty blob is one empty part.
-    let empty = granary_server::ingest::store_stream(&s.app, chunks(b"", 1), None).await.unwrap();
+    let empty = granary_server::ingest::store_stream(&s.app, &s.uploader, chunks(b"", 1), None).await.unwrap();
     assert_eq!((empty.size, empty.part_count), (0, 1));
 }
 
 async fn store_stream_with_the_right_digest_stores_it(s: Store) {
     let bytes = pattern(70_000, 6);
     let expected = (Sha256::of(&bytes), bytes.len() as u64);
-    let layout = granary_server::ingest::store_stream(&s.app, chunks(&bytes, 10_000), Some(expected)).await.unwrap();
+    let layout = granary_server::ingest::store_stream(&s.app, &s.uploader, chunks(&bytes, 10_000), Some(expected)).await.unwrap();
     assert_eq!((layout.sha256, layout.size, layout.part_count), (expected.0, expected.1, 2));
     assert!(s.storage().read_blob_range(layout, 0..layout.size).await.unwrap() == bytes);
     assert!(s.keys("uploads").await.is_empty());
@@ -274,13 +279,15 @@ async fn store_stream_with_the_right_digest_stores_it(s: Store) {
 async fn store_stream_with_a_wrong_digest_leaves_nothing(s: Store) {
     let bytes = pattern(70_000, 7);
     let wrong = (Sha256::of(b"something else"), bytes.len() as u64);
-    let err = granary_server::ingest::store_stream(&s.app, chunks(&bytes, 10_000), Some(wrong)).await.unwrap_err();
+    let err = granary_server::ingest::store_stream(&s.app, &s.uploader, chunks(&bytes, 10_000), Some(wrong)).await.unwrap_err();
     assert!(err.to_string().contains("declared"), "{err}");
     let short = (Sha256::of(&bytes), bytes.len() as u64 + 1);
-    granary_server::ingest::store_stream(&s.app, chunks(&bytes, 10_000), Some(short)).await.unwrap_err();
+    granary_server::ingest::store_stream(&s.app, &s.uploader, chunks(&bytes, 10_000), Some(short)).await.unwrap_err();
     assert!(s.keys("uploads").await.is_empty());
     assert!(s.keys("blobs").await.is_empty());
     assert_eq!(granary_server::db::blobs::find(&s.app.db, &Sha256::of(&bytes)).await.unwrap(), None);
+    let sent = granary_server::db::blob_uploaders::uploaded_by(&s.app.db, &s.uploader, &[Sha256::of(&bytes)]).await.unwrap();
+    assert!(sent.is_empty(), "refused bytes grant nothing");
 }
 
 async fn signed_urls_only_where_the_store_can_sign(s: Store) {

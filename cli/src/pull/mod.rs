@@ -22,6 +22,19 @@ use crate::progress::human_bytes;
 use crate::scan::compile_globs;
 use download::{tuning, Fetcher, Wanted};
 
+/// The revision, if every path in it is safe to write: a path that could leave the
+/// output directory or reach tool configuration (`.git/`) refuses the whole pull
+/// before anything is written, whatever the server sent.
+fn safe_revision(v: serde_json::Value, what: &str) -> Result<RevisionInfo> {
+    for f in v["files"].as_array().into_iter().flatten() {
+        let path = f["path"].as_str().unwrap_or_default();
+        if let Err(e) = granary_core::RepoPath::parse(path) {
+            crate::fail!(Invalid, "{what}: refusing to write a file of this revision, nothing was written: {e}");
+        }
+    }
+    crate::client::from_value(v, what)
+}
+
 pub async fn run(ctx: &Ctx, args: PullArgs) -> Result<()> {
     let target = ModelRef::parse(&args.model)?;
     let include = compile_globs(&args.include, "--include")?;
@@ -31,7 +44,8 @@ pub async fn run(ctx: &Ctx, args: PullArgs) -> Result<()> {
 
     let rev = target.rev_or_main();
     let url = format!("{}/revisions/{}", target.api_base(), encode_segment(&rev));
-    let info: RevisionInfo = ctx.client.get_json(&url, &format!("cannot pull {}", args.model)).await?;
+    let what = format!("cannot pull {}", args.model);
+    let info = safe_revision(ctx.client.get_json(&url, &what).await?, &what)?;
     let files: Vec<&FileInfo> = info
         .files
         .iter()

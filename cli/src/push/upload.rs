@@ -103,13 +103,25 @@ async fn upload_one(
             bar.inc(done);
             file_bar.inc(done);
         }
+        let mut raced = false;
         for n in status.missing_parts() {
             let (start, end) = status.part_range(n);
-            send_part(client, &id, n, &pending.file, (start, end), (bar, file_bar), &what).await?;
-            sent += end - start;
+            match send_part(client, &id, n, &pending.file, (start, end), (bar, file_bar), &what).await {
+                Ok(()) => sent += end - start,
+                // The part was received after all (an answer lost on the way back, then a
+                // retry): parts are never replaced, so ask again what the upload lacks.
+                Err(e) if kind_of(&e) == Kind::Conflict => {
+                    raced = true;
+                    break;
+                }
+                Err(e) => return Err(e),
+            }
             if let Some(d) = delay {
                 tokio::time::sleep(d).await;
             }
+        }
+        if raced {
+            continue;
         }
         let url = format!("/api/v1/uploads/{id}/complete");
         match client.post_json::<_, UploadStatus>(&url, &serde_json::json!({}), &what).await {

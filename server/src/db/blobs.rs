@@ -115,3 +115,58 @@ pub async fn find_many_locked(db: &Db, tx: &mut Tx, digests: &[Sha256]) -> sqlx:
     }
     Ok(out)
 }
+
+/// Whose models a query may read beyond the public, ungated ones (decided by `access.rs`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Owners {
+    /// Every owner (a server administrator).
+    All,
+    /// These owners (lower-cased names): the caller's namespace and organisations.
+    Only(Vec<String>),
+}
+
+/// Those of `digests` that some revision of a model the reader may download holds:
+/// a public ungated model, a gated one whose license `user_id` accepted, or any model
+/// of `owners`.
+pub async fn readable_among(
+    db: &Db,
+    user_id: Option<&str>,
+    owners: &Owners,
+    digests: &[Sha256],
+) -> sqlx::Result<std::collections::HashSet<Sha256>> {
+    let mut out = std::collections::HashSet::new();
+    for chunk in digests.chunks(400) {
+        // $1: the user; then the owners; then the digests.
+        let mut n = 1;
+        let mut next = || {
+            n += 1;
+            format!("${n}")
+        };
+        let owner_clause = match owners {
+            Owners::All => "1 = 1".to_string(),
+            Owners::Only(list) if list.is_empty() => "1 = 0".to_string(),
+            Owners::Only(list) => {
+                format!("m.owner_key IN ({})", list.iter().map(|_| next()).collect::<Vec<_>>().join(", "))
+            }
+        };
+        let digest_params: Vec<String> = chunk.iter().map(|_| next()).collect();
+        let sql = format!(
+            "SELECT DISTINCT rf.sha256 FROM revision_files rf JOIN models m ON m.id = rf.model_id
+             WHERE rf.sha256 IN ({}) AND ({owner_clause}
+               OR (m.private = 0 AND (m.gated = 0 OR EXISTS (
+                     SELECT 1 FROM license_acceptances a WHERE a.model_id = m.id AND a.user_id = $1))))",
+            digest_params.join(", ")
+        );
+        let mut q = sqlx::query_as::<_, (String,)>(&sql).bind(user_id.unwrap_or(""));
+        if let Owners::Only(list) = owners {
+            for o in list {
+                q = q.bind(o.to_ascii_lowercase());
+            }
+        }
+        for d in chunk {
+            q = q.bind(d.hex());
+        }
+        out.extend(q.fetch_all(&db.pool).await?.into_iter().filter_map(|(s,)| s.parse::<Sha256>().ok()));
+    }
+    Ok(out)
+}

@@ -119,6 +119,7 @@ pub async fn lock_unreferenced_blob(
     }
     sqlx::query("DELETE FROM blobs WHERE sha256 = $1").bind(sha256.hex()).execute(&mut **tx).await?;
     sqlx::query("DELETE FROM hf_git_oids WHERE sha256 = $1").bind(sha256.hex()).execute(&mut **tx).await?;
+    super::blob_uploaders::forget_blob(tx, sha256).await?;
     Ok(Some(layout))
 }
 
@@ -146,6 +147,7 @@ pub async fn forget_blob(db: &Db, sha256: &Sha256) -> sqlx::Result<()> {
     let (mut tx, _guard) = db.begin_write().await?;
     sqlx::query("DELETE FROM blobs WHERE sha256 = $1").bind(sha256.hex()).execute(&mut *tx).await?;
     sqlx::query("DELETE FROM hf_git_oids WHERE sha256 = $1").bind(sha256.hex()).execute(&mut *tx).await?;
+    super::blob_uploaders::forget_blob(&mut tx, sha256).await?;
     tx.commit().await
 }
 

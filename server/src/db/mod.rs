@@ -4,6 +4,7 @@
 //! TEXT ids, BIGINT times and flags).
 
 pub mod audit;
+pub mod blob_uploaders;
 pub mod blobs;
 pub mod gates;
 pub mod invites;

@@ -4,19 +4,21 @@ use sqlx::FromRow;
 
 use super::{Db, new_id};
 
-/// Creates an organisation with `admin_user_id` as its first admin.
+/// Creates an organisation with `admin_user_id` as its first admin; its storage
+/// counts towards that user's quota.
 /// Returns false when the name is taken (by a user or an organisation).
 pub async fn create(db: &Db, name: &str, admin_user_id: &str, now: i64) -> sqlx::Result<bool> {
     let (mut tx, _guard) = db.begin_write().await?;
     let id = new_id();
     let r = sqlx::query(
-        "INSERT INTO users (id, name, name_key, is_admin, kind, created_at) VALUES ($1, $2, $3, 0, 'org', $4)
-         ON CONFLICT (name_key) DO NOTHING",
+        "INSERT INTO users (id, name, name_key, is_admin, kind, created_at, billed_to)
+         VALUES ($1, $2, $3, 0, 'org', $4, $5) ON CONFLICT (name_key) DO NOTHING",
     )
     .bind(&id)
     .bind(name)
     .bind(name.to_ascii_lowercase())
     .bind(now)
+    .bind(admin_user_id)
     .execute(&mut *tx)
     .await?;
     if r.rows_affected() == 0 {

@@ -112,6 +112,16 @@ pub struct TokenGrant {
 
 /// The user a live (unrevoked, unexpired) token belongs to, with the token's grant.
 pub async fn find_by_token(db: &Db, token: &str, now: i64) -> sqlx::Result<Option<(UserRow, TokenGrant)>> {
+    find_live_token(db, "t.token_hash", &token_hash(token), now).await
+}
+
+/// The same, by the token's id (a credential that carries a token id, such as a
+/// Git LFS upload URL, stops working when its token is revoked or expires).
+pub async fn find_by_token_id(db: &Db, token_id: &str, now: i64) -> sqlx::Result<Option<(UserRow, TokenGrant)>> {
+    find_live_token(db, "t.id", token_id, now).await
+}
+
+async fn find_live_token(db: &Db, column: &str, value: &str, now: i64) -> sqlx::Result<Option<(UserRow, TokenGrant)>> {
     #[derive(FromRow)]
     struct Found {
         id: String,
@@ -123,12 +133,12 @@ pub async fn find_by_token(db: &Db, token: &str, now: i64) -> sqlx::Result<Optio
         owner_limit: Option<String>,
         last_used_at: Option<i64>,
     }
-    let found: Option<Found> = sqlx::query_as(
+    let found: Option<Found> = sqlx::query_as(&format!(
         "SELECT u.id, u.name, u.is_admin, u.kind, t.id AS token_id, t.scope, t.owner_limit, t.last_used_at
          FROM api_tokens t JOIN users u ON u.id = t.user_id
-         WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > $2)",
-    )
-    .bind(token_hash(token))
+         WHERE {column} = $1 AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > $2)"
+    ))
+    .bind(value)
     .bind(now)
     .fetch_optional(&db.pool)
     .await?;

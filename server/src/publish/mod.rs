@@ -15,9 +15,9 @@ use granary_core::paths::check_path_set;
 use granary_core::{ModelId, Sha256};
 
 use crate::app::App;
+use crate::auth::Caller;
 use crate::db::models::{self, Head, ModelRow};
 use crate::db::revisions::{self, NewRevision, RevisionRow};
-use crate::db::users::UserRow;
 use crate::db::{blobs, jobs, refs};
 use crate::error::{AppError, AppResult};
 use crate::storage::BlobLayout;
@@ -31,8 +31,10 @@ pub struct Published {
     pub revision: RevisionRow,
 }
 
-/// Checks and lands a commit. Nothing is written unless every check passes.
-pub async fn commit(app: &App, author: &UserRow, id: &ModelId, req: CommitRequest) -> AppResult<Published> {
+/// Checks and lands a commit by `caller` (who must hold `write` on the namespace:
+/// the surface checked it). Nothing is written unless every check passes.
+pub async fn commit(app: &App, caller: &Caller, id: &ModelId, req: CommitRequest) -> AppResult<Published> {
+    let author = caller.require_user()?;
     validate_ref_name(&req.branch).map_err(AppError::Invalid)?;
     if req.files.is_empty() {
         return Err(AppError::Invalid("a revision needs at least one file".into()));
@@ -46,8 +48,8 @@ pub async fn commit(app: &App, author: &UserRow, id: &ModelId, req: CommitReques
     }
     check_path_set(req.files.iter().map(|f| &f.path)).map_err(|e| AppError::Invalid(e.to_string()))?;
 
-    let layouts = stored_layouts(app, &req).await?;
-    crate::limits::check_owner_quota(app, id.owner(), &layouts).await?;
+    let layouts = stored_layouts(app, caller, &req).await?;
+    crate::quota::check_commit(app, id.owner(), &layouts).await?;
     let summaries = check_contents(app, &req, &layouts).await?;
     let card = read_card(app, &req, &layouts).await?;
     let license_id = req
@@ -206,10 +208,16 @@ fn check_license_rules(app: &App, req: &CommitRequest, license: &granary_core::m
     Ok(())
 }
 
-/// Every file's blob, checked to exist with the declared size.
-async fn stored_layouts(app: &App, req: &CommitRequest) -> AppResult<HashMap<Sha256, BlobLayout>> {
-    let digests: Vec<Sha256> = req.files.iter().map(|f| f.sha256).collect();
-    let stored: HashMap<Sha256, BlobLayout> = blobs::find_many(&app.db, &digests)
+/// Every file's blob, checked to exist with the declared size and to be one the
+/// caller may name by digest (`access::referable_blobs`). A blob that is stored
+/// but not the caller's to name gets the same answer as one that is not stored.
+async fn stored_layouts(app: &App, caller: &Caller, req: &CommitRequest) -> AppResult<HashMap<Sha256, BlobLayout>> {
+    let mut digests: Vec<Sha256> = req.files.iter().map(|f| f.sha256).collect();
+    digests.sort_unstable();
+    digests.dedup();
+    let referable: Vec<Sha256> =
+        crate::access::referable_blobs(&app.db, caller, &digests).await?.into_iter().collect();
+    let stored: HashMap<Sha256, BlobLayout> = blobs::find_many(&app.db, &referable)
         .await?
         .into_iter()
         .map(|l| (l.sha256, l))
@@ -218,7 +226,8 @@ async fn stored_layouts(app: &App, req: &CommitRequest) -> AppResult<HashMap<Sha
         match stored.get(&f.sha256) {
             None => {
                 return Err(AppError::Invalid(format!(
-                    "`{}`: blob {} is not stored: upload it before committing",
+                    "`{}`: blob {} is not stored for you: upload its bytes before committing \
+                     (a commit may name a blob by digest only if you uploaded it or may already download it)",
                     f.path, f.sha256
                 )));
             }

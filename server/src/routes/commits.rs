@@ -18,12 +18,16 @@ pub async fn create_commit(
     Json(req): Json<CommitRequest>,
 ) -> AppResult<(StatusCode, Json<RevisionInfo>)> {
     let id = model_id(&owner, &name)?;
-    if let Some(existing) = crate::db::models::find(&state.db, &id).await? {
-        if !access::can_read(&state.db, &caller, &existing).await? {
-            return Err(AppError::model_not_found(&id.to_string()));
-        }
+    caller.require_user()?;
+    // Without the write role, a model the caller cannot see (private, or missing)
+    // answers "not found", the same either way; only a visible one says "forbidden".
+    let visible = match crate::db::models::find(&state.db, &id).await? {
+        Some(existing) => access::can_read(&state.db, &caller, &existing).await?,
+        None => false,
+    };
+    if let Err(e) = access::require_role(&state.db, &caller, id.owner(), Role::Write).await {
+        return Err(if visible { e } else { AppError::model_not_found(&id.to_string()) });
     }
-    let user = access::require_role(&state.db, &caller, id.owner(), Role::Write).await?.clone();
-    let published = publish::commit(&state, &user, &id, req).await?;
+    let published = publish::commit(&state, &caller, &id, req).await?;
     Ok((StatusCode::CREATED, Json(revision_info(&state.db, &published.model, &published.revision).await?)))
 }

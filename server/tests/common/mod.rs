@@ -177,6 +177,26 @@ impl TestApp {
         v["id"].as_str().unwrap().to_string()
     }
 
+    /// A Hub NDJSON commit of `lines` (the header first) to `main`.
+    pub async fn hub_commit(&self, token: &str, model: &str, lines: &[Value]) -> Response {
+        let body: String = lines.iter().map(|l| l.to_string() + "\n").collect();
+        self.client
+            .post(format!("{}/api/models/{model}/commit/main", self.url))
+            .bearer_auth(token)
+            .header("content-type", "application/x-ndjson")
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Runs `fsck --deep` on the registry's data; panics with the report unless clean.
+    pub async fn assert_fsck_clean(&self) {
+        let opts = granary_server::maintenance::fsck::FsckOptions { repair: false, deep: true, grace_ms: 0 };
+        let report = granary_server::maintenance::fsck::check(&self.app, opts).await.unwrap();
+        assert!(report.is_clean(), "fsck --deep: {:?}", report.problems);
+    }
+
     pub async fn download(&self, model: &str, rev: &str, path: &str) -> Response {
         self.get(&format!("/models/{model}/files/{rev}/{path}")).await
     }

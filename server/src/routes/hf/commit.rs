@@ -67,7 +67,7 @@ pub async fn create_commit(
         }
     };
 
-    let ops = read_ops(&state, body).await?;
+    let ops = read_ops(&state, &user.id, body).await?;
     let Some(Op::Header { summary, description, parent }) = ops.first() else {
         return Err(HfError::invalid("the first line of a commit must be its `header`"));
     };
@@ -92,17 +92,15 @@ pub async fn create_commit(
             Op::Lfs { path, oid, size } => {
                 let sha: Sha256 =
                     oid.parse().map_err(|_| HfError::invalid(format!("`{path}`: `{oid}` is not a SHA-256")))?;
-                let blob = blobs::find(&state.db, &sha).await?.ok_or_else(|| {
-                    HfError::invalid(format!("`{path}`: LFS object {oid} is not stored: upload it before committing"))
-                })?;
-                if size.is_some_and(|s| s != blob.size) {
-                    return Err(HfError::invalid(format!(
-                        "`{path}`: LFS object {oid} has {} bytes, not {}",
-                        blob.size,
-                        size.unwrap_or_default()
-                    )));
-                }
-                files.insert(path.clone(), commit_file(path, sha, blob.size)?);
+                // The size is the client's word; the commit checks it, and that the
+                // caller may name this blob, like every other file.
+                let size = match size {
+                    Some(s) => *s,
+                    None => lfs_size(&state, &caller, &sha).await?.ok_or_else(|| {
+                        HfError::invalid(format!("`{path}`: LFS object {oid} is not stored for you: upload it before committing"))
+                    })?,
+                };
+                files.insert(path.clone(), commit_file(path, sha, size)?);
             }
             Op::Delete(path) => {
                 if files.remove(path.trim_matches('/')).is_none() {
@@ -144,7 +142,7 @@ pub async fn create_commit(
         files: files.into_values().collect(),
         private: None,
     };
-    let published = crate::publish::commit(&state, &user, &id, req).await?;
+    let published = crate::publish::commit(&state, &caller, &id, req).await?;
     let oid = commit_oid(&published.revision.id);
     Ok(json_status(
         StatusCode::OK,
@@ -154,6 +152,14 @@ pub async fn create_commit(
             "pullRequestUrl": null,
         }),
     ))
+}
+
+/// The size of a blob the caller may name by digest (an `lfsFile` line without `size`).
+async fn lfs_size(state: &AppState, caller: &crate::auth::Caller, sha: &Sha256) -> HfResult<Option<u64>> {
+    if !crate::access::referable_blobs(&state.db, caller, &[*sha]).await?.contains(sha) {
+        return Ok(None);
+    }
+    Ok(blobs::find(&state.db, sha).await?.map(|b| b.size))
 }
 
 fn commit_file(path: &str, sha256: Sha256, size: u64) -> HfResult<CommitFile> {
@@ -170,10 +176,10 @@ struct Inline {
 }
 
 impl Inline {
-    fn start(state: &AppState) -> Self {
+    fn start(state: &AppState, uploader: &str) -> Self {
         let (tx, rx) = futures::channel::mpsc::channel(4);
-        let app = state.clone();
-        let task = tokio::spawn(async move { crate::ingest::store_stream(&app, rx, None).await });
+        let (app, uploader) = (state.clone(), uploader.to_string());
+        let task = tokio::spawn(async move { crate::ingest::store_stream(&app, &uploader, rx, None).await });
         Self { tx, task, pending: Vec::new() }
     }
 
@@ -222,7 +228,7 @@ fn at_content_value(line: &[u8]) -> bool {
 }
 
 /// Reads the NDJSON body into operations, storing inline contents as it goes.
-async fn read_ops(state: &AppState, body: Body) -> HfResult<Vec<Op>> {
+async fn read_ops(state: &AppState, uploader: &str, body: Body) -> HfResult<Vec<Op>> {
     let mut stream = body.into_data_stream();
     let mut ops = Vec::new();
     let mut line: Vec<u8> = Vec::new();
@@ -269,7 +275,7 @@ async fn read_ops(state: &AppState, body: Body) -> HfResult<Vec<Op>> {
                 }
                 b'"' if blob.is_none() && at_content_value(&line) => {
                     line.extend_from_slice(b"\"\"");
-                    inline = Some(Inline::start(state));
+                    inline = Some(Inline::start(state, uploader));
                 }
                 _ => {
                     line.push(b);

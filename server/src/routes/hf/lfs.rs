@@ -3,12 +3,19 @@
 //! hands out, and verify.
 //!
 //! The clients call upload URLs without any credentials, so each URL carries
-//! its own: an HMAC-SHA256 over (model, oid, size, chunk size, expiry) with a
-//! key derived from the session secret (`GRANARY_SESSION_SECRET`) or, without
-//! one, generated once and kept in `<data-dir>/hf-signing.key`. Basic transfer:
-//! one `PUT` of the bytes, stored once their size and SHA-256 check. Multipart
-//! (objects over the upload part size): one `PUT` per part into staging, then
-//! a `POST` that assembles, checks and stores them. `verify` is authenticated.
+//! its own: an HMAC-SHA256 over (model, oid, size, chunk size, expiry, token
+//! id) with a key derived from the session secret (`GRANARY_SESSION_SECRET`)
+//! or, without one, generated once and kept in `<data-dir>/hf-signing.key`.
+//! A URL lives an hour, and works only while the token that asked for it is
+//! live and may still write the model: revoking the token stops it. The bytes
+//! are recorded as sent by that token's user. Basic transfer: one `PUT` of the
+//! bytes, stored once their size and SHA-256 check. Multipart (objects over
+//! the upload part size): one `PUT` per part into a staging area of that URL
+//! alone, then a `POST` that assembles, checks and stores them. A URL whose
+//! signature does not check answers exactly like a missing model.
+//!
+//! `batch` and `verify` answer "already there" only for objects the caller may
+//! name by digest (`access::referable_blobs`): knowing a digest grants nothing.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -28,8 +35,8 @@ use crate::db::models::ModelRow;
 use crate::error::{AppError, Path};
 use crate::storage::{Key, PutError};
 
-/// How long an upload URL stays valid.
-const URL_LIFETIME_SECS: u64 = 24 * 3600;
+/// How long an upload URL stays valid (the upload may take longer; it must start by then).
+const URL_LIFETIME_SECS: u64 = 3600;
 
 fn now_secs() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
@@ -63,41 +70,76 @@ fn signing_key(state: &AppState) -> HfResult<Vec<u8>> {
     }
 }
 
-fn mac(state: &AppState, model: &ModelRow, oid: &str, size: u64, chunk: u64, exp: u64) -> HfResult<Hmac<sha2::Sha256>> {
-    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&signing_key(state)?).map_err(AppError::internal)?;
-    mac.update(format!("granary-hf-lfs\n{}\n{oid}\n{size}\n{chunk}\n{exp}", model.id).as_bytes());
-    Ok(mac)
+/// What an upload URL authorises: one object of one model, for one token's user.
+struct Grant<'a> {
+    /// The model, `owner/name` lower-cased.
+    repo: String,
+    oid: &'a str,
+    size: u64,
+    /// Part size of a multipart upload; 0 for a basic one.
+    chunk: u64,
+    exp: u64,
+    token_id: &'a str,
 }
 
-/// The query string that authorises uploads of (model, oid, size).
-fn signed_query(state: &AppState, model: &ModelRow, oid: &str, size: u64, chunk: u64) -> HfResult<String> {
-    let exp = now_secs() + URL_LIFETIME_SECS;
-    let sig = hex::encode(mac(state, model, oid, size, chunk, exp)?.finalize().into_bytes());
-    Ok(format!("chunk={chunk}&exp={exp}&sig={sig}"))
+impl Grant<'_> {
+    fn mac(&self, state: &AppState) -> HfResult<Hmac<sha2::Sha256>> {
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&signing_key(state)?).map_err(AppError::internal)?;
+        let Grant { repo, oid, size, chunk, exp, token_id } = self;
+        mac.update(format!("granary-hf-lfs-v2\n{repo}\n{oid}\n{size}\n{chunk}\n{exp}\n{token_id}").as_bytes());
+        Ok(mac)
+    }
+
+    /// The query string of the URL.
+    fn query(&self, state: &AppState) -> HfResult<String> {
+        let sig = hex::encode(self.mac(state)?.finalize().into_bytes());
+        Ok(format!("chunk={}&exp={}&tok={}&sig={sig}", self.chunk, self.exp, self.token_id))
+    }
 }
 
-/// Checks an upload URL's signature; returns its chunk size (0: basic).
-fn check_signature(state: &AppState, model: &ModelRow, oid: &str, size: u64, raw: &Option<String>) -> HfResult<u64> {
+fn repo_key(owner: &str, name: &str) -> String {
+    format!("{}/{}", owner.to_ascii_lowercase(), name.to_ascii_lowercase())
+}
+
+/// An upload URL that checked: the model, its part size (0: basic), the user to
+/// record as the uploader, and the staging area private to this URL.
+struct Authorised {
+    model: ModelRow,
+    chunk: u64,
+    uploader: String,
+    staging: String,
+}
+
+/// Checks an upload URL: its signature first (a bad one answers exactly like a
+/// missing model, so a URL reveals nothing), then its expiry, then that its token
+/// is live and may still write the model.
+async fn authorise(state: &AppState, owner: &str, name: &str, oid: &str, size: u64, raw: &Option<String>) -> HfResult<Authorised> {
+    let missing = || HfError::repo_not_found(&format!("{owner}/{name}"));
     let pairs: Vec<(String, String)> = raw
         .as_deref()
         .map(|q| url::form_urlencoded::parse(q.as_bytes()).into_owned().collect())
         .unwrap_or_default();
     let get = |k: &str| pairs.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
-    let refused = || HfError::from(AppError::Forbidden("this upload URL is not valid (or has expired): ask the batch endpoint again".into()));
-    let chunk: u64 = get("chunk").and_then(|c| c.parse().ok()).ok_or_else(refused)?;
-    let exp: u64 = get("exp").and_then(|c| c.parse().ok()).ok_or_else(refused)?;
-    let sig = get("sig").and_then(|s| hex::decode(s).ok()).ok_or_else(refused)?;
+    let chunk: u64 = get("chunk").and_then(|c| c.parse().ok()).ok_or_else(missing)?;
+    let exp: u64 = get("exp").and_then(|c| c.parse().ok()).ok_or_else(missing)?;
+    let token_id = get("tok").ok_or_else(missing)?;
+    let sig = get("sig").and_then(|s| hex::decode(s).ok()).ok_or_else(missing)?;
+    let grant = Grant { repo: repo_key(owner, name), oid, size, chunk, exp, token_id };
+    grant.mac(state)?.verify_slice(&sig).map_err(|_| missing())?;
+    let refused = |why: &str| HfError::from(AppError::Forbidden(format!("this upload URL {why}: ask the batch endpoint again")));
     if exp < now_secs() {
-        return Err(refused());
+        return Err(refused("has expired"));
     }
-    mac(state, model, oid, size, chunk, exp)?.verify_slice(&sig).map_err(|_| refused())?;
-    Ok(chunk)
-}
-
-/// The model of an upload URL (no caller: the signature is the credential).
-async fn upload_model(state: &AppState, owner: &str, name: &str) -> HfResult<ModelRow> {
-    let id = super::repo_id(owner, name)?;
-    crate::db::models::find(&state.db, &id).await?.ok_or_else(|| HfError::repo_not_found(&id.to_string()))
+    let now = granary_core::time::now_ms();
+    let (user, token) = crate::db::users::find_by_token_id(&state.db, token_id, now)
+        .await?
+        .ok_or_else(|| refused("belongs to a token that was revoked or has expired"))?;
+    let caller = crate::auth::Caller::from_token(user, token);
+    let model = readable(state, &caller, owner, name).await?;
+    let uploader = super::writer(state, &caller, &model.owner).await?.id;
+    // One staging area per URL: uploads of the same object through other URLs never mix.
+    let staging = format!("hf-lfs-{}", &hex::encode(&sig)[..32]);
+    Ok(Authorised { model, chunk, uploader, staging })
 }
 
 fn lfs_json(status: StatusCode, v: Value) -> Response {
@@ -125,6 +167,18 @@ pub async fn batch(
     let part_size = state.config.upload_part_size.max(1024 * 1024);
     let base = base_url(&headers);
     let repo_url = format!("{base}/api/hf-lfs/{}", model.full_name());
+    let token_id = caller
+        .token_id
+        .clone()
+        .ok_or_else(|| HfError::from(AppError::Unauthorized("Git LFS uploads need an API token".into())))?;
+    let exp = now_secs() + URL_LIFETIME_SECS;
+    let asked: Vec<Sha256> = v["objects"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|o| o["oid"].as_str().and_then(|s| s.to_ascii_lowercase().parse().ok()))
+        .collect();
+    let referable = crate::access::referable_blobs(&state.db, &caller, &asked).await?;
     let mut objects = Vec::new();
     for o in v["objects"].as_array().into_iter().flatten() {
         let oid = o["oid"].as_str().unwrap_or_default().to_ascii_lowercase();
@@ -137,13 +191,15 @@ pub async fn batch(
             objects.push(json!({"oid": oid, "size": size, "error": {"code": 413, "message": format!("files over {} bytes are refused", state.config.max_file_size)}}));
             continue;
         }
-        if blobs::find(&state.db, &sha).await?.is_some_and(|b| b.size == size) {
+        if referable.contains(&sha) && blobs::find(&state.db, &sha).await?.is_some_and(|b| b.size == size) {
             objects.push(json!({"oid": oid, "size": size}));
             continue;
         }
         let verify = json!({"href": format!("{base}/{}.git/info/lfs/objects/verify", model.full_name()), "header": {}});
+        let repo = repo_key(&model.owner, &model.name);
+        let grant = |chunk| Grant { repo: repo.clone(), oid: &oid, size, chunk, exp, token_id: &token_id };
         let upload = if multipart_ok && size > part_size {
-            let q = signed_query(&state, &model, &oid, size, part_size)?;
+            let q = grant(part_size).query(&state)?;
             let mut header = serde_json::Map::new();
             header.insert("chunk_size".into(), json!(part_size.to_string()));
             for n in 1..=size.div_ceil(part_size) {
@@ -151,7 +207,7 @@ pub async fn batch(
             }
             json!({"href": format!("{repo_url}/{oid}/{size}?{q}"), "header": header})
         } else {
-            let q = signed_query(&state, &model, &oid, size, 0)?;
+            let q = grant(0).query(&state)?;
             json!({"href": format!("{repo_url}/{oid}/{size}?{q}")})
         };
         objects.push(json!({"oid": oid, "size": size, "authenticated": true, "actions": {"upload": upload, "verify": verify}}));
@@ -170,18 +226,13 @@ pub async fn put_object(
     RawQuery(raw): RawQuery,
     body: Body,
 ) -> HfResult<Response> {
-    let model = upload_model(&state, &owner, &name).await?;
+    let url = authorise(&state, &owner, &name, &oid, size, &raw).await?;
     let sha = parse_object(&oid)?;
-    check_signature(&state, &model, &oid, size, &raw)?;
     let app = state.0.clone();
     let stream = body.into_data_stream().inspect_ok(move |c| Stats::add(&app.stats.blob_bytes_received, c.len() as u64));
-    crate::ingest::store_stream(&state, stream, Some((sha, size))).await?;
-    tracing::info!(model = %model.full_name(), blob = %sha, bytes = size, "LFS object stored");
+    crate::ingest::store_stream(&state, &url.uploader, stream, Some((sha, size))).await?;
+    tracing::info!(model = %url.model.full_name(), blob = %sha, bytes = size, "LFS object stored");
     Ok(json_status(StatusCode::OK, json!({})))
-}
-
-fn staging(oid: &str, size: u64, chunk: u64) -> String {
-    format!("hf-lfs-{oid}-{size}-{chunk}")
 }
 
 /// `PUT /api/hf-lfs/{owner}/{name}/{oid}/{size}/{part}?…` (multipart): part `part` (from 1).
@@ -191,9 +242,9 @@ pub async fn put_part(
     RawQuery(raw): RawQuery,
     body: Body,
 ) -> HfResult<Response> {
-    let model = upload_model(&state, &owner, &name).await?;
+    let url = authorise(&state, &owner, &name, &oid, size, &raw).await?;
     parse_object(&oid)?;
-    let chunk = check_signature(&state, &model, &oid, size, &raw)?;
+    let chunk = url.chunk;
     let count = size.div_ceil(chunk.max(1));
     if chunk == 0 || part == 0 || part > count {
         return Err(HfError::invalid(format!("part {part} is not one of the {count} parts of this upload")));
@@ -205,7 +256,7 @@ pub async fn put_part(
         .into_data_stream()
         .inspect_ok(move |c| Stats::add(&app.stats.blob_bytes_received, c.len() as u64))
         .boxed();
-    let key = Key::UploadPart(&staging(&oid, size, chunk), part - 1).path();
+    let key = Key::UploadPart(&url.staging, part - 1).path();
     state.storage.put_stream_exact(&key, len, stream).await.map_err(|e| match e {
         PutError::Store(e) => AppError::internal(e),
         other => AppError::Invalid(format!("part {part}: {other}")),
@@ -223,13 +274,13 @@ pub async fn complete_multipart(
     Path((owner, name, oid, size)): Path<(String, String, String, u64)>,
     RawQuery(raw): RawQuery,
 ) -> HfResult<Response> {
-    let model = upload_model(&state, &owner, &name).await?;
+    let url = authorise(&state, &owner, &name, &oid, size, &raw).await?;
     let sha = parse_object(&oid)?;
-    let chunk = check_signature(&state, &model, &oid, size, &raw)?;
+    let chunk = url.chunk;
     if chunk == 0 {
         return Err(HfError::invalid("this URL takes a PUT of the whole object"));
     }
-    let dir = staging(&oid, size, chunk);
+    let dir = url.staging.clone();
     let count = size.div_ceil(chunk);
     for n in 0..count {
         if !state.storage.exists(&Key::UploadPart(&dir, n).path()).await? {
@@ -247,10 +298,10 @@ pub async fn complete_multipart(
         })
         .try_flatten()
         .boxed();
-    let stored = crate::ingest::store_stream(&state, parts, Some((sha, size))).await;
+    let stored = crate::ingest::store_stream(&state, &url.uploader, parts, Some((sha, size))).await;
     state.storage.delete_prefix(&Key::UploadDir(&dir).path()).await?;
     stored?;
-    tracing::info!(model = %model.full_name(), blob = %sha, bytes = size, parts = count, "LFS object assembled");
+    tracing::info!(model = %url.model.full_name(), blob = %sha, bytes = size, parts = count, "LFS object assembled");
     Ok(json_status(StatusCode::OK, json!({})))
 }
 
@@ -268,7 +319,8 @@ pub async fn verify(
     let oid = v["oid"].as_str().unwrap_or_default();
     let size = v["size"].as_u64();
     let sha = parse_object(oid)?;
-    match blobs::find(&state.db, &sha).await? {
+    let referable = crate::access::referable_blobs(&state.db, &caller, &[sha]).await?;
+    match blobs::find(&state.db, &sha).await?.filter(|_| referable.contains(&sha)) {
         Some(b) if size.is_none_or(|s| s == b.size) => Ok(lfs_json(StatusCode::OK, json!({}))),
         Some(b) => Err(HfError::invalid(format!("object {oid} has {} bytes, not {}", b.size, size.unwrap_or_default()))),
         None => Err(HfError::invalid(format!("object {oid} was not received: upload it again"))),

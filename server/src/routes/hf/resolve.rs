@@ -8,11 +8,10 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method};
 use axum::response::Response;
 
-use super::{HfCaller, HfError, HfResult, commit_oid, readable, revision};
+use super::{HfCaller, HfError, HfResult, commit_oid, repo_id};
 use crate::app::AppState;
-use crate::db::revisions;
+use crate::downloads;
 use crate::error::{AppError, Path};
-use crate::routes::files::{ResolvedFile, serve_file};
 
 pub async fn resolve_file(
     State(state): State<AppState>,
@@ -22,38 +21,27 @@ pub async fn resolve_file(
     Path((owner, name, rev, path)): Path<(String, String, String, String)>,
 ) -> HfResult<Response> {
     let anonymous = caller.user.is_none();
-    let model = readable(&state, &caller, &owner, &name)
-        .await
-        .map_err(|e| HfError { anonymous, ..e })?;
-    crate::access::check_download(&state.db, &caller, &model)
-        .await
-        .map_err(|e| HfError { anonymous, ..HfError::from(e) })?;
-    let r = revision(&state, &model, &rev).await?;
-    let commit = commit_oid(&r.id);
-    let (size, sha) = revisions::find_file(&state.db, &model.id, &r.id, &path).await?.ok_or_else(|| {
+    let id = repo_id(&owner, &name).map_err(|e| HfError { anonymous, ..e })?;
+    let source = match downloads::open(&state, &caller, &id, &rev).await {
+        Ok(s) => s,
+        // A name that is not even a valid ref name cannot exist either.
+        Err(AppError::Invalid(msg)) => return Err(AppError::RevisionNotFound(msg).into()),
+        Err(e @ (AppError::NotFound(_) | AppError::Gated(_))) => return Err(HfError { anonymous, ..HfError::from(e) }),
+        Err(e) => return Err(e.into()),
+    };
+    let commit = commit_oid(&source.revision.id);
+    let file = source.file(&state, &path).await?.ok_or_else(|| {
         HfError::entry_not_found(
-            format!("{path} does not exist at revision {commit} of {}", model.full_name()),
+            format!("{path} does not exist at revision {commit} of {}", source.model.full_name()),
             commit.clone(),
         )
     })?;
-    let file = ResolvedFile {
-        revision_id: r.id.clone(),
-        size: size as u64,
-        sha256: sha.parse().map_err(AppError::internal)?,
-    };
-    let mut res = serve_file(&state, &method, &headers, &file).await?;
+    let mut res = downloads::serve_file(&state, &method, &headers, &file).await?;
     let h = res.headers_mut();
     let header = |s: String| HeaderValue::from_str(&s).map_err(AppError::internal);
     h.insert("x-repo-commit", header(commit)?);
     h.insert("x-linked-etag", header(format!("\"{}\"", file.sha256))?);
     h.insert("x-linked-size", header(file.size.to_string())?);
-    h.insert(
-        granary_core::api::headers::REVISION,
-        header(file.revision_id)?,
-    );
-    // A branch or tag may move: only a commit-addressed answer is immutable.
-    if !rev.eq_ignore_ascii_case(&r.id) && !rev.eq_ignore_ascii_case(&r.id[..40]) {
-        h.insert(axum::http::header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    }
+    h.insert(granary_core::api::headers::REVISION, header(file.revision_id)?);
     Ok(res)
 }

@@ -1,20 +1,32 @@
-//! Storing bytes that arrive in one stream (inline files of a Hub commit,
-//! single-request uploads): hashed while they stream, staged in parts, and
-//! moved into place only once the digest is known and, if one was
-//! declared, matches it.
+//! Every way bytes become a blob: resumable upload sessions (`sessions.rs`, the
+//! native API) and bytes that arrive in one stream (inline files of a Hub
+//! commit, Git LFS objects). Either way the bytes that are stored are the
+//! bytes that were hashed: they are staged, checked against the declared size
+//! and SHA-256, and only then moved to their `blobs/` keys and made visible.
+//! Whoever sent them is recorded as an uploader of the blob (`blob_uploaders`),
+//! which is what lets a later commit of theirs name it by digest.
+
+pub mod sessions;
 
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use granary_core::{Sha256, Sha256Hasher};
+use object_store::path::Path;
 
 use crate::app::App;
-use crate::db::blobs;
+use crate::db::{blob_uploaders, blobs};
 use crate::error::{AppError, AppResult};
 use crate::storage::{BlobLayout, Key};
 
-/// Streams `body` into the store as a blob; returns its live layout.
-/// With `expected`, a different digest or size is refused and nothing is kept.
-pub async fn store_stream<S, E>(app: &App, body: S, expected: Option<(Sha256, u64)>) -> AppResult<BlobLayout>
+/// Streams `body` into the store as a blob sent by `uploader` (a user id);
+/// returns its live layout. With `expected`, a different digest or size is
+/// refused and nothing is kept.
+pub async fn store_stream<S, E>(
+    app: &App,
+    uploader: &str,
+    body: S,
+    expected: Option<(Sha256, u64)>,
+) -> AppResult<BlobLayout>
 where
     S: Stream<Item = Result<Bytes, E>> + Unpin,
     E: std::fmt::Display,
@@ -25,7 +37,7 @@ where
         Ok((hasher, part_size, parts)) => {
             let size = hasher.len();
             let layout = BlobLayout { sha256: hasher.finish(), size, part_size, part_count: parts };
-            finish(app, &staging, layout, expected).await
+            finish(app, uploader, &staging, layout, expected).await
         }
         Err(e) => Err(e),
     };
@@ -77,7 +89,13 @@ where
     }
 }
 
-async fn finish(app: &App, staging: &str, layout: BlobLayout, expected: Option<(Sha256, u64)>) -> AppResult<BlobLayout> {
+async fn finish(
+    app: &App,
+    uploader: &str,
+    staging: &str,
+    layout: BlobLayout,
+    expected: Option<(Sha256, u64)>,
+) -> AppResult<BlobLayout> {
     if let Some((sha, size)) = expected {
         if sha != layout.sha256 || size != layout.size {
             return Err(AppError::DigestMismatch(format!(
@@ -86,26 +104,41 @@ async fn finish(app: &App, staging: &str, layout: BlobLayout, expected: Option<(
             )));
         }
     }
-    if let Some(live) = blobs::find(&app.db, &layout.sha256).await? {
-        return Ok(live);
-    }
-    place(app, staging, &layout).await
+    let staged: Vec<Path> = (0..layout.part_count).map(|n| Key::UploadPart(staging, n).path()).collect();
+    let live = match blobs::find(&app.db, &layout.sha256).await? {
+        Some(live) => live,
+        None => place(app, &staged, &layout).await?,
+    };
+    received_from(app, uploader, &live).await?;
+    Ok(live)
 }
 
-/// Moves a checked blob's staged parts (`uploads/<staging>/<n>`) to their `blobs/` keys and
+/// Records that `uploader` sent the bytes of a blob now stored.
+pub async fn received_from(app: &App, uploader: &str, live: &BlobLayout) -> AppResult<()> {
+    blob_uploaders::record(&app.db, &live.sha256, uploader, granary_core::time::now_ms()).await?;
+    Ok(())
+}
+
+/// Moves a checked blob's staged parts (`staged[n]` is part n) to their `blobs/` keys and
 /// makes it visible, in one transaction that holds the blob's row from before the first move
 /// to after the last: garbage collection of the same digest either finishes before (and the
 /// parts land afterwards) or waits until the row is live. Answers the live layout: ours, or
 /// that of an identical blob stored first, whose objects are then left as they are (the
 /// caller deletes the staged parts).
-pub async fn place(app: &App, staging: &str, layout: &BlobLayout) -> AppResult<BlobLayout> {
+pub async fn place(app: &App, staged: &[Path], layout: &BlobLayout) -> AppResult<BlobLayout> {
+    if staged.len() as u64 != layout.part_count {
+        return Err(AppError::internal_msg(format!(
+            "blob {} has {} parts but {} were staged",
+            layout.sha256,
+            layout.part_count,
+            staged.len()
+        )));
+    }
     for _ in 0..5 {
         let (mut tx, _guard) = app.db.begin_write().await?;
         if blobs::insert_in(&mut tx, layout, granary_core::time::now_ms()).await? {
-            for n in 0..layout.part_count {
-                app.storage
-                    .rename(&Key::UploadPart(staging, n).path(), &Key::BlobPart(layout, n).path())
-                    .await?;
+            for (n, from) in staged.iter().enumerate() {
+                app.storage.rename(from, &Key::BlobPart(layout, n as u64).path()).await?;
             }
             tx.commit().await?;
             return Ok(*layout);
