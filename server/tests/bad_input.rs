@@ -132,8 +132,7 @@ async fn pickles_are_refused_under_any_name() {
     let t = TestApp::start(Backend::Sqlite).await;
     let token = t.user("alice").await;
     let pickle = b"\x80\x04\x95\x10\x00\x00\x00\x00\x00\x00\x00\x8c\x05posix\x94\x8c\x06system\x94\x93\x94.".to_vec();
-    let mut torch_zip = b"PK\x03\x04\x14\x00\x00\x00\x00\x00archive/data.pkl".to_vec();
-    torch_zip.extend_from_slice(&pickle);
+    let torch_zip = common::stored_zip(&[("archive/data/0", &[0u8; 8192]), ("archive/data.pkl", &pickle)]);
     let old_protocol = b"\x80\x02cposix\nsystem\nq\x00.".to_vec();
     for name in ["pytorch_model.bin", "model.pt", "weights.pth", "x.pkl", "a.ckpt", "model.joblib", "weights.txt",
         "config.json", "noext", "dir/deep/model.npy", "MODEL.BIN", "model.safetensors.bin"] {

@@ -299,7 +299,7 @@ async fn pickles_and_broken_safetensors_are_refused(backend: Backend) {
         let text = res.text().await.unwrap();
         assert!(text.contains("pickle") && text.contains("safetensors"), "{text}");
     }
-    let zip = b"PK\x03\x04\x00\x00\x00\x00archive/data.pkl\x80\x02".to_vec();
+    let zip = common::stored_zip(&[("archive/data.pkl", b"\x80\x02}q\x00.")]);
     let res = t.push(&token, "alice/pk", &[readme.clone(), ("model.pth", zip)], None, json!({})).await;
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
 

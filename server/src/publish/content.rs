@@ -1,26 +1,23 @@
-//! What the bytes of a file must not be: a pickle (code that runs on load),
-//! or a safetensors file whose header lies.
+//! What the bytes of a file must not be: something Python runs code from when
+//! it loads it (a pickle of any protocol, a zip archive holding one such as a
+//! PyTorch checkpoint, a NumPy array of objects: `scan/`), or a safetensors
+//! file whose header lies.
 
 use granary_core::RepoPath;
 use granary_core::manifest::SafetensorsSummary;
 use granary_core::safetensors_header;
 
+use super::scan::{self, ByteSource};
 use crate::storage::{BlobLayout, Storage};
-
-/// Extensions that usually hold pickles.
-const PICKLE_EXTENSIONS: &[&str] = &["bin", "pt", "pth", "pkl", "pickle", "ckpt", "joblib"];
-
-/// How many leading bytes are sniffed for pickles.
-pub const SNIFF_LEN: u64 = 4096;
 
 /// Why a file's content was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum ContentError {
     #[error(
-        "`{0}` is a Python pickle ({1}); pickles run code when loaded, so this registry refuses them: \
+        "`{0}` is {1}: loading it runs code, so this registry refuses it: \
          convert the weights to safetensors (e.g. `safetensors.torch.save_file`) and push again"
     )]
-    Pickle(String, &'static str),
+    Unsafe(String, scan::Finding),
     #[error("`{0}` is not a valid safetensors file: {1}")]
     Safetensors(String, safetensors_header::HeaderError),
     #[error("`{0}` has a safetensors header of {1} bytes, over this registry's limit of {2} bytes (max_safetensors_header)")]
@@ -29,19 +26,22 @@ pub enum ContentError {
     Store(#[from] object_store::Error),
 }
 
-/// Does this prefix look like a pickle or a PyTorch zip archive (which holds one)?
-pub fn sniff_pickle(head: &[u8]) -> Option<&'static str> {
-    if head.len() >= 2 && head[0] == 0x80 && (2..=5).contains(&head[1]) {
-        return Some("pickle protocol header");
-    }
-    if head.starts_with(b"PK\x03\x04") && contains(head, b".pkl") {
-        return Some("a PyTorch zip archive containing a pickle");
-    }
-    None
+/// A stored blob, read in ranges by the scanner.
+struct StoredBlob<'a> {
+    storage: &'a Storage,
+    layout: BlobLayout,
 }
 
-fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    hay.windows(needle.len()).any(|w| w == needle)
+impl ByteSource for StoredBlob<'_> {
+    type Error = object_store::Error;
+
+    fn len(&self) -> u64 {
+        self.layout.size
+    }
+
+    async fn read(&self, range: std::ops::Range<u64>) -> Result<Vec<u8>, Self::Error> {
+        self.storage.read_blob_range(self.layout, range).await
+    }
 }
 
 /// Checks one stored file; returns its safetensors summary when it is one.
@@ -68,26 +68,8 @@ pub async fn check_file(
         let header = storage.read_blob_range(layout, 8..8 + n).await?;
         return safetensors_header::inspect(size, &header).map(Some).map_err(err);
     }
-    let head = storage.read_blob_range(layout, 0..layout.size.min(SNIFF_LEN)).await?;
-    if let Some(what) = sniff_pickle(&head) {
-        return Err(ContentError::Pickle(path.to_string(), what));
-    }
-    if ext.as_deref().is_some_and(|e| PICKLE_EXTENSIONS.contains(&e)) && head.starts_with(b"\x80") {
-        return Err(ContentError::Pickle(path.to_string(), "pickle opcode at offset 0"));
+    if let Some(finding) = scan::scan(&StoredBlob { storage, layout }).await? {
+        return Err(ContentError::Unsafe(path.to_string(), finding));
     }
     Ok(None)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::sniff_pickle;
-
-    #[test]
-    fn sniffs_pickles() {
-        assert!(sniff_pickle(b"\x80\x04\x95\x10\x00").is_some());
-        assert!(sniff_pickle(b"PK\x03\x04....archive/data.pkl").is_some());
-        assert!(sniff_pickle(b"PK\x03\x04....weights.npy").is_none());
-        assert!(sniff_pickle(b"{\"a\": 1}").is_none());
-        assert!(sniff_pickle(b"GGUF\x03").is_none());
-    }
 }

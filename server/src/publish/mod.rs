@@ -4,6 +4,7 @@
 pub mod card;
 pub mod content;
 pub mod license;
+pub mod scan;
 
 use std::collections::HashMap;
 

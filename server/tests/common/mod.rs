@@ -265,3 +265,37 @@ pub fn model_files() -> Vec<(&'static str, Vec<u8>)> {
         ("README.md", README.as_bytes().to_vec()),
     ]
 }
+
+/// A zip archive of stored members, as Python's `zipfile` writes one (CRCs left
+/// zero: the registry's checks read names and bytes, not CRCs).
+pub fn stored_zip(members: &[(&str, &[u8])]) -> Vec<u8> {
+    let (mut out, mut central) = (Vec::new(), Vec::new());
+    for (name, data) in members {
+        let (offset, size, name_len) = (out.len() as u32, (data.len() as u32).to_le_bytes(), (name.len() as u16).to_le_bytes());
+        out.extend_from_slice(b"PK\x03\x04\x14\x00\x00\x00\x00\x00");
+        out.extend_from_slice(&[0; 8]);
+        out.extend_from_slice(&size);
+        out.extend_from_slice(&size);
+        out.extend_from_slice(&name_len);
+        out.extend_from_slice(&[0, 0]);
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(data);
+        central.extend_from_slice(b"PK\x01\x02\x14\x00\x14\x00\x00\x00\x00\x00");
+        central.extend_from_slice(&[0; 8]);
+        central.extend_from_slice(&size);
+        central.extend_from_slice(&size);
+        central.extend_from_slice(&name_len);
+        central.extend_from_slice(&[0; 12]);
+        central.extend_from_slice(&offset.to_le_bytes());
+        central.extend_from_slice(name.as_bytes());
+    }
+    let (cd_offset, count) = (out.len() as u32, (members.len() as u16).to_le_bytes());
+    out.extend_from_slice(&central);
+    out.extend_from_slice(b"PK\x05\x06\x00\x00\x00\x00");
+    out.extend_from_slice(&count);
+    out.extend_from_slice(&count);
+    out.extend_from_slice(&(central.len() as u32).to_le_bytes());
+    out.extend_from_slice(&cd_offset.to_le_bytes());
+    out.extend_from_slice(&[0, 0]);
+    out
+}

@@ -10,12 +10,14 @@ mod common;
 mod caching;
 mod claims;
 mod names;
+mod pickles;
 mod quota;
 mod uploads;
 
 use caching::*;
 use claims::*;
 use names::*;
+use pickles::*;
 use quota::*;
 use uploads::*;
 
@@ -30,4 +32,5 @@ on_every_backend!(
     ref_names_that_look_like_revision_ids_are_refused,
     uploads_reserve_quota_and_sessions_are_capped,
     organisations_do_not_multiply_a_quota,
+    code_carrying_files_are_refused_on_every_surface,
 );
