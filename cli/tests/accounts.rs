@@ -176,10 +176,13 @@ fn org_members_with_write_push_under_the_org() {
     assert!(table.lines().any(|l| l.starts_with("bob") && l.ends_with("write")), "{table}");
 
     alice.ok(&["org", "remove-member", "acme", "bob"]);
-    // The model is private: to bob it is now as if it did not exist.
-    bob.fails(&["push", src.to_str().unwrap(), "acme/model", "-m", "again"], 3);
+    // The model is private: to bob it is now as if it did not exist. A push is refused
+    // for the namespace, the same way as to a model that does not exist.
+    let private = bob.fails(&["push", src.to_str().unwrap(), "acme/model", "-m", "again"], 4);
+    let missing = bob.fails(&["push", src.to_str().unwrap(), "acme/other", "-m", "again"], 4);
+    let error = |stderr: &str, name: &str| stderr.lines().filter(|l| l.starts_with("error")).collect::<Vec<_>>().join("\n").replace(name, "X");
+    assert_eq!(error(&private, "acme/model"), error(&missing, "acme/other"));
     bob.fails(&["pull", "acme/model", "-o", "gone"], 3);
-    bob.fails(&["push", src.to_str().unwrap(), "acme/other"], 4);
     alice.fails(&["org", "remove-member", "acme", "bob"], 3);
     alice.fails(&["org", "add-member", "acme", "nobody", "--role", "read"], 3);
 }

@@ -110,3 +110,58 @@ fn login_stores_a_private_token_and_logout_forgets_it() {
     c.ok(&["logout"]);
     c.fails(&["whoami"], 4);
 }
+
+/// A registry that answers every revision request with a revision holding `path`,
+/// and every other request with the file's bytes; counts the file requests.
+fn hostile_registry(path: &'static str) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let files = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = files.clone();
+    std::thread::spawn(move || {
+        let bytes = b"[core]\n\tfsmonitor = touch pwned\n";
+        let sha = granary_core::Sha256::of(bytes);
+        let revision = serde_json::json!({
+            "id": "a".repeat(64), "model": "evil/m", "parent": null, "author": "evil", "message": "m",
+            "created_at": 0, "license": {"id": "MIT"}, "permissive": true, "total_size": bytes.len(),
+            "parameters": {}, "parameter_total": 0,
+            "files": [{"path": "README.md", "size": bytes.len(), "sha256": sha}, {"path": path, "size": bytes.len(), "sha256": sha}],
+        })
+        .to_string();
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap_or_default();
+            let mut header = String::new();
+            while reader.read_line(&mut header).is_ok_and(|n| n > 2) {
+                header.clear();
+            }
+            let body: Vec<u8> = if line.contains("/revisions/") {
+                revision.clone().into_bytes()
+            } else {
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                bytes.to_vec()
+            };
+            let mut out = stream;
+            let _ = write!(out, "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+            let _ = out.write_all(&body);
+        }
+    });
+    (url, files)
+}
+
+#[test]
+fn a_pull_never_writes_into_git_or_outside_the_directory() {
+    let server = Server::start();
+    for path in [".git/config", "sub/.GIT/hooks/pre-commit", ".git./config", "../escape.txt", "CON", "a:b"] {
+        let (url, file_requests) = hostile_registry(path);
+        let mut c = Client::new(&server);
+        c.env.push(("GRANARY_ENDPOINT".into(), url));
+        let err = c.fails(&["pull", "evil/m", "-o", "out"], 2);
+        assert!(err.contains("refusing to write") && err.contains("nothing was written"), "{path}: {err}");
+        assert!(!c.path("out").exists(), "{path}: the output directory was not even created");
+        assert!(!c.path("escape.txt").exists());
+        assert_eq!(file_requests.load(std::sync::atomic::Ordering::SeqCst), 0, "{path}: nothing was downloaded");
+    }
+}

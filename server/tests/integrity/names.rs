@@ -38,7 +38,7 @@ pub async fn commits_to_unseen_models_answer_as_missing(backend: Backend) {
         let private = answer(send("secret").await.unwrap(), "secret").await;
         let missing = answer(send("missing").await.unwrap(), "missing").await;
         assert_eq!(private, missing, "token: {token:?}");
-        let want = if token.is_some() { StatusCode::NOT_FOUND } else { StatusCode::UNAUTHORIZED };
+        let want = if token.is_some() { StatusCode::FORBIDDEN } else { StatusCode::UNAUTHORIZED };
         assert_eq!(private.0, want);
     }
     // The Hub commit too.
