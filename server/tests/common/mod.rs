@@ -190,6 +190,23 @@ impl TestApp {
             .unwrap()
     }
 
+    /// A Git LFS upload batch for one object of `size` bytes with digest `oid`; answers the
+    /// batch's first object.
+    pub async fn lfs_batch_one(&self, token: &str, model: &str, oid: &Sha256, size: usize) -> Value {
+        let batch = json!({"operation": "upload", "transfers": ["basic"], "hash_algo": "sha256",
+            "objects": [{"oid": oid.hex(), "size": size}]});
+        let res = self
+            .client
+            .post(format!("{}/{model}.git/info/lfs/objects/batch", self.url))
+            .bearer_auth(token)
+            .json(&batch)
+            .send()
+            .await
+            .unwrap();
+        let v: Value = res.json().await.unwrap();
+        v["objects"][0].clone()
+    }
+
     /// Runs `fsck --deep` on the registry's data; panics with the report unless clean.
     pub async fn assert_fsck_clean(&self) {
         let opts = granary_server::maintenance::fsck::FsckOptions { repair: false, deep: true, grace_ms: 0 };

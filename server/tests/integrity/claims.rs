@@ -68,20 +68,8 @@ async fn refused_everywhere(t: &TestApp, alice: &str, parent: &str, secret: &[u8
         assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{}", res.text().await.unwrap());
     }
     // Git LFS batch: an upload is asked for, as for bytes nobody has.
-    let batch = json!({"operation": "upload", "transfers": ["basic"], "hash_algo": "sha256",
-        "objects": [{"oid": s.hex(), "size": secret.len()}]});
-    let v: Value = t
-        .client
-        .post(format!("{}/alice/claim.git/info/lfs/objects/batch", t.url))
-        .bearer_auth(alice)
-        .json(&batch)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert!(v["objects"][0]["actions"]["upload"]["href"].is_string(), "the bytes must be sent: {v}");
+    let object = t.lfs_batch_one(alice, "alice/claim", &s, secret.len()).await;
+    assert!(object["actions"]["upload"]["href"].is_string(), "the bytes must be sent: {object}");
     // Git LFS verify.
     let res = t
         .client

@@ -54,20 +54,8 @@ pub async fn commits_to_unseen_models_answer_as_missing(backend: Backend) {
 
 /// The upload href of one object of a Git LFS batch for `model`.
 async fn upload_url(t: &TestApp, token: &str, model: &str, bytes: &[u8]) -> String {
-    let batch = json!({"operation": "upload", "transfers": ["basic"], "hash_algo": "sha256",
-        "objects": [{"oid": Sha256::of(bytes).hex(), "size": bytes.len()}]});
-    let v: Value = t
-        .client
-        .post(format!("{}/{model}.git/info/lfs/objects/batch", t.url))
-        .bearer_auth(token)
-        .json(&batch)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    v["objects"][0]["actions"]["upload"]["href"].as_str().unwrap_or_else(|| panic!("no upload action: {v}")).to_string()
+    let v = t.lfs_batch_one(token, model, &Sha256::of(bytes), bytes.len()).await;
+    v["actions"]["upload"]["href"].as_str().unwrap_or_else(|| panic!("no upload action: {v}")).to_string()
 }
 
 pub async fn lfs_upload_urls_die_with_their_token_and_reveal_nothing(backend: Backend) {
