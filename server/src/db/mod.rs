@@ -7,6 +7,7 @@ pub mod audit;
 pub mod blob_uploaders;
 pub mod blobs;
 pub mod gates;
+pub mod git_oids;
 pub mod invites;
 pub mod jobs;
 pub mod maintenance;
@@ -103,6 +104,11 @@ impl Db {
             Backend::Postgres => None,
         };
         Ok((self.pool.begin().await?, guard))
+    }
+
+    /// Whether the database answers.
+    pub async fn ping(&self) -> sqlx::Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await.map(|_| ())
     }
 
     /// Takes the SQLite write lock for a single statement outside a transaction.

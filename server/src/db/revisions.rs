@@ -80,6 +80,16 @@ pub async fn insert(tx: &mut Tx, rev: &NewRevision<'_>) -> sqlx::Result<bool> {
 }
 
 /// A revision of a model, from the cache when it was read before.
+/// Inside `tx`: whether `model_id` has a revision `id`.
+pub async fn exists_in(tx: &mut Tx, model_id: &str, id: &str) -> sqlx::Result<bool> {
+    let row: Option<(String,)> = sqlx::query_as("SELECT id FROM revisions WHERE model_id = $1 AND id = $2")
+        .bind(model_id)
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await?;
+    Ok(row.is_some())
+}
+
 pub async fn find(db: &Db, model_id: &str, id: &str) -> sqlx::Result<Option<Arc<RevisionRow>>> {
     let key = (model_id.to_string(), id.to_string());
     if let Some(row) = db.revisions.get(&key) {

@@ -128,13 +128,7 @@ async fn land(app: &App, id: &ModelId, req: &CommitRequest, row: RevisionRow, ma
     }
     let parent = req.parent.map(|p| p.hex());
     if let Some(p) = &parent {
-        let exists: Option<(String,)> =
-            sqlx::query_as("SELECT id FROM revisions WHERE model_id = $1 AND id = $2")
-                .bind(&model.id)
-                .bind(p)
-                .fetch_optional(&mut *tx)
-                .await?;
-        if exists.is_none() {
+        if !revisions::exists_in(&mut tx, &model.id, p).await? {
             return Err(AppError::Conflict(format!(
                 "parent revision {} is not a revision of `{id}`: pull, then push again",
                 &p[..12]
@@ -154,15 +148,8 @@ async fn land(app: &App, id: &ModelId, req: &CommitRequest, row: RevisionRow, ma
         refs::compare_and_swap(&mut tx, &model.id, refs::BRANCH, &req.branch, parent.as_deref(), &row.id, now)
             .await?;
     if !moved {
-        let current: Option<(String,)> = sqlx::query_as(
-            "SELECT revision_id FROM refs WHERE model_id = $1 AND kind = $2 AND name = $3",
-        )
-        .bind(&model.id)
-        .bind(refs::BRANCH)
-        .bind(&req.branch)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let now_at = current.map(|(c,)| c[..12].to_string()).unwrap_or_else(|| "nothing (it was deleted)".into());
+        let current = refs::target_in(&mut tx, &model.id, refs::BRANCH, &req.branch).await?;
+        let now_at = current.map(|c| c[..12].to_string()).unwrap_or_else(|| "nothing (it was deleted)".into());
         let expected = parent.as_deref().map(|p| p[..12].to_string()).unwrap_or_else(|| "nothing (a new branch)".into());
         return Err(AppError::Conflict(format!(
             "branch `{}` of `{id}` has moved: you built on {expected} but it now points at {now_at}; \

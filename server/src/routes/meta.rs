@@ -11,7 +11,7 @@ use crate::error::{AppResult, Json};
 
 /// `GET /healthz`: `ok` once the database answers.
 pub async fn healthz(State(state): State<AppState>) -> AppResult<&'static str> {
-    sqlx::query("SELECT 1").execute(&state.db.pool).await?;
+    state.db.ping().await?;
     Ok("ok")
 }
 

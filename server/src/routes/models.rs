@@ -279,24 +279,17 @@ pub async fn create_tag(db: &Db, model: &ModelRow, tag: &str, target: &str, forc
         tx.commit().await?;
         return Ok(StatusCode::CREATED);
     }
-    let current: (String,) = sqlx::query_as(
-        "SELECT revision_id FROM refs WHERE model_id = $1 AND kind = $2 AND name = $3",
-    )
-    .bind(&model.id)
-    .bind(refs::TAG)
-    .bind(tag)
-    .fetch_one(&mut *tx)
-    .await?;
-    if current.0 == target {
+    let current = refs::target_in(&mut tx, &model.id, refs::TAG, tag).await?.ok_or(sqlx::Error::RowNotFound)?;
+    if current == target {
         return Ok(StatusCode::OK);
     }
     if !force {
         return Err(AppError::Conflict(format!(
             "tag `{tag}` already names revision {}; tags do not move silently: pass force to move it",
-            &current.0[..12]
+            &current[..12]
         )));
     }
-    refs::compare_and_swap(&mut tx, &model.id, refs::TAG, tag, Some(&current.0), target, now).await?;
+    refs::compare_and_swap(&mut tx, &model.id, refs::TAG, tag, Some(&current), target, now).await?;
     tx.commit().await?;
     Ok(StatusCode::OK)
 }

@@ -9,7 +9,7 @@ use sha1::{Digest, Sha1};
 
 use super::HfResult;
 use crate::app::App;
-use crate::db::blobs;
+use crate::db::{blobs, git_oids};
 use crate::error::AppError;
 
 /// The Git LFS pointer file of a blob.
@@ -37,11 +37,7 @@ pub async fn tree_oid(app: &App, sha256: &Sha256, size: u64) -> HfResult<String>
 
 /// The git blob id of a stored blob's content (read once, then cached).
 pub async fn content_oid(app: &App, sha256: &Sha256) -> HfResult<String> {
-    let cached: Option<(String,)> = sqlx::query_as("SELECT git_oid FROM hf_git_oids WHERE sha256 = $1")
-        .bind(sha256.hex())
-        .fetch_optional(&app.db.pool)
-        .await?;
-    if let Some((oid,)) = cached {
+    if let Some(oid) = git_oids::find(&app.db, sha256).await? {
         return Ok(oid);
     }
     let layout = blobs::find(&app.db, sha256)
@@ -54,12 +50,7 @@ pub async fn content_oid(app: &App, sha256: &Sha256) -> HfResult<String> {
         h.update(&chunk?);
     }
     let oid = hex::encode(h.finalize());
-    let _guard = app.db.write_guard().await;
-    sqlx::query("INSERT INTO hf_git_oids (sha256, git_oid) VALUES ($1, $2) ON CONFLICT (sha256) DO NOTHING")
-        .bind(sha256.hex())
-        .bind(&oid)
-        .execute(&app.db.pool)
-        .await?;
+    git_oids::insert(&app.db, sha256, &oid).await?;
     Ok(oid)
 }
 
