@@ -293,7 +293,8 @@ pub struct VerificationReport {
     /// Parameters per dtype, counted from the loaded tensors.
     #[serde(default)]
     pub parameters: BTreeMap<String, u64>,
-    /// What another stack can reproduce: `{"embedding_head": [...]}` for encoders,
+    /// What another stack can reproduce: `{"embedding_head": [...], "tokens", "pooling",
+    /// "normalized", "comparable_to", ...}` for encoders (docs/API.md),
     /// `{"token_ids": [...], "text": "..."}` for decoders, `{"checksums": ...}` for the probe.
     #[serde(default)]
     pub fingerprint: serde_json::Value,

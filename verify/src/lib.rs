@@ -18,10 +18,11 @@ mod smoke;
 
 pub mod fixtures;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use granary_core::api::VerificationReport;
+pub use smoke::Embedding;
 
 /// The candle-core version this crate is built against (checked by a test against Cargo.lock).
 pub const CANDLE_VERSION: &str = "0.11.1";
@@ -56,4 +57,14 @@ pub fn verify(input: &VerifyInput) -> VerificationReport {
 /// `cpu: <model name>` or `cuda: <name>`: the device [`verify`] would use.
 pub fn device_description() -> String {
     device::describe(&device::best())
+}
+
+/// The embeddings of `texts`, computed as the encoder smoke inference computes
+/// the fixed sentence's (tokenisation without padding, attention mask, the
+/// declared pooling and normalisation), in F32. For checking that path against
+/// reference implementations; an error is the reason a verification would give.
+pub fn embed_texts(dir: &Path, texts: &[&str]) -> Result<Vec<Embedding>, String> {
+    run::embed_texts(dir, texts).map_err(|stop| match stop {
+        outcome::Stop::Failed(reason) | outcome::Stop::Error(reason) => reason,
+    })
 }

@@ -3,13 +3,14 @@
 
 use std::collections::BTreeMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::Path;
 use std::time::Instant;
 
 use candle_core::{DType, Device};
 
 use crate::outcome::{Result, Stop};
 use crate::run_log::RunLog;
-use crate::smoke::{self, Smoke};
+use crate::smoke::{self, Embedding, Encoder, Family, Smoke};
 use crate::{CANDLE_VERSION, VerificationReport, VerifyInput, checks, device, load, memory};
 
 pub fn verify(input: &VerifyInput) -> VerificationReport {
@@ -169,4 +170,25 @@ fn run(
     report.gflops = result.gflops;
     report.fingerprint = result.fingerprint;
     Ok(())
+}
+
+/// Embeds `texts` through the encoder smoke inference's own path, in F32 on
+/// the best device, with no budgets.
+pub fn embed_texts(dir: &Path, texts: &[&str]) -> Result<Vec<Embedding>> {
+    let mut log = RunLog::new();
+    let mut files = Vec::new();
+    for (name, path) in checks::find_safetensors(dir)? {
+        files.push(checks::check_header(&name, &path)?);
+    }
+    let (family, config) = smoke::read_config(dir)?;
+    if family != Family::Bert {
+        return Err(Stop::failed(format!(
+            "config.json describes a {} model, not an encoder",
+            family.name()
+        )));
+    }
+    let device = device::best();
+    let loaded = load::load_all(&files, &device, DType::F32, &mut log)?;
+    let encoder = Encoder::load(dir, &device, DType::F32, &config, loaded.tensors, &mut log)?;
+    texts.iter().map(|text| encoder.embed(text)).collect()
 }

@@ -6,8 +6,10 @@ mod config;
 mod decode;
 mod gpt2;
 mod llama;
+mod pooling;
 mod probe;
 mod prompt;
+mod sentence;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -17,6 +19,8 @@ use candle_core::{DType, Device, Tensor};
 
 use crate::outcome::{Result, Stop};
 use crate::run_log::RunLog;
+
+pub use bert::{Embedding, Encoder};
 
 /// The fixed sentence encoders embed.
 pub const SENTENCE: &str = "Granary verifies every model.";
