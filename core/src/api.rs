@@ -256,12 +256,14 @@ pub mod headers {
 }
 
 /// The outcome of verifying one revision on one device (`status`: `queued`,
-/// `running`, `passed`, `failed` — the model is broken — or `error` — the
-/// worker could not finish for reasons not the model's).
+/// `running`, `passed` — it runs and its evaluations are sane —, `degraded` —
+/// it runs but an evaluation is absurd, `reason` says which —, `failed` — the
+/// model is broken or hostile — or `error` — the worker could not finish for
+/// reasons not the model's). docs/VERIFICATION.md says what each promises.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct VerificationReport {
     pub status: String,
-    /// Why it failed or errored; a sentence.
+    /// Why it is degraded, failed or errored; a sentence.
     #[serde(default)]
     pub reason: Option<String>,
     /// `cpu: <model name>` or `cuda: <GPU name>`.
@@ -301,4 +303,26 @@ pub struct VerificationReport {
     /// The end of the run's log.
     #[serde(default)]
     pub log: String,
+    /// Evaluations the registry ran on this revision, on `device` in `dtype`.
+    /// Absent in reports from before evaluations existed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub evaluations: Vec<Evaluation>,
+}
+
+/// One registry-run evaluation of a revision: a fixed input set (named and
+/// identified by its SHA-256), the metric measured on it and what it means.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Evaluation {
+    /// Which evaluation, with its version: `sentence-pairs-v1`.
+    pub name: String,
+    /// SHA-256 (hex) of the evaluation's input set as shipped in the verifier.
+    pub digest: String,
+    /// What `value` measures: `spearman` (rank correlation, -1 to 1).
+    pub metric: String,
+    pub value: f64,
+    /// The value below which (or, for lower-is-better metrics, above which) the verdict is `degraded`.
+    #[serde(default)]
+    pub threshold: Option<f64>,
+    /// `sane` or `degraded`.
+    pub verdict: String,
 }

@@ -3,12 +3,16 @@
 //! device, checks they are finite, runs a smoke inference chosen from
 //! `config.json`, and returns a [`VerificationReport`].
 //!
+//! Encoders that declare a sentence-transformers pipeline are then evaluated
+//! on the registry's sentence pairs; absurd results yield status `degraded`.
+//!
 //! A revision that is broken or hostile yields status `failed` with a reason;
 //! an I/O problem yields `error`. No input makes [`verify`] panic or abort.
 
 mod backend;
 mod checks;
 mod device;
+mod evaluation;
 mod load;
 mod memory;
 mod outcome;
@@ -21,7 +25,8 @@ pub mod fixtures;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub use granary_core::api::VerificationReport;
+pub use evaluation::{SENTENCE_PAIRS, SENTENCE_PAIRS_THRESHOLD, sentence_pairs_digest};
+pub use granary_core::api::{Evaluation, VerificationReport};
 pub use smoke::Embedding;
 
 /// The candle-core version this crate is built against (checked by a test against Cargo.lock).

@@ -1,5 +1,5 @@
 //! One verification from start to report: header checks, budget, loading,
-//! finiteness, smoke inference, and the figures around them.
+//! finiteness, smoke inference, evaluations, and the figures around them.
 
 use std::collections::BTreeMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -32,6 +32,7 @@ pub fn verify(input: &VerifyInput) -> VerificationReport {
         parameters: BTreeMap::new(),
         fingerprint: serde_json::Value::Null,
         log: String::new(),
+        evaluations: Vec::new(),
     };
     let peak_reset = memory::reset_peak();
     log.note(format!(
@@ -69,9 +70,14 @@ pub fn verify(input: &VerifyInput) -> VerificationReport {
         ));
     }
     match outcome {
-        Ok(()) => {
+        Ok(None) => {
             report.status = "passed".into();
             log.note("passed");
+        }
+        Ok(Some(reason)) => {
+            log.note(format!("degraded: {reason}"));
+            report.status = "degraded".into();
+            report.reason = Some(reason);
         }
         Err(Stop::Failed(reason)) => {
             log.note(format!("failed: {reason}"));
@@ -107,12 +113,14 @@ fn run_dtype(device: &Device, files: &[checks::CheckedFile]) -> DType {
     DType::F32
 }
 
+/// Ok(None) when the revision passes, Ok(Some(reason)) when it runs but an
+/// evaluation calls it degraded.
 fn run(
     input: &VerifyInput,
     device: &Device,
     report: &mut VerificationReport,
     log: &mut RunLog,
-) -> Result<()> {
+) -> Result<Option<String>> {
     if !input.dir.is_dir() {
         return Err(Stop::error(format!(
             "{} is not a directory",
@@ -169,7 +177,8 @@ fn run(
     report.items_per_s = result.items_per_s;
     report.gflops = result.gflops;
     report.fingerprint = result.fingerprint;
-    Ok(())
+    report.evaluations = result.evaluated.evaluations;
+    Ok(result.evaluated.degraded)
 }
 
 /// Embeds `texts` through the encoder smoke inference's own path, in F32 on

