@@ -18,6 +18,7 @@ on_every_backend!(
     broken_headers_are_refused_at_commit,
     tampered_bytes_fail_verification,
     two_workers_verify_each_revision_once,
+    a_sentence_encoder_with_random_weights_is_degraded,
 );
 
 /// A binary built beside the test executable's directory (`target/debug/NAME`).
@@ -298,3 +299,52 @@ async fn killed_worker_process_job_is_picked_up_after_its_lease() {
     let (attempts,): (i64,) = sqlx::query_as("SELECT attempts FROM verification_jobs").fetch_one(&t.app.db.pool).await.unwrap();
     assert_eq!(attempts, 2);
 }
+
+/// The tiny BERT fixture declaring itself a sentence-transformers model: it
+/// runs, but its random weights cannot order the registry's sentence pairs.
+async fn a_sentence_encoder_with_random_weights_is_degraded(backend: Backend) {
+    let t = start(backend).await;
+    let token = t.user("alice").await;
+    let mut files = fixture("tiny_bert");
+    let modules = serde_json::json!([
+        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+    ]);
+    files.push(("modules.json".into(), modules.to_string().into_bytes()));
+    let pooling = serde_json::json!({"word_embedding_dimension": 32, "pooling_mode_mean_tokens": true});
+    files.push(("1_Pooling/config.json".into(), pooling.to_string().into_bytes()));
+    let borrowed: Vec<(&str, Vec<u8>)> = files.iter().map(|(p, b)| (p.as_str(), b.clone())).collect();
+    let res = t.push(&token, "alice/sentences", &borrowed, None, serde_json::json!({})).await;
+    assert_eq!(res.status(), StatusCode::CREATED, "{}", res.text().await.unwrap());
+    assert_eq!(drain(&t).await, 1);
+
+    let r = &reports(&t, "alice/sentences").await[0];
+    assert_eq!(r["status"], "degraded", "{r}");
+    let reason = r["reason"].as_str().unwrap();
+    assert!(reason.starts_with("runs, but its embeddings do not tell paraphrases"), "{reason}");
+    let eval = &r["evaluations"][0];
+    assert_eq!(eval["name"], "sentence-pairs-v1", "{r}");
+    assert_eq!(eval["metric"], "spearman");
+    assert_eq!(eval["verdict"], "degraded");
+    assert_eq!(eval["digest"], SENTENCE_PAIRS_SHA256);
+    assert!(r["latency_ms"].as_f64().unwrap() > 0.0, "a degraded model still ran: {r}");
+
+    // The pages say so, with the reason and the evaluation, and count it neither as passed nor failed.
+    let page = |path: &'static str| {
+        let client = t.client.clone();
+        let url = format!("{}{path}", t.url);
+        async move { client.get(url).send().await.unwrap().text().await.unwrap() }
+    };
+    let model = page("/alice/sentences").await;
+    assert!(model.contains("status-degraded\">⚠ degraded"), "{model}");
+    assert!(model.contains("do not tell paraphrases"), "{model}");
+    assert!(model.contains("sentence-pairs-v1"), "{model}");
+    let benchmarks = page("/alice/sentences/benchmarks").await;
+    assert!(benchmarks.contains("⚠ degraded") && benchmarks.contains("sentence-pairs-v1: spearman"), "{benchmarks}");
+    for (path, listed) in [("/models?verified=degraded", true), ("/models?verified=passed", false), ("/models?verified=failed", false)] {
+        assert_eq!(page(path).await.contains("href=\"/alice/sentences\""), listed, "{path}");
+    }
+}
+
+/// The SHA-256 of the verifier's sentence pairs, as docs/VERIFICATION.md records it.
+const SENTENCE_PAIRS_SHA256: &str = "90dca34fa506c46df4f29cee3587c7a549919a9f128dde2d072bde3cb349b909";

@@ -10,7 +10,7 @@ use granary_core::api::VerificationReport;
 use serde::Serialize;
 
 use super::files::{revision_graph, walk};
-use super::model::{ModelHeader, load_model};
+use super::model::{EvaluationView, ModelHeader, evaluation_views, load_model};
 use super::{OrPage, PageResult, human_size, page, seg, short, when, When};
 use crate::app::AppState;
 use crate::auth::Caller;
@@ -35,6 +35,7 @@ struct RunRow {
     throughput: Option<String>,
     memory: Option<String>,
     finished: When,
+    evaluations: Vec<EvaluationView>,
 }
 
 /// One line of a chart: one device's values along the revisions.
@@ -122,7 +123,8 @@ pub async fn benchmarks(
     for run in q::model_runs(&state.db, &model.id).await.or_page(&state)? {
         let Some(&i) = index.get(run.revision_id.as_str()) else { continue };
         let Ok(report) = serde_json::from_str::<VerificationReport>(&run.report) else { continue };
-        if report.status == "passed" {
+        // A degraded run ran to the end: its speed is measured like a passed one's.
+        if matches!(report.status.as_str(), "passed" | "degraded") {
             any_tokens |= report.tokens_per_s.is_some();
             let throughput = report.tokens_per_s.or(report.items_per_s);
             // The newest run of a revision on a device wins.
@@ -187,6 +189,7 @@ fn row(revision: &str, message: &str, base: &str, device: &str, r: &Verification
             .or_else(|| r.gflops.map(|g| format!("{g:.2} GFLOP/s"))),
         memory: r.peak_memory_bytes.map(human_size),
         finished: when(finished),
+        evaluations: evaluation_views(r),
     }
 }
 

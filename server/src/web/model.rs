@@ -179,6 +179,37 @@ pub struct VerificationView {
     pub throughput: Option<String>,
     pub memory: Option<String>,
     pub fingerprint: Option<String>,
+    /// The registry's evaluations, one line each.
+    pub evaluations: Vec<EvaluationView>,
+}
+
+/// One evaluation as the pages show it.
+#[derive(Debug, Clone, Serialize)]
+pub struct EvaluationView {
+    pub name: String,
+    /// `spearman 0.5771 (threshold 0.2)`.
+    pub result: String,
+    pub verdict: String,
+    /// The first 12 hex digits of the input set's SHA-256; `digest` has them all.
+    pub digest_short: String,
+    pub digest: String,
+}
+
+/// The evaluations of a report, as the model and Benchmarks pages show them.
+pub fn evaluation_views(r: &VerificationReport) -> Vec<EvaluationView> {
+    r.evaluations
+        .iter()
+        .map(|e| EvaluationView {
+            name: e.name.clone(),
+            result: match e.threshold {
+                Some(t) => format!("{} {:.4} (threshold {t})", e.metric, e.value),
+                None => format!("{} {:.4}", e.metric, e.value),
+            },
+            verdict: e.verdict.clone(),
+            digest_short: e.digest.chars().take(12).collect(),
+            digest: e.digest.clone(),
+        })
+        .collect()
 }
 
 pub fn verification_view(r: &VerificationReport) -> VerificationView {
@@ -209,6 +240,7 @@ pub fn verification_view(r: &VerificationReport) -> VerificationView {
         throughput,
         memory: r.peak_memory_bytes.map(human_size),
         fingerprint,
+        evaluations: evaluation_views(r),
     }
 }
 

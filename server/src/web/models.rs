@@ -108,7 +108,7 @@ impl ListQuery {
             task: some(&self.task),
             library: some(&self.library),
             verification: some(&self.verified)
-                .filter(|v| matches!(v.as_str(), "passed" | "failed" | "error" | "unverified")),
+                .filter(|v| matches!(v.as_str(), "passed" | "degraded" | "failed" | "error" | "unverified")),
             sort: sort_of(&self.sort),
         }
     }
