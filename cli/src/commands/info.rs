@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::cli::InfoArgs;
 use crate::context::Ctx;
-use crate::model_ref::{encode_segment, ModelRef};
+use crate::model_ref::{ModelRef, encode_segment};
 use crate::progress::{human_bytes, human_count};
 
 pub async fn run(ctx: &Ctx, args: InfoArgs) -> Result<()> {
@@ -16,7 +16,10 @@ pub async fn run(ctx: &Ctx, args: InfoArgs) -> Result<()> {
     if let Some(rev) = &target.rev {
         url.push_str(&format!("?ref={}", encode_segment(&rev.to_string())));
     }
-    let info: Value = ctx.client.get_json(&url, &format!("cannot read {}", args.model)).await?;
+    let info: Value = ctx
+        .client
+        .get_json(&url, &format!("cannot read {}", args.model))
+        .await?;
     if ctx.global.json {
         return ctx.print_json(&info);
     }
@@ -40,30 +43,106 @@ pub fn render(info: &Value) -> String {
         return out;
     };
     let license = rev.get("license").map(|l| s(l, "id")).unwrap_or("");
-    let permissive = if rev.get("permissive").and_then(Value::as_bool) == Some(true) { " (permissive)" } else { "" };
+    let permissive = if rev.get("permissive").and_then(Value::as_bool) == Some(true) {
+        " (permissive)"
+    } else {
+        ""
+    };
     let params: Vec<String> = rev
         .get("parameters")
         .and_then(Value::as_object)
-        .map(|m| m.iter().map(|(k, v)| format!("{k} {}", human_count(v.as_u64().unwrap_or(0)))).collect())
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| format!("{k} {}", human_count(v.as_u64().unwrap_or(0))))
+                .collect()
+        })
         .unwrap_or_default();
-    let files = rev.get("files").and_then(Value::as_array).cloned().unwrap_or_default();
+    let files = rev
+        .get("files")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     out.push_str(&format!("  revision    {}\n", s(rev, "id")));
     out.push_str(&format!("  license     {license}{permissive}\n"));
-    out.push_str(&format!("  parameters  {} ({})\n", human_count(n(rev, "parameter_total")), params.join(", ")));
-    out.push_str(&format!("  size        {} in {} files\n", human_bytes(n(rev, "total_size")), files.len()));
-    let when = granary_core::time::rfc3339(rev.get("created_at").and_then(Value::as_i64).unwrap_or(0));
-    out.push_str(&format!("  committed   {} by {}: {}\n", &when[..16].replace('T', " "), s(rev, "author"), s(rev, "message")));
+    out.push_str(&format!(
+        "  parameters  {} ({})\n",
+        human_count(n(rev, "parameter_total")),
+        params.join(", ")
+    ));
+    out.push_str(&format!(
+        "  size        {} in {} files\n",
+        human_bytes(n(rev, "total_size")),
+        files.len()
+    ));
+    let when =
+        granary_core::time::rfc3339(rev.get("created_at").and_then(Value::as_i64).unwrap_or(0));
+    out.push_str(&format!(
+        "  committed   {} by {}: {}\n",
+        &when[..16].replace('T', " "),
+        s(rev, "author"),
+        s(rev, "message")
+    ));
     out.push_str("  files\n");
     for f in &files {
-        out.push_str(&format!("    {:>10}  {}  {}\n", human_bytes(n(f, "size")), s(f, "sha256"), s(f, "path")));
+        out.push_str(&format!(
+            "    {:>10}  {}  {}\n",
+            human_bytes(n(f, "size")),
+            s(f, "sha256"),
+            s(f, "path")
+        ));
     }
     let verification = rev.get("verification").or_else(|| info.get("verification"));
     if let Some(v) = verification.filter(|v| !v.is_null()) {
         out.push_str("  verification\n");
+        let runs = match v {
+            Value::Array(runs) => runs.iter().collect(),
+            run => vec![run],
+        };
+        for run in runs {
+            out.push_str(&summary(run));
+        }
         let text = serde_json::to_string_pretty(v).unwrap_or_default();
         for line in text.lines() {
             out.push_str(&format!("    {line}\n"));
         }
+    }
+    out
+}
+
+/// One run in a line or two: status, where it ran, the reason (for `degraded`,
+/// what looked absurd), then one line per evaluation.
+fn summary(run: &Value) -> String {
+    let mut out = format!("    {:<9} {}", s(run, "status"), s(run, "device"));
+    if !s(run, "architecture").is_empty() {
+        out.push_str(&format!(
+            " ({} {})",
+            s(run, "architecture"),
+            s(run, "dtype")
+        ));
+    }
+    if !s(run, "reason").is_empty() {
+        out.push_str(&format!(": {}", s(run, "reason")));
+    }
+    out.push('\n');
+    for e in run
+        .get("evaluations")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let value = e.get("value").and_then(Value::as_f64).unwrap_or(f64::NAN);
+        let threshold = e
+            .get("threshold")
+            .and_then(Value::as_f64)
+            .map(|t| format!(" (threshold {t})"))
+            .unwrap_or_default();
+        let digest: String = s(e, "digest").chars().take(12).collect();
+        out.push_str(&format!(
+            "      {}  {} {value:.4}{threshold}: {}, inputs {digest}\n",
+            s(e, "name"),
+            s(e, "metric"),
+            s(e, "verdict")
+        ));
     }
     out
 }
@@ -87,5 +166,31 @@ mod tests {
         assert!(text.contains("1.5K (F32 1.5K)"));
         assert!(text.contains("w.safetensors"));
         assert!(text.contains("\"status\": \"passed\""));
+    }
+
+    #[test]
+    fn a_degraded_run_shows_its_reason_and_evaluation() {
+        let reason = "runs, but its embeddings do not tell paraphrases from unrelated sentences";
+        let info = serde_json::json!({
+            "id": "alice/broken",
+            "revision": {
+                "id": "ab".repeat(32), "created_at": 0, "files": [],
+                "verification": [{
+                    "status": "degraded", "device": "cpu: Test", "architecture": "bert", "dtype": "F32",
+                    "reason": reason,
+                    "evaluations": [{"name": "sentence-pairs-v1", "digest": "90".repeat(32),
+                        "metric": "spearman", "value": -0.55, "threshold": 0.2, "verdict": "degraded"}]
+                }]
+            }
+        });
+        let text = super::render(&info);
+        assert!(
+            text.contains(&format!("    degraded  cpu: Test (bert F32): {reason}\n")),
+            "{text}"
+        );
+        assert!(
+            text.contains("      sentence-pairs-v1  spearman -0.5500 (threshold 0.2): degraded, inputs 909090909090\n"),
+            "{text}"
+        );
     }
 }
