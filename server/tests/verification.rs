@@ -19,6 +19,7 @@ on_every_backend!(
     tampered_bytes_fail_verification,
     two_workers_verify_each_revision_once,
     a_sentence_encoder_with_random_weights_is_degraded,
+    a_missing_verifier_is_an_error_not_the_models_fault,
 );
 
 /// A binary built beside the test executable's directory (`target/debug/NAME`).
@@ -344,6 +345,23 @@ async fn a_sentence_encoder_with_random_weights_is_degraded(backend: Backend) {
     for (path, listed) in [("/models?verified=degraded", true), ("/models?verified=passed", false), ("/models?verified=failed", false)] {
         assert_eq!(page(path).await.contains("href=\"/alice/sentences\""), listed, "{path}");
     }
+}
+
+/// Our fault, not the model's: with no verifier program the job is retried
+/// and, once its attempts are spent, recorded as `error` with the cause.
+async fn a_missing_verifier_is_an_error_not_the_models_fault(backend: Backend) {
+    let t = TestApp::start_with(backend, |c| {
+        c.verification.verifier = Some(PathBuf::from("/nonexistent/granary-verify"));
+        c.verification.job_max_attempts = 1;
+    })
+    .await;
+    let token = t.user("alice").await;
+    assert_eq!(push_fixture(&t, &token, "alice/fine", "tiny_bert").await.status(), StatusCode::CREATED);
+    assert_eq!(drain(&t).await, 1);
+    let r = &reports(&t, "alice/fine").await[0];
+    assert_eq!(r["status"], "error", "{r}");
+    let reason = r["reason"].as_str().unwrap();
+    assert!(reason.starts_with("gave up after 1 attempts") && reason.contains("cannot start the verifier"), "{reason}");
 }
 
 /// The SHA-256 of the verifier's sentence pairs, as docs/VERIFICATION.md records it.
