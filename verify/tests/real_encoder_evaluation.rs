@@ -2,7 +2,8 @@
 //! `real_encoder.rs` for where it comes from): the untouched model passes, and
 //! two broken copies, one with weight rows shuffled in some layers (a botched
 //! conversion) and one with another model's tokenizer, end `degraded` with a
-//! reason. Each test prints the correlation it measured.
+//! reason. Each test prints the correlation it measured; the untouched model's
+//! must equal what `reference/sentence_pairs_reference.py` computes in NumPy.
 //!
 //! Without the model the tests print a notice and pass, unless
 //! `GRANARY_TEST_REQUIRE_MODELS=1` makes them fail.
@@ -98,6 +99,17 @@ fn minilm_passes_the_sentence_pair_evaluation() {
     assert_eq!(eval.verdict, "sane");
     assert!(eval.value >= SENTENCE_PAIRS_THRESHOLD, "{eval:?}");
     assert!(report.log.contains(SENTENCE_PAIRS), "{}", report.log);
+    // The same correlation as the NumPy reference computes on the same pairs
+    // (`reference/sentence_pairs_reference.py`); the report keeps 4 decimals.
+    let reference: serde_json::Value =
+        serde_json::from_str(include_str!("reference/minilm_sentence_pairs.json")).unwrap();
+    assert_eq!(reference["pairs_sha256"], sentence_pairs_digest());
+    let expected = reference["spearman"].as_f64().unwrap();
+    assert!(
+        (eval.value - expected).abs() <= 1e-4,
+        "ours {}, reference {expected}",
+        eval.value
+    );
 }
 
 #[test]
