@@ -420,7 +420,7 @@ async fn wrong_part_lengths_are_refused_and_not_recorded() {
     client_error(t.complete(&token, &status).await, StatusCode::CONFLICT).await;
     // And the upload still works.
     t.upload(&token, &bytes).await;
-    assert_eq!(t.get("/stats").await.status(), StatusCode::OK);
+    assert_eq!(t.get("/models").await.status(), StatusCode::OK);
 }
 
 fn part_len(r: &[u64; 2]) -> u64 {
