@@ -4,6 +4,7 @@
 pub mod access;
 pub mod app;
 pub mod auth;
+pub mod client;
 pub mod config;
 pub mod db;
 pub mod error;

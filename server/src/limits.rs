@@ -71,6 +71,11 @@ pub struct LimitsConfig {
     /// The largest safetensors JSON header accepted, in bytes (the format's own cap is 100 MB).
     #[arg(long, env = "GRANARY_MAX_SAFETENSORS_HEADER", default_value_t = 16 * 1024 * 1024)]
     pub max_safetensors_header: u64,
+
+    /// Reverse proxies whose `X-Forwarded-For` and `X-Forwarded-Proto` are believed: a comma-separated
+    /// list of IP addresses and CIDR networks (default: none; the client is the socket peer).
+    #[arg(long, env = "GRANARY_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<crate::client::ProxyNet>,
 }
 
 impl Default for LimitsConfig {
@@ -82,6 +87,7 @@ impl Default for LimitsConfig {
             owner_quota_bytes: 0,
             max_json_body: 32 * 1024 * 1024,
             max_safetensors_header: 16 * 1024 * 1024,
+            trusted_proxies: Vec::new(),
         }
     }
 }

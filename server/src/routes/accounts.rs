@@ -2,11 +2,8 @@
 //! creation and settings (visibility, gate, deletion), license acceptance of
 //! gated models, and the audit log.
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, FromRequestParts, State};
+use axum::extract::State;
 use axum::http::StatusCode;
-use axum::http::request::Parts;
 use granary_core::ModelId;
 use granary_core::names::validate_owner;
 use serde::Deserialize;
@@ -21,15 +18,8 @@ use crate::db::{gates, models, orgs};
 use crate::error::{AppError, AppResult, Json, Path, Query};
 use crate::routes::{model_id, readable_model};
 
-/// The client's address, when the server knows it.
-pub struct ClientIp(pub Option<String>);
-
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
-    type Rejection = std::convert::Infallible;
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(ClientIp(parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string())))
-    }
-}
+/// The client's address: computed in one place, `client.rs` (trusted proxies included).
+pub use crate::client::ClientIp;
 
 /// Records a security event; a failure to record is logged, never fatal.
 pub async fn audit_event(state: &AppState, actor: Option<&str>, event: &str, subject: Option<&str>, detail: Option<&str>, ip: &ClientIp) {
@@ -77,7 +67,7 @@ pub async fn create_token(
     Json(req): Json<CreateTokenRequest>,
 ) -> AppResult<(StatusCode, Json<Value>)> {
     let user = caller.require_user()?.clone();
-    rate_limit(&state, &[format!("ip:{}", ip.0.as_deref().unwrap_or("?")), format!("user:{}", user.id)])?;
+    rate_limit(&state, &[format!("ip:{}", ip.key()), format!("user:{}", user.id)])?;
     let wanted = Role::parse(&req.scope)
         .ok_or_else(|| AppError::Invalid(format!("scope `{}` is not one of read, write, admin", req.scope)))?;
     let held = caller.scope.as_deref().and_then(Role::parse).unwrap_or(Role::Read);

@@ -98,12 +98,16 @@ pub async fn login(State(state): State<AppState>, headers: HeaderMap, ip: Client
     check_csrf(&headers, &form).or_page(&state)?;
     let name = form.get("username").map(|s| s.trim().to_string()).unwrap_or_default();
     let password = form.get("password").cloned().unwrap_or_default();
-    let ip_key = format!("signin-ip:{}", ip.0.as_deref().unwrap_or("?"));
-    rate_limit(&state, &[ip_key, format!("signin-user:{}", name.to_ascii_lowercase())]).or_page(&state)?;
+    let failures = signin_failure_limits(&state, &ip, &name);
+    check_signin_failures(&state, &failures).or_page(&state)?;
     let found = users::find_with_password(&state.db, &name).await.or_page(&state)?;
     let user = match found {
         Some((user, Some(hash))) if passwords::verify(&password, &hash) => user,
         _ => {
+            let now = granary_core::time::now_ms();
+            for (key, limit) in &failures {
+                state.rate_limiter.allow(key, *limit, now);
+            }
             audit_event(&state, Some(&name), "signin.failed", None, None, &ip).await;
             let msg = "That user name and password do not match.".to_string();
             return form_page(&state, &headers, "login.html", "Sign in", Some(msg), StatusCode::UNAUTHORIZED);
@@ -126,6 +130,34 @@ pub async fn login(State(state): State<AppState>, headers: HeaderMap, ip: Client
     audit_event(&state, Some(&user.name), "signin.ok", None, None, &ip).await;
     let cookie = format!("{COOKIE}={jwt}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}", minutes * 60);
     Ok(with_cookie(Redirect::to(&format!("/{}", user.name)).into_response(), Some(cookie)))
+}
+
+/// The counters of failed sign-ins and their limits per minute: `auth_rate_per_minute` per
+/// (address, account), five times that per address. Never per account alone: someone guessing
+/// alice's password from elsewhere must not lock alice out of her own account.
+fn signin_failure_limits(state: &AppState, ip: &ClientIp, name: &str) -> [(String, u32); 2] {
+    let per_minute = state.config.accounts.auth_rate_per_minute;
+    let account = name.to_ascii_lowercase();
+    [
+        (format!("signin-failed:{}:{account}", ip.key()), per_minute),
+        (format!("signin-failed-ip:{}", ip.key()), per_minute.saturating_mul(5)),
+    ]
+}
+
+/// Refuses a sign-in from an address that failed too often this minute.
+fn check_signin_failures(state: &AppState, limits: &[(String, u32); 2]) -> Result<(), AppError> {
+    let now = granary_core::time::now_ms();
+    let [(pair, pair_limit), (ip, ip_limit)] = limits;
+    let whom = if state.rate_limiter.used(pair, now) >= *pair_limit {
+        format!("for this account ({pair_limit} a minute allowed)")
+    } else if state.rate_limiter.used(ip, now) >= *ip_limit {
+        format!("for any account ({ip_limit} a minute allowed)")
+    } else {
+        return Ok(());
+    };
+    Err(AppError::TooManyRequests(format!(
+        "too many failed sign-ins from your address {whom}: wait a minute, then try again"
+    )))
 }
 
 /// `POST /logout`: revokes the session and clears the cookie.
@@ -155,7 +187,7 @@ pub async fn signup(State(state): State<AppState>, headers: HeaderMap, ip: Clien
     if mode == "closed" {
         return Err(AppError::Forbidden("sign-up is closed on this registry".into())).or_page(&state);
     }
-    rate_limit(&state, &[format!("signup-ip:{}", ip.0.as_deref().unwrap_or("?"))]).or_page(&state)?;
+    rate_limit(&state, &[format!("signup-ip:{}", ip.key())]).or_page(&state)?;
     let name = form.get("username").map(|s| s.trim().to_string()).unwrap_or_default();
     let password = form.get("password").cloned().unwrap_or_default();
     let refuse = |msg: String| form_page(&state, &headers, "signup.html", "Sign up", Some(msg), StatusCode::BAD_REQUEST);
