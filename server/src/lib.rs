@@ -6,6 +6,7 @@ pub mod app;
 pub mod auth;
 pub mod client;
 pub mod config;
+pub mod connections;
 pub mod db;
 pub mod error;
 pub mod ingest;

@@ -9,6 +9,13 @@
 //!   body that sends no bytes, for `idle_timeout_secs` is answered `408` (with
 //!   `Connection: close`) or cut. This bounds trickling clients on the
 //!   streaming routes that have no request timeout.
+//! - **minimum body rate**: a request body must average `min_body_rate` bytes
+//!   per second over each window of `idle_timeout_secs` that the server spent
+//!   waiting for it (time spent by the server itself is not counted), else
+//!   `408`: a body trickled a byte at a time is never idle, yet ties a
+//!   connection up for days.
+//! - **connections**: caps on open connections, and a deadline for a new
+//!   connection's first bytes (`connections.rs`).
 //! - **per-token request rate**: `token_rate_per_minute` requests per API
 //!   token per minute, else `429` with `Retry-After`.
 //! - **owner storage quota**: `owner_quota_bytes`, checked at commit time on
@@ -23,7 +30,7 @@ use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -56,6 +63,20 @@ pub struct LimitsConfig {
     #[arg(long, env = "GRANARY_IDLE_TIMEOUT_SECS", default_value_t = 60)]
     pub idle_timeout_secs: u64,
 
+    /// The least bytes per second a request body must average over each window of the idle timeout
+    /// spent waiting for it; a slower body is answered `408` (0: no limit).
+    #[arg(long, env = "GRANARY_MIN_BODY_RATE", default_value_t = 1024)]
+    pub min_body_rate: u64,
+
+    /// The most connections open at once; more are closed at once (0: no limit).
+    #[arg(long, env = "GRANARY_MAX_CONNECTIONS", default_value_t = 4096)]
+    pub max_connections: usize,
+
+    /// The most connections open at once from one client address (trusted proxies excepted); more are
+    /// closed at once (0: no limit).
+    #[arg(long, env = "GRANARY_MAX_CONNECTIONS_PER_IP", default_value_t = 256)]
+    pub max_connections_per_ip: usize,
+
     /// Requests allowed per API token per minute (0: no limit).
     #[arg(long, env = "GRANARY_TOKEN_RATE_PER_MINUTE", default_value_t = 6000)]
     pub token_rate_per_minute: u32,
@@ -83,6 +104,9 @@ impl Default for LimitsConfig {
         Self {
             request_timeout_secs: 120,
             idle_timeout_secs: 60,
+            min_body_rate: 1024,
+            max_connections: 4096,
+            max_connections_per_ip: 256,
             token_rate_per_minute: 6000,
             owner_quota_bytes: 0,
             max_json_body: 32 * 1024 * 1024,
@@ -144,12 +168,11 @@ pub async fn enforce(State(state): State<AppState>, req: Request, next: Next) ->
             }
         }
     }
-    let idle_fired = Arc::new(AtomicBool::new(false));
+    let body_cut = Arc::new(AtomicU8::new(NOT_CUT));
     let body_done = Arc::new(AtomicBool::new(req.body().is_end_stream()));
-    let idle = limits.idle_timeout();
     let req = {
-        let (fired, done) = (idle_fired.clone(), body_done.clone());
-        req.map(|b| Body::new(IdleBody { inner: b, idle, sleep: None, fired, done }))
+        let (cut, done) = (body_cut.clone(), body_done.clone());
+        req.map(|b| Body::new(IdleBody::new(b, limits, cut, done)))
     };
     let streaming = streams_request_body(req.method(), req.uri().path());
     let res = match limits.request_timeout() {
@@ -172,14 +195,23 @@ pub async fn enforce(State(state): State<AppState>, req: Request, next: Next) ->
         },
         _ => next.run(req).await,
     };
-    if idle_fired.load(Ordering::Relaxed) {
+    let cut = body_cut.load(Ordering::Relaxed);
+    if cut != NOT_CUT {
         let secs = limits.idle_timeout_secs;
-        tracing::warn!(idle_secs = secs, "request body went idle");
-        let mut res = limit_response(
-            StatusCode::REQUEST_TIMEOUT,
-            "timeout",
-            format!("the request body sent no bytes for {secs} s (idle_timeout_secs); the connection is closed: send it again"),
-        );
+        let message = if cut == CUT_IDLE {
+            tracing::warn!(idle_secs = secs, "request body went idle");
+            format!(
+                "the request body sent no bytes for {secs} s (idle_timeout_secs); the connection is closed: send it again"
+            )
+        } else {
+            let min = limits.min_body_rate;
+            tracing::warn!(min_body_rate = min, "request body too slow");
+            format!(
+                "the request body arrived at less than {min} bytes/s over {secs} s (min_body_rate); \
+                 the connection is closed: send it again over a faster connection"
+            )
+        };
+        let mut res = limit_response(StatusCode::REQUEST_TIMEOUT, "timeout", message);
         res.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
         return res;
     }
@@ -200,14 +232,71 @@ fn token_key(req: &Request) -> Option<String> {
     Some(format!("token:{}", Sha256::of(token.trim_ascii()).hex()))
 }
 
-/// A request body that fails once no bytes arrived for `idle`, and tells
-/// whether it was read to its end.
+/// Why [`IdleBody`] cut a body, if it did.
+const NOT_CUT: u8 = 0;
+const CUT_IDLE: u8 = 1;
+const CUT_SLOW: u8 = 2;
+
+/// A request body that fails once no bytes arrived for `idle`, or when it
+/// averaged less than `min_rate` bytes/s over a window of `idle` spent waiting
+/// for it; it tells why it failed, and whether it was read to its end.
 struct IdleBody {
     inner: Body,
     idle: Option<Duration>,
     sleep: Option<Pin<Box<Sleep>>>,
-    fired: Arc<AtomicBool>,
+    /// Bytes per second (0: none), measured over windows of waiting this long.
+    min_rate: u64,
+    window: Duration,
+    /// Since when the body has been polled without a frame arriving.
+    waiting_since: Option<Instant>,
+    /// Time spent waiting for the client, and bytes received, in this window.
+    waited: Duration,
+    received: u64,
+    cut: Arc<AtomicU8>,
     done: Arc<AtomicBool>,
+}
+
+impl IdleBody {
+    fn new(inner: Body, limits: &LimitsConfig, cut: Arc<AtomicU8>, done: Arc<AtomicBool>) -> Self {
+        let idle = limits.idle_timeout();
+        Self {
+            inner,
+            idle,
+            sleep: None,
+            min_rate: limits.min_body_rate,
+            window: idle.unwrap_or(Duration::from_secs(60)),
+            waiting_since: None,
+            waited: Duration::ZERO,
+            received: 0,
+            cut,
+            done,
+        }
+    }
+
+    /// Counts a frame that arrived; false when the window it closes was too slow.
+    fn rate_ok(&mut self, bytes: u64) -> bool {
+        if let Some(since) = self.waiting_since.take() {
+            self.waited += since.elapsed();
+        }
+        self.received += bytes;
+        if self.min_rate == 0 || self.waited < self.window {
+            return true;
+        }
+        // Only the time the server waited for the client counts: a body the server
+        // itself read slowly (a slow store, say) is not the client's fault.
+        let ok = self.received as f64 >= self.min_rate as f64 * self.waited.as_secs_f64();
+        (self.waited, self.received) = (Duration::ZERO, 0);
+        ok
+    }
+
+    fn fail(
+        &self,
+        why: u8,
+        message: String,
+    ) -> Poll<Option<Result<Frame<bytes::Bytes>, axum::Error>>> {
+        self.cut.store(why, Ordering::Relaxed);
+        Poll::Ready(Some(Err(axum::Error::new(message))))
+    }
 }
 
 impl HttpBody for IdleBody {
@@ -221,22 +310,34 @@ impl HttpBody for IdleBody {
                 if frame.is_none() || this.inner.is_end_stream() {
                     this.done.store(true, Ordering::Relaxed);
                 }
+                let bytes = match &frame {
+                    Some(Ok(f)) => f.data_ref().map_or(0, |d| d.len() as u64),
+                    _ => 0,
+                };
+                if !this.rate_ok(bytes) {
+                    let min = this.min_rate;
+                    return this.fail(
+                        CUT_SLOW,
+                        format!("the body arrived at less than {min} bytes/s (min_body_rate)"),
+                    );
+                }
                 if let (Some(sleep), Some(idle)) = (this.sleep.as_mut(), this.idle) {
                     sleep.as_mut().reset(Instant::now() + idle);
                 }
                 Poll::Ready(frame)
             }
             Poll::Pending => {
+                this.waiting_since.get_or_insert_with(Instant::now);
                 let Some(idle) = this.idle else { return Poll::Pending };
                 let sleep = this.sleep.get_or_insert_with(|| Box::pin(tokio::time::sleep(idle)));
                 match sleep.as_mut().poll(cx) {
-                    Poll::Ready(()) => {
-                        this.fired.store(true, Ordering::Relaxed);
-                        Poll::Ready(Some(Err(axum::Error::new(format!(
+                    Poll::Ready(()) => this.fail(
+                        CUT_IDLE,
+                        format!(
                             "no bytes arrived for {} s (idle_timeout_secs)",
                             idle.as_secs()
-                        )))))
-                    }
+                        ),
+                    ),
                     Poll::Pending => Poll::Pending,
                 }
             }
@@ -275,8 +376,9 @@ pub async fn check_owner_quota(app: &App, owner: &str, layouts: &HashMap<Sha256,
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves, then drains requests.
-/// HTTP/1 and HTTP/2; connections that send no header bytes for the idle
-/// timeout are closed.
+/// HTTP/1 and HTTP/2; connections over the caps are closed at once, and those
+/// that send no request bytes for the idle timeout (`connections.rs`) are
+/// closed then.
 pub async fn serve(
     app: Arc<App>,
     listener: TcpListener,
@@ -287,6 +389,7 @@ pub async fn serve(
     use hyper_util::service::TowerToHyperService;
 
     let idle = app.config.limits.idle_timeout();
+    let caps = crate::connections::ConnectionCaps::new(&app.config.limits);
     let router = crate::router::router(AppState(app));
     let (signal_tx, signal_rx) = tokio::sync::watch::channel(());
     let (close_tx, close_rx) = tokio::sync::watch::channel(());
@@ -304,6 +407,10 @@ pub async fn serve(
             },
             _ = &mut shutdown => break,
         };
+        let Some(slot) = caps.admit(addr.ip()) else {
+            drop(stream);
+            continue;
+        };
         let _ = stream.set_nodelay(true);
         let service = router.clone().map_request(move |req: Request<hyper::body::Incoming>| {
             let mut req = req.map(Body::new);
@@ -316,7 +423,14 @@ pub async fn serve(
         tokio::spawn(async move {
             let mut builder = Builder::new(TokioExecutor::new());
             builder.http1().timer(TokioTimer::new()).header_read_timeout(idle);
-            let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+            // A silent HTTP/2 peer that does not answer pings is closed too.
+            builder
+                .http2()
+                .timer(TokioTimer::new())
+                .keep_alive_interval(idle)
+                .keep_alive_timeout(idle.unwrap_or(Duration::from_secs(20)));
+            let io = TokioIo::new(crate::connections::VersionDeadline::new(stream, idle));
+            let conn = builder.serve_connection_with_upgrades(io, service);
             let mut conn = std::pin::pin!(conn);
             tokio::select! {
                 result = conn.as_mut() => {
@@ -330,6 +444,7 @@ pub async fn serve(
                 }
             }
             drop(close_rx);
+            drop(slot);
         });
     }
     drop(listener);

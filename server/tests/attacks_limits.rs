@@ -10,6 +10,7 @@ use granary_server::db::users;
 use reqwest::header::{COOKIE, SET_COOKIE};
 use reqwest::{Client, StatusCode};
 use serde_json::Value;
+use std::time::Duration;
 
 /// Asserts a client error with the JSON error shape; returns the body.
 async fn client_error(res: reqwest::Response, status: StatusCode) -> Value {
@@ -293,4 +294,234 @@ async fn sign_in_failures_never_lock_out_the_owner(backend: Backend) {
         assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     }
     assert!(limited, "one address guessed many accounts without limit");
+}
+
+/// How many connections this test may open: both ends live in this process, so two
+/// descriptors each, within the open-files limit (at least 200, at most 1,000).
+fn connections_we_can_open() -> usize {
+    let limit = std::fs::read_to_string("/proc/self/limits")
+        .ok()
+        .and_then(|text| {
+            let line = text
+                .lines()
+                .find(|l| l.starts_with("Max open files"))?
+                .to_string();
+            line.split_whitespace().nth(3)?.parse::<usize>().ok()
+        })
+        .unwrap_or(4096);
+    (limit.saturating_sub(400) / 2).clamp(200, 1000)
+}
+
+/// Whether the server closed `s` within `wait`: a read returns 0 or a reset.
+async fn closed_within(s: &mut tokio::net::TcpStream, wait: Duration) -> bool {
+    use tokio::io::AsyncReadExt;
+    let mut buf = [0u8; 512];
+    loop {
+        match tokio::time::timeout(wait, s.read(&mut buf)).await {
+            Err(_) => return false,
+            Ok(Ok(0)) => return true,
+            Ok(Ok(_)) => continue,
+            Ok(Err(e)) => {
+                assert!(
+                    matches!(
+                        e.kind(),
+                        std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe
+                    ),
+                    "{e}"
+                );
+                return true;
+            }
+        }
+    }
+}
+
+/// 1,000 connections that never send a byte (slowloris without the headers) are all
+/// closed once the idle timeout passes, and the server serves others meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_connections_are_closed_after_the_idle_timeout() {
+    let t = TestApp::start_with(Backend::Sqlite, |c| {
+        c.limits.idle_timeout_secs = 1;
+        c.limits.max_connections = 0;
+        c.limits.max_connections_per_ip = 0;
+    })
+    .await;
+    let addr = t.url.trim_start_matches("http://").to_string();
+    let n = connections_we_can_open();
+    let mut silent = Vec::with_capacity(n);
+    for _ in 0..n {
+        silent.push(tokio::net::TcpStream::connect(&addr).await.unwrap());
+    }
+    // Not closed at once: the idle timeout closes them, not some other limit.
+    assert!(!closed_within(silent.last_mut().unwrap(), Duration::from_millis(200)).await);
+    let res = t
+        .client
+        .get(format!("{}/healthz", t.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::OK,
+        "served while {n} connections idle"
+    );
+    // Also a connection that starts the HTTP/2 preface and stops.
+    let mut partial = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut partial, b"PRI * HTTP/2")
+        .await
+        .unwrap();
+    silent.push(partial);
+    // And one that sends the whole HTTP/2 preface, then nothing (it answers no ping).
+    let mut h2 = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut h2, b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+        .await
+        .unwrap();
+    silent.push(h2);
+    for (i, s) in silent.iter_mut().enumerate() {
+        assert!(
+            closed_within(s, Duration::from_secs(20)).await,
+            "connection {i} of {n} is still open"
+        );
+    }
+    let res = t
+        .client
+        .get(format!("{}/healthz", t.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+}
+
+/// Over `max_connections_per_ip` (or `max_connections`) a new connection is closed
+/// at once; a trusted proxy is held to the global cap only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_over_the_caps_are_closed_at_once() {
+    for (per_ip, max, trusted) in [(3, 0, false), (0, 3, false), (1, 3, true)] {
+        let t = TestApp::start_with(Backend::Sqlite, |c| {
+            c.limits.idle_timeout_secs = 60;
+            c.limits.max_connections_per_ip = per_ip;
+            c.limits.max_connections = max;
+            if trusted {
+                c.limits.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+            }
+        })
+        .await;
+        let addr = t.url.trim_start_matches("http://").to_string();
+        let mut held = Vec::new();
+        for _ in 0..3 {
+            held.push(tokio::net::TcpStream::connect(&addr).await.unwrap());
+        }
+        let mut extra = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        assert!(
+            closed_within(&mut extra, Duration::from_secs(10)).await,
+            "a 4th connection (per_ip {per_ip}, max {max})"
+        );
+        for s in &mut held {
+            assert!(
+                !closed_within(s, Duration::from_millis(100)).await,
+                "the first three stay open"
+            );
+        }
+        // A connection given back makes room (once the server has seen it close).
+        drop(held.pop());
+        let mut served = false;
+        for _ in 0..100 {
+            let (status, _) = raw_request(
+                &addr,
+                "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            )
+            .await;
+            if status == Some(200) {
+                served = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(
+            served,
+            "no room after a connection closed (per_ip {per_ip}, max {max})"
+        );
+    }
+}
+
+/// Sends `request` on a new connection; the status (None: closed unanswered) and the reply.
+async fn raw_request(addr: &str, request: &str) -> (Option<u16>, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    if s.write_all(request.as_bytes()).await.is_err() {
+        return (None, String::new());
+    }
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut out)).await;
+    let text = String::from_utf8_lossy(&out).to_string();
+    let status = text
+        .strip_prefix("HTTP/1.1 ")
+        .and_then(|r| r.get(..3))
+        .and_then(|c| c.parse().ok());
+    (status, text)
+}
+
+/// A body trickled a byte a second is never idle; it is cut for its rate, with a
+/// 408 naming `min_body_rate`, and the part is not recorded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trickling_body_is_cut_for_its_rate() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let t = TestApp::start_with(Backend::Sqlite, |c| {
+        c.limits.idle_timeout_secs = 2;
+        c.limits.min_body_rate = 100;
+    })
+    .await;
+    let token = t.user("alice").await;
+    let bytes = common::shard(2, 7);
+    let status = t.start_upload(&token, &bytes).await;
+    let id = status.id.clone().unwrap();
+    let addr = t.url.trim_start_matches("http://").to_string();
+    let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let head = format!(
+        "PUT /api/v1/uploads/{id}/parts/0 HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nContent-Length: 1048576\r\n\r\n"
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    let started = std::time::Instant::now();
+    let mut reply = Vec::new();
+    let mut buf = [0u8; 4096];
+    // One byte a second until the server answers or closes (today's servers never do).
+    while started.elapsed() < Duration::from_secs(30) {
+        let _ = s.write_all(b"x").await;
+        match tokio::time::timeout(Duration::from_secs(1), s.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => break,
+            Ok(Ok(n)) => {
+                reply.extend_from_slice(&buf[..n]);
+                if String::from_utf8_lossy(&reply).contains('}') {
+                    break;
+                }
+            }
+            Err(_) => {}
+        }
+    }
+    let reply = String::from_utf8_lossy(&reply).to_string();
+    assert!(
+        reply.starts_with("HTTP/1.1 408"),
+        "after {:?}: {reply:?}",
+        started.elapsed()
+    );
+    assert!(
+        reply.contains("min_body_rate") && reply.contains("\"code\":\"timeout\""),
+        "{reply}"
+    );
+    let v: Value = t
+        .client
+        .get(t.api(&format!("/uploads/{id}")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        v["received"],
+        serde_json::json!([]),
+        "the cut part was not recorded"
+    );
+    // A body at a normal pace passes the same limit.
+    t.upload(&token, &bytes).await;
 }

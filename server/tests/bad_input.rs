@@ -468,6 +468,8 @@ async fn trickling_clients_are_cut_and_the_server_stays_healthy() {
     let t = TestApp::start_with(Backend::Sqlite, |c| {
         c.limits.idle_timeout_secs = 1;
         c.limits.request_timeout_secs = 3;
+        // The trickled JSON body tests the request timeout, not the body rate (attacks_limits.rs).
+        c.limits.min_body_rate = 0;
     })
     .await;
     let token = t.user("alice").await;
