@@ -16,8 +16,10 @@
 //!   connection up for days.
 //! - **connections**: caps on open connections, and a deadline for a new
 //!   connection's first bytes (`connections.rs`).
-//! - **per-token request rate**: `token_rate_per_minute` requests per API
-//!   token per minute, else `429` with `Retry-After`.
+//! - **request rates**: `token_rate_per_minute` requests per API token per
+//!   minute, and `anonymous_rate_per_minute` per client address for requests
+//!   without a token (`client.rs` tells the address), else `429` with
+//!   `Retry-After`.
 //! - **owner storage quota**: `owner_quota_bytes`, checked at commit time on
 //!   the distinct blobs the owner's revisions reference plus the new ones.
 //! - **body and header sizes**: `max_json_body` for JSON bodies,
@@ -47,6 +49,7 @@ use tokio::time::{Instant, Sleep};
 use tower::ServiceExt as _;
 
 use crate::app::{App, AppState};
+use crate::client::ClientAddr;
 use crate::error::{AppError, AppResult};
 use crate::storage::BlobLayout;
 
@@ -81,6 +84,14 @@ pub struct LimitsConfig {
     #[arg(long, env = "GRANARY_TOKEN_RATE_PER_MINUTE", default_value_t = 6000)]
     pub token_rate_per_minute: u32,
 
+    /// Requests without a token allowed per client address per minute (0: no limit).
+    #[arg(
+        long,
+        env = "GRANARY_ANONYMOUS_RATE_PER_MINUTE",
+        default_value_t = 3000
+    )]
+    pub anonymous_rate_per_minute: u32,
+
     /// Bytes of distinct blobs the models of one owner may reference (0: no quota).
     #[arg(long, env = "GRANARY_OWNER_QUOTA_BYTES", default_value_t = 0)]
     pub owner_quota_bytes: u64,
@@ -108,6 +119,7 @@ impl Default for LimitsConfig {
             max_connections: 4096,
             max_connections_per_ip: 256,
             token_rate_per_minute: 6000,
+            anonymous_rate_per_minute: 3000,
             owner_quota_bytes: 0,
             max_json_body: 32 * 1024 * 1024,
             max_safetensors_header: 16 * 1024 * 1024,
@@ -141,33 +153,82 @@ pub fn streams_request_body(method: &Method, path: &str) -> bool {
         || (path.starts_with("/api/models/") && path.split('/').nth(5) == Some("commit"))
 }
 
-/// The error response of a limit (the API's JSON error shape).
-fn limit_response(status: StatusCode, code: &str, message: String) -> Response {
-    let body = ErrorBody { error: message, code: code.to_string() };
-    (status, axum::Json(body)).into_response()
+/// Routes of the Hugging Face Hub surface, whose errors also carry `X-Error-Message`
+/// (the Hub clients show it; routes/hf/errors.rs).
+fn is_hub_path(path: &str) -> bool {
+    if path.starts_with("/api/") {
+        return !path.starts_with("/api/v1/");
+    }
+    let mut segments = path.split('/').skip(1);
+    matches!(
+        (segments.next(), segments.next(), segments.next()),
+        (Some("datasets" | "spaces"), _, _) | (Some(_), Some(_), Some("resolve" | "info"))
+    )
 }
 
-/// The middleware that enforces the per-request limits: token rate, idle body, request timeout.
+/// The error response of a limit: the API's JSON error shape, and on the Hub
+/// surface the Hub's (`X-Error-Message` too).
+fn limit_response(path: &str, status: StatusCode, code: &str, message: String) -> Response {
+    let header = is_hub_path(path)
+        .then(|| HeaderValue::from_str(&message).ok())
+        .flatten();
+    let body = ErrorBody {
+        error: message,
+        code: code.to_string(),
+    };
+    let mut res = (status, axum::Json(body)).into_response();
+    if let Some(v) = header {
+        res.headers_mut().insert("x-error-message", v);
+    }
+    res
+}
+
+/// Counts a request against its rate limit: per API token, or per client address
+/// for requests without one; the `429` when it is over.
+fn check_rate(state: &AppState, req: &Request, now: i64) -> Option<Response> {
+    let limits = &state.config.limits;
+    let retry = 60 - (now / 1000) % 60;
+    let (key, per_minute, message) = match token_key(req) {
+        Some(key) => {
+            let n = limits.token_rate_per_minute;
+            let msg = format!(
+                "this token sent more than {n} requests this minute (token_rate_per_minute): retry in {retry} s"
+            );
+            (key, n, msg)
+        }
+        None => {
+            let ip = req.extensions().get::<ClientAddr>()?.0;
+            let n = limits.anonymous_rate_per_minute;
+            let msg = format!(
+                "your address sent more than {n} requests without a token this minute (anonymous_rate_per_minute): \
+                 retry in {retry} s, or send a token"
+            );
+            (format!("anonymous:{ip}"), n, msg)
+        }
+    };
+    if per_minute == 0 || state.rate_limiter.allow(&key, per_minute, now) {
+        return None;
+    }
+    let code = granary_core::api::codes::RATE_LIMITED;
+    let mut res = limit_response(
+        req.uri().path(),
+        StatusCode::TOO_MANY_REQUESTS,
+        code,
+        message,
+    );
+    res.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(retry));
+    Some(res)
+}
+
+/// The middleware that enforces the per-request limits: request rates, idle and slow bodies,
+/// request timeout.
 pub async fn enforce(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let limits = &state.config.limits;
-    let now = granary_core::time::now_ms();
-    if limits.token_rate_per_minute > 0 {
-        if let Some(key) = token_key(&req) {
-            if !state.rate_limiter.allow(&key, limits.token_rate_per_minute, now) {
-                let retry = 60 - (now / 1000) % 60;
-                let mut res = limit_response(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    granary_core::api::codes::RATE_LIMITED,
-                    format!(
-                        "this token sent more than {} requests this minute (token_rate_per_minute): retry in {retry} s",
-                        limits.token_rate_per_minute
-                    ),
-                );
-                res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry));
-                return res;
-            }
-        }
+    if let Some(refused) = check_rate(&state, &req, granary_core::time::now_ms()) {
+        return refused;
     }
+    let path = req.uri().path().to_string();
     let body_cut = Arc::new(AtomicU8::new(NOT_CUT));
     let body_done = Arc::new(AtomicBool::new(req.body().is_end_stream()));
     let req = {
@@ -181,6 +242,7 @@ pub async fn enforce(State(state): State<AppState>, req: Request, next: Next) ->
             Err(_) => {
                 tracing::warn!(limit_secs = limit.as_secs(), "request timed out");
                 let mut res = limit_response(
+                    &path,
                     StatusCode::REQUEST_TIMEOUT,
                     "timeout",
                     format!(
@@ -211,7 +273,7 @@ pub async fn enforce(State(state): State<AppState>, req: Request, next: Next) ->
                  the connection is closed: send it again over a faster connection"
             )
         };
-        let mut res = limit_response(StatusCode::REQUEST_TIMEOUT, "timeout", message);
+        let mut res = limit_response(&path, StatusCode::REQUEST_TIMEOUT, "timeout", message);
         res.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
         return res;
     }
@@ -452,4 +514,30 @@ pub async fn serve(
     drop(close_rx);
     close_tx.closed().await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn hub_paths() {
+        for p in [
+            "/api/models/a/b",
+            "/api/validate-yaml",
+            "/a/b/resolve/main/x",
+            "/a/b.git/info/lfs/objects/batch",
+            "/datasets/x",
+        ] {
+            assert!(super::is_hub_path(p), "{p}");
+        }
+        for p in [
+            "/api/v1/models",
+            "/",
+            "/models",
+            "/a/b",
+            "/a/b/tree/main",
+            "/healthz",
+        ] {
+            assert!(!super::is_hub_path(p), "{p}");
+        }
+    }
 }

@@ -29,7 +29,8 @@ async fn client_error(res: reqwest::Response, status: StatusCode) -> Value {
 on_every_backend!(
     stats_are_for_server_admins,
     forwarded_for_only_from_trusted_proxies,
-    sign_in_failures_never_lock_out_the_owner
+    sign_in_failures_never_lock_out_the_owner,
+    alias_bombs_are_refused_at_commit
 );
 
 /// `GET /api/v1/stats` tells how much this server moves: server administrators only.
@@ -524,4 +525,144 @@ async fn a_trickling_body_is_cut_for_its_rate() {
     );
     // A body at a normal pace passes the same limit.
     t.upload(&token, &bytes).await;
+}
+
+/// A model card whose YAML aliases expand to `anchor` × `aliases` values.
+fn alias_bomb(anchor: usize, aliases: usize) -> String {
+    let items = vec!["lol"; anchor].join(", ");
+    format!(
+        "---\nlicense: mit\nbase: &a [{items}]\nbomb:\n{}---\n# Bomb\n",
+        "  - *a\n".repeat(aliases)
+    )
+}
+
+/// Anyone may call `validate-yaml`: its body is capped, and a card whose aliases
+/// expand to millions of values is refused at once (it cost seconds of CPU and
+/// about 1 GB of memory for 16 requests).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn validate_yaml_is_bounded() {
+    let t = TestApp::start(Backend::Sqlite).await;
+    let url = format!("{}/api/validate-yaml", t.url);
+    let post = |content: String| {
+        t.client
+            .post(&url)
+            .json(&serde_json::json!({"repoType": "model", "content": content}))
+            .send()
+    };
+    let res = post("x".repeat(600 * 1024)).await.unwrap();
+    assert!(
+        res.headers().contains_key("x-error-message"),
+        "the Hub's shape"
+    );
+    let v = client_error(res, StatusCode::PAYLOAD_TOO_LARGE).await;
+    assert_eq!(v["code"], "too_large");
+    let started = std::time::Instant::now();
+    let res = post(alias_bomb(1_000, 5_000)).await.unwrap();
+    let status = res.status();
+    let v: Value = res.json().await.unwrap();
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("aliases"), "{v}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
+    let res = post(common::README.to_string()).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+}
+
+/// The same card is refused at commit time, and nothing is published.
+async fn alias_bombs_are_refused_at_commit(backend: Backend) {
+    let t = TestApp::start(backend).await;
+    let token = t.user("alice").await;
+    let files = [("README.md", alias_bomb(1_000, 5_000).into_bytes())];
+    let res = t
+        .push(&token, "alice/bomb", &files, None, serde_json::json!({}))
+        .await;
+    let v = client_error(res, StatusCode::BAD_REQUEST).await;
+    assert_eq!(v["code"], "invalid");
+    assert!(v["error"].as_str().unwrap().contains("aliases"), "{v}");
+    assert_eq!(
+        t.get("/models/alice/bomb").await.status(),
+        StatusCode::NOT_FOUND
+    );
+}
+
+/// Requests without a token are limited per client address (`anonymous_rate_per_minute`),
+/// on every surface; other addresses and token holders are not affected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn anonymous_requests_are_limited_per_address() {
+    let t = TestApp::start_with(Backend::Sqlite, |c| {
+        c.limits.anonymous_rate_per_minute = 20;
+        c.limits.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    })
+    .await;
+    let token = t.user("alice").await;
+    let from = |addr: &str, url: String| t.client.get(url).header("x-forwarded-for", addr).send();
+    // (The minute may turn during the loop and reset the count: allow for that once.)
+    let mut limited = None;
+    for _ in 0..41 {
+        let res = from("203.0.113.5", t.api("/models")).await.unwrap();
+        if res.status() == StatusCode::TOO_MANY_REQUESTS {
+            limited = Some(res);
+            break;
+        }
+        assert_eq!(res.status(), StatusCode::OK);
+    }
+    let res = limited.expect("41 anonymous requests in a minute were all served");
+    let retry: u64 = res.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry), "{retry}");
+    let v = client_error(res, StatusCode::TOO_MANY_REQUESTS).await;
+    assert_eq!(v["code"], "rate_limited");
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap()
+            .contains("anonymous_rate_per_minute"),
+        "{v}"
+    );
+    // Every surface: the Hub API (in the Hub's shape), the web pages, validate-yaml.
+    let res = from("203.0.113.5", format!("{}/api/models", t.url))
+        .await
+        .unwrap();
+    assert!(
+        res.headers()["x-error-message"]
+            .to_str()
+            .unwrap()
+            .contains("anonymous_rate_per_minute")
+    );
+    client_error(res, StatusCode::TOO_MANY_REQUESTS).await;
+    let res = from("203.0.113.5", format!("{}/models", t.url))
+        .await
+        .unwrap();
+    client_error(res, StatusCode::TOO_MANY_REQUESTS).await;
+    let res = t
+        .client
+        .post(format!("{}/api/validate-yaml", t.url))
+        .header("x-forwarded-for", "203.0.113.5")
+        .json(&serde_json::json!({"content": common::README}))
+        .send()
+        .await
+        .unwrap();
+    client_error(res, StatusCode::TOO_MANY_REQUESTS).await;
+    // Another address, and a token from the same address, are served.
+    assert_eq!(
+        from("203.0.113.6", t.api("/models"))
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+    let res = t
+        .client
+        .get(t.api("/models"))
+        .header("x-forwarded-for", "203.0.113.5")
+        .bearer_auth(&token)
+        .send()
+        .await;
+    assert_eq!(res.unwrap().status(), StatusCode::OK);
 }
