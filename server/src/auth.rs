@@ -23,6 +23,8 @@ pub struct Caller {
     pub owner_limit: Option<String>,
     /// The session id, when the caller came through the web.
     pub session_id: Option<String>,
+    /// When the caller's token expires (ms); tokens it creates expire no later (`tokens.rs`).
+    pub expires_at: Option<i64>,
 }
 
 impl Caller {
@@ -92,6 +94,7 @@ impl FromRequestParts<AppState> for Caller {
                 scope: Some(grant.scope),
                 owner_limit: grant.owner_limit,
                 session_id: None,
+                expires_at: grant.expires_at,
             });
         }
         // Cookies are honoured on safe requests only: a state change through a
@@ -115,7 +118,14 @@ pub async fn session_caller(state: &AppState, jwt: &str, now: i64) -> Result<Opt
     let Some(user) = users::find_by_id(&state.db, &claims.sub).await? else {
         return Ok(None);
     };
-    Ok(Some(Caller { user: Some(user), scope: Some("admin".into()), owner_limit: None, session_id: Some(claims.sid) }))
+    // A session acts with the user's own password: its tokens are bounded by the user's rights alone.
+    Ok(Some(Caller {
+        user: Some(user),
+        scope: Some("admin".into()),
+        owner_limit: None,
+        session_id: Some(claims.sid),
+        expires_at: None,
+    }))
 }
 
 /// The value of a cookie.

@@ -20,6 +20,7 @@ pub mod router;
 pub mod routes;
 pub mod session;
 pub mod storage;
+pub mod tokens;
 pub mod verification;
 pub mod web;
 

@@ -30,7 +30,9 @@ on_every_backend!(
     stats_are_for_server_admins,
     forwarded_for_only_from_trusted_proxies,
     sign_in_failures_never_lock_out_the_owner,
-    alias_bombs_are_refused_at_commit
+    alias_bombs_are_refused_at_commit,
+    tokens_never_outrank_or_outlive_their_creator,
+    namespace_and_scope_limits_hold_beyond_tokens
 );
 
 /// `GET /api/v1/stats` tells how much this server moves: server administrators only.
@@ -665,4 +667,232 @@ async fn anonymous_requests_are_limited_per_address() {
         .send()
         .await;
     assert_eq!(res.unwrap().status(), StatusCode::OK);
+}
+
+/// Creates a token with `token`; the response.
+async fn new_token(t: &TestApp, token: &str, body: Value) -> reqwest::Response {
+    t.post_json(token, "/tokens", &body).await
+}
+
+/// The token of a `201` answer to `POST /tokens`, and the whole answer.
+async fn created(res: reqwest::Response) -> (String, Value) {
+    let status = res.status();
+    let v: Value = res.json().await.unwrap();
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+    (v["token"].as_str().unwrap().to_string(), v)
+}
+
+/// A token that expires in a day cannot make one that never expires (or expires
+/// later), a read token cannot make a write token, and a namespace-limited token
+/// makes only tokens limited to the same namespace.
+async fn tokens_never_outrank_or_outlive_their_creator(backend: Backend) {
+    let t = TestApp::start(backend).await;
+    let alice = t.user("alice").await;
+    let (day, v) = created(
+        new_token(
+            &t,
+            &alice,
+            serde_json::json!({"scope": "admin", "expires_days": 1}),
+        )
+        .await,
+    )
+    .await;
+    let day_expires = v["expires_at"].as_i64().unwrap();
+    for body in [
+        serde_json::json!({"scope": "admin"}),
+        serde_json::json!({"scope": "read", "expires_days": 2}),
+        serde_json::json!({"scope": "read", "expires_at": day_expires + 1}),
+    ] {
+        let v = client_error(
+            new_token(&t, &day, body.clone()).await,
+            StatusCode::FORBIDDEN,
+        )
+        .await;
+        assert!(
+            v["error"].as_str().unwrap().contains("outlives"),
+            "{body}: {v}"
+        );
+    }
+    // No later than the creator's expiry is fine, and stays bounded in turn.
+    let (child, v) = created(
+        new_token(
+            &t,
+            &day,
+            serde_json::json!({"scope": "write", "expires_at": day_expires}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(v["expires_at"], day_expires);
+    client_error(
+        new_token(&t, &child, serde_json::json!({"scope": "read"})).await,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    // Scope.
+    let (read, _) =
+        created(new_token(&t, &alice, serde_json::json!({"scope": "read"})).await).await;
+    let v = client_error(
+        new_token(&t, &read, serde_json::json!({"scope": "write"})).await,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap()
+            .contains("cannot create a `write` token"),
+        "{v}"
+    );
+    // Namespace: inherited, and no other.
+    let (limited, _) = created(
+        new_token(
+            &t,
+            &alice,
+            serde_json::json!({"scope": "admin", "owner": "alice"}),
+        )
+        .await,
+    )
+    .await;
+    client_error(
+        new_token(
+            &t,
+            &limited,
+            serde_json::json!({"scope": "read", "owner": "bob"}),
+        )
+        .await,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    let (_, v) = created(new_token(&t, &limited, serde_json::json!({"scope": "read"})).await).await;
+    assert_eq!(v["owner"], "alice");
+    // Nonsense is refused plainly.
+    client_error(
+        new_token(
+            &t,
+            &alice,
+            serde_json::json!({"scope": "read", "expires_at": 1}),
+        )
+        .await,
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    // Nothing refused was stored: alice holds the test token and the five made above.
+    let list: Value = t
+        .client
+        .get(t.api("/tokens"))
+        .bearer_auth(&alice)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["tokens"].as_array().unwrap().len(), 6, "{list}");
+}
+
+/// A namespace-limited token cannot create organisations, a read token cannot create
+/// sign-up invites, and the Hub's repo delete needs `admin` as the native one does.
+async fn namespace_and_scope_limits_hold_beyond_tokens(backend: Backend) {
+    let t = TestApp::start(backend).await;
+    let alice = t.user("alice").await;
+    let (limited, _) = created(
+        new_token(
+            &t,
+            &alice,
+            serde_json::json!({"scope": "admin", "owner": "alice"}),
+        )
+        .await,
+    )
+    .await;
+    let res = t
+        .post_json(&limited, "/orgs", &serde_json::json!({"name": "acme"}))
+        .await;
+    let v = client_error(res, StatusCode::FORBIDDEN).await;
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap()
+            .contains("cannot create organisations"),
+        "{v}"
+    );
+    let res = t
+        .client
+        .get(t.api("/orgs/acme/members"))
+        .bearer_auth(&alice)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::NOT_FOUND,
+        "no organisation was created"
+    );
+
+    let admin = t.admin_token().await;
+    let (admin_read, _) =
+        created(new_token(&t, &admin, serde_json::json!({"scope": "read"})).await).await;
+    let (admin_write, _) =
+        created(new_token(&t, &admin, serde_json::json!({"scope": "write"})).await).await;
+    for token in [&admin_read, &admin_write] {
+        let res = t
+            .client
+            .post(t.api("/invites"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        let v = client_error(res, StatusCode::FORBIDDEN).await;
+        assert!(
+            v["error"].as_str().unwrap().contains("`admin` token"),
+            "{v}"
+        );
+    }
+    let invites: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM invites")
+        .fetch_one(&t.app.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(invites.0, 0);
+    let res = t
+        .client
+        .post(t.api("/invites"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+
+    let res = t
+        .post_json(&alice, "/repos", &serde_json::json!({"id": "alice/empty"}))
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let (write, _) =
+        created(new_token(&t, &alice, serde_json::json!({"scope": "write"})).await).await;
+    let delete = |token: String| {
+        t.client
+            .delete(format!("{}/api/repos/delete", t.url))
+            .bearer_auth(token)
+            .json(&serde_json::json!({"name": "alice/empty", "type": "model"}))
+            .send()
+    };
+    let res = delete(write).await.unwrap();
+    assert!(
+        res.headers().contains_key("x-error-message"),
+        "the Hub's shape"
+    );
+    let v = client_error(res, StatusCode::FORBIDDEN).await;
+    assert!(v["error"].as_str().unwrap().contains("`admin` role"), "{v}");
+    assert_eq!(
+        t.get("/models/alice/empty").await.status(),
+        StatusCode::OK,
+        "still there"
+    );
+    assert_eq!(
+        delete(alice.clone()).await.unwrap().status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        t.get("/models/alice/empty").await.status(),
+        StatusCode::NOT_FOUND
+    );
 }

@@ -16,13 +16,14 @@ use super::{OrPage, PageResult, page};
 use crate::access::{self, Role};
 use crate::app::AppState;
 use crate::auth::{Caller, cookie_in, session_caller};
-use crate::db::users::{self, TokenSpec};
+use crate::db::users;
 use crate::db::{gates, sessions};
 use crate::error::{AppError, Path};
 use crate::routes::accounts::{ClientIp, audit_event, rate_limit};
 use crate::routes::{model_id, readable_model};
 use crate::session::{AUDIENCE, COOKIE, CSRF_COOKIE, Claims, ISSUER};
 use crate::passwords;
+use crate::tokens::{self, TokenRequest};
 
 type Fields = HashMap<String, String>;
 
@@ -140,7 +141,10 @@ fn signin_failure_limits(state: &AppState, ip: &ClientIp, name: &str) -> [(Strin
     let account = name.to_ascii_lowercase();
     [
         (format!("signin-failed:{}:{account}", ip.key()), per_minute),
-        (format!("signin-failed-ip:{}", ip.key()), per_minute.saturating_mul(5)),
+        (
+            format!("signin-failed-ip:{}", ip.key()),
+            per_minute.saturating_mul(5),
+        ),
     ]
 }
 
@@ -244,22 +248,21 @@ pub async fn tokens(State(state): State<AppState>, headers: HeaderMap, caller: C
 pub async fn create_token(State(state): State<AppState>, headers: HeaderMap, ip: ClientIp, Form(form): Form<Fields>) -> PageResult {
     check_csrf(&headers, &form).or_page(&state)?;
     let caller = form_caller(&state, &headers).await.or_page(&state)?;
-    let user = caller.require_user().or_page(&state)?.clone();
-    rate_limit(&state, &[format!("user:{}", user.id)]).or_page(&state)?;
-    let scope = form.get("scope").map(String::as_str).unwrap_or("read");
-    let scope = Role::parse(scope)
-        .ok_or_else(|| AppError::Invalid(format!("scope `{scope}` is not one of read, write, admin")))
-        .or_page(&state)?;
-    let owner = form.get("owner").map(|s| s.trim()).filter(|s| !s.is_empty());
-    if let Some(o) = owner {
-        granary_core::names::validate_owner(o).map_err(|e| AppError::Invalid(e.to_string())).or_page(&state)?;
-    }
-    let days = form.get("expires_days").and_then(|d| d.trim().parse::<i64>().ok()).filter(|d| *d > 0);
-    let now = granary_core::time::now_ms();
-    let name = form.get("name").map(|s| s.trim()).filter(|s| !s.is_empty()).unwrap_or("web");
-    let spec = TokenSpec { name, scope: scope.as_str(), owner_limit: owner, expires_at: days.map(|d| now + d * 86_400_000) };
-    let (id, token) = users::create_scoped_token(&state.db, &user.id, &spec, now).await.or_page(&state)?;
-    audit_event(&state, Some(&user.name), "token.created", Some(&id), Some(scope.as_str()), &ip).await;
+    let field = |k: &str| form.get(k).map(|s| s.trim()).filter(|s| !s.is_empty());
+    let request = TokenRequest {
+        name: field("name").unwrap_or("web"),
+        scope: field("scope").unwrap_or("read"),
+        owner: field("owner"),
+        // An empty or unreadable field means "never".
+        expires_days: field("expires_days")
+            .and_then(|d| d.parse::<i64>().ok())
+            .filter(|d| *d > 0),
+        expires_at: None,
+    };
+    let token = tokens::create(&state, &caller, request, &ip)
+        .await
+        .or_page(&state)?
+        .token;
     tokens_page(&state, &headers, &caller, Some(token), None).await
 }
 

@@ -130,7 +130,8 @@ pub async fn create_repo(
     Ok(json_status(StatusCode::OK, json!({"url": url, "name": model.full_name(), "id": model.id})))
 }
 
-/// `DELETE /api/repos/delete`: only a model without revisions can be deleted.
+/// `DELETE /api/repos/delete` (`admin` on the namespace, as the native delete): only a model
+/// without revisions can be deleted.
 pub async fn delete_repo(
     State(state): State<AppState>,
     HfCaller(caller): HfCaller,
@@ -140,7 +141,8 @@ pub async fn delete_repo(
     let user = caller.require_user()?.clone();
     let (ns, name) = body_repo(&v, &user.name)?;
     let model = readable(&state, &caller, &ns, &name).await?;
-    super::writer(&state, &caller, &model.owner).await?;
+    crate::access::require_role(&state.db, &caller, &model.owner, crate::access::Role::Admin)
+        .await?;
     if model.head_revision.is_some() || !refs::list(&state.db, &model.id).await?.is_empty() {
         return Err(AppError::Conflict(format!(
             "`{}` has revisions: Granary keeps published revisions; only an empty model can be deleted",
