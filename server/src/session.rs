@@ -1,7 +1,9 @@
 //! Web sessions as short-lived JWTs: one fixed algorithm (HS256), `exp`,
 //! `iss` and `aud` always validated, the signing key from configuration or
 //! generated once into the data directory. A session id inside the token is
-//! checked against the `sessions` table, so signing out revokes it.
+//! checked against the `sessions` table, so signing out revokes it. The
+//! same secret keys the CSRF tokens of the web forms, each an HMAC of what
+//! the form is bound to (the session, or a pre-session id).
 
 use std::path::Path;
 
@@ -12,7 +14,8 @@ pub const ISSUER: &str = "granary";
 pub const AUDIENCE: &str = "granary-web";
 /// The cookie holding the session JWT.
 pub const COOKIE: &str = "granary_session";
-/// The cookie holding the CSRF token of the double-submit check.
+/// The cookie holding the pre-session id that the CSRF tokens of the sign-in and sign-up
+/// forms are bound to (forms of a session are bound to the session).
 pub const CSRF_COOKIE: &str = "granary_csrf";
 
 /// What a session token says.
@@ -32,6 +35,8 @@ pub struct Claims {
 pub struct SessionKeys {
     encoding: EncodingKey,
     decoding: DecodingKey,
+    /// Keys the CSRF tokens (derived from the secret, so it is never used twice).
+    csrf: [u8; 32],
 }
 
 impl std::fmt::Debug for SessionKeys {
@@ -42,7 +47,18 @@ impl std::fmt::Debug for SessionKeys {
 
 impl SessionKeys {
     pub fn from_secret(secret: &[u8]) -> anyhow::Result<Self> {
-        Ok(Self { encoding: EncodingKey::from_secret(secret)?, decoding: DecodingKey::from_secret(secret)? })
+        let csrf = hmac_sha256(secret, b"granary-csrf-key");
+        Ok(Self {
+            encoding: EncodingKey::from_secret(secret)?,
+            decoding: DecodingKey::from_secret(secret)?,
+            csrf,
+        })
+    }
+
+    /// The CSRF token of forms bound to `binding` (`session:<id>` or `pre:<id>`): 64 hex digits
+    /// that no one without the secret can make for another binding.
+    pub fn csrf_token(&self, binding: &str) -> String {
+        hex::encode(hmac_sha256(&self.csrf, binding.as_bytes()))
     }
 
     /// The configured secret, else the one kept in `<data-dir>/session.key`, made on first start.
@@ -80,6 +96,14 @@ impl SessionKeys {
         v.validate_exp = true;
         Ok(jsonwebtoken::decode::<Claims>(token, &self.decoding, &v)?.claims)
     }
+}
+
+fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
+    use hmac::Mac;
+    let mut mac =
+        hmac::Hmac::<sha2::Sha256>::new_from_slice(key).expect("HMAC takes a key of any length");
+    mac.update(message);
+    mac.finalize().into_bytes().into()
 }
 
 fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
@@ -120,6 +144,18 @@ mod tests {
         let keys = SessionKeys::from_secret(b"0123456789abcdef0123456789abcdef").unwrap();
         let t = keys.issue(&claims(future())).unwrap();
         assert_eq!(keys.verify(&t).unwrap().sub, "u1");
+    }
+
+    #[test]
+    fn csrf_tokens_are_bound() {
+        let keys = SessionKeys::from_secret(b"0123456789abcdef0123456789abcdef").unwrap();
+        let other = SessionKeys::from_secret(b"another-secret-another-secret-xx").unwrap();
+        let t = keys.csrf_token("session:s1");
+        assert_eq!(t.len(), 64);
+        assert_eq!(t, keys.csrf_token("session:s1"));
+        assert_ne!(t, keys.csrf_token("session:s2"));
+        assert_ne!(t, keys.csrf_token("pre:s1"));
+        assert_ne!(t, other.csrf_token("session:s1"));
     }
 
     #[test]

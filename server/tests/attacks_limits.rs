@@ -32,7 +32,9 @@ on_every_backend!(
     sign_in_failures_never_lock_out_the_owner,
     alias_bombs_are_refused_at_commit,
     tokens_never_outrank_or_outlive_their_creator,
-    namespace_and_scope_limits_hold_beyond_tokens
+    namespace_and_scope_limits_hold_beyond_tokens,
+    session_cookies_are_secure_over_https,
+    csrf_tokens_are_bound_to_the_session
 );
 
 /// `GET /api/v1/stats` tells how much this server moves: server administrators only.
@@ -895,4 +897,207 @@ async fn namespace_and_scope_limits_hold_beyond_tokens(backend: Backend) {
         t.get("/models/alice/empty").await.status(),
         StatusCode::NOT_FOUND
     );
+}
+
+/// Signs in through the form; the browser's cookies (pre-session id and session).
+async fn signed_in(
+    t: &TestApp,
+    c: &Client,
+    name: &str,
+    password: &str,
+    headers: &[(&str, &str)],
+) -> (String, reqwest::Response) {
+    let mut get = c.get(format!("{}/login", t.url));
+    for (k, v) in headers {
+        get = get.header(*k, *v);
+    }
+    let res = get.send().await.unwrap();
+    let (pre, _) = set_cookie(&res, "granary_csrf").unwrap();
+    let csrf = hidden_csrf(&res.text().await.unwrap());
+    let mut post = c.post(format!("{}/login", t.url)).header(COOKIE, &pre);
+    for (k, v) in headers {
+        post = post.header(*k, *v);
+    }
+    let res = post
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("username", name),
+            ("password", password),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER, "sign-in of {name}");
+    let (session, _) = set_cookie(&res, "granary_session").unwrap();
+    (format!("{pre}; {session}"), res)
+}
+
+/// Whether a response set `name` with the `Secure` attribute, and carried HSTS.
+fn secure_and_hsts(res: &reqwest::Response, name: &str) -> (bool, bool) {
+    let (_, full) = set_cookie(res, name).unwrap_or_else(|| panic!("no {name} cookie"));
+    let secure = full
+        .split(';')
+        .any(|a| a.trim().eq_ignore_ascii_case("secure"));
+    let hsts = res
+        .headers()
+        .get("strict-transport-security")
+        .map(|v| v.to_str().unwrap().to_string());
+    if let Some(v) = &hsts {
+        assert!(v.starts_with("max-age=") && v != "max-age=0", "{v}");
+    }
+    (secure, hsts.is_some())
+}
+
+/// Over HTTPS (a `https://` public URL, or a trusted proxy saying so) the cookies are
+/// `Secure` and every answer carries HSTS; `X-Forwarded-Proto` from anyone else is ignored.
+async fn session_cookies_are_secure_over_https(backend: Backend) {
+    let c = browser();
+    let https = TestApp::start_with(backend, |c| {
+        c.web.public_url = Some("https://granary.example".into())
+    })
+    .await;
+    with_password(&https, "alice", "alice-password-1").await;
+    let res = c.get(format!("{}/login", https.url)).send().await.unwrap();
+    assert_eq!(secure_and_hsts(&res, "granary_csrf"), (true, true));
+    let (_, res) = signed_in(&https, &c, "alice", "alice-password-1", &[]).await;
+    assert_eq!(secure_and_hsts(&res, "granary_session"), (true, true));
+    let res = https.get("/models").await;
+    assert!(
+        res.headers().contains_key("strict-transport-security"),
+        "HSTS on every answer"
+    );
+
+    // Plain HTTP: no Secure (the browser would drop the cookie), no HSTS, whatever a
+    // client that is not a trusted proxy claims.
+    let plain = TestApp::start(backend).await;
+    with_password(&plain, "alice", "alice-password-1").await;
+    let res = c
+        .get(format!("{}/login", plain.url))
+        .header("x-forwarded-proto", "https")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(secure_and_hsts(&res, "granary_csrf"), (false, false));
+    let (_, res) = signed_in(
+        &plain,
+        &c,
+        "alice",
+        "alice-password-1",
+        &[("x-forwarded-proto", "https")],
+    )
+    .await;
+    assert_eq!(secure_and_hsts(&res, "granary_session"), (false, false));
+
+    // Behind a trusted proxy that terminates TLS.
+    let proxied = TestApp::start_with(backend, |c| {
+        c.limits.trusted_proxies = vec!["127.0.0.1".parse().unwrap()]
+    })
+    .await;
+    with_password(&proxied, "alice", "alice-password-1").await;
+    let res = c
+        .get(format!("{}/login", proxied.url))
+        .header("x-forwarded-proto", "https")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(secure_and_hsts(&res, "granary_csrf"), (true, true));
+    let (_, res) = signed_in(
+        &proxied,
+        &c,
+        "alice",
+        "alice-password-1",
+        &[("x-forwarded-proto", "https")],
+    )
+    .await;
+    assert_eq!(secure_and_hsts(&res, "granary_session"), (true, true));
+    let res = c
+        .get(format!("{}/login", proxied.url))
+        .header("x-forwarded-proto", "http")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(secure_and_hsts(&res, "granary_csrf"), (false, false));
+}
+
+/// A form token is an HMAC of the browser's session: one taken from another session,
+/// or a value planted in the old double-submit cookie, is refused.
+async fn csrf_tokens_are_bound_to_the_session(backend: Backend) {
+    let t = TestApp::start(backend).await;
+    let c = browser();
+    with_password(&t, "alice", "alice-password-1").await;
+    with_password(&t, "bob", "bob-password-22").await;
+    let (alice, _) = signed_in(&t, &c, "alice", "alice-password-1", &[]).await;
+    let (bob, _) = signed_in(&t, &c, "bob", "bob-password-22", &[]).await;
+    let form_token = |cookies: String| {
+        let c = c.clone();
+        let url = format!("{}/settings/tokens", t.url);
+        async move {
+            hidden_csrf(
+                &c.get(url)
+                    .header(COOKIE, cookies)
+                    .send()
+                    .await
+                    .unwrap()
+                    .text()
+                    .await
+                    .unwrap(),
+            )
+        }
+    };
+    let bobs = form_token(bob.clone()).await;
+    let alices = form_token(alice.clone()).await;
+    assert_ne!(alices, bobs);
+    let create = |cookies: String, csrf: String| {
+        c.post(format!("{}/settings/tokens", t.url))
+            .header(COOKIE, cookies)
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("scope", "admin"),
+                ("name", "stolen"),
+            ])
+            .send()
+    };
+    // Bob's token with alice's session.
+    let res = create(alice.clone(), bobs.clone()).await.unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert!(res.text().await.unwrap().contains("CSRF"));
+    // A planted double-submit pair: the cookie and the field agree, but are no HMAC of alice's session.
+    let planted = "ab".repeat(32);
+    let session = alice.split("; ").nth(1).unwrap();
+    let res = create(
+        format!("granary_csrf={planted}; {session}"),
+        planted.clone(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let names: Vec<(String,)> = sqlx::query_as("SELECT name FROM api_tokens")
+        .fetch_all(&t.app.db.pool)
+        .await
+        .unwrap();
+    assert!(
+        names.iter().all(|(n,)| n != "stolen"),
+        "a refused form made a token"
+    );
+    // Alice's own token works.
+    let res = create(alice.clone(), alices).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    // Sign-in forms: a token is bound to its browser's pre-session id.
+    let res = c.get(format!("{}/login", t.url)).send().await.unwrap();
+    let theirs = hidden_csrf(&res.text().await.unwrap());
+    let res = c.get(format!("{}/login", t.url)).send().await.unwrap();
+    let (mine, _) = set_cookie(&res, "granary_csrf").unwrap();
+    let res = c
+        .post(format!("{}/login", t.url))
+        .header(COOKIE, mine)
+        .form(&[
+            ("csrf", theirs.as_str()),
+            ("username", "alice"),
+            ("password", "alice-password-1"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert!(set_cookie(&res, "granary_session").is_none());
 }

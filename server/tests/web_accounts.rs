@@ -56,7 +56,20 @@ async fn sign_in(t: &TestApp, c: &Client, name: &str, password: &str) -> (String
     assert_eq!(res.status(), StatusCode::SEE_OTHER, "sign-in of {name}");
     let session = set_cookie(&res, "granary_session").unwrap();
     assert!(session.contains("HttpOnly") && session.contains("SameSite=Lax"), "{session}");
-    (format!("{csrf_cookie}; {}", pair(&session)), csrf)
+    let cookies = format!("{csrf_cookie}; {}", pair(&session));
+    // The forms of a session carry a token bound to that session.
+    let res = c
+        .get(format!("{}/settings/tokens", t.url))
+        .header(COOKIE, &cookies)
+        .send()
+        .await
+        .unwrap();
+    let session_csrf = hidden_csrf(&res.text().await.unwrap());
+    assert_ne!(
+        session_csrf, csrf,
+        "a session's forms are bound to the session, not to the sign-in form"
+    );
+    (cookies, session_csrf)
 }
 
 async fn sign_in_tokens_settings_and_sign_out(backend: Backend) {
