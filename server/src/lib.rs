@@ -6,6 +6,7 @@ pub mod app;
 pub mod auth;
 pub mod client;
 pub mod config;
+pub mod data_dir;
 pub mod connections;
 pub mod db;
 pub mod error;

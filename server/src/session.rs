@@ -68,17 +68,26 @@ impl SessionKeys {
             return Self::from_secret(s.as_bytes());
         }
         let path = data_dir.join("session.key");
-        let secret = match std::fs::read_to_string(&path) {
-            Ok(s) if s.trim().len() >= 64 => s.trim().to_string(),
-            _ => {
-                let mut bytes = [0u8; 32];
-                rand::Rng::fill(&mut rand::rng(), &mut bytes);
-                let s = hex::encode(bytes);
-                write_private(&path, &s)?;
-                s
+        loop {
+            match std::fs::read_to_string(&path) {
+                Ok(s) if s.trim().len() >= 64 => return Self::from_secret(s.trim().as_bytes()),
+                Ok(_) => {
+                    // Cut short (a crash while an older version wrote it): make a new one,
+                    // which signs everybody out.
+                    tracing::warn!(file = %path.display(), "the session key is damaged: making a new one");
+                    std::fs::remove_file(&path)?;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e.into()),
             }
-        };
-        Self::from_secret(secret.as_bytes())
+            let mut bytes = [0u8; 32];
+            rand::Rng::fill(&mut rand::rng(), &mut bytes);
+            match crate::data_dir::create_secret_file(&path, hex::encode(bytes).as_bytes()) {
+                // Another process made it first: read theirs.
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                other => other?,
+            }
+        }
     }
 
     pub fn issue(&self, claims: &Claims) -> jsonwebtoken::errors::Result<String> {
@@ -104,15 +113,6 @@ fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
         hmac::Hmac::<sha2::Sha256>::new_from_slice(key).expect("HMAC takes a key of any length");
     mac.update(message);
     mac.finalize().into_bytes().into()
-}
-
-fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-    opts.open(path)?.write_all(contents.as_bytes())
 }
 
 #[cfg(test)]

@@ -1101,3 +1101,70 @@ async fn csrf_tokens_are_bound_to_the_session(backend: Backend) {
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     assert!(set_cookie(&res, "granary_session").is_none());
 }
+
+/// The mode bits of a file or directory.
+#[cfg(unix)]
+fn mode(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+/// The database, its WAL files and the signing keys are readable by the server's user
+/// alone (0600, in a 0700 data directory); files an older version left open are tightened.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn data_directory_files_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let parent = tempfile::tempdir().unwrap();
+    let data = parent.path().join("data");
+    let t = TestApp::start_with(Backend::Sqlite, |c| c.data_dir = data.clone()).await;
+    let token = t.user("alice").await;
+    t.push_ok(&token, "alice/m", &common::model_files(), None)
+        .await;
+    // The Hub's LFS signing key is made on the first upload URL.
+    let oid = granary_core::Sha256::of(b"not uploaded yet").hex();
+    let res = t
+        .client
+        .post(format!("{}/alice/m.git/info/lfs/objects/batch", t.url))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"operation": "upload", "transfers": ["basic"], "objects": [{"oid": oid, "size": 16}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(mode(&data), 0o700, "the data directory");
+    for name in [
+        "granary.db",
+        "granary.db-wal",
+        "granary.db-shm",
+        "session.key",
+        "hf-signing.key",
+    ] {
+        assert_eq!(mode(&data.join(name)), 0o600, "{name}");
+    }
+    drop(t);
+
+    // A data directory and keys an older version left readable by others.
+    let old = parent.path().join("old");
+    std::fs::create_dir(&old).unwrap();
+    std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o755)).unwrap();
+    for name in ["session.key", "hf-signing.key"] {
+        std::fs::write(old.join(name), "ab".repeat(32)).unwrap();
+        std::fs::set_permissions(old.join(name), std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    let t = TestApp::start_with(Backend::Sqlite, |c| c.data_dir = old.clone()).await;
+    assert_eq!(mode(&old), 0o700);
+    for name in ["session.key", "hf-signing.key", "granary.db"] {
+        assert_eq!(mode(&old.join(name)), 0o600, "{name}");
+    }
+    assert_eq!(
+        std::fs::read_to_string(old.join("session.key")).unwrap(),
+        "ab".repeat(32),
+        "the key is kept"
+    );
+    drop(t);
+}
