@@ -44,6 +44,31 @@ impl std::fmt::Display for ProxyNet {
     }
 }
 
+/// The reverse proxies whose forwarded headers are believed (`--trusted-proxies`):
+/// a comma-separated list of addresses and networks; empty (the default) means none.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TrustedProxies(pub Vec<ProxyNet>);
+
+impl FromStr for TrustedProxies {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let nets = s
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(str::parse);
+        Ok(Self(nets.collect::<Result<_, _>>()?))
+    }
+}
+
+impl std::ops::Deref for TrustedProxies {
+    type Target = [ProxyNet];
+    fn deref(&self) -> &[ProxyNet] {
+        &self.0
+    }
+}
+
 /// Whether `addr` is one of `proxies`.
 pub fn is_trusted(proxies: &[ProxyNet], addr: IpAddr) -> bool {
     let addr = addr.to_canonical();
@@ -203,6 +228,15 @@ mod tests {
 
     #[test]
     fn parses_addresses_and_networks() {
+        assert_eq!("".parse::<TrustedProxies>().unwrap().len(), 0);
+        assert_eq!(
+            " 10.0.0.0/8, ,::1 "
+                .parse::<TrustedProxies>()
+                .unwrap()
+                .len(),
+            2
+        );
+        assert!("10.0.0.1,nope".parse::<TrustedProxies>().is_err());
         assert_eq!(
             "10.1.2.3".parse::<ProxyNet>().unwrap().to_string(),
             "10.1.2.3/32"

@@ -51,7 +51,7 @@ impl ConnectionCaps {
         Arc::new(Self {
             max: limits.max_connections,
             per_ip: limits.max_connections_per_ip,
-            trusted: limits.trusted_proxies.clone(),
+            trusted: limits.trusted_proxies.0.clone(),
             open: Mutex::new((0, HashMap::new())),
             last_warned: AtomicI64::new(0),
         })
@@ -224,7 +224,7 @@ mod tests {
         let limits = LimitsConfig {
             max_connections: max,
             max_connections_per_ip: per_ip,
-            trusted_proxies: trusted.iter().map(|t| t.parse().unwrap()).collect(),
+            trusted_proxies: trusted.join(",").parse().unwrap(),
             ..LimitsConfig::default()
         };
         ConnectionCaps::new(&limits)

@@ -16,13 +16,14 @@ pub const SECRET_FILES: [&str; 2] = ["session.key", "hf-signing.key"];
 /// Creates `dir` (and its parents) if missing, and makes it `0700`: an existing data
 /// directory readable by others is tightened, with a warning.
 pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let existed = dir.is_dir();
     std::fs::create_dir_all(dir)?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(dir)?.permissions().mode() & 0o777;
         if mode != 0o700 {
-            if mode & 0o077 != 0 {
+            if existed && mode & 0o077 != 0 {
                 tracing::warn!(dir = %dir.display(), mode = format!("{mode:o}"), "the data directory was open to other users: now 0700");
             }
             std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;

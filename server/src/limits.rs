@@ -106,8 +106,8 @@ pub struct LimitsConfig {
 
     /// Reverse proxies whose `X-Forwarded-For` and `X-Forwarded-Proto` are believed: a comma-separated
     /// list of IP addresses and CIDR networks (default: none; the client is the socket peer).
-    #[arg(long, env = "GRANARY_TRUSTED_PROXIES", value_delimiter = ',')]
-    pub trusted_proxies: Vec<crate::client::ProxyNet>,
+    #[arg(long, env = "GRANARY_TRUSTED_PROXIES", default_value = "")]
+    pub trusted_proxies: crate::client::TrustedProxies,
 }
 
 impl Default for LimitsConfig {
@@ -123,7 +123,7 @@ impl Default for LimitsConfig {
             owner_quota_bytes: 0,
             max_json_body: 32 * 1024 * 1024,
             max_safetensors_header: 16 * 1024 * 1024,
-            trusted_proxies: Vec::new(),
+            trusted_proxies: Default::default(),
         }
     }
 }

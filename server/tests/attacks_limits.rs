@@ -223,7 +223,7 @@ async fn forwarded_for_only_from_trusted_proxies(backend: Backend) {
 
     // Behind a trusted proxy (here: the loopback peer), the proxy's header is believed.
     let proxied = TestApp::start_with(backend, |c| {
-        c.limits.trusted_proxies = vec!["127.0.0.0/8".parse().unwrap()]
+        c.limits.trusted_proxies = "127.0.0.0/8".parse().unwrap()
     })
     .await;
     with_password(&proxied, "alice", "alice-password-1").await;
@@ -247,7 +247,7 @@ async fn forwarded_for_only_from_trusted_proxies(backend: Backend) {
 async fn sign_in_failures_never_lock_out_the_owner(backend: Backend) {
     let t = TestApp::start_with(backend, |c| {
         c.accounts.auth_rate_per_minute = 3;
-        c.limits.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+        c.limits.trusted_proxies = "127.0.0.1".parse().unwrap();
     })
     .await;
     with_password(&t, "alice", "alice-password-1").await;
@@ -406,7 +406,7 @@ async fn connections_over_the_caps_are_closed_at_once() {
             c.limits.max_connections_per_ip = per_ip;
             c.limits.max_connections = max;
             if trusted {
-                c.limits.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+                c.limits.trusted_proxies = "127.0.0.1".parse().unwrap();
             }
         })
         .await;
@@ -598,7 +598,7 @@ async fn alias_bombs_are_refused_at_commit(backend: Backend) {
 async fn anonymous_requests_are_limited_per_address() {
     let t = TestApp::start_with(Backend::Sqlite, |c| {
         c.limits.anonymous_rate_per_minute = 20;
-        c.limits.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+        c.limits.trusted_proxies = "127.0.0.1".parse().unwrap();
     })
     .await;
     let token = t.user("alice").await;
@@ -990,7 +990,7 @@ async fn session_cookies_are_secure_over_https(backend: Backend) {
 
     // Behind a trusted proxy that terminates TLS.
     let proxied = TestApp::start_with(backend, |c| {
-        c.limits.trusted_proxies = vec!["127.0.0.1".parse().unwrap()]
+        c.limits.trusted_proxies = "127.0.0.1".parse().unwrap()
     })
     .await;
     with_password(&proxied, "alice", "alice-password-1").await;
