@@ -23,10 +23,18 @@ pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(dir)?.permissions().mode() & 0o777;
         if mode != 0o700 {
-            if existed && mode & 0o077 != 0 {
-                tracing::warn!(dir = %dir.display(), mode = format!("{mode:o}"), "the data directory was open to other users: now 0700");
+            match std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)) {
+                Ok(()) if existed && mode & 0o077 != 0 => {
+                    tracing::warn!(dir = %dir.display(), mode = format!("{mode:o}"), "the data directory was open to other users: now 0700");
+                }
+                Ok(()) => {}
+                // Someone else's directory that we may write in: say so, and go on (the
+                // files that matter are 0600 anyway).
+                Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                    tracing::warn!(dir = %dir.display(), mode = format!("{mode:o}"), "cannot make the data directory 0700: it belongs to another user");
+                }
+                Err(e) => return Err(e),
             }
-            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
         }
     }
     Ok(())
