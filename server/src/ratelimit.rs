@@ -31,7 +31,9 @@ impl RateLimiter {
     pub fn used(&self, key: &str, now_ms: i64) -> u32 {
         let minute = now_ms / 60_000;
         let w = self.windows.lock().unwrap_or_else(|e| e.into_inner());
-        w.get(key).filter(|(m, _)| *m == minute).map_or(0, |(_, n)| *n)
+        w.get(key)
+            .filter(|(m, _)| *m == minute)
+            .map_or(0, |(_, n)| *n)
     }
 }
 

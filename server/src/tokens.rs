@@ -4,7 +4,8 @@
 //! same namespace when the creator is limited to one, and an expiry no later
 //! than the creator's (a creator that expires cannot make a token that does
 //! not). A web session acts with the user's own password, so it is bounded by
-//! the user's rights alone.
+//! the user's rights alone. The only other way to get a token is
+//! `granary-server user create`, run by the operator on the server itself.
 
 use crate::access::Role;
 use crate::app::AppState;

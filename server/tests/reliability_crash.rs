@@ -75,9 +75,25 @@ fn create_user(data: &Path, name: &str) -> String {
 }
 
 fn create_user_with(data: &Path, name: &str, flags: &[&str]) -> String {
-    let out = Command::new(built("granary-server")).args(["user", "create", name]).args(flags).arg("--data-dir").arg(data).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap().lines().last().unwrap().trim().to_string()
+    let out = Command::new(built("granary-server"))
+        .args(["user", "create", name])
+        .args(flags)
+        .arg("--data-dir")
+        .arg(data)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .last()
+        .unwrap()
+        .trim()
+        .to_string()
 }
 
 fn script(path: &Path, body: &str) -> PathBuf {
@@ -200,8 +216,17 @@ fn write_model(dir: &Path, seed: u64, mib: usize) {
 
 /// The server's `blob_bytes_received` counter, read with an administrator's token (0 while it is down).
 async fn blob_bytes_received(url: &str, admin: &str) -> u64 {
-    match reqwest::Client::new().get(format!("{url}/api/v1/stats")).bearer_auth(admin).send().await {
-        Ok(r) => r.json::<Value>().await.map(|v| v["blob_bytes_received"].as_u64().unwrap_or(0)).unwrap_or(0),
+    match reqwest::Client::new()
+        .get(format!("{url}/api/v1/stats"))
+        .bearer_auth(admin)
+        .send()
+        .await
+    {
+        Ok(r) => r
+            .json::<Value>()
+            .await
+            .map(|v| v["blob_bytes_received"].as_u64().unwrap_or(0))
+            .unwrap_or(0),
         Err(_) => 0,
     }
 }

@@ -200,7 +200,13 @@ impl Cluster {
     }
 
     async fn stats(&self, url: &str) -> Value {
-        let res = self.http.get(format!("{url}/api/v1/stats")).bearer_auth(&self.admin_token).send().await.unwrap();
+        let res = self
+            .http
+            .get(format!("{url}/api/v1/stats"))
+            .bearer_auth(&self.admin_token)
+            .send()
+            .await
+            .unwrap();
         assert!(res.status().is_success(), "stats: {}", res.status());
         res.json().await.unwrap()
     }

@@ -62,7 +62,14 @@ impl Server {
             .to_string();
         // Keep draining stdout so the server never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
-        Self { child, url, data, token, bob_token, admin_token }
+        Self {
+            child,
+            url,
+            data,
+            token,
+            bob_token,
+            admin_token,
+        }
     }
 
     /// `GET /api/v1/stats`, as the administrator.
@@ -121,8 +128,14 @@ pub fn http_get(base: &str, path: &str) -> String {
 pub fn http_get_as(base: &str, path: &str, token: Option<&str>) -> String {
     let host = base.trim_start_matches("http://");
     let mut s = TcpStream::connect(host).unwrap();
-    let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
-    write!(s, "GET {path} HTTP/1.1\r\nHost: {host}\r\n{auth}Connection: close\r\n\r\n").unwrap();
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\n{auth}Connection: close\r\n\r\n"
+    )
+    .unwrap();
     let mut text = String::new();
     s.read_to_string(&mut text).unwrap();
     let (head, body) = text.split_once("\r\n\r\n").unwrap();

@@ -22,10 +22,15 @@ pub async fn whoami(caller: Caller) -> AppResult<Json<WhoAmI>> {
 }
 
 /// `GET /api/v1/stats` (server admins): this process's transfer counters.
-pub async fn stats(State(state): State<AppState>, caller: Caller) -> AppResult<Json<serde_json::Value>> {
+pub async fn stats(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> AppResult<Json<serde_json::Value>> {
     caller.require_user()?;
     if !caller.is_admin() {
-        return Err(AppError::Forbidden("the transfer counters are for server administrators".into()));
+        return Err(AppError::Forbidden(
+            "the transfer counters are for server administrators".into(),
+        ));
     }
     let s = &state.stats;
     Ok(Json(serde_json::json!({

@@ -79,7 +79,15 @@ impl TestApp {
             .await
             .unwrap();
         });
-        Self { url, client: Client::new(), app, dir, shutdown: Some(tx), database, admin: Default::default() }
+        Self {
+            url,
+            client: Client::new(),
+            app,
+            dir,
+            shutdown: Some(tx),
+            database,
+            admin: Default::default(),
+        }
     }
 
     /// Creates a user and returns a write token.
@@ -106,15 +114,25 @@ impl TestApp {
         let db = &self.app.db;
         let token = self.admin.get_or_init(|| async {
             let now = granary_core::time::now_ms();
-            let user = granary_server::db::users::ensure(db, "granary-admin", true, now).await.unwrap();
-            granary_server::db::users::create_token(db, &user.id, "test-admin", "admin", now).await.unwrap()
+            let user = granary_server::db::users::ensure(db, "granary-admin", true, now)
+                .await
+                .unwrap();
+            granary_server::db::users::create_token(db, &user.id, "test-admin", "admin", now)
+                .await
+                .unwrap()
         });
         token.await.clone()
     }
 
     /// The transfer counters (`GET /api/v1/stats`, read with the administrator's token).
     pub async fn stats(&self) -> Value {
-        let res = self.client.get(self.api("/stats")).bearer_auth(self.admin_token().await).send().await.unwrap();
+        let res = self
+            .client
+            .get(self.api("/stats"))
+            .bearer_auth(self.admin_token().await)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(res.status(), StatusCode::OK);
         res.json().await.unwrap()
     }
