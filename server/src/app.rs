@@ -54,7 +54,10 @@ impl Deref for AppState {
 impl App {
     /// Opens the database (applying migrations) and the store that `config` names.
     pub async fn open(config: Config) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(&config.data_dir)?;
+        crate::data_dir::create_private_dir(&config.data_dir)?;
+        for name in crate::data_dir::SECRET_FILES {
+            crate::data_dir::restrict(&config.data_dir.join(name))?;
+        }
         let db = Db::connect(&config.database_url()).await?;
         let storage = Storage::open(&config.storage_url(), &config.s3)?;
         let session_keys =

@@ -25,6 +25,8 @@ pub struct Caller {
     pub session_id: Option<String>,
     /// The API token's id, when the caller came with a token.
     pub token_id: Option<String>,
+    /// When the caller's token expires (ms); tokens it creates expire no later (`tokens.rs`).
+    pub expires_at: Option<i64>,
 }
 
 impl Caller {
@@ -36,6 +38,7 @@ impl Caller {
             owner_limit: grant.owner_limit,
             session_id: None,
             token_id: Some(grant.token_id),
+            expires_at: grant.expires_at,
         }
     }
 
@@ -123,12 +126,14 @@ pub async fn session_caller(state: &AppState, jwt: &str, now: i64) -> Result<Opt
     let Some(user) = users::find_by_id(&state.db, &claims.sub).await? else {
         return Ok(None);
     };
+    // A session acts with the user's own password: its tokens are bounded by the user's rights alone.
     Ok(Some(Caller {
         user: Some(user),
         scope: Some("admin".into()),
         owner_limit: None,
         session_id: Some(claims.sid),
         token_id: None,
+        expires_at: None,
     }))
 }
 

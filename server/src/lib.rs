@@ -4,7 +4,10 @@
 pub mod access;
 pub mod app;
 pub mod auth;
+pub mod client;
 pub mod config;
+pub mod data_dir;
+pub mod connections;
 pub mod db;
 pub mod downloads;
 pub mod error;
@@ -20,6 +23,7 @@ pub mod router;
 pub mod routes;
 pub mod session;
 pub mod storage;
+pub mod tokens;
 pub mod verification;
 pub mod web;
 

@@ -9,8 +9,17 @@
 //!   body that sends no bytes, for `idle_timeout_secs` is answered `408` (with
 //!   `Connection: close`) or cut. This bounds trickling clients on the
 //!   streaming routes that have no request timeout.
-//! - **per-token request rate**: `token_rate_per_minute` requests per API
-//!   token per minute, else `429` with `Retry-After`.
+//! - **minimum body rate**: a request body must average `min_body_rate` bytes
+//!   per second over each window of `idle_timeout_secs` that the server spent
+//!   waiting for it (time spent by the server itself is not counted), else
+//!   `408`: a body trickled a byte at a time is never idle, yet ties a
+//!   connection up for days.
+//! - **connections**: caps on open connections, and a deadline for a new
+//!   connection's first bytes (`connections.rs`).
+//! - **request rates**: `token_rate_per_minute` requests per API token per
+//!   minute, and `anonymous_rate_per_minute` per client address for requests
+//!   without a token (`client.rs` tells the address), else `429` with
+//!   `Retry-After`.
 //! - **owner storage quota**: `owner_quota_bytes`, checked at commit time on
 //!   the distinct blobs the owner's revisions reference plus the new ones.
 //! - **body and header sizes**: `max_json_body` for JSON bodies,
@@ -22,7 +31,7 @@
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -39,6 +48,7 @@ use tokio::time::{Instant, Sleep};
 use tower::ServiceExt as _;
 
 use crate::app::{App, AppState};
+use crate::client::ClientAddr;
 
 /// The configurable limits (flags and `GRANARY_*` variables); 0 turns a limit off
 /// where noted.
@@ -53,9 +63,31 @@ pub struct LimitsConfig {
     #[arg(long, env = "GRANARY_IDLE_TIMEOUT_SECS", default_value_t = 60)]
     pub idle_timeout_secs: u64,
 
+    /// The least bytes per second a request body must average over each window of the idle timeout
+    /// spent waiting for it; a slower body is answered `408` (0: no limit).
+    #[arg(long, env = "GRANARY_MIN_BODY_RATE", default_value_t = 1024)]
+    pub min_body_rate: u64,
+
+    /// The most connections open at once; more are closed at once (0: no limit).
+    #[arg(long, env = "GRANARY_MAX_CONNECTIONS", default_value_t = 4096)]
+    pub max_connections: usize,
+
+    /// The most connections open at once from one client address (trusted proxies excepted); more are
+    /// closed at once (0: no limit).
+    #[arg(long, env = "GRANARY_MAX_CONNECTIONS_PER_IP", default_value_t = 256)]
+    pub max_connections_per_ip: usize,
+
     /// Requests allowed per API token per minute (0: no limit).
     #[arg(long, env = "GRANARY_TOKEN_RATE_PER_MINUTE", default_value_t = 6000)]
     pub token_rate_per_minute: u32,
+
+    /// Requests without a token allowed per client address per minute (0: no limit).
+    #[arg(
+        long,
+        env = "GRANARY_ANONYMOUS_RATE_PER_MINUTE",
+        default_value_t = 3000
+    )]
+    pub anonymous_rate_per_minute: u32,
 
     /// Bytes of distinct blobs the models of one owner may reference (0: no quota).
     #[arg(long, env = "GRANARY_OWNER_QUOTA_BYTES", default_value_t = 0)]
@@ -68,6 +100,11 @@ pub struct LimitsConfig {
     /// The largest safetensors JSON header accepted, in bytes (the format's own cap is 100 MB).
     #[arg(long, env = "GRANARY_MAX_SAFETENSORS_HEADER", default_value_t = 16 * 1024 * 1024)]
     pub max_safetensors_header: u64,
+
+    /// Reverse proxies whose `X-Forwarded-For` and `X-Forwarded-Proto` are believed: a comma-separated
+    /// list of IP addresses and CIDR networks (default: none; the client is the socket peer).
+    #[arg(long, env = "GRANARY_TRUSTED_PROXIES", default_value = "")]
+    pub trusted_proxies: crate::client::TrustedProxies,
 }
 
 impl Default for LimitsConfig {
@@ -75,10 +112,15 @@ impl Default for LimitsConfig {
         Self {
             request_timeout_secs: 120,
             idle_timeout_secs: 60,
+            min_body_rate: 1024,
+            max_connections: 4096,
+            max_connections_per_ip: 256,
             token_rate_per_minute: 6000,
+            anonymous_rate_per_minute: 3000,
             owner_quota_bytes: 0,
             max_json_body: 32 * 1024 * 1024,
             max_safetensors_header: 16 * 1024 * 1024,
+            trusted_proxies: Default::default(),
         }
     }
 }
@@ -108,39 +150,87 @@ pub fn streams_request_body(method: &Method, path: &str) -> bool {
         || (path.starts_with("/api/models/") && path.split('/').nth(5) == Some("commit"))
 }
 
-/// The error response of a limit (the API's JSON error shape).
-fn limit_response(status: StatusCode, code: &str, message: String) -> Response {
-    let body = ErrorBody { error: message, code: code.to_string() };
-    (status, axum::Json(body)).into_response()
+/// Routes of the Hugging Face Hub surface, whose errors also carry `X-Error-Message`
+/// (the Hub clients show it; routes/hf/errors.rs).
+fn is_hub_path(path: &str) -> bool {
+    if path.starts_with("/api/") {
+        return !path.starts_with("/api/v1/");
+    }
+    let mut segments = path.split('/').skip(1);
+    matches!(
+        (segments.next(), segments.next(), segments.next()),
+        (Some("datasets" | "spaces"), _, _) | (Some(_), Some(_), Some("resolve" | "info"))
+    )
 }
 
-/// The middleware that enforces the per-request limits: token rate, idle body, request timeout.
+/// The error response of a limit: the API's JSON error shape, and on the Hub
+/// surface the Hub's (`X-Error-Message` too).
+fn limit_response(path: &str, status: StatusCode, code: &str, message: String) -> Response {
+    let header = is_hub_path(path)
+        .then(|| HeaderValue::from_str(&message).ok())
+        .flatten();
+    let body = ErrorBody {
+        error: message,
+        code: code.to_string(),
+    };
+    let mut res = (status, axum::Json(body)).into_response();
+    if let Some(v) = header {
+        res.headers_mut().insert("x-error-message", v);
+    }
+    res
+}
+
+/// Counts a request against its rate limit: per API token, or per client address
+/// for requests without one; the `429` when it is over.
+fn check_rate(state: &AppState, req: &Request, now: i64) -> Option<Response> {
+    let limits = &state.config.limits;
+    let retry = 60 - (now / 1000) % 60;
+    let (key, per_minute, message) = match token_key(req) {
+        Some(key) => {
+            let n = limits.token_rate_per_minute;
+            let msg = format!(
+                "this token sent more than {n} requests this minute (token_rate_per_minute): retry in {retry} s"
+            );
+            (key, n, msg)
+        }
+        None => {
+            let ip = req.extensions().get::<ClientAddr>()?.0;
+            let n = limits.anonymous_rate_per_minute;
+            let msg = format!(
+                "your address sent more than {n} requests without a token this minute (anonymous_rate_per_minute): \
+                 retry in {retry} s, or send a token"
+            );
+            (format!("anonymous:{ip}"), n, msg)
+        }
+    };
+    if per_minute == 0 || state.rate_limiter.allow(&key, per_minute, now) {
+        return None;
+    }
+    let code = granary_core::api::codes::RATE_LIMITED;
+    let mut res = limit_response(
+        req.uri().path(),
+        StatusCode::TOO_MANY_REQUESTS,
+        code,
+        message,
+    );
+    res.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(retry));
+    Some(res)
+}
+
+/// The middleware that enforces the per-request limits: request rates, idle and slow bodies,
+/// request timeout.
 pub async fn enforce(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let limits = &state.config.limits;
-    let now = granary_core::time::now_ms();
-    if limits.token_rate_per_minute > 0 {
-        if let Some(key) = token_key(&req) {
-            if !state.rate_limiter.allow(&key, limits.token_rate_per_minute, now) {
-                let retry = 60 - (now / 1000) % 60;
-                let mut res = limit_response(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    granary_core::api::codes::RATE_LIMITED,
-                    format!(
-                        "this token sent more than {} requests this minute (token_rate_per_minute): retry in {retry} s",
-                        limits.token_rate_per_minute
-                    ),
-                );
-                res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry));
-                return res;
-            }
-        }
+    if let Some(refused) = check_rate(&state, &req, granary_core::time::now_ms()) {
+        return refused;
     }
-    let idle_fired = Arc::new(AtomicBool::new(false));
+    let path = req.uri().path().to_string();
+    let body_cut = Arc::new(AtomicU8::new(NOT_CUT));
     let body_done = Arc::new(AtomicBool::new(req.body().is_end_stream()));
-    let idle = limits.idle_timeout();
     let req = {
-        let (fired, done) = (idle_fired.clone(), body_done.clone());
-        req.map(|b| Body::new(IdleBody { inner: b, idle, sleep: None, fired, done }))
+        let (cut, done) = (body_cut.clone(), body_done.clone());
+        req.map(|b| Body::new(IdleBody::new(b, limits, cut, done)))
     };
     let streaming = streams_request_body(req.method(), req.uri().path());
     let res = match limits.request_timeout() {
@@ -149,6 +239,7 @@ pub async fn enforce(State(state): State<AppState>, req: Request, next: Next) ->
             Err(_) => {
                 tracing::warn!(limit_secs = limit.as_secs(), "request timed out");
                 let mut res = limit_response(
+                    &path,
                     StatusCode::REQUEST_TIMEOUT,
                     "timeout",
                     format!(
@@ -163,14 +254,23 @@ pub async fn enforce(State(state): State<AppState>, req: Request, next: Next) ->
         },
         _ => next.run(req).await,
     };
-    if idle_fired.load(Ordering::Relaxed) {
+    let cut = body_cut.load(Ordering::Relaxed);
+    if cut != NOT_CUT {
         let secs = limits.idle_timeout_secs;
-        tracing::warn!(idle_secs = secs, "request body went idle");
-        let mut res = limit_response(
-            StatusCode::REQUEST_TIMEOUT,
-            "timeout",
-            format!("the request body sent no bytes for {secs} s (idle_timeout_secs); the connection is closed: send it again"),
-        );
+        let message = if cut == CUT_IDLE {
+            tracing::warn!(idle_secs = secs, "request body went idle");
+            format!(
+                "the request body sent no bytes for {secs} s (idle_timeout_secs); the connection is closed: send it again"
+            )
+        } else {
+            let min = limits.min_body_rate;
+            tracing::warn!(min_body_rate = min, "request body too slow");
+            format!(
+                "the request body arrived at less than {min} bytes/s over {secs} s (min_body_rate); \
+                 the connection is closed: send it again over a faster connection"
+            )
+        };
+        let mut res = limit_response(&path, StatusCode::REQUEST_TIMEOUT, "timeout", message);
         res.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
         return res;
     }
@@ -191,14 +291,71 @@ fn token_key(req: &Request) -> Option<String> {
     Some(format!("token:{}", Sha256::of(token.trim_ascii()).hex()))
 }
 
-/// A request body that fails once no bytes arrived for `idle`, and tells
-/// whether it was read to its end.
+/// Why [`IdleBody`] cut a body, if it did.
+const NOT_CUT: u8 = 0;
+const CUT_IDLE: u8 = 1;
+const CUT_SLOW: u8 = 2;
+
+/// A request body that fails once no bytes arrived for `idle`, or when it
+/// averaged less than `min_rate` bytes/s over a window of `idle` spent waiting
+/// for it; it tells why it failed, and whether it was read to its end.
 struct IdleBody {
     inner: Body,
     idle: Option<Duration>,
     sleep: Option<Pin<Box<Sleep>>>,
-    fired: Arc<AtomicBool>,
+    /// Bytes per second (0: none), measured over windows of waiting this long.
+    min_rate: u64,
+    window: Duration,
+    /// Since when the body has been polled without a frame arriving.
+    waiting_since: Option<Instant>,
+    /// Time spent waiting for the client, and bytes received, in this window.
+    waited: Duration,
+    received: u64,
+    cut: Arc<AtomicU8>,
     done: Arc<AtomicBool>,
+}
+
+impl IdleBody {
+    fn new(inner: Body, limits: &LimitsConfig, cut: Arc<AtomicU8>, done: Arc<AtomicBool>) -> Self {
+        let idle = limits.idle_timeout();
+        Self {
+            inner,
+            idle,
+            sleep: None,
+            min_rate: limits.min_body_rate,
+            window: idle.unwrap_or(Duration::from_secs(60)),
+            waiting_since: None,
+            waited: Duration::ZERO,
+            received: 0,
+            cut,
+            done,
+        }
+    }
+
+    /// Counts a frame that arrived; false when the window it closes was too slow.
+    fn rate_ok(&mut self, bytes: u64) -> bool {
+        if let Some(since) = self.waiting_since.take() {
+            self.waited += since.elapsed();
+        }
+        self.received += bytes;
+        if self.min_rate == 0 || self.waited < self.window {
+            return true;
+        }
+        // Only the time the server waited for the client counts: a body the server
+        // itself read slowly (a slow store, say) is not the client's fault.
+        let ok = self.received as f64 >= self.min_rate as f64 * self.waited.as_secs_f64();
+        (self.waited, self.received) = (Duration::ZERO, 0);
+        ok
+    }
+
+    fn fail(
+        &self,
+        why: u8,
+        message: String,
+    ) -> Poll<Option<Result<Frame<bytes::Bytes>, axum::Error>>> {
+        self.cut.store(why, Ordering::Relaxed);
+        Poll::Ready(Some(Err(axum::Error::new(message))))
+    }
 }
 
 impl HttpBody for IdleBody {
@@ -212,22 +369,34 @@ impl HttpBody for IdleBody {
                 if frame.is_none() || this.inner.is_end_stream() {
                     this.done.store(true, Ordering::Relaxed);
                 }
+                let bytes = match &frame {
+                    Some(Ok(f)) => f.data_ref().map_or(0, |d| d.len() as u64),
+                    _ => 0,
+                };
+                if !this.rate_ok(bytes) {
+                    let min = this.min_rate;
+                    return this.fail(
+                        CUT_SLOW,
+                        format!("the body arrived at less than {min} bytes/s (min_body_rate)"),
+                    );
+                }
                 if let (Some(sleep), Some(idle)) = (this.sleep.as_mut(), this.idle) {
                     sleep.as_mut().reset(Instant::now() + idle);
                 }
                 Poll::Ready(frame)
             }
             Poll::Pending => {
+                this.waiting_since.get_or_insert_with(Instant::now);
                 let Some(idle) = this.idle else { return Poll::Pending };
                 let sleep = this.sleep.get_or_insert_with(|| Box::pin(tokio::time::sleep(idle)));
                 match sleep.as_mut().poll(cx) {
-                    Poll::Ready(()) => {
-                        this.fired.store(true, Ordering::Relaxed);
-                        Poll::Ready(Some(Err(axum::Error::new(format!(
+                    Poll::Ready(()) => this.fail(
+                        CUT_IDLE,
+                        format!(
                             "no bytes arrived for {} s (idle_timeout_secs)",
                             idle.as_secs()
-                        )))))
-                    }
+                        ),
+                    ),
                     Poll::Pending => Poll::Pending,
                 }
             }
@@ -244,8 +413,9 @@ impl HttpBody for IdleBody {
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves, then drains requests.
-/// HTTP/1 and HTTP/2; connections that send no header bytes for the idle
-/// timeout are closed.
+/// HTTP/1 and HTTP/2; connections over the caps are closed at once, and those
+/// that send no request bytes for the idle timeout (`connections.rs`) are
+/// closed then.
 pub async fn serve(
     app: Arc<App>,
     listener: TcpListener,
@@ -256,6 +426,7 @@ pub async fn serve(
     use hyper_util::service::TowerToHyperService;
 
     let idle = app.config.limits.idle_timeout();
+    let caps = crate::connections::ConnectionCaps::new(&app.config.limits);
     let router = crate::router::router(AppState(app));
     let (signal_tx, signal_rx) = tokio::sync::watch::channel(());
     let (close_tx, close_rx) = tokio::sync::watch::channel(());
@@ -273,6 +444,10 @@ pub async fn serve(
             },
             _ = &mut shutdown => break,
         };
+        let Some(slot) = caps.admit(addr.ip()) else {
+            drop(stream);
+            continue;
+        };
         let _ = stream.set_nodelay(true);
         let service = router.clone().map_request(move |req: Request<hyper::body::Incoming>| {
             let mut req = req.map(Body::new);
@@ -285,7 +460,14 @@ pub async fn serve(
         tokio::spawn(async move {
             let mut builder = Builder::new(TokioExecutor::new());
             builder.http1().timer(TokioTimer::new()).header_read_timeout(idle);
-            let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+            // A silent HTTP/2 peer that does not answer pings is closed too.
+            builder
+                .http2()
+                .timer(TokioTimer::new())
+                .keep_alive_interval(idle)
+                .keep_alive_timeout(idle.unwrap_or(Duration::from_secs(20)));
+            let io = TokioIo::new(crate::connections::VersionDeadline::new(stream, idle));
+            let conn = builder.serve_connection_with_upgrades(io, service);
             let mut conn = std::pin::pin!(conn);
             tokio::select! {
                 result = conn.as_mut() => {
@@ -299,6 +481,7 @@ pub async fn serve(
                 }
             }
             drop(close_rx);
+            drop(slot);
         });
     }
     drop(listener);
@@ -306,4 +489,30 @@ pub async fn serve(
     drop(close_rx);
     close_tx.closed().await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn hub_paths() {
+        for p in [
+            "/api/models/a/b",
+            "/api/validate-yaml",
+            "/a/b/resolve/main/x",
+            "/a/b.git/info/lfs/objects/batch",
+            "/datasets/x",
+        ] {
+            assert!(super::is_hub_path(p), "{p}");
+        }
+        for p in [
+            "/api/v1/models",
+            "/",
+            "/models",
+            "/a/b",
+            "/a/b/tree/main",
+            "/healthz",
+        ] {
+            assert!(!super::is_hub_path(p), "{p}");
+        }
+    }
 }

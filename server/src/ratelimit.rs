@@ -1,5 +1,6 @@
-//! A fixed-window rate limiter for sign-in and token requests, keyed by IP
-//! address and by account. Per process: each replica limits on its own.
+//! A fixed-window rate limiter (sign-in failures, token requests, requests per
+//! token and per anonymous client address), keyed by text. Per process: each
+//! replica limits on its own.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -25,6 +26,15 @@ impl RateLimiter {
         entry.1 += 1;
         entry.1 <= per_minute
     }
+
+    /// The hits `key` counted this minute, counting none.
+    pub fn used(&self, key: &str, now_ms: i64) -> u32 {
+        let minute = now_ms / 60_000;
+        let w = self.windows.lock().unwrap_or_else(|e| e.into_inner());
+        w.get(key)
+            .filter(|(m, _)| *m == minute)
+            .map_or(0, |(_, n)| *n)
+    }
 }
 
 #[cfg(test)]
@@ -36,5 +46,8 @@ mod tests {
         assert!(!r.allow("ip:1", 3, 1));
         assert!(r.allow("ip:2", 3, 1));
         assert!(r.allow("ip:1", 3, 60_000));
+        assert_eq!(r.used("ip:1", 60_001), 1);
+        assert_eq!(r.used("ip:1", 120_000), 0);
+        assert_eq!(r.used("ip:3", 0), 0);
     }
 }

@@ -80,6 +80,8 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(state.config.limits.max_json_body))
         // Token rate, request and idle timeouts (limits.rs).
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::limits::enforce))
+        // The client address and forwarded headers from trusted proxies only; HSTS (client.rs).
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::client::identify))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
                 let id = req

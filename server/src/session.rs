@@ -1,7 +1,9 @@
 //! Web sessions as short-lived JWTs: one fixed algorithm (HS256), `exp`,
 //! `iss` and `aud` always validated, the signing key from configuration or
 //! generated once into the data directory. A session id inside the token is
-//! checked against the `sessions` table, so signing out revokes it.
+//! checked against the `sessions` table, so signing out revokes it. The
+//! same secret keys the CSRF tokens of the web forms, each an HMAC of what
+//! the form is bound to (the session, or a pre-session id).
 
 use std::path::Path;
 
@@ -12,7 +14,8 @@ pub const ISSUER: &str = "granary";
 pub const AUDIENCE: &str = "granary-web";
 /// The cookie holding the session JWT.
 pub const COOKIE: &str = "granary_session";
-/// The cookie holding the CSRF token of the double-submit check.
+/// The cookie holding the pre-session id that the CSRF tokens of the sign-in and sign-up
+/// forms are bound to (forms of a session are bound to the session).
 pub const CSRF_COOKIE: &str = "granary_csrf";
 
 /// What a session token says.
@@ -32,6 +35,8 @@ pub struct Claims {
 pub struct SessionKeys {
     encoding: EncodingKey,
     decoding: DecodingKey,
+    /// Keys the CSRF tokens (derived from the secret, so it is never used twice).
+    csrf: [u8; 32],
 }
 
 impl std::fmt::Debug for SessionKeys {
@@ -42,7 +47,18 @@ impl std::fmt::Debug for SessionKeys {
 
 impl SessionKeys {
     pub fn from_secret(secret: &[u8]) -> anyhow::Result<Self> {
-        Ok(Self { encoding: EncodingKey::from_secret(secret)?, decoding: DecodingKey::from_secret(secret)? })
+        let csrf = hmac_sha256(secret, b"granary-csrf-key");
+        Ok(Self {
+            encoding: EncodingKey::from_secret(secret)?,
+            decoding: DecodingKey::from_secret(secret)?,
+            csrf,
+        })
+    }
+
+    /// The CSRF token of forms bound to `binding` (`session:<id>` or `pre:<id>`): 64 hex digits
+    /// that no one without the secret can make for another binding.
+    pub fn csrf_token(&self, binding: &str) -> String {
+        hex::encode(hmac_sha256(&self.csrf, binding.as_bytes()))
     }
 
     /// The configured secret, else the one kept in `<data-dir>/session.key`, made on first start.
@@ -52,17 +68,26 @@ impl SessionKeys {
             return Self::from_secret(s.as_bytes());
         }
         let path = data_dir.join("session.key");
-        let secret = match std::fs::read_to_string(&path) {
-            Ok(s) if s.trim().len() >= 64 => s.trim().to_string(),
-            _ => {
-                let mut bytes = [0u8; 32];
-                rand::Rng::fill(&mut rand::rng(), &mut bytes);
-                let s = hex::encode(bytes);
-                write_private(&path, &s)?;
-                s
+        loop {
+            match std::fs::read_to_string(&path) {
+                Ok(s) if s.trim().len() >= 64 => return Self::from_secret(s.trim().as_bytes()),
+                Ok(_) => {
+                    // Cut short (a crash while an older version wrote it): make a new one,
+                    // which signs everybody out.
+                    tracing::warn!(file = %path.display(), "the session key is damaged: making a new one");
+                    std::fs::remove_file(&path)?;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e.into()),
             }
-        };
-        Self::from_secret(secret.as_bytes())
+            let mut bytes = [0u8; 32];
+            rand::Rng::fill(&mut rand::rng(), &mut bytes);
+            match crate::data_dir::create_secret_file(&path, hex::encode(bytes).as_bytes()) {
+                // Another process made it first: read theirs.
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                other => other?,
+            }
+        }
     }
 
     pub fn issue(&self, claims: &Claims) -> jsonwebtoken::errors::Result<String> {
@@ -82,13 +107,12 @@ impl SessionKeys {
     }
 }
 
-fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-    opts.open(path)?.write_all(contents.as_bytes())
+fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
+    use hmac::Mac;
+    let mut mac =
+        hmac::Hmac::<sha2::Sha256>::new_from_slice(key).expect("HMAC takes a key of any length");
+    mac.update(message);
+    mac.finalize().into_bytes().into()
 }
 
 #[cfg(test)]
@@ -120,6 +144,18 @@ mod tests {
         let keys = SessionKeys::from_secret(b"0123456789abcdef0123456789abcdef").unwrap();
         let t = keys.issue(&claims(future())).unwrap();
         assert_eq!(keys.verify(&t).unwrap().sub, "u1");
+    }
+
+    #[test]
+    fn csrf_tokens_are_bound() {
+        let keys = SessionKeys::from_secret(b"0123456789abcdef0123456789abcdef").unwrap();
+        let other = SessionKeys::from_secret(b"another-secret-another-secret-xx").unwrap();
+        let t = keys.csrf_token("session:s1");
+        assert_eq!(t.len(), 64);
+        assert_eq!(t, keys.csrf_token("session:s1"));
+        assert_ne!(t, keys.csrf_token("session:s2"));
+        assert_ne!(t, keys.csrf_token("pre:s1"));
+        assert_ne!(t, other.csrf_token("session:s1"));
     }
 
     #[test]

@@ -264,8 +264,16 @@ async fn tokens_are_scoped_and_revocable(backend: Backend) {
     let limited = v["token"].as_str().unwrap().to_string();
     assert!(v["expires_at"].as_i64().unwrap() > granary_core::time::now_ms());
     t.push_ok(&limited, "alice/ok", &files, None).await;
-    let res = t.post_json(&limited, "/orgs", &json!({"name": "team"})).await;
-    assert_eq!(res.status(), StatusCode::CREATED, "creating an org is the user's, not a namespace's");
+    let res = t
+        .post_json(&limited, "/orgs", &json!({"name": "team"}))
+        .await;
+    assert_eq!(
+        res.status(),
+        StatusCode::FORBIDDEN,
+        "a namespace-limited token cannot create organisations"
+    );
+    let res = t.post_json(&alice, "/orgs", &json!({"name": "team"})).await;
+    assert_eq!(res.status(), StatusCode::CREATED);
     let res = t.push(&limited, "team/x", &files, None, json!({})).await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     let res = t.post_json(&limited, "/tokens", &json!({"scope": "write", "owner": "team"})).await;

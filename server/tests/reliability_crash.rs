@@ -71,9 +71,29 @@ impl Drop for Server {
 }
 
 fn create_user(data: &Path, name: &str) -> String {
-    let out = Command::new(built("granary-server")).args(["user", "create", name, "--data-dir"]).arg(data).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap().lines().last().unwrap().trim().to_string()
+    create_user_with(data, name, &[])
+}
+
+fn create_user_with(data: &Path, name: &str, flags: &[&str]) -> String {
+    let out = Command::new(built("granary-server"))
+        .args(["user", "create", name])
+        .args(flags)
+        .arg("--data-dir")
+        .arg(data)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .last()
+        .unwrap()
+        .trim()
+        .to_string()
 }
 
 fn script(path: &Path, body: &str) -> PathBuf {
@@ -194,9 +214,19 @@ fn write_model(dir: &Path, seed: u64, mib: usize) {
     std::fs::write(dir.join("config.json"), format!("{{\"seed\": {seed}}}")).unwrap();
 }
 
-async fn blob_bytes_received(url: &str) -> u64 {
-    match reqwest::get(format!("{url}/api/v1/stats")).await {
-        Ok(r) => r.json::<Value>().await.map(|v| v["blob_bytes_received"].as_u64().unwrap_or(0)).unwrap_or(0),
+/// The server's `blob_bytes_received` counter, read with an administrator's token (0 while it is down).
+async fn blob_bytes_received(url: &str, admin: &str) -> u64 {
+    match reqwest::Client::new()
+        .get(format!("{url}/api/v1/stats"))
+        .bearer_auth(admin)
+        .send()
+        .await
+    {
+        Ok(r) => r
+            .json::<Value>()
+            .await
+            .map(|v| v["blob_bytes_received"].as_u64().unwrap_or(0))
+            .unwrap_or(0),
         Err(_) => 0,
     }
 }
@@ -207,6 +237,7 @@ async fn kill_9_during_upload_commit_and_verification() {
     let data = data_dir.path();
     let work = tempfile::tempdir().unwrap();
     let token = create_user(data, "alice");
+    let admin = create_user_with(data, "root", &["--admin"]);
     let slow = script(&data.join("slow-verifier.sh"), &format!("echo $$ > {}/verifier.pid\nexec sleep 300", data.display()));
     let fast = script(&data.join("fast-verifier.sh"), r#"echo '{"status":"passed","device":"cpu: crash test","architecture":"generic"}'"#);
 
@@ -222,7 +253,7 @@ async fn kill_9_during_upload_commit_and_verification() {
         .spawn()
         .unwrap();
     let start = Instant::now();
-    while blob_bytes_received(&server.url).await < 3 * PART {
+    while blob_bytes_received(&server.url, &admin).await < 3 * PART {
         assert!(start.elapsed() < Duration::from_secs(60), "the push never got going");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -236,7 +267,7 @@ async fn kill_9_during_upload_commit_and_verification() {
     let out = cli(work.path(), &server.url, &token).arg("push").arg(&model).arg("alice/big").output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let size = std::fs::metadata(model.join("model.safetensors")).unwrap().len();
-    let resent = blob_bytes_received(&server.url).await;
+    let resent = blob_bytes_received(&server.url, &admin).await;
     assert!(resent < size, "the resumed push sent {resent} of {size} bytes again");
     let first_rev = String::from_utf8(out.stdout).unwrap().lines().last().unwrap().trim().to_string();
 

@@ -55,6 +55,8 @@ struct Cluster {
     http: reqwest::Client,
     /// A client that never follows redirects.
     raw: reqwest::Client,
+    /// A token of the server administrator `root`, for the counters of `GET /api/v1/stats`.
+    admin_token: String,
     /// Last: dropped after the processes above are killed.
     database: pg_database::TestDatabase,
 }
@@ -71,9 +73,12 @@ impl Cluster {
             workers: Vec::new(),
             http: reqwest::Client::new(),
             raw: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(),
+            admin_token: String::new(),
         };
         // Migrations run once, before the replicas race to apply them.
         c.admin(&["user", "create", "alice"]).await;
+        let out = c.admin(&["user", "create", "root", "--admin"]).await;
+        c.admin_token = out.lines().last().unwrap().trim().to_string();
         let a = c.serve("a", false).await;
         let b = c.serve("b", true).await;
         c.servers = vec![a, b];
@@ -195,7 +200,15 @@ impl Cluster {
     }
 
     async fn stats(&self, url: &str) -> Value {
-        self.http.get(format!("{url}/api/v1/stats")).send().await.unwrap().json().await.unwrap()
+        let res = self
+            .http
+            .get(format!("{url}/api/v1/stats"))
+            .bearer_auth(&self.admin_token)
+            .send()
+            .await
+            .unwrap();
+        assert!(res.status().is_success(), "stats: {}", res.status());
+        res.json().await.unwrap()
     }
 
     /// The bucket, as the servers see it.

@@ -34,6 +34,8 @@ pub struct Server {
     pub token: String,
     /// A token of `bob`, another user.
     pub bob_token: String,
+    /// A token of `root`, a server administrator (the counters of `GET /api/v1/stats` are theirs).
+    pub admin_token: String,
 }
 
 impl Server {
@@ -41,6 +43,7 @@ impl Server {
         let data = tempfile::tempdir().unwrap();
         let token = create_user(data.path(), "alice");
         let bob_token = create_user(data.path(), "bob");
+        let admin_token = create_user_with(data.path(), "root", &["--admin"]);
         let log = std::fs::File::create(data.path().join("server.log")).unwrap();
         let mut child = Command::new(server_bin())
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
@@ -59,12 +62,19 @@ impl Server {
             .to_string();
         // Keep draining stdout so the server never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
-        Self { child, url, data, token, bob_token }
+        Self {
+            child,
+            url,
+            data,
+            token,
+            bob_token,
+            admin_token,
+        }
     }
 
-    /// `GET /api/v1/stats`.
+    /// `GET /api/v1/stats`, as the administrator.
     pub fn stats(&self) -> Stats {
-        let body = http_get(&self.url, "/api/v1/stats");
+        let body = http_get_as(&self.url, "/api/v1/stats", Some(&self.admin_token));
         let v: serde_json::Value = serde_json::from_str(&body).expect("stats are JSON");
         Stats {
             received: v["blob_bytes_received"].as_u64().unwrap(),
@@ -86,8 +96,14 @@ impl Drop for Server {
 }
 
 fn create_user(data: &Path, name: &str) -> String {
+    create_user_with(data, name, &[])
+}
+
+fn create_user_with(data: &Path, name: &str, flags: &[&str]) -> String {
     let out = Command::new(server_bin())
-        .args(["user", "create", name, "--data-dir"])
+        .args(["user", "create", name])
+        .args(flags)
+        .arg("--data-dir")
         .arg(data)
         .output()
         .expect("granary-server user create runs");
@@ -105,9 +121,21 @@ pub struct Stats {
 
 /// A plain HTTP/1.1 GET (the tests need no HTTP client of their own).
 pub fn http_get(base: &str, path: &str) -> String {
+    http_get_as(base, path, None)
+}
+
+/// A plain HTTP/1.1 GET, with a bearer token when given.
+pub fn http_get_as(base: &str, path: &str, token: Option<&str>) -> String {
     let host = base.trim_start_matches("http://");
     let mut s = TcpStream::connect(host).unwrap();
-    write!(s, "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").unwrap();
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\n{auth}Connection: close\r\n\r\n"
+    )
+    .unwrap();
     let mut text = String::new();
     s.read_to_string(&mut text).unwrap();
     let (head, body) = text.split_once("\r\n\r\n").unwrap();

@@ -60,14 +60,20 @@ impl Db {
         } else {
             anyhow::bail!("unsupported database URL `{url}`: use sqlite://PATH or postgres://...");
         };
-        if backend == Backend::Sqlite {
-            if let Some(path) = url.strip_prefix("sqlite://").and_then(|p| p.split('?').next()) {
-                if let Some(dir) = std::path::Path::new(path).parent() {
-                    if !dir.as_os_str().is_empty() {
-                        std::fs::create_dir_all(dir)?;
-                    }
-                }
+        if backend == Backend::Sqlite
+            && let Some(path) = url
+                .strip_prefix("sqlite://")
+                .and_then(|p| p.split('?').next())
+            && !path.is_empty()
+            && !path.starts_with(":memory:")
+        {
+            let path = std::path::Path::new(path);
+            if let Some(dir) = path.parent()
+                && !dir.as_os_str().is_empty()
+            {
+                std::fs::create_dir_all(dir)?;
             }
+            make_private(path, url.contains("mode=rwc"))?;
         }
         let pool = AnyPoolOptions::new()
             .max_connections(if backend == Backend::Sqlite { 8 } else { 16 })
@@ -118,6 +124,24 @@ impl Db {
             Backend::Postgres => None,
         }
     }
+}
+
+/// Creates the SQLite file `0600` (when the URL lets SQLite create it) before SQLite opens
+/// it, which gives its `-wal` and `-shm` files the same mode; files an older version made
+/// readable by others are tightened.
+fn make_private(path: &std::path::Path, create: bool) -> std::io::Result<()> {
+    if create {
+        match crate::data_dir::create_secret_file(path, b"") {
+            Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => return Err(e),
+            _ => {}
+        }
+    }
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        let mut file = path.as_os_str().to_owned();
+        file.push(suffix);
+        crate::data_dir::restrict(std::path::Path::new(&file))?;
+    }
+    Ok(())
 }
 
 /// A database URL with its password hidden, for messages.

@@ -108,6 +108,7 @@ pub struct TokenGrant {
     pub scope: String,
     pub owner_limit: Option<String>,
     pub last_used_at: Option<i64>,
+    pub expires_at: Option<i64>,
 }
 
 /// The user a live (unrevoked, unexpired) token belongs to, with the token's grant.
@@ -132,9 +133,11 @@ async fn find_live_token(db: &Db, column: &str, value: &str, now: i64) -> sqlx::
         scope: String,
         owner_limit: Option<String>,
         last_used_at: Option<i64>,
+        expires_at: Option<i64>,
     }
     let found: Option<Found> = sqlx::query_as(&format!(
-        "SELECT u.id, u.name, u.is_admin, u.kind, t.id AS token_id, t.scope, t.owner_limit, t.last_used_at
+        "SELECT u.id, u.name, u.is_admin, u.kind, t.id AS token_id, t.scope, t.owner_limit, t.last_used_at,
+                t.expires_at
          FROM api_tokens t JOIN users u ON u.id = t.user_id
          WHERE {column} = $1 AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > $2)"
     ))
@@ -145,7 +148,13 @@ async fn find_live_token(db: &Db, column: &str, value: &str, now: i64) -> sqlx::
     Ok(found.map(|f| {
         (
             UserRow { id: f.id, name: f.name, is_admin: f.is_admin, kind: f.kind },
-            TokenGrant { token_id: f.token_id, scope: f.scope, owner_limit: f.owner_limit, last_used_at: f.last_used_at },
+            TokenGrant {
+                token_id: f.token_id,
+                scope: f.scope,
+                owner_limit: f.owner_limit,
+                last_used_at: f.last_used_at,
+                expires_at: f.expires_at,
+            },
         )
     }))
 }

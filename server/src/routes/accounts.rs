@@ -2,11 +2,8 @@
 //! creation and settings (visibility, gate, deletion), license acceptance of
 //! gated models, and the audit log.
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, FromRequestParts, State};
+use axum::extract::State;
 use axum::http::StatusCode;
-use axum::http::request::Parts;
 use granary_core::ModelId;
 use granary_core::names::validate_owner;
 use serde::Deserialize;
@@ -16,20 +13,14 @@ use crate::access::{Role, require_role};
 use crate::app::AppState;
 use crate::auth::Caller;
 use crate::db::audit::{self, Event};
-use crate::db::users::{self, TokenSpec};
+use crate::db::users;
 use crate::db::{gates, models, orgs};
 use crate::error::{AppError, AppResult, Json, Path, Query};
 use crate::routes::{model_id, readable_model};
+use crate::tokens::{self, TokenRequest};
 
-/// The client's address, when the server knows it.
-pub struct ClientIp(pub Option<String>);
-
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
-    type Rejection = std::convert::Infallible;
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(ClientIp(parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string())))
-    }
-}
+/// The client's address: computed in one place, `client.rs` (trusted proxies included).
+pub use crate::client::ClientIp;
 
 /// Records a security event; a failure to record is logged, never fatal.
 pub async fn audit_event(state: &AppState, actor: Option<&str>, event: &str, subject: Option<&str>, detail: Option<&str>, ip: &ClientIp) {
@@ -63,50 +54,35 @@ pub struct CreateTokenRequest {
     pub owner: Option<String>,
     #[serde(default)]
     pub expires_days: Option<u32>,
+    /// An exact expiry (ms since the epoch), instead of `expires_days`.
+    #[serde(default)]
+    pub expires_at: Option<i64>,
 }
 
 fn default_scope() -> String {
     "write".into()
 }
 
-/// `POST /api/v1/tokens`: a new token, never more powerful than the caller's.
+/// `POST /api/v1/tokens`: a new token, bounded by the caller's (`tokens::create`).
 pub async fn create_token(
     State(state): State<AppState>,
     caller: Caller,
     ip: ClientIp,
     Json(req): Json<CreateTokenRequest>,
 ) -> AppResult<(StatusCode, Json<Value>)> {
-    let user = caller.require_user()?.clone();
-    rate_limit(&state, &[format!("ip:{}", ip.0.as_deref().unwrap_or("?")), format!("user:{}", user.id)])?;
-    let wanted = Role::parse(&req.scope)
-        .ok_or_else(|| AppError::Invalid(format!("scope `{}` is not one of read, write, admin", req.scope)))?;
-    let held = caller.scope.as_deref().and_then(Role::parse).unwrap_or(Role::Read);
-    if wanted > held {
-        return Err(AppError::Forbidden(format!(
-            "a `{}` token cannot create a `{}` token",
-            held.as_str(),
-            wanted.as_str()
-        )));
-    }
-    let owner = match (&caller.owner_limit, &req.owner) {
-        (Some(limit), Some(o)) if !limit.eq_ignore_ascii_case(o) => {
-            return Err(AppError::Forbidden(format!("this token is limited to `{limit}`")));
-        }
-        (Some(limit), _) => Some(limit.clone()),
-        (None, o) => o.clone(),
+    let request = TokenRequest {
+        name: req.name.as_deref().unwrap_or("api"),
+        scope: &req.scope,
+        owner: req.owner.as_deref(),
+        expires_days: req.expires_days.map(i64::from),
+        expires_at: req.expires_at,
     };
-    if let Some(o) = &owner {
-        validate_owner(o).map_err(|e| AppError::Invalid(e.to_string()))?;
-    }
-    let now = granary_core::time::now_ms();
-    let expires_at = req.expires_days.map(|d| now + d as i64 * 86_400_000);
-    let name = req.name.unwrap_or_else(|| "api".into());
-    let spec = TokenSpec { name: &name, scope: wanted.as_str(), owner_limit: owner.as_deref(), expires_at };
-    let (id, token) = users::create_scoped_token(&state.db, &user.id, &spec, now).await?;
-    audit_event(&state, Some(&user.name), "token.created", Some(&id), Some(wanted.as_str()), &ip).await;
+    let t = tokens::create(&state, &caller, request, &ip).await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({"id": id, "token": token, "name": name, "scope": wanted.as_str(), "owner": owner, "expires_at": expires_at})),
+        Json(
+            json!({"id": t.id, "token": t.token, "name": t.name, "scope": t.scope.as_str(), "owner": t.owner, "expires_at": t.expires_at}),
+        ),
     ))
 }
 
@@ -144,6 +120,11 @@ pub async fn create_org(
     Json(req): Json<CreateOrgRequest>,
 ) -> AppResult<(StatusCode, Json<Value>)> {
     let user = caller.require_writer()?;
+    if let Some(limit) = &caller.owner_limit {
+        return Err(AppError::Forbidden(format!(
+            "this token is limited to `{limit}` and cannot create organisations: use a token without an owner limit"
+        )));
+    }
     validate_owner(&req.name).map_err(|e| AppError::Invalid(e.to_string()))?;
     if !orgs::create(&state.db, &req.name, &user.id, granary_core::time::now_ms()).await? {
         return Err(AppError::Conflict(format!("the name `{}` is taken by a user or an organisation", req.name)));
@@ -331,11 +312,18 @@ pub async fn list_audit(State(state): State<AppState>, caller: Caller, Query(q):
     Ok(Json(json!({"events": events})))
 }
 
-/// `POST /api/v1/invites` (server admins): a one-time sign-up code for `--signup invite`.
+/// `POST /api/v1/invites` (server admins, with an `admin` token): a one-time sign-up code for
+/// `--signup invite`.
 pub async fn create_invite(State(state): State<AppState>, caller: Caller, ip: ClientIp) -> AppResult<(StatusCode, Json<Value>)> {
     let user = caller.require_user()?;
     if !caller.is_admin() {
         return Err(AppError::Forbidden("invites are made by server administrators".into()));
+    }
+    if caller.scope.as_deref() != Some("admin") {
+        return Err(AppError::Forbidden(
+            "an invite creates an account: it needs an `admin` token, not a `read` or `write` one"
+                .into(),
+        ));
     }
     let code = crate::db::invites::create(&state.db, &user.name, granary_core::time::now_ms()).await?;
     audit_event(&state, Some(&user.name), "invite.created", None, None, &ip).await;

@@ -7,7 +7,7 @@ use granary_core::api::WhoAmI;
 
 use crate::app::AppState;
 use crate::auth::Caller;
-use crate::error::{AppResult, Json};
+use crate::error::{AppError, AppResult, Json};
 
 /// `GET /healthz`: `ok` once the database answers.
 pub async fn healthz(State(state): State<AppState>) -> AppResult<&'static str> {
@@ -21,13 +21,22 @@ pub async fn whoami(caller: Caller) -> AppResult<Json<WhoAmI>> {
     Ok(Json(WhoAmI { name: user.name.clone(), admin: user.is_admin != 0 }))
 }
 
-/// `GET /api/v1/stats`: this process's transfer counters.
-pub async fn stats(State(state): State<AppState>) -> Json<serde_json::Value> {
+/// `GET /api/v1/stats` (server admins): this process's transfer counters.
+pub async fn stats(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> AppResult<Json<serde_json::Value>> {
+    caller.require_user()?;
+    if !caller.is_admin() {
+        return Err(AppError::Forbidden(
+            "the transfer counters are for server administrators".into(),
+        ));
+    }
     let s = &state.stats;
-    Json(serde_json::json!({
+    Ok(Json(serde_json::json!({
         "blob_bytes_received": s.blob_bytes_received.load(Ordering::Relaxed),
         "file_bytes_sent": s.file_bytes_sent.load(Ordering::Relaxed),
         "file_requests": s.file_requests.load(Ordering::Relaxed),
         "file_redirects": s.file_redirects.load(Ordering::Relaxed),
-    }))
+    })))
 }

@@ -1,7 +1,10 @@
 //! Accounts in the browser: sign-in, sign-out, sign-up, API tokens, model
 //! settings and license acceptance. Every form that changes state carries a
-//! CSRF token (double submit: a random value in the `granary_csrf` cookie and
-//! in a hidden field, compared in constant time) and needs a live session.
+//! CSRF token in a hidden field, compared in constant time: an HMAC of the
+//! browser's session id, or for the sign-in and sign-up forms of a random
+//! pre-session id kept in the `granary_csrf` cookie, so that a token from one
+//! session is refused in another. Forms other than sign-in and sign-up also
+//! need a live session. Cookies are `Secure` when the browser came over HTTPS.
 
 use std::collections::HashMap;
 
@@ -16,37 +19,72 @@ use super::{OrPage, PageResult, page};
 use crate::access::{self, Role};
 use crate::app::AppState;
 use crate::auth::{Caller, cookie_in, session_caller};
-use crate::db::users::{self, TokenSpec};
+use crate::db::users;
 use crate::db::{gates, sessions};
 use crate::error::{AppError, Path};
 use crate::routes::accounts::{ClientIp, audit_event, rate_limit};
 use crate::routes::{model_id, readable_model};
 use crate::session::{AUDIENCE, COOKIE, CSRF_COOKIE, Claims, ISSUER};
 use crate::passwords;
+use crate::tokens::{self, TokenRequest};
 
 type Fields = HashMap<String, String>;
 
-/// The CSRF value of this browser, and the cookie to set when it is new.
-fn csrf_token(headers: &HeaderMap) -> (String, Option<String>) {
-    match cookie_in(headers, CSRF_COOKIE).filter(|v| v.len() == 64) {
-        Some(v) => (v, None),
-        None => {
-            let mut bytes = [0u8; 32];
-            rand::Rng::fill(&mut rand::rng(), &mut bytes);
-            let v = hex::encode(bytes);
-            let set = format!("{CSRF_COOKIE}={v}; Path=/; HttpOnly; SameSite=Strict");
-            (v, Some(set))
-        }
+/// `; Secure` when the browser reached us over HTTPS (`client::is_https`), so that the cookie is
+/// never sent in clear; nothing otherwise (a plain-HTTP registry on a laptop must still work).
+fn secure(state: &AppState, headers: &HeaderMap) -> &'static str {
+    if crate::client::is_https(state, headers) {
+        "; Secure"
+    } else {
+        ""
     }
 }
 
-/// Refuses a form whose CSRF field does not match the browser's cookie.
-fn check_csrf(headers: &HeaderMap, form: &Fields) -> Result<(), AppError> {
-    let cookie = cookie_in(headers, CSRF_COOKIE).unwrap_or_default();
+/// What this browser's form tokens are bound to: its session when it has a valid one, else the
+/// pre-session id of its `granary_csrf` cookie (`None`: it has none yet).
+fn csrf_binding(state: &AppState, headers: &HeaderMap) -> Option<String> {
+    if let Some(claims) =
+        cookie_in(headers, COOKIE).and_then(|jwt| state.session_keys.verify(&jwt).ok())
+    {
+        return Some(format!("session:{}", claims.sid));
+    }
+    let id = cookie_in(headers, CSRF_COOKIE)
+        .filter(|v| v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()))?;
+    Some(format!("pre:{id}"))
+}
+
+/// The CSRF token for this browser's forms (an HMAC of what they are bound to, so a token
+/// from one session is refused in another), and the pre-session cookie to set when it is new.
+fn csrf_token(state: &AppState, headers: &HeaderMap) -> (String, Option<String>) {
+    if let Some(binding) = csrf_binding(state, headers) {
+        return (state.session_keys.csrf_token(&binding), None);
+    }
+    let mut bytes = [0u8; 32];
+    rand::Rng::fill(&mut rand::rng(), &mut bytes);
+    let id = hex::encode(bytes);
+    let set = format!(
+        "{CSRF_COOKIE}={id}; Path=/; HttpOnly; SameSite=Strict{}",
+        secure(state, headers)
+    );
+    (
+        state.session_keys.csrf_token(&format!("pre:{id}")),
+        Some(set),
+    )
+}
+
+/// Refuses a form whose CSRF field is not the token of this browser's session (or pre-session id).
+fn check_csrf(state: &AppState, headers: &HeaderMap, form: &Fields) -> Result<(), AppError> {
+    let expected = csrf_binding(state, headers)
+        .map(|b| state.session_keys.csrf_token(&b))
+        .unwrap_or_default();
     let field = form.get("csrf").map(String::as_str).unwrap_or_default();
-    let same = cookie.len() == 64
-        && cookie.len() == field.len()
-        && cookie.bytes().zip(field.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
+    let same = expected.len() == 64
+        && expected.len() == field.len()
+        && expected
+            .bytes()
+            .zip(field.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0;
     if same {
         Ok(())
     } else {
@@ -81,7 +119,7 @@ struct FormPage<'a> {
 }
 
 fn form_page(state: &AppState, headers: &HeaderMap, template: &str, title: &str, message: Option<String>, status: StatusCode) -> PageResult {
-    let (csrf, set) = csrf_token(headers);
+    let (csrf, set) = csrf_token(state, headers);
     let ctx = FormPage { title, csrf, message, signup: state.config.accounts.signup.clone(), next: String::new() };
     let mut res = page(state, template, &ctx)?;
     *res.status_mut() = status;
@@ -95,15 +133,19 @@ pub async fn login_form(State(state): State<AppState>, headers: HeaderMap) -> Pa
 
 /// `POST /login`: checks the password and starts a session.
 pub async fn login(State(state): State<AppState>, headers: HeaderMap, ip: ClientIp, Form(form): Form<Fields>) -> PageResult {
-    check_csrf(&headers, &form).or_page(&state)?;
+    check_csrf(&state, &headers, &form).or_page(&state)?;
     let name = form.get("username").map(|s| s.trim().to_string()).unwrap_or_default();
     let password = form.get("password").cloned().unwrap_or_default();
-    let ip_key = format!("signin-ip:{}", ip.0.as_deref().unwrap_or("?"));
-    rate_limit(&state, &[ip_key, format!("signin-user:{}", name.to_ascii_lowercase())]).or_page(&state)?;
+    let failures = signin_failure_limits(&state, &ip, &name);
+    check_signin_failures(&state, &failures).or_page(&state)?;
     let found = users::find_with_password(&state.db, &name).await.or_page(&state)?;
     let user = match found {
         Some((user, Some(hash))) if passwords::verify(&password, &hash) => user,
         _ => {
+            let now = granary_core::time::now_ms();
+            for (key, limit) in &failures {
+                state.rate_limiter.allow(key, *limit, now);
+            }
             audit_event(&state, Some(&name), "signin.failed", None, None, &ip).await;
             let msg = "That user name and password do not match.".to_string();
             return form_page(&state, &headers, "login.html", "Sign in", Some(msg), StatusCode::UNAUTHORIZED);
@@ -124,19 +166,60 @@ pub async fn login(State(state): State<AppState>, headers: HeaderMap, ip: Client
     };
     let jwt = state.session_keys.issue(&claims).map_err(AppError::internal).or_page(&state)?;
     audit_event(&state, Some(&user.name), "signin.ok", None, None, &ip).await;
-    let cookie = format!("{COOKIE}={jwt}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}", minutes * 60);
-    Ok(with_cookie(Redirect::to(&format!("/{}", user.name)).into_response(), Some(cookie)))
+    let cookie = format!(
+        "{COOKIE}={jwt}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{}",
+        minutes * 60,
+        secure(&state, &headers)
+    );
+    Ok(with_cookie(
+        Redirect::to(&format!("/{}", user.name)).into_response(),
+        Some(cookie),
+    ))
+}
+
+/// The counters of failed sign-ins and their limits per minute: `auth_rate_per_minute` per
+/// (address, account), five times that per address. Never per account alone: someone guessing
+/// alice's password from elsewhere must not lock alice out of her own account.
+fn signin_failure_limits(state: &AppState, ip: &ClientIp, name: &str) -> [(String, u32); 2] {
+    let per_minute = state.config.accounts.auth_rate_per_minute;
+    let account = name.to_ascii_lowercase();
+    [
+        (format!("signin-failed:{}:{account}", ip.key()), per_minute),
+        (
+            format!("signin-failed-ip:{}", ip.key()),
+            per_minute.saturating_mul(5),
+        ),
+    ]
+}
+
+/// Refuses a sign-in from an address that failed too often this minute.
+fn check_signin_failures(state: &AppState, limits: &[(String, u32); 2]) -> Result<(), AppError> {
+    let now = granary_core::time::now_ms();
+    let [(pair, pair_limit), (ip, ip_limit)] = limits;
+    let whom = if state.rate_limiter.used(pair, now) >= *pair_limit {
+        format!("for this account ({pair_limit} a minute allowed)")
+    } else if state.rate_limiter.used(ip, now) >= *ip_limit {
+        format!("for any account ({ip_limit} a minute allowed)")
+    } else {
+        return Ok(());
+    };
+    Err(AppError::TooManyRequests(format!(
+        "too many failed sign-ins from your address {whom}: wait a minute, then try again"
+    )))
 }
 
 /// `POST /logout`: revokes the session and clears the cookie.
 pub async fn logout(State(state): State<AppState>, headers: HeaderMap, Form(form): Form<Fields>) -> PageResult {
-    check_csrf(&headers, &form).or_page(&state)?;
+    check_csrf(&state, &headers, &form).or_page(&state)?;
     if let Some(jwt) = cookie_in(&headers, COOKIE) {
         if let Ok(claims) = state.session_keys.verify(&jwt) {
             sessions::revoke(&state.db, &claims.sid, granary_core::time::now_ms()).await.or_page(&state)?;
         }
     }
-    let clear = format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0");
+    let clear = format!(
+        "{COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{}",
+        secure(&state, &headers)
+    );
     Ok(with_cookie(Redirect::to("/").into_response(), Some(clear)))
 }
 
@@ -150,12 +233,12 @@ pub async fn signup_form(State(state): State<AppState>, headers: HeaderMap) -> P
 
 /// `POST /signup`: creates a user with a password (open sign-up, or with an invite code).
 pub async fn signup(State(state): State<AppState>, headers: HeaderMap, ip: ClientIp, Form(form): Form<Fields>) -> PageResult {
-    check_csrf(&headers, &form).or_page(&state)?;
+    check_csrf(&state, &headers, &form).or_page(&state)?;
     let mode = state.config.accounts.signup.as_str();
     if mode == "closed" {
         return Err(AppError::Forbidden("sign-up is closed on this registry".into())).or_page(&state);
     }
-    rate_limit(&state, &[format!("signup-ip:{}", ip.0.as_deref().unwrap_or("?"))]).or_page(&state)?;
+    rate_limit(&state, &[format!("signup-ip:{}", ip.key())]).or_page(&state)?;
     let name = form.get("username").map(|s| s.trim().to_string()).unwrap_or_default();
     let password = form.get("password").cloned().unwrap_or_default();
     let refuse = |msg: String| form_page(&state, &headers, "signup.html", "Sign up", Some(msg), StatusCode::BAD_REQUEST);
@@ -194,7 +277,7 @@ struct TokensPage {
 
 async fn tokens_page(state: &AppState, headers: &HeaderMap, caller: &Caller, created: Option<String>, message: Option<String>) -> PageResult {
     let user = caller.require_user().or_page(state)?;
-    let (csrf, set) = csrf_token(headers);
+    let (csrf, set) = csrf_token(state, headers);
     let tokens = users::list_tokens(&state.db, &user.id).await.or_page(state)?;
     let ctx = TokensPage { title: "API tokens", csrf, user: user.name.clone(), tokens, created, message };
     Ok(with_cookie(page(state, "tokens.html", &ctx)?, set))
@@ -210,30 +293,29 @@ pub async fn tokens(State(state): State<AppState>, headers: HeaderMap, caller: C
 
 /// `POST /settings/tokens`: a new token, shown once.
 pub async fn create_token(State(state): State<AppState>, headers: HeaderMap, ip: ClientIp, Form(form): Form<Fields>) -> PageResult {
-    check_csrf(&headers, &form).or_page(&state)?;
+    check_csrf(&state, &headers, &form).or_page(&state)?;
     let caller = form_caller(&state, &headers).await.or_page(&state)?;
-    let user = caller.require_user().or_page(&state)?.clone();
-    rate_limit(&state, &[format!("user:{}", user.id)]).or_page(&state)?;
-    let scope = form.get("scope").map(String::as_str).unwrap_or("read");
-    let scope = Role::parse(scope)
-        .ok_or_else(|| AppError::Invalid(format!("scope `{scope}` is not one of read, write, admin")))
-        .or_page(&state)?;
-    let owner = form.get("owner").map(|s| s.trim()).filter(|s| !s.is_empty());
-    if let Some(o) = owner {
-        granary_core::names::validate_owner(o).map_err(|e| AppError::Invalid(e.to_string())).or_page(&state)?;
-    }
-    let days = form.get("expires_days").and_then(|d| d.trim().parse::<i64>().ok()).filter(|d| *d > 0);
-    let now = granary_core::time::now_ms();
-    let name = form.get("name").map(|s| s.trim()).filter(|s| !s.is_empty()).unwrap_or("web");
-    let spec = TokenSpec { name, scope: scope.as_str(), owner_limit: owner, expires_at: days.map(|d| now + d * 86_400_000) };
-    let (id, token) = users::create_scoped_token(&state.db, &user.id, &spec, now).await.or_page(&state)?;
-    audit_event(&state, Some(&user.name), "token.created", Some(&id), Some(scope.as_str()), &ip).await;
+    let field = |k: &str| form.get(k).map(|s| s.trim()).filter(|s| !s.is_empty());
+    let request = TokenRequest {
+        name: field("name").unwrap_or("web"),
+        scope: field("scope").unwrap_or("read"),
+        owner: field("owner"),
+        // An empty or unreadable field means "never".
+        expires_days: field("expires_days")
+            .and_then(|d| d.parse::<i64>().ok())
+            .filter(|d| *d > 0),
+        expires_at: None,
+    };
+    let token = tokens::create(&state, &caller, request, &ip)
+        .await
+        .or_page(&state)?
+        .token;
     tokens_page(&state, &headers, &caller, Some(token), None).await
 }
 
 /// `POST /settings/tokens/{id}/revoke`.
 pub async fn revoke_token(State(state): State<AppState>, headers: HeaderMap, ip: ClientIp, Path(id): Path<String>, Form(form): Form<Fields>) -> PageResult {
-    check_csrf(&headers, &form).or_page(&state)?;
+    check_csrf(&state, &headers, &form).or_page(&state)?;
     let caller = form_caller(&state, &headers).await.or_page(&state)?;
     let user = caller.require_user().or_page(&state)?.clone();
     let revoked = users::revoke_token(&state.db, &user.id, &id, granary_core::time::now_ms()).await.or_page(&state)?;
@@ -249,7 +331,7 @@ pub async fn model_settings(State(state): State<AppState>, headers: HeaderMap, c
     let id = model_id(&owner, &name).or_page(&state)?;
     let model = readable_model(&state, &caller, &id).await.or_page(&state)?;
     access::require_role(&state.db, &caller, &model.owner, Role::Admin).await.or_page(&state)?;
-    let (csrf, set) = csrf_token(&headers);
+    let (csrf, set) = csrf_token(&state, &headers);
     let acceptances = gates::acceptances(&state.db, &model.id).await.or_page(&state)?;
     let ctx = json!({
         "title": format!("Settings · {}", model.full_name()),
@@ -266,7 +348,7 @@ pub async fn model_settings(State(state): State<AppState>, headers: HeaderMap, c
 
 /// `POST /{owner}/{name}/settings`: visibility and gate.
 pub async fn update_model_settings(State(state): State<AppState>, headers: HeaderMap, ip: ClientIp, Path((owner, name)): Path<(String, String)>, Form(form): Form<Fields>) -> PageResult {
-    check_csrf(&headers, &form).or_page(&state)?;
+    check_csrf(&state, &headers, &form).or_page(&state)?;
     let caller = form_caller(&state, &headers).await.or_page(&state)?;
     let id = model_id(&owner, &name).or_page(&state)?;
     let model = readable_model(&state, &caller, &id).await.or_page(&state)?;
@@ -287,7 +369,7 @@ pub async fn update_model_settings(State(state): State<AppState>, headers: Heade
 
 /// `POST /{owner}/{name}/delete`: deletes the model (the form asks to type its name).
 pub async fn delete_model(State(state): State<AppState>, headers: HeaderMap, ip: ClientIp, Path((owner, name)): Path<(String, String)>, Form(form): Form<Fields>) -> PageResult {
-    check_csrf(&headers, &form).or_page(&state)?;
+    check_csrf(&state, &headers, &form).or_page(&state)?;
     let caller = form_caller(&state, &headers).await.or_page(&state)?;
     let id = model_id(&owner, &name).or_page(&state)?;
     let model = readable_model(&state, &caller, &id).await.or_page(&state)?;
@@ -302,7 +384,7 @@ pub async fn delete_model(State(state): State<AppState>, headers: HeaderMap, ip:
 
 /// `POST /{owner}/{name}/accept-license`: the signed-in user accepts a gated model's license.
 pub async fn accept_license(State(state): State<AppState>, headers: HeaderMap, Path((owner, name)): Path<(String, String)>, Form(form): Form<Fields>) -> PageResult {
-    check_csrf(&headers, &form).or_page(&state)?;
+    check_csrf(&state, &headers, &form).or_page(&state)?;
     let caller = form_caller(&state, &headers).await.or_page(&state)?;
     let id = model_id(&owner, &name).or_page(&state)?;
     let model = readable_model(&state, &caller, &id).await.or_page(&state)?;
@@ -312,8 +394,8 @@ pub async fn accept_license(State(state): State<AppState>, headers: HeaderMap, P
 }
 
 /// The hidden CSRF field and cookie for pages (like the model page) that show a form.
-pub fn csrf_for_page(headers: &HeaderMap) -> (String, Option<String>) {
-    csrf_token(headers)
+pub fn csrf_for_page(state: &AppState, headers: &HeaderMap) -> (String, Option<String>) {
+    csrf_token(state, headers)
 }
 
 /// Sets the CSRF cookie on a page response when it is new.

@@ -45,6 +45,8 @@ pub struct TestApp {
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     /// The PostgreSQL tests' database, dropped after the server is told to stop.
     database: Option<pg_database::TestDatabase>,
+    /// A token of the server administrator `granary-admin`, made on first use.
+    admin: tokio::sync::OnceCell<String>,
 }
 
 impl TestApp {
@@ -77,7 +79,15 @@ impl TestApp {
             .await
             .unwrap();
         });
-        Self { url, client: Client::new(), app, dir, shutdown: Some(tx), database }
+        Self {
+            url,
+            client: Client::new(),
+            app,
+            dir,
+            shutdown: Some(tx),
+            database,
+            admin: Default::default(),
+        }
     }
 
     /// Creates a user and returns a write token.
@@ -99,8 +109,32 @@ impl TestApp {
         self.client.post(self.api(path)).bearer_auth(token).json(body).send().await.unwrap()
     }
 
+    /// A token of a server administrator (`granary-admin`, created on first use).
+    pub async fn admin_token(&self) -> String {
+        let db = &self.app.db;
+        let token = self.admin.get_or_init(|| async {
+            let now = granary_core::time::now_ms();
+            let user = granary_server::db::users::ensure(db, "granary-admin", true, now)
+                .await
+                .unwrap();
+            granary_server::db::users::create_token(db, &user.id, "test-admin", "admin", now)
+                .await
+                .unwrap()
+        });
+        token.await.clone()
+    }
+
+    /// The transfer counters (`GET /api/v1/stats`, read with the administrator's token).
     pub async fn stats(&self) -> Value {
-        self.get("/stats").await.json().await.unwrap()
+        let res = self
+            .client
+            .get(self.api("/stats"))
+            .bearer_auth(self.admin_token().await)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        res.json().await.unwrap()
     }
 
     /// Starts (or finds) the upload of `bytes`.

@@ -58,11 +58,8 @@ fn signing_key(state: &AppState) -> HfResult<Vec<u8>> {
         Err(e) => return Err(AppError::internal(e).into()),
     }
     let key: [u8; 32] = rand::random();
-    let write = std::fs::OpenOptions::new().write(true).create_new(true).open(&path).and_then(|mut f| {
-        use std::io::Write as _;
-        f.write_all(hex::encode(key).as_bytes())
-    });
-    match write {
+    // 0600, and whole or not at all: a concurrent request never reads half a key.
+    match crate::data_dir::create_secret_file(&path, hex::encode(key).as_bytes()) {
         Ok(()) => Ok(key.to_vec()),
         // Another request created it first: use that one.
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => signing_key(state),

@@ -54,7 +54,10 @@ pub fn router() -> Router<AppState> {
         .route("/api/agent-harnesses", get(errors::not_here))
         // Accounts and repositories.
         .route("/api/whoami-v2", get(repos::whoami))
-        .route("/api/validate-yaml", post(repos::validate_yaml))
+        .route(
+            "/api/validate-yaml",
+            post(repos::validate_yaml).layer(DefaultBodyLimit::max(repos::MAX_VALIDATE_YAML_BODY)),
+        )
         .route("/api/repos/create", post(repos::create_repo))
         .route("/api/repos/delete", axum::routing::delete(repos::delete_repo))
         .route(

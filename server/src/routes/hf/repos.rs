@@ -4,8 +4,9 @@
 
 use axum::body::Bytes;
 use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use granary_core::names::validate_ref_name;
 use serde_json::{Value, json};
 
@@ -43,8 +44,26 @@ pub async fn whoami(HfCaller(caller): HfCaller) -> HfResult<Response> {
     ))
 }
 
-/// `POST /api/validate-yaml` `{"content", "repoType"}`: always answers JSON.
-pub async fn validate_yaml(body: Bytes) -> Response {
+/// The largest body `validate-yaml` reads: a model card is a few kilobytes, and anyone may call it.
+pub const MAX_VALIDATE_YAML_BODY: usize = 512 * 1024;
+
+/// `POST /api/validate-yaml` `{"content", "repoType"}`: always answers JSON. Anyone may call it, so
+/// its body is capped and the YAML parser's alias expansion bounded (`publish::card`).
+pub async fn validate_yaml(body: Result<Bytes, BytesRejection>) -> Response {
+    let body = match body {
+        Ok(body) => body,
+        Err(r) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            let kib = MAX_VALIDATE_YAML_BODY / 1024;
+            let msg = format!(
+                "the body is larger than validate-yaml reads ({kib} KiB): send the model card alone"
+            );
+            return HfError::from(AppError::TooLarge(msg)).into_response();
+        }
+        Err(r) => {
+            return HfError::invalid(format!("cannot read the body: {}", r.body_text()))
+                .into_response();
+        }
+    };
     let content = serde_json::from_slice::<Value>(&body)
         .ok()
         .and_then(|v| v.get("content").and_then(Value::as_str).map(str::to_string));
@@ -111,7 +130,8 @@ pub async fn create_repo(
     Ok(json_status(StatusCode::OK, json!({"url": url, "name": model.full_name(), "id": model.id})))
 }
 
-/// `DELETE /api/repos/delete`: only a model without revisions can be deleted.
+/// `DELETE /api/repos/delete` (`admin` on the namespace, as the native delete): only a model
+/// without revisions can be deleted.
 pub async fn delete_repo(
     State(state): State<AppState>,
     HfCaller(caller): HfCaller,
@@ -121,7 +141,8 @@ pub async fn delete_repo(
     let user = caller.require_user()?.clone();
     let (ns, name) = body_repo(&v, &user.name)?;
     let model = readable(&state, &caller, &ns, &name).await?;
-    super::writer(&state, &caller, &model.owner).await?;
+    crate::access::require_role(&state.db, &caller, &model.owner, crate::access::Role::Admin)
+        .await?;
     if model.head_revision.is_some() || !refs::list(&state.db, &model.id).await?.is_empty() {
         return Err(AppError::Conflict(format!(
             "`{}` has revisions: Granary keeps published revisions; only an empty model can be deleted",
