@@ -171,6 +171,27 @@ pub fn is_https(state: &AppState, headers: &HeaderMap) -> bool {
         .is_some_and(|p| p.trim().eq_ignore_ascii_case("https"))
 }
 
+/// This server's URL as its clients reach it, without a trailing `/`: `--public-url`, else
+/// the scheme and host a trusted proxy forwarded (`X-Forwarded-Proto`, `X-Forwarded-Host`,
+/// which [`identify`] removed from anyone else's requests), else the request's `Host`.
+pub fn public_url(state: &AppState, headers: &HeaderMap) -> String {
+    if let Some(url) = state.config.web.public_url.as_deref().filter(|u| !u.is_empty()) {
+        return url.trim_end_matches('/').to_string();
+    }
+    let get = |name: &header::HeaderName| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .map(str::trim)
+            .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_graphic()))
+            .map(str::to_string)
+    };
+    let proto = if is_https(state, headers) { "https" } else { "http" };
+    let host = get(&X_FORWARDED_HOST).or_else(|| get(&header::HOST)).unwrap_or_else(|| "localhost".into());
+    format!("{proto}://{host}")
+}
+
 /// `Strict-Transport-Security` on HTTPS answers: a year, this host only.
 const HSTS: HeaderValue = HeaderValue::from_static("max-age=31536000");
 

@@ -31,6 +31,11 @@ pub struct Config {
     #[arg(long, env = "GRANARY_MAX_FILES", default_value_t = 10_000)]
     pub max_files: usize,
 
+    /// On the Hub surface, files up to this size are `regular` (sent inline in commits), larger
+    /// ones `lfs` (docs/HF.md).
+    #[arg(long, env = "GRANARY_HF_INLINE_MAX", default_value_t = 50 * 1024 * 1024)]
+    pub hf_inline_max: u64,
+
     #[command(flatten)]
     pub verification: VerificationConfig,
 
@@ -197,6 +202,7 @@ impl Config {
             upload_part_size: 64 * 1024 * 1024,
             max_file_size: 512 * 1024 * 1024 * 1024,
             max_files: 10_000,
+            hf_inline_max: 50 * 1024 * 1024,
             verification: VerificationConfig::default(),
             web: WebConfig::default(),
             accounts: AccountsConfig::default(),

@@ -20,8 +20,8 @@
 //!   minute, and `anonymous_rate_per_minute` per client address for requests
 //!   without a token (`client.rs` tells the address), else `429` with
 //!   `Retry-After`.
-//! - **owner storage quota**: `owner_quota_bytes`, checked at commit time on
-//!   the distinct blobs the owner's revisions reference plus the new ones.
+//! - **storage quota**: `owner_quota_bytes`, enforced by `quota.rs` when an
+//!   upload opens and when a commit lands.
 //! - **body and header sizes**: `max_json_body` for JSON bodies,
 //!   `max_safetensors_header` for the JSON header of a safetensors file.
 //!

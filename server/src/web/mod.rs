@@ -135,15 +135,7 @@ fn with_page_headers(mut res: Response) -> Response {
 
 /// The URL of this server as clients should use it: `--public-url`, else from `Host`.
 pub fn server_url(state: &AppState, headers: &HeaderMap) -> String {
-    if let Some(url) = &state.config.web.public_url {
-        return url.trim_end_matches('/').to_string();
-    }
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| h.bytes().all(|b| b.is_ascii_graphic()))
-        .unwrap_or("localhost");
-    format!("http://{host}")
+    crate::client::public_url(state, headers)
 }
 
 /// Percent-encodes one URL path segment (everything but unreserved characters).

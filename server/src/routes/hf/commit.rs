@@ -147,7 +147,7 @@ pub async fn create_commit(
     Ok(json_status(
         StatusCode::OK,
         json!({
-            "commitUrl": format!("{}/{}/commit/{oid}", base_url(&headers), published.model.full_name()),
+            "commitUrl": format!("{}/{}/commit/{oid}", base_url(&state, &headers), published.model.full_name()),
             "commitOid": oid,
             "pullRequestUrl": null,
         }),

@@ -39,13 +39,13 @@ fn flag(pairs: &[(String, String)], key: &str) -> bool {
 }
 
 /// The `Link: <…>; rel="next"` header for the next page: this URL with `cursor` replaced.
-fn next_link(headers: &HeaderMap, path: &str, pairs: &[(String, String)], cursor: &str) -> HfResult<HeaderValue> {
+fn next_link(state: &AppState, headers: &HeaderMap, path: &str, pairs: &[(String, String)], cursor: &str) -> HfResult<HeaderValue> {
     let mut q = url::form_urlencoded::Serializer::new(String::new());
     for (k, v) in pairs.iter().filter(|(k, _)| k != "cursor") {
         q.append_pair(k, v);
     }
     q.append_pair("cursor", cursor);
-    let link = format!("<{}{path}?{}>; rel=\"next\"", base_url(headers), q.finish());
+    let link = format!("<{}{path}?{}>; rel=\"next\"", base_url(state, headers), q.finish());
     HeaderValue::from_str(&link).map_err(|e| AppError::internal(e).into())
 }
 
@@ -99,7 +99,7 @@ async fn model_json(
         let mut s = json!({"rfilename": f.path.as_str(), "size": f.size});
         if with_blobs {
             s["blobId"] = json!(oids::tree_oid(state, &f.sha256, f.size).await?);
-            if f.size > super::inline_max() {
+            if f.size > super::inline_max(&state) {
                 let pointer = oids::lfs_pointer(&f.sha256, f.size);
                 s["lfs"] = json!({"sha256": f.sha256, "size": f.size, "pointerSize": pointer.len()});
             }
@@ -209,7 +209,7 @@ pub async fn list_models(
     }
     let mut res = axum::Json(out).into_response();
     if let Some(cursor) = next {
-        res.headers_mut().insert(header::LINK, next_link(&headers, "/api/models", &pairs, &cursor)?);
+        res.headers_mut().insert(header::LINK, next_link(&state, &headers, "/api/models", &pairs, &cursor)?);
     }
     Ok(res)
 }
@@ -222,7 +222,7 @@ async fn file_entry(state: &AppState, f: &FileEntry) -> HfResult<Value> {
         "oid": oids::tree_oid(state, &f.sha256, f.size).await?,
         "size": f.size,
     });
-    if f.size > super::inline_max() {
+    if f.size > super::inline_max(&state) {
         let pointer = oids::lfs_pointer(&f.sha256, f.size);
         v["lfs"] = json!({"oid": f.sha256, "size": f.size, "pointerSize": pointer.len()});
     }
@@ -296,7 +296,7 @@ async fn tree(
         } else {
             format!("/api/models/{}/tree/{}/{dir}", model.full_name(), urlencode(&rev))
         };
-        let link = next_link(&headers, &path, &pairs, &(start + limit).to_string())?;
+        let link = next_link(&state, &headers, &path, &pairs, &(start + limit).to_string())?;
         res.headers_mut().insert(header::LINK, link);
     }
     Ok(res)
@@ -437,7 +437,7 @@ pub async fn list_commits(
         q.append_pair("p", &(page + 1).to_string());
         let link = format!(
             "<{}/api/models/{}/commits/{}?{}>; rel=\"next\"",
-            base_url(&headers),
+            base_url(&state, &headers),
             model.full_name(),
             urlencode(&rev),
             q.finish()

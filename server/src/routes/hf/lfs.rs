@@ -162,7 +162,7 @@ pub async fn batch(
     }
     let multipart_ok = v["transfers"].as_array().is_some_and(|t| t.iter().any(|x| x == "multipart"));
     let part_size = state.config.upload_part_size.max(1024 * 1024);
-    let base = base_url(&headers);
+    let base = base_url(&state, &headers);
     let repo_url = format!("{base}/api/hf-lfs/{}", model.full_name());
     let token_id = caller
         .token_id

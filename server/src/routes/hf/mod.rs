@@ -96,27 +96,14 @@ impl axum::extract::FromRequestParts<AppState> for HfCaller {
 }
 
 /// The files larger than this are `lfs` on this surface (preupload, tree,
-/// siblings); smaller ones travel inline in commits. `GRANARY_HF_INLINE_MAX`,
-/// default 50 MiB.
-pub fn inline_max() -> u64 {
-    std::env::var("GRANARY_HF_INLINE_MAX")
-        .ok()
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(50 * 1024 * 1024)
+/// siblings); smaller ones travel inline in commits (`--hf-inline-max`).
+pub fn inline_max(app: &crate::app::App) -> u64 {
+    app.config.hf_inline_max
 }
 
-/// The public base URL of this server as the client reached it
-/// (`GRANARY_PUBLIC_URL` overrides), without a trailing `/`.
-pub fn base_url(headers: &HeaderMap) -> String {
-    if let Ok(url) = std::env::var("GRANARY_PUBLIC_URL") {
-        if !url.is_empty() {
-            return url.trim_end_matches('/').to_string();
-        }
-    }
-    let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
-    let proto = get("x-forwarded-proto").unwrap_or_else(|| "http".into());
-    let host = get("x-forwarded-host").or_else(|| get("host")).unwrap_or_else(|| "localhost".into());
-    format!("{proto}://{host}")
+/// The public base URL of this server as the client reached it, without a trailing `/`.
+pub fn base_url(state: &AppState, headers: &HeaderMap) -> String {
+    crate::client::public_url(state, headers)
 }
 
 /// The 40-hex commit id the Hub clients see for a revision id.

@@ -28,7 +28,7 @@ pub fn git_blob_oid(bytes: &[u8]) -> String {
 /// The `oid` of a file in tree listings: the content's blob id below the
 /// inline threshold, the LFS pointer's blob id above it.
 pub async fn tree_oid(app: &App, sha256: &Sha256, size: u64) -> HfResult<String> {
-    if size > super::inline_max() {
+    if size > super::inline_max(app) {
         Ok(git_blob_oid(lfs_pointer(sha256, size).as_bytes()))
     } else {
         content_oid(app, sha256).await

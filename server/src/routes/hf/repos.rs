@@ -116,7 +116,7 @@ pub async fn create_repo(
     let private = v.get("private").and_then(Value::as_bool).unwrap_or(false)
         || v.get("visibility").and_then(Value::as_str) == Some("private");
     if let Some(existing) = models::find(&state.db, &id).await? {
-        let url = format!("{}/{}", base_url(&headers), existing.full_name());
+        let url = format!("{}/{}", base_url(&state, &headers), existing.full_name());
         return Ok(json_status(
             StatusCode::CONFLICT,
             json!({"error": "You already created this model repo", "url": url}),
@@ -126,7 +126,7 @@ pub async fn create_repo(
     let model = models::find_or_create(&mut tx, &id, private, granary_core::time::now_ms()).await?;
     tx.commit().await?;
     tracing::info!(model = %id, private, "model created over the Hub API");
-    let url = format!("{}/{}", base_url(&headers), model.full_name());
+    let url = format!("{}/{}", base_url(&state, &headers), model.full_name());
     Ok(json_status(StatusCode::OK, json!({"url": url, "name": model.full_name(), "id": model.id})))
 }
 
@@ -259,7 +259,7 @@ pub async fn preupload(
         Err(HfError { error: AppError::RevisionNotFound(_), .. }) => None,
         Err(e) => return Err(e),
     };
-    let max = super::inline_max();
+    let max = super::inline_max(&state);
     let mut out = Vec::new();
     for f in v.get("files").and_then(Value::as_array).into_iter().flatten() {
         let path = f.get("path").and_then(Value::as_str).unwrap_or_default();
