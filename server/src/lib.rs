@@ -19,6 +19,7 @@ pub mod presign;
 pub mod publish;
 pub mod quota;
 pub mod ratelimit;
+pub mod repos;
 pub mod router;
 pub mod routes;
 pub mod session;

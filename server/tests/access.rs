@@ -8,7 +8,12 @@ use granary_server::db::users;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-on_every_backend!(authorization_matrix, gated_downloads_need_acceptance, tokens_are_scoped_and_revocable);
+on_every_backend!(
+    authorization_matrix,
+    gated_downloads_need_acceptance,
+    tokens_are_scoped_and_revocable,
+    every_surface_creates_changes_and_deletes_alike,
+);
 
 /// The callers of the matrix, by name.
 struct Callers {
@@ -315,4 +320,54 @@ async fn tokens_are_scoped_and_revocable(backend: Backend) {
         }
     }
     assert!(limited_out, "30 token requests in a minute must hit the limit of 20");
+}
+
+/// The audit events of a model, oldest first.
+async fn audit_of(t: &TestApp, subject: &str) -> Vec<String> {
+    let admin = t.admin_token().await;
+    let v: Value = t.client.get(t.api("/audit?limit=100")).bearer_auth(&admin).send().await.unwrap().json().await.unwrap();
+    let mut events: Vec<String> = v["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["subject"] == subject)
+        .map(|e| format!("{} {}", e["event"].as_str().unwrap(), e["detail"].as_str().unwrap_or("")).trim().to_string())
+        .collect();
+    events.reverse();
+    events
+}
+
+/// Create, settings and delete go through one domain layer (`repos.rs`): the Hub
+/// surface writes the same audit events as the native one, and deletes a model with
+/// its revisions as the native API and the web do (it used to refuse).
+async fn every_surface_creates_changes_and_deletes_alike(backend: Backend) {
+    let t = TestApp::start(backend).await;
+    let alice = t.user("alice").await;
+    let hub = |path: &str| format!("{}/api/repos/{path}", t.url);
+    // Created on the Hub, pushed to, changed twice to the same value, deleted on the Hub.
+    let res = t.client.post(hub("create")).bearer_auth(&alice).json(&json!({"name": "hubbed", "private": true})).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK, "{}", res.text().await.unwrap());
+    let res = t.client.post(hub("create")).bearer_auth(&alice).json(&json!({"name": "hubbed"})).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    t.push_ok(&alice, "alice/hubbed", &[("README.md", README.as_bytes().to_vec())], None).await;
+    for _ in 0..2 {
+        let res = t.client.patch(t.api("/models/alice/hubbed/settings")).bearer_auth(&alice).json(&json!({"private": false})).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+    }
+    let res = t.client.delete(hub("delete")).bearer_auth(&alice).json(&json!({"name": "alice/hubbed"})).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK, "{}", res.text().await.unwrap());
+    assert_eq!(t.get("/models/alice/hubbed").await.status(), StatusCode::NOT_FOUND);
+    let revisions: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM revisions").fetch_one(&t.app.db.pool).await.unwrap();
+    assert_eq!(revisions.0, 0, "deleted with its revisions");
+    assert_eq!(
+        audit_of(&t, "alice/hubbed").await,
+        ["repo.created private=true gated=false", "repo.visibility public", "repo.deleted"],
+        "one event per change, the same on every surface"
+    );
+    // The native API, the same way.
+    assert_eq!(t.post_json(&alice, "/repos", &json!({"id": "alice/native"})).await.status(), StatusCode::CREATED);
+    assert_eq!(t.post_json(&alice, "/repos", &json!({"id": "alice/native"})).await.status(), StatusCode::CONFLICT);
+    let res = t.client.delete(t.api("/models/alice/native")).bearer_auth(&alice).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert_eq!(audit_of(&t, "alice/native").await, ["repo.created private=false gated=false", "repo.deleted"]);
 }

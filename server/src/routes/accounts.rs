@@ -14,9 +14,10 @@ use crate::app::AppState;
 use crate::auth::Caller;
 use crate::db::audit::{self, Event};
 use crate::db::users;
-use crate::db::{gates, models, orgs};
+use crate::db::{gates, orgs};
 use crate::error::{AppError, AppResult, Json, Path, Query};
 use crate::routes::{model_id, readable_model};
+use crate::repos::{self, Actor, Created};
 use crate::tokens::{self, TokenRequest};
 
 /// The client's address: computed in one place, `client.rs` (trusted proxies included).
@@ -209,18 +210,12 @@ pub async fn create_repo(
     Json(req): Json<CreateRepoRequest>,
 ) -> AppResult<(StatusCode, Json<Value>)> {
     let id: ModelId = req.id.parse().map_err(|e: granary_core::NameError| AppError::Invalid(e.to_string()))?;
-    let user = require_role(&state.db, &caller, id.owner(), Role::Write).await?;
-    let now = granary_core::time::now_ms();
-    let (mut tx, guard) = state.db.begin_write().await?;
-    let created = models::create(&mut tx, &id, req.private, req.gated, now).await?;
-    tx.commit().await?;
-    drop(guard);
-    if !created {
-        return Err(AppError::Conflict(format!("model `{id}` already exists")));
+    match repos::create(&state, &Actor { caller: &caller, ip: &ip }, &id, req.private, req.gated).await? {
+        Created::New(_) => {
+            Ok((StatusCode::CREATED, Json(json!({"id": id.to_string(), "private": req.private, "gated": req.gated}))))
+        }
+        Created::Exists(_) => Err(AppError::Conflict(format!("model `{id}` already exists"))),
     }
-    let detail = format!("private={} gated={}", req.private, req.gated);
-    audit_event(&state, Some(&user.name), "repo.created", Some(&id.to_string()), Some(&detail), &ip).await;
-    Ok((StatusCode::CREATED, Json(json!({"id": id.to_string(), "private": req.private, "gated": req.gated}))))
 }
 
 #[derive(Debug, Deserialize)]
@@ -238,20 +233,7 @@ pub async fn update_settings(
     Json(req): Json<SettingsRequest>,
 ) -> AppResult<Json<Value>> {
     let id = model_id(&owner, &name)?;
-    let model = readable_model(&state, &caller, &id).await?;
-    let user = require_role(&state.db, &caller, &model.owner, Role::Admin).await?;
-    let now = granary_core::time::now_ms();
-    if let Some(p) = req.private {
-        gates::set_private(&state.db, &model.id, p, now).await?;
-        let detail = if p { "private" } else { "public" };
-        audit_event(&state, Some(&user.name), "repo.visibility", Some(&model.full_name()), Some(detail), &ip).await;
-    }
-    if let Some(g) = req.gated {
-        gates::set_gated(&state.db, &model.id, g, now).await?;
-        let detail = if g { "gated" } else { "ungated" };
-        audit_event(&state, Some(&user.name), "repo.gate", Some(&model.full_name()), Some(detail), &ip).await;
-    }
-    let m = models::find(&state.db, &id).await?.ok_or_else(|| AppError::model_not_found(&id.to_string()))?;
+    let m = repos::update_settings(&state, &Actor { caller: &caller, ip: &ip }, &id, req.private, req.gated).await?;
     Ok(Json(json!({"id": m.full_name(), "private": m.private != 0, "gated": m.gated != 0})))
 }
 
@@ -263,10 +245,7 @@ pub async fn delete_repo(
     Path((owner, name)): Path<(String, String)>,
 ) -> AppResult<StatusCode> {
     let id = model_id(&owner, &name)?;
-    let model = readable_model(&state, &caller, &id).await?;
-    let user = require_role(&state.db, &caller, &model.owner, Role::Admin).await?;
-    gates::delete_model(&state.db, &model.id).await?;
-    audit_event(&state, Some(&user.name), "repo.deleted", Some(&model.full_name()), None, &ip).await;
+    repos::delete(&state, &Actor { caller: &caller, ip: &ip }, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

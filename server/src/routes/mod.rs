@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use granary_core::{ModelId, RevisionRef};
 
-use crate::app::AppState;
+use crate::app::App;
 use crate::auth::Caller;
 use crate::db::models::ModelRow;
 use crate::db::revisions::{self, RevisionRow};
@@ -27,13 +27,13 @@ pub fn model_id(owner: &str, name: &str) -> AppResult<ModelId> {
 
 /// Loads a model the caller may read. A private model the caller may not
 /// see answers exactly like a missing one.
-pub async fn readable_model(state: &AppState, caller: &Caller, id: &ModelId) -> AppResult<ModelRow> {
+pub async fn readable_model(state: &App, caller: &Caller, id: &ModelId) -> AppResult<ModelRow> {
     let model = crate::db::models::find(&state.db, id).await?;
     ensure_readable(state, caller, id, model).await
 }
 
 /// The model, if it exists and the caller may read it; else "not found", the same either way.
-pub async fn ensure_readable(state: &AppState, caller: &Caller, id: &ModelId, model: Option<ModelRow>) -> AppResult<ModelRow> {
+pub async fn ensure_readable(state: &App, caller: &Caller, id: &ModelId, model: Option<ModelRow>) -> AppResult<ModelRow> {
     match model {
         Some(model) if crate::access::can_read(&state.db, caller, &model).await? => Ok(model),
         _ => Err(AppError::model_not_found(&id.to_string())),

@@ -22,6 +22,7 @@ use crate::auth::{Caller, cookie_in, session_caller};
 use crate::db::users;
 use crate::db::{gates, sessions};
 use crate::error::{AppError, Path};
+use crate::repos::{self, Actor};
 use crate::routes::accounts::{ClientIp, audit_event, rate_limit};
 use crate::routes::{model_id, readable_model};
 use crate::session::{AUDIENCE, COOKIE, CSRF_COOKIE, Claims, ISSUER};
@@ -351,19 +352,9 @@ pub async fn update_model_settings(State(state): State<AppState>, headers: Heade
     check_csrf(&state, &headers, &form).or_page(&state)?;
     let caller = form_caller(&state, &headers).await.or_page(&state)?;
     let id = model_id(&owner, &name).or_page(&state)?;
-    let model = readable_model(&state, &caller, &id).await.or_page(&state)?;
-    let user = access::require_role(&state.db, &caller, &model.owner, Role::Admin).await.or_page(&state)?.clone();
-    let now = granary_core::time::now_ms();
     let private = form.get("visibility").map(|v| v == "private");
     let gated = form.get("gate").map(|v| v == "gated");
-    if let Some(p) = private.filter(|p| *p != (model.private != 0)) {
-        gates::set_private(&state.db, &model.id, p, now).await.or_page(&state)?;
-        audit_event(&state, Some(&user.name), "repo.visibility", Some(&model.full_name()), Some(if p { "private" } else { "public" }), &ip).await;
-    }
-    if let Some(g) = gated.filter(|g| *g != (model.gated != 0)) {
-        gates::set_gated(&state.db, &model.id, g, now).await.or_page(&state)?;
-        audit_event(&state, Some(&user.name), "repo.gate", Some(&model.full_name()), Some(if g { "gated" } else { "ungated" }), &ip).await;
-    }
+    let model = repos::update_settings(&state, &Actor { caller: &caller, ip: &ip }, &id, private, gated).await.or_page(&state)?;
     Ok(Redirect::to(&format!("/{}/{}/settings", super::seg(&model.owner), super::seg(&model.name))).into_response())
 }
 
@@ -373,12 +364,10 @@ pub async fn delete_model(State(state): State<AppState>, headers: HeaderMap, ip:
     let caller = form_caller(&state, &headers).await.or_page(&state)?;
     let id = model_id(&owner, &name).or_page(&state)?;
     let model = readable_model(&state, &caller, &id).await.or_page(&state)?;
-    let user = access::require_role(&state.db, &caller, &model.owner, Role::Admin).await.or_page(&state)?.clone();
     if form.get("confirm").map(|c| c.trim()) != Some(model.full_name().as_str()) {
         return Err(AppError::Invalid(format!("type `{}` to confirm the deletion", model.full_name()))).or_page(&state);
     }
-    gates::delete_model(&state.db, &model.id).await.or_page(&state)?;
-    audit_event(&state, Some(&user.name), "repo.deleted", Some(&model.full_name()), None, &ip).await;
+    repos::delete(&state, &Actor { caller: &caller, ip: &ip }, &id).await.or_page(&state)?;
     Ok(Redirect::to(&format!("/{}", super::seg(&model.owner))).into_response())
 }
 

@@ -12,6 +12,8 @@ use serde_json::{Value, json};
 
 use super::{HfCaller, HfError, HfResult, base_url, json_status, manifest_files, oids, readable, repo_id, revision};
 use crate::app::AppState;
+use crate::client::ClientIp;
+use crate::repos::{self, Actor, Created};
 use crate::db::{models, refs};
 use crate::error::{AppError, Path};
 
@@ -101,10 +103,12 @@ fn body_repo(v: &Value, caller_name: &str) -> HfResult<(String, String)> {
     Ok((ns, name))
 }
 
-/// `POST /api/repos/create` `{"name", "organization", "private" | "visibility"}`.
+/// `POST /api/repos/create` `{"name", "organization"?, "private"?|"visibility"?}` (`write` on the
+/// namespace): an empty model; `409` with its URL when it exists.
 pub async fn create_repo(
     State(state): State<AppState>,
     HfCaller(caller): HfCaller,
+    ip: ClientIp,
     headers: HeaderMap,
     body: Bytes,
 ) -> HfResult<Response> {
@@ -115,46 +119,30 @@ pub async fn create_repo(
     super::writer(&state, &caller, id.owner()).await?;
     let private = v.get("private").and_then(Value::as_bool).unwrap_or(false)
         || v.get("visibility").and_then(Value::as_str) == Some("private");
-    if let Some(existing) = models::find(&state.db, &id).await? {
-        let url = format!("{}/{}", base_url(&state, &headers), existing.full_name());
-        return Ok(json_status(
-            StatusCode::CONFLICT,
-            json!({"error": "You already created this model repo", "url": url}),
-        ));
-    }
-    let (mut tx, _guard) = state.db.begin_write().await?;
-    let model = models::find_or_create(&mut tx, &id, private, granary_core::time::now_ms()).await?;
-    tx.commit().await?;
-    tracing::info!(model = %id, private, "model created over the Hub API");
+    let (status, model) = match repos::create(&state, &Actor { caller: &caller, ip: &ip }, &id, private, false).await? {
+        Created::New(model) => (StatusCode::OK, model),
+        Created::Exists(model) => (StatusCode::CONFLICT, model),
+    };
     let url = format!("{}/{}", base_url(&state, &headers), model.full_name());
-    Ok(json_status(StatusCode::OK, json!({"url": url, "name": model.full_name(), "id": model.id})))
+    if status == StatusCode::CONFLICT {
+        return Ok(json_status(status, json!({"error": "You already created this model repo", "url": url})));
+    }
+    Ok(json_status(status, json!({"url": url, "name": model.full_name(), "id": model.id})))
 }
 
-/// `DELETE /api/repos/delete` (`admin` on the namespace, as the native delete): only a model
-/// without revisions can be deleted.
+/// `DELETE /api/repos/delete` `{"name", "organization"?}` (`admin` on the namespace): deletes the
+/// model with its revisions, as every surface does.
 pub async fn delete_repo(
     State(state): State<AppState>,
     HfCaller(caller): HfCaller,
+    ip: ClientIp,
     body: Bytes,
 ) -> HfResult<Response> {
     let v = json_body(&body)?;
     let user = caller.require_user()?.clone();
     let (ns, name) = body_repo(&v, &user.name)?;
-    let model = readable(&state, &caller, &ns, &name).await?;
-    crate::access::require_role(&state.db, &caller, &model.owner, crate::access::Role::Admin)
-        .await?;
-    if model.head_revision.is_some() || !refs::list(&state.db, &model.id).await?.is_empty() {
-        return Err(AppError::Conflict(format!(
-            "`{}` has revisions: Granary keeps published revisions; only an empty model can be deleted",
-            model.full_name()
-        ))
-        .into());
-    }
-    let _guard = state.db.write_guard().await;
-    sqlx::query("DELETE FROM models WHERE id = $1 AND head_revision IS NULL")
-        .bind(&model.id)
-        .execute(&state.db.pool)
-        .await?;
+    let id = super::repo_id(&ns, &name)?;
+    repos::delete(&state, &Actor { caller: &caller, ip: &ip }, &id).await?;
     Ok(json_status(StatusCode::OK, json!({})))
 }
 
