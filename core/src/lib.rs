@@ -11,6 +11,7 @@ pub mod digest;
 pub mod manifest;
 pub mod names;
 pub mod paths;
+pub mod roles;
 pub mod safetensors_header;
 pub mod time;
 
@@ -18,3 +19,4 @@ pub use digest::{Sha256, Sha256Hasher};
 pub use manifest::{FileEntry, LicenseInfo, Manifest, RevisionRef};
 pub use names::{ModelId, NameError};
 pub use paths::{PathError, RepoPath};
+pub use roles::Role;

@@ -14,32 +14,8 @@ use crate::db::users::UserRow;
 use crate::db::{Db, blob_uploaders, blobs, gates, orgs};
 use crate::error::{AppError, AppResult};
 
-/// A role on a namespace, weakest first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Role {
-    Read,
-    Write,
-    Admin,
-}
-
-impl Role {
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "read" => Some(Self::Read),
-            "write" => Some(Self::Write),
-            "admin" => Some(Self::Admin),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Read => "read",
-            Self::Write => "write",
-            Self::Admin => "admin",
-        }
-    }
-}
+/// A role on a namespace, or a token's scope (a wire type: `core/src/roles.rs`).
+pub use granary_core::Role;
 
 /// The caller's role under `owner`, capped by its token.
 pub async fn role_on(db: &Db, caller: &Caller, owner: &str) -> AppResult<Option<Role>> {
@@ -50,9 +26,9 @@ pub async fn role_on(db: &Db, caller: &Caller, owner: &str) -> AppResult<Option<
     let role = if user.is_admin != 0 || user.name.eq_ignore_ascii_case(owner) {
         Some(Role::Admin)
     } else {
-        orgs::role_of(db, owner, &user.id).await?.as_deref().and_then(Role::parse)
+        orgs::role_of(db, owner, &user.id).await?
     };
-    let cap = caller.scope.as_deref().and_then(Role::parse).unwrap_or(Role::Read);
+    let cap = caller.scope.unwrap_or(Role::Read);
     Ok(role.map(|r| r.min(cap)))
 }
 

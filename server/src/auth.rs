@@ -7,6 +7,7 @@ use axum::http::header::{AUTHORIZATION, COOKIE};
 use axum::http::request::Parts;
 use axum::http::Method;
 
+use crate::access::Role;
 use crate::app::AppState;
 use crate::db::sessions;
 use crate::db::users::{self, UserRow};
@@ -18,7 +19,7 @@ use crate::session;
 pub struct Caller {
     pub user: Option<UserRow>,
     /// `read`, `write` or `admin`; a web session counts as `admin` of its own rights.
-    pub scope: Option<String>,
+    pub scope: Option<Role>,
     /// A token limited to the models of one owner.
     pub owner_limit: Option<String>,
     /// The session id, when the caller came through the web.
@@ -54,8 +55,8 @@ impl Caller {
     /// The user, if its token may write.
     pub fn require_writer(&self) -> Result<&UserRow, AppError> {
         let user = self.require_user()?;
-        match self.scope.as_deref() {
-            Some("write" | "admin") => Ok(user),
+        match self.scope {
+            Some(Role::Write | Role::Admin) => Ok(user),
             _ => Err(AppError::Forbidden(
                 "this token has the `read` scope; writing needs a `write` token".into(),
             )),
@@ -129,7 +130,7 @@ pub async fn session_caller(state: &AppState, jwt: &str, now: i64) -> Result<Opt
     // A session acts with the user's own password: its tokens are bounded by the user's rights alone.
     Ok(Some(Caller {
         user: Some(user),
-        scope: Some("admin".into()),
+        scope: Some(Role::Admin),
         owner_limit: None,
         session_id: Some(claims.sid),
         token_id: None,

@@ -97,11 +97,7 @@ fn bound(
             req.scope
         ))
     })?;
-    let held = caller
-        .scope
-        .as_deref()
-        .and_then(Role::parse)
-        .unwrap_or(Role::Read);
+    let held = caller.scope.unwrap_or(Role::Read);
     if wanted > held {
         return Err(AppError::Forbidden(format!(
             "a `{}` token cannot create a `{}` token",
@@ -164,7 +160,7 @@ mod tests {
 
     fn caller(scope: &str, owner: Option<&str>, expires_at: Option<i64>) -> Caller {
         Caller {
-            scope: Some(scope.into()),
+            scope: Role::parse(scope),
             owner_limit: owner.map(str::to_string),
             expires_at,
             ..Caller::default()

@@ -1,5 +1,6 @@
 //! Organisations (rows of `users` with `kind = 'org'`) and `memberships`.
 
+use granary_core::Role;
 use sqlx::FromRow;
 
 use super::{Db, new_id};
@@ -34,8 +35,9 @@ pub async fn create(db: &Db, name: &str, admin_user_id: &str, now: i64) -> sqlx:
     Ok(true)
 }
 
-/// The role of a user in the organisation named `org`, if a member.
-pub async fn role_of(db: &Db, org: &str, user_id: &str) -> sqlx::Result<Option<String>> {
+/// The role of a user in the organisation named `org`, if a member (decoded here; a
+/// role this version does not know grants nothing).
+pub async fn role_of(db: &Db, org: &str, user_id: &str) -> sqlx::Result<Option<Role>> {
     let row: Option<(String,)> = sqlx::query_as(
         "SELECT m.role FROM memberships m JOIN users o ON o.id = m.org_id
          WHERE o.name_key = $1 AND o.kind = 'org' AND m.user_id = $2",
@@ -44,7 +46,7 @@ pub async fn role_of(db: &Db, org: &str, user_id: &str) -> sqlx::Result<Option<S
     .bind(user_id)
     .fetch_optional(&db.pool)
     .await?;
-    Ok(row.map(|(r,)| r))
+    Ok(row.and_then(|(r,)| Role::parse(&r)))
 }
 
 /// Adds a member or changes their role.

@@ -1,6 +1,7 @@
 //! `users` and `api_tokens`.
 
 use sha2::Digest as _;
+use granary_core::Role;
 use sqlx::FromRow;
 
 use super::{Db, new_id};
@@ -105,7 +106,7 @@ pub async fn create_scoped_token(db: &Db, user_id: &str, spec: &TokenSpec<'_>, n
 #[derive(Debug, Clone)]
 pub struct TokenGrant {
     pub token_id: String,
-    pub scope: String,
+    pub scope: Role,
     pub owner_limit: Option<String>,
     pub last_used_at: Option<i64>,
     pub expires_at: Option<i64>,
@@ -150,7 +151,8 @@ async fn find_live_token(db: &Db, column: &str, value: &str, now: i64) -> sqlx::
             UserRow { id: f.id, name: f.name, is_admin: f.is_admin, kind: f.kind },
             TokenGrant {
                 token_id: f.token_id,
-                scope: f.scope,
+                // Decoded here, once; a scope this version does not know grants the least.
+                scope: Role::parse(&f.scope).unwrap_or(Role::Read),
                 owner_limit: f.owner_limit,
                 last_used_at: f.last_used_at,
                 expires_at: f.expires_at,

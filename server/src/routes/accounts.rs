@@ -298,7 +298,7 @@ pub async fn create_invite(State(state): State<AppState>, caller: Caller, ip: Cl
     if !caller.is_admin() {
         return Err(AppError::Forbidden("invites are made by server administrators".into()));
     }
-    if caller.scope.as_deref() != Some("admin") {
+    if caller.scope != Some(Role::Admin) {
         return Err(AppError::Forbidden(
             "an invite creates an account: it needs an `admin` token, not a `read` or `write` one"
                 .into(),

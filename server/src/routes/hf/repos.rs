@@ -28,8 +28,8 @@ fn json_body(body: &Bytes) -> HfResult<Value> {
 /// `GET /api/whoami-v2`.
 pub async fn whoami(HfCaller(caller): HfCaller) -> HfResult<Response> {
     let user = caller.require_user()?;
-    let role = match caller.scope.as_deref() {
-        Some("read") => "read",
+    let role = match caller.scope {
+        Some(crate::access::Role::Read) => "read",
         _ => "write",
     };
     Ok(json_status(
