@@ -44,6 +44,26 @@ fn tiny_llama_runs_the_smaller_declared_decoder_workload() {
 }
 
 #[test]
+fn a_tiny_llama_with_512_positions_runs_the_standard_pp512_tg128() {
+    let dir = tempfile::tempdir().unwrap();
+    granary_verify::fixtures::write("tiny_llama", dir.path()).unwrap();
+    // RoPE needs no position weights: only the config limits the context.
+    let path = dir.path().join("config.json");
+    let mut config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    config["max_position_embeddings"] = serde_json::json!(512);
+    std::fs::write(&path, config.to_string()).unwrap();
+    let report = verify_dir(dir.path(), GB, std::time::Duration::from_secs(120));
+    let w = workload_of(&report, &["pp512", "tg128"], "tokens/s");
+    assert_eq!(
+        (w.name.as_str(), w.reduced.as_deref()),
+        ("pp512/tg128", None)
+    );
+    let (_small, smaller) = verify_kind("tiny_llama");
+    assert_ne!(w.digest, smaller.workload.unwrap().digest);
+}
+
+#[test]
 fn tiny_gpt2_runs_an_even_smaller_workload_with_another_digest() {
     let (_dir, report) = verify_kind("tiny_gpt2");
     let w = workload_of(&report, &["pp32", "tg8"], "tokens/s");
