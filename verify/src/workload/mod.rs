@@ -76,19 +76,17 @@ pub struct Spec {
 impl Spec {
     /// `pp512/tg128`, `b1/b32@128`.
     pub fn name(&self) -> String {
-        let names: Vec<String> = self.parts.iter().map(|p| p.name()).collect();
+        let names: Vec<String> = self
+            .parts
+            .iter()
+            .map(|p| match *p {
+                // Encode parts share their length, written once at the end.
+                Part::Encode { batch, .. } => format!("b{batch}"),
+                other => other.name(),
+            })
+            .collect();
         match self.parts.first() {
-            Some(Part::Encode { tokens, .. }) => {
-                let batches: Vec<String> = self
-                    .parts
-                    .iter()
-                    .map(|p| match p {
-                        Part::Encode { batch, .. } => format!("b{batch}"),
-                        other => other.name(),
-                    })
-                    .collect();
-                format!("{}@{tokens}", batches.join("/"))
-            }
+            Some(Part::Encode { tokens, .. }) => format!("{}@{tokens}", names.join("/")),
             _ => names.join("/"),
         }
     }
