@@ -271,6 +271,9 @@ pub struct VerificationReport {
     pub device: String,
     #[serde(default)]
     pub candle_version: String,
+    /// The `granary-verify` version that ran; empty in reports from before it was recorded.
+    #[serde(default)]
+    pub verifier_version: String,
     /// The dtype the model ran in (`F32`, `BF16`, ...).
     #[serde(default)]
     pub dtype: String,
@@ -307,6 +310,10 @@ pub struct VerificationReport {
     /// Absent in reports from before evaluations existed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub evaluations: Vec<Evaluation>,
+    /// The disclosed throughput workload and its figures; absent in reports from
+    /// before workloads existed, or when no workload fitted the time budget.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workload: Option<Workload>,
 }
 
 /// One registry-run evaluation of a revision: a fixed input set (named and
@@ -325,4 +332,52 @@ pub struct Evaluation {
     pub threshold: Option<f64>,
     /// `sane` or `degraded`.
     pub verdict: String,
+}
+
+/// A disclosed, fixed throughput workload (docs/VERIFICATION.md, "Workload") and
+/// what it measured. Figures of different `digest`s are different series.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Workload {
+    /// `pp512/tg128` for decoders, `b1/b32@128` for encoders, or a smaller declared one.
+    pub name: String,
+    /// SHA-256 (hex) of the workload's canonical description.
+    pub digest: String,
+    /// Why the standard workload was not run, when a smaller one was.
+    #[serde(default)]
+    pub reduced: Option<String>,
+    /// Threads the CPU backend computed with.
+    pub threads: u32,
+    /// Timed repetitions of each part, after `warmups` untimed ones.
+    pub repetitions: u32,
+    pub warmups: u32,
+    pub results: Vec<WorkloadResult>,
+}
+
+/// One part of a workload: its throughput over the repetitions.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct WorkloadResult {
+    /// `pp512`, `tg128`, `b1@128`, `b32@128`, ...
+    pub name: String,
+    /// `tokens/s` or `items/s`.
+    pub unit: String,
+    pub mean: f64,
+    /// Sample standard deviation over the repetitions.
+    pub sd: f64,
+}
+
+impl Workload {
+    /// `pp512 123.4 ± 5.6 tokens/s, tg128 ... (2 threads, 5 repetitions)`.
+    pub fn summary(&self) -> String {
+        let parts: Vec<String> = self
+            .results
+            .iter()
+            .map(|r| format!("{} {:.1} ± {:.1} {}", r.name, r.mean, r.sd, r.unit))
+            .collect();
+        format!(
+            "{} ({} threads, {} repetitions)",
+            parts.join(", "),
+            self.threads,
+            self.repetitions
+        )
+    }
 }

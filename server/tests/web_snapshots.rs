@@ -66,8 +66,17 @@ async fn rendered_pages() {
             .execute(&t.app.db.pool)
             .await
             .unwrap();
-        let report = json!({"status": "passed", "device": "cpu: Test", "architecture": "bert", "dtype": "F32",
+        let mut report = json!({"status": "passed", "device": "cpu: Test", "architecture": "bert", "dtype": "F32",
             "load_ms": 50.0, "latency_ms": 2.0, "items_per_s": items, "fingerprint": {"embedding_head": [0.5]}});
+        // The second run discloses its workload: the page states it, and charts it apart
+        // from the first run's undisclosed one.
+        if rev == &second {
+            report["verifier_version"] = json!("0.1.0");
+            report["workload"] = json!({"name": "b1/b32@128", "digest": "ab".repeat(32), "threads": 2,
+                "repetitions": 5, "warmups": 1, "results": [
+                    {"name": "b1@128", "unit": "items/s", "mean": items, "sd": 1.5},
+                    {"name": "b32@128", "unit": "items/s", "mean": 300.0, "sd": 4.0}]});
+        }
         sqlx::query(
             "INSERT INTO verification_runs (id, job_id, model_id, revision_id, worker, device, status, report,
                started_at, finished_at) VALUES ($1, 'job', $2, $3, 'w', 'cpu: Test', 'passed', $4, $5, $5)",
@@ -96,7 +105,10 @@ async fn rendered_pages() {
     insta::assert_snapshot!("tensors_page", main_of(&t, "/alice/demo/tensors/main/model.safetensors", &r).await);
     insta::assert_snapshot!("commits_page", main_of(&t, "/alice/demo/commits/main", &r).await);
     insta::assert_snapshot!("compare_page", main_of(&t, &format!("/alice/demo/compare/{first}...main"), &r).await);
-    insta::assert_snapshot!("benchmarks_page", main_of(&t, "/alice/demo/benchmarks", &r).await);
+    let benchmarks = main_of(&t, "/alice/demo/benchmarks", &r).await;
+    assert!(benchmarks.contains("b1/b32@128: b1@128 120.0 ± 1.5 items/s, b32@128 300.0 ± 4.0 items/s (2 threads, 5 repetitions)"), "{benchmarks}");
+    assert!(benchmarks.contains("cpu: Test · b1/b32@128 (abababab)") && benchmarks.contains("cpu: Test · undisclosed workload"));
+    insta::assert_snapshot!("benchmarks_page", benchmarks);
     insta::assert_snapshot!("models_page", main_of(&t, "/models?license=mit", &r).await);
     insta::assert_snapshot!("not_found_page", main_of(&t, "/alice/nothing", &r).await);
 }

@@ -19,6 +19,7 @@ mod outcome;
 mod run;
 mod run_log;
 mod smoke;
+mod workload;
 
 pub mod fixtures;
 
@@ -26,11 +27,13 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use evaluation::{SENTENCE_PAIRS, SENTENCE_PAIRS_THRESHOLD, sentence_pairs_digest};
-pub use granary_core::api::{Evaluation, VerificationReport};
+pub use granary_core::api::{Evaluation, VerificationReport, Workload, WorkloadResult};
 pub use smoke::Embedding;
 
 /// The candle-core version this crate is built against (checked by a test against Cargo.lock).
 pub const CANDLE_VERSION: &str = "0.11.1";
+/// This verifier's version, recorded in every report.
+pub const VERIFIER_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// What to verify and within which limits.
 #[derive(Debug, Clone)]

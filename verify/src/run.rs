@@ -11,7 +11,9 @@ use candle_core::{DType, Device};
 use crate::outcome::{Result, Stop};
 use crate::run_log::RunLog;
 use crate::smoke::{self, Embedding, Encoder, Family, Smoke};
-use crate::{CANDLE_VERSION, VerificationReport, VerifyInput, checks, device, load, memory};
+use crate::{
+    CANDLE_VERSION, VERIFIER_VERSION, VerificationReport, VerifyInput, checks, device, load, memory,
+};
 
 pub fn verify(input: &VerifyInput) -> VerificationReport {
     let mut log = RunLog::new();
@@ -21,6 +23,7 @@ pub fn verify(input: &VerifyInput) -> VerificationReport {
         reason: None,
         device: device::describe(&device),
         candle_version: CANDLE_VERSION.to_string(),
+        verifier_version: VERIFIER_VERSION.to_string(),
         dtype: String::new(),
         architecture: String::new(),
         load_ms: None,
@@ -33,6 +36,7 @@ pub fn verify(input: &VerifyInput) -> VerificationReport {
         fingerprint: serde_json::Value::Null,
         log: String::new(),
         evaluations: Vec::new(),
+        workload: None,
     };
     let peak_reset = memory::reset_peak();
     log.note(format!(
@@ -178,6 +182,7 @@ fn run(
     report.gflops = result.gflops;
     report.fingerprint = result.fingerprint;
     report.evaluations = result.evaluated.evaluations;
+    report.workload = result.workload;
     Ok(result.evaluated.degraded)
 }
 

@@ -3,6 +3,7 @@
 //! `verification`) included.
 
 use anyhow::Result;
+use granary_core::api::Workload;
 use serde_json::Value;
 
 use crate::cli::InfoArgs;
@@ -144,6 +145,32 @@ fn summary(run: &Value) -> String {
             s(e, "verdict")
         ));
     }
+    out.push_str(&workload(run));
+    out
+}
+
+/// The disclosed workload beside its figures, with its digest and the verifier
+/// that ran it; nothing for reports from before workloads existed.
+fn workload(run: &Value) -> String {
+    let Some(w) = run
+        .get("workload")
+        .and_then(|w| serde_json::from_value::<Workload>(w.clone()).ok())
+    else {
+        return String::new();
+    };
+    let digest: String = w.digest.chars().take(12).collect();
+    let mut out = format!(
+        "      workload {}: {}, digest {digest}",
+        w.name,
+        w.summary()
+    );
+    if !s(run, "verifier_version").is_empty() {
+        out.push_str(&format!(", granary-verify {}", s(run, "verifier_version")));
+    }
+    out.push('\n');
+    if let Some(why) = &w.reduced {
+        out.push_str(&format!("      smaller declared workload: {why}\n"));
+    }
     out
 }
 
@@ -190,6 +217,38 @@ mod tests {
         );
         assert!(
             text.contains("      sentence-pairs-v1  spearman -0.5500 (threshold 0.2): degraded, inputs 909090909090\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_run_states_its_workload_beside_the_figures() {
+        let info = serde_json::json!({
+            "id": "alice/tiny",
+            "revision": {
+                "id": "ab".repeat(32), "created_at": 0, "files": [],
+                "verification": [{
+                    "status": "passed", "device": "cpu: Test", "architecture": "llama", "dtype": "F32",
+                    "verifier_version": "0.1.0", "tokens_per_s": 40.5,
+                    "workload": {"name": "pp128/tg32", "digest": "12".repeat(32), "threads": 2,
+                        "repetitions": 5, "warmups": 1,
+                        "reduced": "pp512/tg128 needs 512 positions; the model has 256",
+                        "results": [
+                            {"name": "pp128", "unit": "tokens/s", "mean": 123.44, "sd": 5.61},
+                            {"name": "tg32", "unit": "tokens/s", "mean": 40.5, "sd": 0.3}]}
+                }]
+            }
+        });
+        let text = super::render(&info);
+        assert!(
+            text.contains(
+                "      workload pp128/tg32: pp128 123.4 ± 5.6 tokens/s, tg32 40.5 ± 0.3 tokens/s \
+                 (2 threads, 5 repetitions), digest 121212121212, granary-verify 0.1.0\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("      smaller declared workload: pp512/tg128 needs 512 positions; the model has 256\n"),
             "{text}"
         );
     }

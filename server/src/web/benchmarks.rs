@@ -1,7 +1,8 @@
 //! `/{owner}/{name}/benchmarks`: every verification run along the default
 //! branch's history, per device, as a table and an inline SVG chart (tokens/s
 //! and load time per revision); beside them, the card's self-reported
-//! `model-index` results, labelled as such.
+//! `model-index` results, labelled as such. Throughput is charted as one series
+//! per device and workload digest: figures of different workloads never share a line.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -33,12 +34,26 @@ struct RunRow {
     load: Option<String>,
     latency: Option<String>,
     throughput: Option<String>,
+    /// The disclosed workload behind the throughput, with its figures.
+    workload: Option<WorkloadView>,
     memory: Option<String>,
     finished: When,
     evaluations: Vec<EvaluationView>,
 }
 
-/// One line of a chart: one device's values along the revisions.
+/// A run's workload as the page states it.
+#[derive(Serialize)]
+struct WorkloadView {
+    name: String,
+    digest: String,
+    /// `pp512 123.4 ± 5.6 tokens/s, ... (2 threads, 5 repetitions)`.
+    summary: String,
+    /// Why a smaller declared workload ran instead of the standard one.
+    reduced: Option<String>,
+    verifier_version: String,
+}
+
+/// One line of a chart: one device's (and workload's) values along the revisions.
 #[derive(Serialize)]
 struct Series {
     label: String,
@@ -118,8 +133,10 @@ pub async fn benchmarks(
 
     let mut runs = Vec::new();
     let mut any_tokens = false;
-    // device -> revision index -> (tokens/s or other throughput, load ms)
-    let mut by_device: BTreeMap<String, BTreeMap<usize, (Option<f64>, Option<f64>)>> = BTreeMap::new();
+    // series -> revision index -> (tokens/s or other throughput, load ms); throughput
+    // series are per device and workload digest, load time series per device.
+    let mut by_workload: SeriesValues = BTreeMap::new();
+    let mut by_device: SeriesValues = BTreeMap::new();
     for run in q::model_runs(&state.db, &model.id).await.or_page(&state)? {
         let Some(&i) = index.get(run.revision_id.as_str()) else { continue };
         let Ok(report) = serde_json::from_str::<VerificationReport>(&run.report) else { continue };
@@ -128,7 +145,8 @@ pub async fn benchmarks(
             any_tokens |= report.tokens_per_s.is_some();
             let throughput = report.tokens_per_s.or(report.items_per_s);
             // The newest run of a revision on a device wins.
-            by_device.entry(run.device.clone()).or_default().insert(i, (throughput, report.load_ms));
+            by_workload.entry(series_label(&run.device, &report)).or_default().insert(i, (throughput, None));
+            by_device.entry(run.device.clone()).or_default().insert(i, (None, report.load_ms));
         }
         runs.push((i, run.finished_at, row(&history[i].id, &history[i].message, &base, &run.device, &report, run.finished_at)));
     }
@@ -137,9 +155,9 @@ pub async fn benchmarks(
 
     let labels: Vec<String> = history.iter().map(|n| short(&n.id)[..7].to_string()).collect();
     let mut charts = Vec::new();
-    let throughput_unit = if by_device.values().flat_map(|m| m.values()).any(|v| v.0.is_some()) {
+    let throughput_unit = if by_workload.values().flat_map(|m| m.values()).any(|v| v.0.is_some()) {
         let unit = if any_tokens { "tokens/s" } else { "items/s" };
-        Some(chart("Throughput per revision", unit, &labels, &by_device, |v| v.0))
+        Some(chart("Throughput per revision", unit, &labels, &by_workload, |v| v.0))
     } else {
         None
     };
@@ -170,6 +188,18 @@ pub async fn benchmarks(
     )
 }
 
+/// Values per revision index, per series label.
+type SeriesValues = BTreeMap<String, BTreeMap<usize, (Option<f64>, Option<f64>)>>;
+
+/// The throughput series a run belongs to: its device and its workload, named
+/// with the digest's start so two workloads of one name stay apart.
+fn series_label(device: &str, r: &VerificationReport) -> String {
+    match &r.workload {
+        Some(w) => format!("{device} · {} ({})", w.name, w.digest.get(..8).unwrap_or(&w.digest)),
+        None => format!("{device} · undisclosed workload"),
+    }
+}
+
 fn row(revision: &str, message: &str, base: &str, device: &str, r: &VerificationReport, finished: i64) -> RunRow {
     RunRow {
         revision_short: short(revision),
@@ -187,6 +217,13 @@ fn row(revision: &str, message: &str, base: &str, device: &str, r: &Verification
             .map(|t| format!("{t:.1} tokens/s"))
             .or_else(|| r.items_per_s.map(|t| format!("{t:.1} items/s")))
             .or_else(|| r.gflops.map(|g| format!("{g:.2} GFLOP/s"))),
+        workload: r.workload.as_ref().map(|w| WorkloadView {
+            name: w.name.clone(),
+            digest: w.digest.clone(),
+            summary: w.summary(),
+            reduced: w.reduced.clone(),
+            verifier_version: r.verifier_version.clone(),
+        }),
         memory: r.peak_memory_bytes.map(human_size),
         finished: when(finished),
         evaluations: evaluation_views(r),
@@ -198,7 +235,7 @@ fn chart(
     title: &str,
     unit: &str,
     labels: &[String],
-    by_device: &BTreeMap<String, BTreeMap<usize, (Option<f64>, Option<f64>)>>,
+    by_device: &SeriesValues,
     pick: impl Fn(&(Option<f64>, Option<f64>)) -> Option<f64>,
 ) -> Chart {
     let (width, height) = (640u32, 260u32);

@@ -20,6 +20,7 @@ use crate::evaluation::{self, Evaluated};
 use crate::load::check_output;
 use crate::outcome::{Result, Stop};
 use crate::run_log::RunLog;
+use crate::workload;
 
 /// "[CLS] granary verifies every model . [SEP]" in bert-base-uncased's vocabulary
 /// (unknown words as [UNK]), for revisions without a tokenizer.
@@ -41,6 +42,7 @@ pub struct Encoder {
     tokenizer: Option<Tokenizer>,
     pipeline: Pipeline,
     vocab: usize,
+    positions: usize,
     device: Device,
 }
 
@@ -88,8 +90,29 @@ impl Encoder {
             tokenizer,
             pipeline,
             vocab,
+            positions,
             device: device.clone(),
         })
+    }
+
+    /// Positions the model's position embeddings cover.
+    pub fn max_positions(&self) -> usize {
+        self.positions
+    }
+
+    /// One pass over `batch` sequences of `tokens` synthetic ids, attention
+    /// mask all ones, pooled as the pipeline says: the encoder workload.
+    pub fn forward_synthetic(&self, batch: usize, tokens: usize) -> Result<()> {
+        let ids = workload::token_ids(batch * tokens, self.vocab);
+        let forward = || -> candle_core::Result<()> {
+            let input = Tensor::from_vec(ids, (batch, tokens), &self.device)?;
+            let types = input.zeros_like()?;
+            let mask = input.ones_like()?;
+            let states = self.model.forward(&input, &types, Some(&mask))?;
+            pooling::pool(&states, &mask, &self.pipeline.pooling)?;
+            self.device.synchronize()
+        };
+        forward().map_err(Stop::forward)
     }
 
     /// Tokenises `text` (truncated, unpadded), runs the model with its attention
@@ -188,6 +211,12 @@ pub fn run(
             Evaluated::default()
         }
     };
+    let workload = workload::run_encoder(smoke, &encoder)?;
+    // Batch 1 of the workload replaces the fixed sentence's figure where it ran.
+    let batch1 = workload
+        .as_ref()
+        .and_then(|w| w.results.first())
+        .map(|r| r.mean);
     let head: Vec<f64> = embedding
         .values
         .iter()
@@ -197,7 +226,7 @@ pub fn run(
     Ok(SmokeResult {
         architecture: "bert".into(),
         latency_ms: Some(best_ms),
-        items_per_s: Some(1e3 / best_ms.max(1e-6)),
+        items_per_s: Some(batch1.unwrap_or(1e3 / best_ms.max(1e-6))),
         fingerprint: json!({
             "embedding_head": head,
             "dimensions": embedding.values.len(),
@@ -208,6 +237,7 @@ pub fn run(
             "not_comparable": not_comparable,
         }),
         evaluated,
+        workload,
         ..Default::default()
     })
 }

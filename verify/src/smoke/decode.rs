@@ -1,5 +1,5 @@
 //! Greedy decoding shared by every decoder: prefill the prompt, then take the
-//! most likely token sixteen times.
+//! most likely token sixteen times; then the decoder workload on the same step.
 
 use std::time::Instant;
 
@@ -9,17 +9,27 @@ use serde_json::json;
 use super::{NEW_TOKENS, Smoke, SmokeResult, ms_since};
 use crate::load::check_output;
 use crate::outcome::{Result, Stop};
+use crate::workload;
 
-/// One forward pass: token ids `[1, n]` starting at position `pos` → logits of the last one.
+/// One forward pass: token ids `[1, n]` starting at position `pos` → logits of
+/// the last one. A call at position 0 starts a new sequence (empties the cache).
 pub type Step<'m> = dyn FnMut(&Tensor, usize) -> candle_core::Result<Tensor> + 'm;
 
-/// Prefills `prompt`, decodes [`NEW_TOKENS`] greedily, and fingerprints the result.
+/// The vocabulary and usable positions of a decoder, for the workload.
+pub struct Limits {
+    pub vocab: usize,
+    pub positions: usize,
+}
+
+/// Prefills `prompt`, decodes [`NEW_TOKENS`] greedily, fingerprints the
+/// result, then runs the decoder workload.
 pub fn greedy(
     smoke: &mut Smoke,
     architecture: &str,
     prompt: &[u32],
     step: &mut Step,
     decode_text: &dyn Fn(&[u32]) -> String,
+    limits: Limits,
 ) -> Result<SmokeResult> {
     let device = smoke.device.clone();
     let input = |ids: &[u32]| {
@@ -52,11 +62,24 @@ pub fn greedy(
         "decoded {NEW_TOKENS} tokens greedily: {tokens_per_s:.1} tokens/s"
     ));
     let text = decode_text(&generated);
+    let workload = workload::run_decoder(
+        smoke,
+        step,
+        limits.vocab,
+        limits.positions,
+        1.0 / tokens_per_s.max(1e-9),
+    )?;
+    // The workload's tg figure replaces the smoke's 15-token estimate where it ran.
+    let tg = workload
+        .as_ref()
+        .and_then(|w| w.results.iter().find(|r| r.name.starts_with("tg")))
+        .map(|r| r.mean);
     Ok(SmokeResult {
         architecture: architecture.to_string(),
         latency_ms: Some(prefill_ms),
-        tokens_per_s: Some(tokens_per_s),
+        tokens_per_s: Some(tg.unwrap_or(tokens_per_s)),
         fingerprint: json!({"prompt_ids": prompt, "token_ids": generated, "text": text}),
+        workload,
         ..Default::default()
     })
 }

@@ -119,6 +119,12 @@ struct Gpt2 {
 
 impl Gpt2 {
     fn forward(&mut self, ids: &Tensor, pos: usize) -> candle_core::Result<Tensor> {
+        if pos == 0 {
+            // A new sequence: the workload runs several from position 0.
+            for block in &mut self.blocks {
+                block.cache = None;
+            }
+        }
         let (_, t) = ids.dims2()?;
         let positions = Tensor::arange(pos as u32, (pos + t) as u32, ids.device())?.unsqueeze(0)?;
         let mut x = self
@@ -189,5 +195,6 @@ pub fn run(
         &ids,
         &mut |x, pos| model.forward(x, pos),
         &text,
+        decode::Limits { vocab, positions },
     )
 }

@@ -58,13 +58,17 @@ pub fn run(
                 return Err(stop);
             }
             let mut model = model.map_err(Stop::forward)?;
-            decode::greedy(
-                smoke,
-                "mistral",
-                &ids,
-                &mut |x, pos| model.forward(x, pos),
-                &text,
-            )
+            let limits = decode::Limits {
+                vocab,
+                positions: c.max_position_embeddings,
+            };
+            let mut step = |x: &Tensor, pos| {
+                if pos == 0 {
+                    model.clear_kv_cache();
+                }
+                model.forward(x, pos)
+            };
+            decode::greedy(smoke, "mistral", &ids, &mut step, &text, limits)
         }
         Family::Qwen2 => {
             let mut c: qwen2::Config = cfg::parse(config, "Qwen2")?;
@@ -74,13 +78,17 @@ pub fn run(
                 return Err(stop);
             }
             let mut model = model.map_err(Stop::forward)?;
-            decode::greedy(
-                smoke,
-                "qwen2",
-                &ids,
-                &mut |x, pos| model.forward(x, pos),
-                &text,
-            )
+            let limits = decode::Limits {
+                vocab,
+                positions: c.max_position_embeddings,
+            };
+            let mut step = |x: &Tensor, pos| {
+                if pos == 0 {
+                    model.clear_kv_cache();
+                }
+                model.forward(x, pos)
+            };
+            decode::greedy(smoke, "qwen2", &ids, &mut step, &text, limits)
         }
         _ => {
             let c: llama::LlamaConfig = cfg::parse(config, "Llama")?;
@@ -91,15 +99,20 @@ pub fn run(
                 return Err(stop);
             }
             let model = model.map_err(Stop::forward)?;
-            let mut cache =
-                llama::Cache::new(true, smoke.dtype, &c, smoke.device).map_err(Stop::forward)?;
-            decode::greedy(
-                smoke,
-                "llama",
-                &ids,
-                &mut |x, pos| model.forward(x, pos, &mut cache),
-                &text,
-            )
+            let (dtype, device) = (smoke.dtype, smoke.device.clone());
+            let mut cache = llama::Cache::new(true, dtype, &c, &device).map_err(Stop::forward)?;
+            let limits = decode::Limits {
+                vocab,
+                positions: c.max_position_embeddings,
+            };
+            let mut step = |x: &Tensor, pos| {
+                if pos == 0 {
+                    // A new sequence: candle's cache has no reset of its own.
+                    cache = llama::Cache::new(true, dtype, &c, &device)?;
+                }
+                model.forward(x, pos, &mut cache)
+            };
+            decode::greedy(smoke, "llama", &ids, &mut step, &text, limits)
         }
     }
 }

@@ -3,7 +3,7 @@
 
 mod bert;
 mod config;
-mod decode;
+pub(crate) mod decode;
 mod gpt2;
 mod llama;
 mod pooling;
@@ -16,6 +16,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use candle_core::{DType, Device, Tensor};
+
+use granary_core::api::Workload;
 
 use crate::evaluation::Evaluated;
 use crate::outcome::{Result, Stop};
@@ -41,6 +43,8 @@ pub struct SmokeResult {
     pub fingerprint: serde_json::Value,
     /// The registry's evaluations of what the model computed, where one applies.
     pub evaluated: Evaluated,
+    /// The disclosed throughput workload, where one fitted.
+    pub workload: Option<Workload>,
 }
 
 /// Everything a smoke inference needs.
