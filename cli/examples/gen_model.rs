@@ -26,10 +26,21 @@ fn main() {
             let v = ((r >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0;
             data.extend_from_slice(&v.to_le_bytes());
         }
-        let file = granary_core::safetensors_header::build(&[("weight", "F32", vec![per_shard as u64], data)]);
+        let file = granary_core::safetensors_header::build(&[(
+            "weight",
+            "F32",
+            vec![per_shard as u64],
+            data,
+        )]);
         let name = format!("model-{i:05}-of-{shards:05}.safetensors");
-        std::fs::File::create(dir.join(&name)).and_then(|mut f| f.write_all(&file)).expect("write shard");
+        std::fs::File::create(dir.join(&name))
+            .and_then(|mut f| f.write_all(&file))
+            .expect("write shard");
     }
-    std::fs::write(dir.join("README.md"), "---\nlicense: apache-2.0\n---\n# Benchmark model\n").expect("write README");
+    std::fs::write(
+        dir.join("README.md"),
+        "---\nlicense: apache-2.0\n---\n# Benchmark model\n",
+    )
+    .expect("write README");
     std::fs::write(dir.join("config.json"), "{\"model_type\": \"bench\"}\n").expect("write config");
 }

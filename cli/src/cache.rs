@@ -66,7 +66,10 @@ impl BlobCache {
     /// The path of an in-progress download and of its chunk log.
     pub fn partial_paths(&self, sha: &Sha256) -> (PathBuf, PathBuf) {
         let dir = self.partial_dir();
-        (dir.join(sha.hex()), dir.join(format!("{}.chunks", sha.hex())))
+        (
+            dir.join(sha.hex()),
+            dir.join(format!("{}.chunks", sha.hex())),
+        )
     }
 
     /// The cached blob, if present and still intact.
@@ -82,8 +85,9 @@ impl BlobCache {
             return Ok(None);
         }
         let stamp = FileStamp::of(&meta);
-        let recorded: Option<FileStamp> =
-            fs::read(self.stamp_path(sha)).ok().and_then(|b| serde_json::from_slice(&b).ok());
+        let recorded: Option<FileStamp> = fs::read(self.stamp_path(sha))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok());
         if recorded == Some(stamp) {
             return Ok(Some(path));
         }
@@ -104,7 +108,8 @@ impl BlobCache {
         let mut perms = fs::metadata(file)?.permissions();
         perms.set_readonly(true);
         fs::set_permissions(file, perms)?;
-        fs::rename(file, &dest).with_context(|| format!("cannot move a download into {}", dest.display()))?;
+        fs::rename(file, &dest)
+            .with_context(|| format!("cannot move a download into {}", dest.display()))?;
         self.write_stamp(sha, &dest)?;
         Ok(dest)
     }
@@ -128,7 +133,11 @@ impl BlobCache {
         if !dir.exists() {
             return Ok(out);
         }
-        for entry in walkdir::WalkDir::new(&dir).min_depth(2).max_depth(2).sort_by_file_name() {
+        for entry in walkdir::WalkDir::new(&dir)
+            .min_depth(2)
+            .max_depth(2)
+            .sort_by_file_name()
+        {
             let entry = entry?;
             let name = entry.file_name().to_string_lossy().to_string();
             if !entry.file_type().is_file() || name.parse::<Sha256>().is_err() {
@@ -139,7 +148,12 @@ impl BlobCache {
             let links = std::os::unix::fs::MetadataExt::nlink(&meta);
             #[cfg(not(unix))]
             let links = 1;
-            out.push(CachedBlob { sha256: name, size: meta.len(), links, path: entry.path().to_path_buf() });
+            out.push(CachedBlob {
+                sha256: name,
+                size: meta.len(),
+                links,
+                path: entry.path().to_path_buf(),
+            });
         }
         Ok(out)
     }
@@ -147,7 +161,9 @@ impl BlobCache {
     /// In-progress downloads: (path, bytes on disk).
     pub fn partials(&self) -> Result<Vec<(PathBuf, u64)>> {
         let dir = self.partial_dir();
-        let Ok(rd) = fs::read_dir(&dir) else { return Ok(Vec::new()) };
+        let Ok(rd) = fs::read_dir(&dir) else {
+            return Ok(Vec::new());
+        };
         let mut out = Vec::new();
         for entry in rd {
             let entry = entry?;

@@ -30,7 +30,13 @@ pub struct Global {
     #[arg(long, global = true, env = "GRANARY_ENDPOINT", value_name = "URL")]
     pub endpoint: Option<String>,
     /// API token (else GRANARY_TOKEN, else the one stored by `granary login`)
-    #[arg(long, global = true, env = "GRANARY_TOKEN", value_name = "T", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "GRANARY_TOKEN",
+        value_name = "T",
+        hide_env_values = true
+    )]
     pub token: Option<String>,
     /// Print data as JSON on stdout
     #[arg(long, global = true)]

@@ -7,8 +7,8 @@ use std::time::Duration;
 use anyhow::Result;
 use granary_core::api::ErrorBody;
 use reqwest::{RequestBuilder, Response, StatusCode};
-use serde::de::DeserializeOwned;
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use crate::config::Session;
 use crate::error::{Failure, Kind};
@@ -33,7 +33,11 @@ impl Client {
             .pool_max_idle_per_host(64)
             .no_gzip()
             .build()?;
-        Ok(Self { http, endpoint: session.endpoint.clone(), token: session.token.clone() })
+        Ok(Self {
+            http,
+            endpoint: session.endpoint.clone(),
+            token: session.token.clone(),
+        })
     }
 
     pub fn endpoint(&self) -> &str {
@@ -103,18 +107,35 @@ impl Client {
     }
 
     /// POST a JSON body, answer JSON.
-    pub async fn post_json<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B, what: &str) -> Result<T> {
-        self.send_json(reqwest::Method::POST, path, body, what).await
+    pub async fn post_json<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+        what: &str,
+    ) -> Result<T> {
+        self.send_json(reqwest::Method::POST, path, body, what)
+            .await
     }
 
     /// PUT a JSON body, answer JSON.
-    pub async fn put_json<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B, what: &str) -> Result<T> {
+    pub async fn put_json<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+        what: &str,
+    ) -> Result<T> {
         self.send_json(reqwest::Method::PUT, path, body, what).await
     }
 
     /// PATCH a JSON body, answer JSON.
-    pub async fn patch_json<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B, what: &str) -> Result<T> {
-        self.send_json(reqwest::Method::PATCH, path, body, what).await
+    pub async fn patch_json<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+        what: &str,
+    ) -> Result<T> {
+        self.send_json(reqwest::Method::PATCH, path, body, what)
+            .await
     }
 
     /// Sends a JSON body with `method`, answers JSON.
@@ -126,7 +147,9 @@ impl Client {
         what: &str,
     ) -> Result<T> {
         let url = self.url(path);
-        let resp = self.send(what, |c| Ok(c.request(method.clone(), &url).json(body))).await?;
+        let resp = self
+            .send(what, |c| Ok(c.request(method.clone(), &url).json(body)))
+            .await?;
         read_json(what, resp).await
     }
 
@@ -141,7 +164,13 @@ impl Client {
 /// Decodes a JSON response; a body that is not the expected shape is a plain error.
 pub async fn read_json<T: DeserializeOwned>(what: &str, resp: Response) -> Result<T> {
     let bytes = resp.bytes().await.map_err(|e| {
-        Failure::new(Kind::Network, format!("{what}: the connection broke while reading the answer ({})", describe(&e)))
+        Failure::new(
+            Kind::Network,
+            format!(
+                "{what}: the connection broke while reading the answer ({})",
+                describe(&e)
+            ),
+        )
     })?;
     serde_json::from_slice(&bytes).map_err(|e| {
         anyhow::anyhow!("{what}: the server's answer is not what this client expects ({e}); is the endpoint a Granary registry of a compatible version?")
@@ -208,7 +237,10 @@ pub fn failure_from(
     let (kind, hint) = match status.as_u16() {
         _ if code == granary_core::api::codes::DIGEST_MISMATCH => (Kind::Integrity, ""),
         400 | 413 | 422 => (Kind::Invalid, ""),
-        401 => (Kind::Unauthorized, " (check the token: `granary login`, --token or GRANARY_TOKEN)"),
+        401 => (
+            Kind::Unauthorized,
+            " (check the token: `granary login`, --token or GRANARY_TOKEN)",
+        ),
         // A gated model's refusal already says how to accept its license.
         403 if code == granary_core::api::codes::GATED => (Kind::Unauthorized, ""),
         403 => (Kind::Unauthorized, " (this token may not do that)"),
@@ -218,10 +250,16 @@ pub fn failure_from(
         500..=599 => (Kind::Other, ""),
         _ => (Kind::Other, ""),
     };
-    let hint = if said.contains("granary login") || said.contains("wait a minute") { "" } else { hint };
+    let hint = if said.contains("granary login") || said.contains("wait a minute") {
+        ""
+    } else {
+        hint
+    };
     let mut message = format!("{what}: {said}{hint}");
     if let Some(id) = request_id.filter(|_| status.is_server_error()) {
-        message.push_str(&format!(" (request id {id}; the server log has the detail)"));
+        message.push_str(&format!(
+            " (request id {id}; the server log has the detail)"
+        ));
     }
     Failure::new(kind, message)
 }
@@ -231,28 +269,71 @@ mod tests {
     use super::*;
 
     fn body(code: &str, error: &str) -> Option<ErrorBody> {
-        Some(ErrorBody { error: error.into(), code: code.into() })
+        Some(ErrorBody {
+            error: error.into(),
+            code: code.into(),
+        })
     }
 
     #[test]
     fn statuses_map_to_exit_kinds_with_the_servers_sentence() {
-        let f = failure_from("pulling a/b", StatusCode::NOT_FOUND, body("not_found", "model a/b does not exist."), None);
+        let f = failure_from(
+            "pulling a/b",
+            StatusCode::NOT_FOUND,
+            body("not_found", "model a/b does not exist."),
+            None,
+        );
         assert_eq!(f.kind, Kind::NotFound);
         assert_eq!(f.message, "pulling a/b: model a/b does not exist");
-        let f = failure_from("x", StatusCode::UNAUTHORIZED, body("unauthorized", "bad token"), None);
+        let f = failure_from(
+            "x",
+            StatusCode::UNAUTHORIZED,
+            body("unauthorized", "bad token"),
+            None,
+        );
         assert_eq!(f.kind, Kind::Unauthorized);
         assert!(f.message.contains("granary login"));
-        let f = failure_from("x", StatusCode::BAD_REQUEST, body("digest_mismatch", "sha mismatch"), None);
+        let f = failure_from(
+            "x",
+            StatusCode::BAD_REQUEST,
+            body("digest_mismatch", "sha mismatch"),
+            None,
+        );
         assert_eq!(f.kind, Kind::Integrity);
         let f = failure_from("x", StatusCode::CONFLICT, None, None);
-        assert_eq!((f.kind, f.message.as_str()), (Kind::Conflict, "x: the server answered 409 Conflict"));
-        let f = failure_from("pulling a/b", StatusCode::FORBIDDEN, body("gated", "`a/b` is gated: accept its license first (granary license accept a/b)"), None);
+        assert_eq!(
+            (f.kind, f.message.as_str()),
+            (Kind::Conflict, "x: the server answered 409 Conflict")
+        );
+        let f = failure_from(
+            "pulling a/b",
+            StatusCode::FORBIDDEN,
+            body(
+                "gated",
+                "`a/b` is gated: accept its license first (granary license accept a/b)",
+            ),
+            None,
+        );
         assert_eq!(f.kind, Kind::Unauthorized);
-        assert!(f.message.ends_with("(granary license accept a/b)"), "{}", f.message);
-        let f = failure_from("x", StatusCode::TOO_MANY_REQUESTS, body("rate_limited", "too many"), None);
+        assert!(
+            f.message.ends_with("(granary license accept a/b)"),
+            "{}",
+            f.message
+        );
+        let f = failure_from(
+            "x",
+            StatusCode::TOO_MANY_REQUESTS,
+            body("rate_limited", "too many"),
+            None,
+        );
         assert_eq!(f.kind, Kind::Other);
         assert!(f.message.contains("wait a minute"));
-        let f = failure_from("x", StatusCode::INTERNAL_SERVER_ERROR, body("internal", "oops"), Some("r1".into()));
+        let f = failure_from(
+            "x",
+            StatusCode::INTERNAL_SERVER_ERROR,
+            body("internal", "oops"),
+            Some("r1".into()),
+        );
         assert!(f.message.contains("request id r1"));
     }
 

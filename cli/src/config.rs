@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::cli::{Global, DEFAULT_ENDPOINT};
+use crate::cli::{DEFAULT_ENDPOINT, Global};
 
 /// The directory of `credentials.json`.
 pub fn config_dir() -> Result<PathBuf> {
@@ -56,7 +56,10 @@ impl Credentials {
         let path = Self::path(dir);
         match fs::read(&path) {
             Ok(bytes) => serde_json::from_slice(&bytes).with_context(|| {
-                format!("{} is not valid JSON: fix or delete it, then `granary login`", path.display())
+                format!(
+                    "{} is not valid JSON: fix or delete it, then `granary login`",
+                    path.display()
+                )
             }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
             Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
@@ -72,7 +75,9 @@ impl Credentials {
         opts.write(true).create(true).truncate(true);
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-        let mut file = opts.open(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
+        let mut file = opts
+            .open(&tmp)
+            .with_context(|| format!("cannot write {}", tmp.display()))?;
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -141,11 +146,17 @@ mod tests {
     #[test]
     fn flags_win_then_stored_login_then_default() {
         let mut creds = Credentials::default();
-        assert_eq!(resolve(&global(None, None), &creds).endpoint, DEFAULT_ENDPOINT);
+        assert_eq!(
+            resolve(&global(None, None), &creds).endpoint,
+            DEFAULT_ENDPOINT
+        );
         creds.endpoint = Some("http://reg:1".into());
         creds.tokens.insert("http://reg:1".into(), "stored".into());
         let s = resolve(&global(None, None), &creds);
-        assert_eq!((s.endpoint.as_str(), s.token.as_deref()), ("http://reg:1", Some("stored")));
+        assert_eq!(
+            (s.endpoint.as_str(), s.token.as_deref()),
+            ("http://reg:1", Some("stored"))
+        );
         let s = resolve(&global(Some("http://reg:1/"), Some("flag")), &creds);
         assert_eq!(s.token.as_deref(), Some("flag"));
         // A stored token is never sent to another endpoint.
@@ -162,7 +173,10 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+            assert_eq!(
+                fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
         }
         let back = Credentials::load(&dir.path().join("sub")).unwrap();
         assert_eq!(back.tokens["http://x"], "t");

@@ -26,7 +26,14 @@ impl Ctx {
         let session = config::resolve(&global, &creds);
         let client = Client::new(&session)?;
         let report = Reporter::new(global.quiet);
-        Ok(Self { global, session, client, report, config_dir, creds })
+        Ok(Self {
+            global,
+            session,
+            client,
+            report,
+            config_dir,
+            creds,
+        })
     }
 
     /// Prints a value as pretty JSON on stdout.

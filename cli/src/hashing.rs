@@ -9,8 +9,8 @@ use std::collections::HashMap;
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::{Context as _, Result};
 use granary_core::Sha256;
@@ -38,7 +38,11 @@ impl FileStamp {
         let inode = std::os::unix::fs::MetadataExt::ino(meta);
         #[cfg(not(unix))]
         let inode = 0;
-        Self { size: meta.len(), mtime_ns, inode }
+        Self {
+            size: meta.len(),
+            mtime_ns,
+            inode,
+        }
     }
 }
 
@@ -63,12 +67,18 @@ impl HashCache {
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
             .unwrap_or_default();
-        Self { path: Some(path), entries: Mutex::new(entries) }
+        Self {
+            path: Some(path),
+            entries: Mutex::new(entries),
+        }
     }
 
     fn lookup(&self, abs: &Path, stamp: FileStamp) -> Option<Sha256> {
         let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        entries.get(abs).filter(|e| e.stamp == stamp).map(|e| e.sha256)
+        entries
+            .get(abs)
+            .filter(|e| e.stamp == stamp)
+            .map(|e| e.sha256)
     }
 
     fn insert(&self, abs: PathBuf, stamp: FileStamp, sha256: Sha256) {
@@ -78,7 +88,9 @@ impl HashCache {
 
     /// Writes the cache back, dropping entries of files that are gone.
     pub fn save(&self) -> Result<()> {
-        let Some(path) = &self.path else { return Ok(()) };
+        let Some(path) = &self.path else {
+            return Ok(());
+        };
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         entries.retain(|p, _| p.exists());
         if let Some(dir) = path.parent() {
@@ -106,14 +118,18 @@ pub fn hash_all(
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<Sha256>>> = Mutex::new(vec![None; files.len()]);
     let hashed = AtomicUsize::new(0);
-    let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).min(files.len().max(1));
+    let workers = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .min(files.len().max(1));
     std::thread::scope(|s| -> Result<()> {
         let handles: Vec<_> = (0..workers)
             .map(|_| {
                 s.spawn(|| -> Result<()> {
                     loop {
                         let k = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(&i) = order.get(k) else { return Ok(()) };
+                        let Some(&i) = order.get(k) else {
+                            return Ok(());
+                        };
                         let (digest, read) = hash_one(&files[i], cache, bar)?;
                         hashed.fetch_add(read as usize, Ordering::Relaxed);
                         on_hashed(i, digest);
@@ -123,7 +139,8 @@ pub fn hash_all(
             })
             .collect();
         for h in handles {
-            h.join().map_err(|_| anyhow::anyhow!("a hashing thread failed"))??;
+            h.join()
+                .map_err(|_| anyhow::anyhow!("a hashing thread failed"))??;
         }
         Ok(())
     })?;
@@ -137,7 +154,8 @@ pub fn hash_all(
 }
 
 fn hash_one(file: &LocalFile, cache: &HashCache, bar: &ProgressBar) -> Result<(Sha256, u64)> {
-    let f = fs::File::open(&file.abs).with_context(|| format!("cannot read {}", file.abs.display()))?;
+    let f =
+        fs::File::open(&file.abs).with_context(|| format!("cannot read {}", file.abs.display()))?;
     let meta = f.metadata()?;
     let stamp = FileStamp::of(&meta);
     if let Some(d) = cache.lookup(&file.abs, stamp) {
@@ -148,7 +166,11 @@ fn hash_one(file: &LocalFile, cache: &HashCache, bar: &ProgressBar) -> Result<(S
     let (digest, len) = granary_core::digest::hash_reader(reader)
         .with_context(|| format!("cannot read {}", file.abs.display()))?;
     if len != stamp.size {
-        crate::fail!(Other, "{} changed while it was being read: push again once it is written", file.abs.display());
+        crate::fail!(
+            Other,
+            "{} changed while it was being read: push again once it is written",
+            file.abs.display()
+        );
     }
     cache.insert(file.abs.clone(), stamp, digest);
     Ok((digest, len))
@@ -181,15 +203,25 @@ mod tests {
             let abs = dir.path().join(format!("f{i}"));
             let body = vec![i; 1000 * i as usize];
             fs::write(&abs, &body).unwrap();
-            files.push(LocalFile { path: RepoPath::parse(&format!("f{i}")).unwrap(), abs, size: body.len() as u64 });
+            files.push(LocalFile {
+                path: RepoPath::parse(&format!("f{i}")).unwrap(),
+                abs,
+                size: body.len() as u64,
+            });
         }
         let cache = HashCache::load(&dir.path().join("cache"));
         let seen = Mutex::new(Vec::new());
-        let (digests, read) =
-            hash_all(&files, &cache, &ProgressBar::hidden(), |i, _| seen.lock().unwrap().push(i)).unwrap();
+        let (digests, read) = hash_all(&files, &cache, &ProgressBar::hidden(), |i, _| {
+            seen.lock().unwrap().push(i)
+        })
+        .unwrap();
         assert_eq!(digests[3], Sha256::of(&[3u8; 3000]));
         assert_eq!(read, 10_000);
-        assert_eq!(seen.into_inner().unwrap().len(), 5, "each file reported once");
+        assert_eq!(
+            seen.into_inner().unwrap().len(),
+            5,
+            "each file reported once"
+        );
         cache.save().unwrap();
         let cache = HashCache::load(&dir.path().join("cache"));
         let (again, read) = hash_all(&files, &cache, &ProgressBar::hidden(), |_, _| ()).unwrap();

@@ -29,12 +29,19 @@ fn main() {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
-            let code = if e.use_stderr() { error::Kind::Invalid.exit_code() } else { 0 };
+            let code = if e.use_stderr() {
+                error::Kind::Invalid.exit_code()
+            } else {
+                0
+            };
             let _ = e.print();
             std::process::exit(code);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -59,7 +66,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Ls(args) => commands::list::ls(&ctx, args.owner.as_deref()).await,
         Command::Log(args) => commands::log::run(&ctx, args).await,
         Command::Tag(args) => commands::tag::run(&ctx, args).await,
-        Command::Search(args) => commands::list::search(&ctx, &args.text, args.license.as_deref()).await,
+        Command::Search(args) => {
+            commands::list::search(&ctx, &args.text, args.license.as_deref()).await
+        }
         Command::Cache(cmd) => commands::cache::run(&ctx, cmd),
         Command::Repo(cmd) => commands::repo::run(&ctx, cmd).await,
         Command::Token(cmd) => commands::token::run(&ctx, cmd).await,

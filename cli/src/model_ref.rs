@@ -2,13 +2,17 @@
 //! percent-encoding of the URL segments built from it.
 
 use granary_core::{ModelId, RevisionRef};
-use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 use crate::error::{Failure, Kind};
 
 /// Everything but RFC 3986's unreserved characters is encoded, `/` included
 /// (a ref `release/1` travels as `release%2F1`).
-const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
 
 /// Percent-encodes one URL path segment.
 pub fn encode_segment(s: &str) -> String {
@@ -17,7 +21,10 @@ pub fn encode_segment(s: &str) -> String {
 
 /// Percent-encodes a file path, keeping its `/` separators.
 pub fn encode_path(path: &str) -> String {
-    path.split('/').map(encode_segment).collect::<Vec<_>>().join("/")
+    path.split('/')
+        .map(encode_segment)
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 /// A model and, optionally, which revision of it.
@@ -36,7 +43,10 @@ impl ModelRef {
             (None, None) => (text, None),
         };
         let id: ModelId = model.parse().map_err(|e| {
-            Failure::new(Kind::Invalid, format!("{e} (expected OWNER/NAME[:REF | @REVISION])"))
+            Failure::new(
+                Kind::Invalid,
+                format!("{e} (expected OWNER/NAME[:REF | @REVISION])"),
+            )
         })?;
         let rev = match rev {
             None => None,
@@ -49,14 +59,19 @@ impl ModelRef {
     pub fn parse_bare(text: &str) -> Result<ModelId, Failure> {
         let r = Self::parse(text)?;
         if r.rev.is_some() {
-            return Err(Failure::new(Kind::Invalid, format!("expected OWNER/NAME, got `{text}`")));
+            return Err(Failure::new(
+                Kind::Invalid,
+                format!("expected OWNER/NAME, got `{text}`"),
+            ));
         }
         Ok(r.id)
     }
 
     /// The revision as the API takes it (`main` when none was given).
     pub fn rev_or_main(&self) -> String {
-        self.rev.as_ref().map_or_else(|| "main".to_string(), ToString::to_string)
+        self.rev
+            .as_ref()
+            .map_or_else(|| "main".to_string(), ToString::to_string)
     }
 
     /// `/api/v1/models/{owner}/{name}`.
@@ -67,19 +82,25 @@ impl ModelRef {
 
 /// `/api/v1/models/{owner}/{name}`.
 pub fn model_base(id: &ModelId) -> String {
-    format!("/api/v1/models/{}/{}", encode_segment(id.owner()), encode_segment(id.name()))
+    format!(
+        "/api/v1/models/{}/{}",
+        encode_segment(id.owner()),
+        encode_segment(id.name())
+    )
 }
 
 /// A revision after `@` must be an id or a 12+ hex prefix; after `:` it is a ref name
 /// (or, leniently, an id).
 pub fn parse_rev(text: &str, by_id: bool) -> Result<RevisionRef, Failure> {
-    let rev: RevisionRef = text
-        .parse()
-        .map_err(|e: String| Failure::new(Kind::Invalid, format!("invalid revision `{text}`: {e}")))?;
+    let rev: RevisionRef = text.parse().map_err(|e: String| {
+        Failure::new(Kind::Invalid, format!("invalid revision `{text}`: {e}"))
+    })?;
     if by_id && matches!(rev, RevisionRef::Name(_)) {
         return Err(Failure::new(
             Kind::Invalid,
-            format!("`@{text}` is not a revision id: give the full id or at least 12 hex characters, or use `:{text}` for a branch or tag"),
+            format!(
+                "`@{text}` is not a revision id: give the full id or at least 12 hex characters, or use `:{text}` for a branch or tag"
+            ),
         ));
     }
     Ok(rev)
@@ -102,7 +123,13 @@ mod tests {
 
     #[test]
     fn refuses_bad_input_as_invalid() {
-        for bad in ["alice", "alice/tiny@main", "alice/tiny@abc", "alice/tiny:../x", "a/b/c"] {
+        for bad in [
+            "alice",
+            "alice/tiny@main",
+            "alice/tiny@abc",
+            "alice/tiny:../x",
+            "a/b/c",
+        ] {
             let e = ModelRef::parse(bad).unwrap_err();
             assert_eq!(e.kind, Kind::Invalid, "{bad}");
         }

@@ -38,7 +38,9 @@ impl Reporter {
 
     /// The total bar of a transfer or of hashing: bytes, rate, ETA.
     pub fn total(&self, verb: &str, bytes: u64) -> ProgressBar {
-        let Some(m) = &self.multi else { return ProgressBar::hidden() };
+        let Some(m) = &self.multi else {
+            return ProgressBar::hidden();
+        };
         let bar = m.add(ProgressBar::new(bytes));
         bar.set_style(
             ProgressStyle::with_template(
@@ -54,14 +56,18 @@ impl Reporter {
 
     /// A bar for one file; hidden for small files.
     pub fn file(&self, name: &str, bytes: u64) -> ProgressBar {
-        let Some(m) = &self.multi else { return ProgressBar::hidden() };
+        let Some(m) = &self.multi else {
+            return ProgressBar::hidden();
+        };
         if bytes < PER_FILE_BAR_MIN {
             return ProgressBar::hidden();
         }
         let bar = m.add(ProgressBar::new(bytes));
         bar.set_style(
-            ProgressStyle::with_template("  {wide_msg} {bytes}/{total_bytes} {binary_bytes_per_sec}")
-                .expect("valid template"),
+            ProgressStyle::with_template(
+                "  {wide_msg} {bytes}/{total_bytes} {binary_bytes_per_sec}",
+            )
+            .expect("valid template"),
         );
         bar.set_message(name.to_string());
         bar

@@ -48,15 +48,29 @@ impl IgnoreRules {
             let pat = pat.trim_end_matches('/');
             let anchored = pat.starts_with('/') || pat.contains('/');
             let pat = pat.trim_start_matches('/');
-            let full = if anchored { pat.to_string() } else { format!("**/{pat}") };
+            let full = if anchored {
+                pat.to_string()
+            } else {
+                format!("**/{pat}")
+            };
             let glob = GlobBuilder::new(&full)
                 .literal_separator(true)
                 .build()
                 .map_err(|e| {
-                    Failure::new(Kind::Invalid, format!("{IGNORE_FILE} line {}: `{line}` is not a valid glob: {e}", n + 1))
+                    Failure::new(
+                        Kind::Invalid,
+                        format!(
+                            "{IGNORE_FILE} line {}: `{line}` is not a valid glob: {e}",
+                            n + 1
+                        ),
+                    )
                 })?
                 .compile_matcher();
-            rules.push(Rule { glob, negated, dir_only });
+            rules.push(Rule {
+                glob,
+                negated,
+                dir_only,
+            });
         }
         Ok(Self(rules))
     }
@@ -79,7 +93,10 @@ impl IgnoreRules {
 /// Every file to push under `root`, sorted by path.
 pub fn scan(root: &Path) -> Result<Vec<LocalFile>> {
     let meta = std::fs::metadata(root).map_err(|e| {
-        Failure::new(Kind::Invalid, format!("cannot read directory {}: {e}", root.display()))
+        Failure::new(
+            Kind::Invalid,
+            format!("cannot read directory {}: {e}", root.display()),
+        )
     })?;
     if !meta.is_dir() {
         crate::fail!(Invalid, "{} is not a directory", root.display());
@@ -95,7 +112,9 @@ pub fn scan(root: &Path) -> Result<Vec<LocalFile>> {
         .sort_by_file_name()
         .into_iter()
         .filter_entry(|e| {
-            let Some(rel) = relative(root, e.path()) else { return true };
+            let Some(rel) = relative(root, e.path()) else {
+                return true;
+            };
             let is_dir = e.file_type().is_dir();
             let git = is_dir && e.file_name() == ".git";
             !git && !rules.is_ignored(&rel, is_dir)
@@ -105,17 +124,34 @@ pub fn scan(root: &Path) -> Result<Vec<LocalFile>> {
         if !entry.file_type().is_file() {
             continue;
         }
-        let Some(rel) = relative(root, entry.path()) else { continue };
+        let Some(rel) = relative(root, entry.path()) else {
+            continue;
+        };
         if rel == IGNORE_FILE {
             continue;
         }
-        let path = RepoPath::parse(&rel)
-            .map_err(|e| Failure::new(Kind::Invalid, format!("cannot push {}: {e}", entry.path().display())))?;
-        let size = entry.metadata().with_context(|| format!("cannot stat {rel}"))?.len();
-        files.push(LocalFile { path, abs: entry.path().to_path_buf(), size });
+        let path = RepoPath::parse(&rel).map_err(|e| {
+            Failure::new(
+                Kind::Invalid,
+                format!("cannot push {}: {e}", entry.path().display()),
+            )
+        })?;
+        let size = entry
+            .metadata()
+            .with_context(|| format!("cannot stat {rel}"))?
+            .len();
+        files.push(LocalFile {
+            path,
+            abs: entry.path().to_path_buf(),
+            size,
+        });
     }
-    granary_core::paths::check_path_set(files.iter().map(|f| &f.path))
-        .map_err(|e| Failure::new(Kind::Invalid, format!("cannot push {}: {e}", root.display())))?;
+    granary_core::paths::check_path_set(files.iter().map(|f| &f.path)).map_err(|e| {
+        Failure::new(
+            Kind::Invalid,
+            format!("cannot push {}: {e}", root.display()),
+        )
+    })?;
     Ok(files)
 }
 
@@ -132,9 +168,15 @@ pub fn compile_globs(globs: &[String], flag: &str) -> Result<Vec<GlobMatcher>, F
     globs
         .iter()
         .map(|g| {
-            let glob: Glob = GlobBuilder::new(g).literal_separator(true).build().map_err(|e| {
-                Failure::new(Kind::Invalid, format!("{flag} `{g}` is not a valid glob: {e}"))
-            })?;
+            let glob: Glob = GlobBuilder::new(g)
+                .literal_separator(true)
+                .build()
+                .map_err(|e| {
+                    Failure::new(
+                        Kind::Invalid,
+                        format!("{flag} `{g}` is not a valid glob: {e}"),
+                    )
+                })?;
             Ok(glob.compile_matcher())
         })
         .collect()
@@ -146,7 +188,8 @@ mod tests {
 
     #[test]
     fn ignore_rules_follow_gitignore() {
-        let rules = IgnoreRules::parse("# c\n*.tmp\n/build\nlogs/\n!keep.tmp\ndocs/*.pdf\n").unwrap();
+        let rules =
+            IgnoreRules::parse("# c\n*.tmp\n/build\nlogs/\n!keep.tmp\ndocs/*.pdf\n").unwrap();
         assert!(rules.is_ignored("a.tmp", false));
         assert!(rules.is_ignored("x/y/a.tmp", false));
         assert!(!rules.is_ignored("keep.tmp", false));

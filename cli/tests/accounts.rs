@@ -4,15 +4,20 @@
 
 mod support;
 
-use support::{make_model, read_tree, Client, Server};
+use support::{Client, Server, make_model, read_tree};
 
 /// Runs `granary ARGS --json` as `c`, asserts success, parses stdout.
 fn json(c: &Client, args: &[&str]) -> serde_json::Value {
     let mut all = args.to_vec();
     all.push("--json");
     let out = c.run(&all);
-    assert!(out.status.success(), "granary {all:?}: {}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("granary {all:?} printed no JSON ({e})"))
+    assert!(
+        out.status.success(),
+        "granary {all:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("granary {all:?} printed no JSON ({e})"))
 }
 
 #[test]
@@ -22,8 +27,20 @@ fn tokens_are_created_scoped_listed_and_revoked() {
     let src = alice.path("src");
     make_model(&src, 1, 1000);
 
-    let read = alice.ok(&["token", "create", "--scope", "read", "--name", "ci-read", "--expires-days", "30"]);
-    assert!(!read.is_empty() && !read.contains(' '), "the token alone on the last line: {read}");
+    let read = alice.ok(&[
+        "token",
+        "create",
+        "--scope",
+        "read",
+        "--name",
+        "ci-read",
+        "--expires-days",
+        "30",
+    ]);
+    assert!(
+        !read.is_empty() && !read.contains(' '),
+        "the token alone on the last line: {read}"
+    );
     let mut reader = Client::new(&server);
     reader.token = Some(read.clone());
     assert_eq!(reader.ok(&["whoami"]), "alice");
@@ -39,19 +56,36 @@ fn tokens_are_created_scoped_listed_and_revoked() {
     elsewhere.fails(&["push", src.to_str().unwrap(), "alice/x"], 4);
 
     let table = String::from_utf8(alice.run(&["token", "ls"]).stdout).unwrap();
-    let line = table.lines().find(|l| l.contains("ci-read")).unwrap_or_else(|| panic!("{table}"));
+    let line = table
+        .lines()
+        .find(|l| l.contains("ci-read"))
+        .unwrap_or_else(|| panic!("{table}"));
     assert!(line.contains(" read ") && line.ends_with("live"), "{line}");
     let tokens = json(&alice, &["token", "ls"]);
-    let row = tokens.as_array().unwrap().iter().find(|t| t["name"] == "ci-read").unwrap().clone();
+    let row = tokens
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "ci-read")
+        .unwrap()
+        .clone();
     assert!(row["expires_at"].as_i64().is_some(), "{row}");
-    assert!(!tokens.to_string().contains(&read), "token ls never shows a secret");
+    assert!(
+        !tokens.to_string().contains(&read),
+        "token ls never shows a secret"
+    );
 
     let id = row["id"].as_str().unwrap();
     alice.ok(&["token", "revoke", id]);
     let err = reader.fails(&["whoami"], 4);
     assert!(err.contains("revoked"), "{err}");
     let table = String::from_utf8(alice.run(&["token", "ls"]).stdout).unwrap();
-    assert!(table.lines().any(|l| l.contains("ci-read") && l.ends_with("revoked")), "{table}");
+    assert!(
+        table
+            .lines()
+            .any(|l| l.contains("ci-read") && l.ends_with("revoked")),
+        "{table}"
+    );
     alice.fails(&["token", "revoke", id], 3);
     alice.fails(&["token", "create", "--scope", "root"], 2);
 }
@@ -76,22 +110,41 @@ fn a_private_model_is_invisible_to_others_until_made_public() {
     bob.fails(&["repo", "settings", "alice/secret", "--public"], 3);
 
     let settings = json(&alice, &["repo", "settings", "alice/secret", "--public"]);
-    assert_eq!((settings["private"].as_bool(), settings["gated"].as_bool()), (Some(false), Some(false)));
+    assert_eq!(
+        (settings["private"].as_bool(), settings["gated"].as_bool()),
+        (Some(false), Some(false))
+    );
     assert_eq!(bob.ok(&["pull", "alice/secret"]), rev);
-    assert_eq!(read_tree(&bob.path("secret")), read_tree(&alice.path("mine")));
+    assert_eq!(
+        read_tree(&bob.path("secret")),
+        read_tree(&alice.path("mine"))
+    );
     // Another push keeps its visibility: --private only counts on the first.
-    alice.ok(&["push", src.to_str().unwrap(), "alice/secret", "--private", "-m", "again"]);
+    alice.ok(&[
+        "push",
+        src.to_str().unwrap(),
+        "alice/secret",
+        "--private",
+        "-m",
+        "again",
+    ]);
     bob.ok(&["info", "alice/secret"]);
     // Bob may not make alice's model private again.
     bob.fails(&["repo", "settings", "alice/secret", "--private"], 4);
-    alice.fails(&["repo", "settings", "alice/secret", "--private", "--public"], 2);
+    alice.fails(
+        &["repo", "settings", "alice/secret", "--private", "--public"],
+        2,
+    );
 }
 
 #[test]
 fn a_gated_pull_is_refused_until_the_license_is_accepted() {
     let server = Server::start();
     let alice = Client::new(&server);
-    assert_eq!(alice.ok(&["repo", "create", "alice/gated", "--gated"]), "alice/gated");
+    assert_eq!(
+        alice.ok(&["repo", "create", "alice/gated", "--gated"]),
+        "alice/gated"
+    );
     alice.fails(&["repo", "create", "alice/gated"], 5);
     let src = alice.path("src");
     make_model(&src, 3, 1000);
@@ -103,7 +156,10 @@ fn a_gated_pull_is_refused_until_the_license_is_accepted() {
     bob.token = Some(server.bob_token.clone());
     bob.ok(&["info", "alice/gated"]);
     let err = bob.fails(&["pull", "alice/gated"], 4);
-    assert!(err.contains("granary license accept alice/gated"), "the error says where to accept: {err}");
+    assert!(
+        err.contains("granary license accept alice/gated"),
+        "the error says where to accept: {err}"
+    );
     assert!(!err.contains("this token may not"), "{err}");
     let mut anonymous = Client::new(&server);
     anonymous.token = None;
@@ -111,10 +167,19 @@ fn a_gated_pull_is_refused_until_the_license_is_accepted() {
 
     bob.ok(&["license", "accept", "alice/gated"]);
     assert_eq!(bob.ok(&["pull", "alice/gated"]), rev);
-    assert_eq!(read_tree(&bob.path("gated")), read_tree(&alice.path("gated")));
+    assert_eq!(
+        read_tree(&bob.path("gated")),
+        read_tree(&alice.path("gated"))
+    );
 
-    let settings = json(&alice, &["repo", "settings", "alice/gated", "--ungated", "--private"]);
-    assert_eq!((settings["private"].as_bool(), settings["gated"].as_bool()), (Some(true), Some(false)));
+    let settings = json(
+        &alice,
+        &["repo", "settings", "alice/gated", "--ungated", "--private"],
+    );
+    assert_eq!(
+        (settings["private"].as_bool(), settings["gated"].as_bool()),
+        (Some(true), Some(false))
+    );
 }
 
 #[test]
@@ -169,20 +234,52 @@ fn org_members_with_write_push_under_the_org() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|m| (m["name"].as_str().unwrap().to_string(), m["role"].as_str().unwrap().to_string()))
+        .map(|m| {
+            (
+                m["name"].as_str().unwrap().to_string(),
+                m["role"].as_str().unwrap().to_string(),
+            )
+        })
         .collect();
-    assert_eq!(roles, [("alice".to_string(), "admin".to_string()), ("bob".to_string(), "write".to_string())]);
+    assert_eq!(
+        roles,
+        [
+            ("alice".to_string(), "admin".to_string()),
+            ("bob".to_string(), "write".to_string())
+        ]
+    );
     let table = String::from_utf8(alice.run(&["org", "members", "acme"]).stdout).unwrap();
-    assert!(table.lines().any(|l| l.starts_with("bob") && l.ends_with("write")), "{table}");
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("bob") && l.ends_with("write")),
+        "{table}"
+    );
 
     alice.ok(&["org", "remove-member", "acme", "bob"]);
     // The model is private: to bob it is now as if it did not exist. A push is refused
     // for the namespace, the same way as to a model that does not exist.
-    let private = bob.fails(&["push", src.to_str().unwrap(), "acme/model", "-m", "again"], 4);
-    let missing = bob.fails(&["push", src.to_str().unwrap(), "acme/other", "-m", "again"], 4);
-    let error = |stderr: &str, name: &str| stderr.lines().filter(|l| l.starts_with("error")).collect::<Vec<_>>().join("\n").replace(name, "X");
+    let private = bob.fails(
+        &["push", src.to_str().unwrap(), "acme/model", "-m", "again"],
+        4,
+    );
+    let missing = bob.fails(
+        &["push", src.to_str().unwrap(), "acme/other", "-m", "again"],
+        4,
+    );
+    let error = |stderr: &str, name: &str| {
+        stderr
+            .lines()
+            .filter(|l| l.starts_with("error"))
+            .collect::<Vec<_>>()
+            .join("\n")
+            .replace(name, "X")
+    };
     assert_eq!(error(&private, "acme/model"), error(&missing, "acme/other"));
     bob.fails(&["pull", "acme/model", "-o", "gone"], 3);
     alice.fails(&["org", "remove-member", "acme", "bob"], 3);
-    alice.fails(&["org", "add-member", "acme", "nobody", "--role", "read"], 3);
+    alice.fails(
+        &["org", "add-member", "acme", "nobody", "--role", "read"],
+        3,
+    );
 }

@@ -2,7 +2,7 @@
 
 mod support;
 
-use support::{make_model, Client, Server};
+use support::{Client, Server, make_model};
 
 #[test]
 fn a_wrong_token_is_refused_with_exit_4() {
@@ -48,8 +48,14 @@ fn a_stale_parent_is_a_conflict_with_exit_5() {
     let second = c.ok(&["push", two.to_str().unwrap(), "alice/x"]);
     assert_ne!(first, second);
     // Pushing again on top of `first`, as a machine that pulled before `second` would.
-    let err = c.fails(&["push", one.to_str().unwrap(), "alice/x", "--parent", &first], 5);
-    assert!(err.contains("the branch moved since you pulled: pull and push again"), "{err}");
+    let err = c.fails(
+        &["push", one.to_str().unwrap(), "alice/x", "--parent", &first],
+        5,
+    );
+    assert!(
+        err.contains("the branch moved since you pulled: pull and push again"),
+        "{err}"
+    );
     // The branch did not move.
     let log = String::from_utf8(c.run(&["log", "alice/x"]).stdout).unwrap();
     assert!(log.starts_with(&second[..12]), "{log}");
@@ -71,7 +77,10 @@ fn bad_input_is_exit_2_and_an_unreachable_server_exit_6() {
     let err = c.fails(&["--endpoint", "http://127.0.0.1:9", "ls"], 6);
     assert!(err.contains("cannot reach"), "{err}");
     let help = String::from_utf8(c.run(&["--help"]).stdout).unwrap();
-    assert!(help.contains("Exit codes") && help.contains("7  integrity"), "{help}");
+    assert!(
+        help.contains("Exit codes") && help.contains("7  integrity"),
+        "{help}"
+    );
 }
 
 #[test]
@@ -82,29 +91,51 @@ fn login_stores_a_private_token_and_logout_forgets_it() {
     c.fails(&["whoami"], 4);
     // A wrong token is not stored.
     let mut login = c.command(&["login"]);
-    login.stdin(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    login
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
     let mut child = login.spawn().unwrap();
     use std::io::Write;
-    child.stdin.take().unwrap().write_all(b"gr_wrong\n").unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"gr_wrong\n")
+        .unwrap();
     assert_eq!(child.wait_with_output().unwrap().status.code(), Some(4));
     assert!(!c.config().join("credentials.json").exists());
 
     let mut login = c.command(&["login"]);
-    login.stdin(std::process::Stdio::piped()).stderr(std::process::Stdio::null());
+    login
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null());
     let mut child = login.spawn().unwrap();
-    child.stdin.take().unwrap().write_all(format!("{}\n", server.token).as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{}\n", server.token).as_bytes())
+        .unwrap();
     assert!(child.wait().unwrap().success());
     let path = c.config().join("credentials.json");
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
     }
     assert_eq!(c.ok(&["whoami"]), "alice");
     // The stored endpoint is used when none is given.
     let mut no_endpoint = c.command(&["whoami"]);
     no_endpoint.env_remove("GRANARY_ENDPOINT");
-    assert_eq!(String::from_utf8(no_endpoint.output().unwrap().stdout).unwrap().trim(), "alice");
+    assert_eq!(
+        String::from_utf8(no_endpoint.output().unwrap().stdout)
+            .unwrap()
+            .trim(),
+        "alice"
+    );
     // --token wins over the stored one.
     c.fails(&["--token", "gr_wrong", "whoami"], 4);
     c.ok(&["logout"]);
@@ -113,7 +144,9 @@ fn login_stores_a_private_token_and_logout_forgets_it() {
 
 /// A registry that answers every revision request with a revision holding `path`,
 /// and every other request with the file's bytes; counts the file requests.
-fn hostile_registry(path: &'static str) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+fn hostile_registry(
+    path: &'static str,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
     use std::io::{BufRead, BufReader, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
@@ -144,7 +177,11 @@ fn hostile_registry(path: &'static str) -> (String, std::sync::Arc<std::sync::at
                 bytes.to_vec()
             };
             let mut out = stream;
-            let _ = write!(out, "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+            let _ = write!(
+                out,
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
             let _ = out.write_all(&body);
         }
     });
@@ -154,14 +191,31 @@ fn hostile_registry(path: &'static str) -> (String, std::sync::Arc<std::sync::at
 #[test]
 fn a_pull_never_writes_into_git_or_outside_the_directory() {
     let server = Server::start();
-    for path in [".git/config", "sub/.GIT/hooks/pre-commit", ".git./config", "../escape.txt", "CON", "a:b"] {
+    for path in [
+        ".git/config",
+        "sub/.GIT/hooks/pre-commit",
+        ".git./config",
+        "../escape.txt",
+        "CON",
+        "a:b",
+    ] {
         let (url, file_requests) = hostile_registry(path);
         let mut c = Client::new(&server);
         c.env.push(("GRANARY_ENDPOINT".into(), url));
         let err = c.fails(&["pull", "evil/m", "-o", "out"], 2);
-        assert!(err.contains("refusing to write") && err.contains("nothing was written"), "{path}: {err}");
-        assert!(!c.path("out").exists(), "{path}: the output directory was not even created");
+        assert!(
+            err.contains("refusing to write") && err.contains("nothing was written"),
+            "{path}: {err}"
+        );
+        assert!(
+            !c.path("out").exists(),
+            "{path}: the output directory was not even created"
+        );
         assert!(!c.path("escape.txt").exists());
-        assert_eq!(file_requests.load(std::sync::atomic::Ordering::SeqCst), 0, "{path}: nothing was downloaded");
+        assert_eq!(
+            file_requests.load(std::sync::atomic::Ordering::SeqCst),
+            0,
+            "{path}: nothing was downloaded"
+        );
     }
 }

@@ -4,7 +4,7 @@ mod support;
 
 use std::process::Stdio;
 
-use support::{read_tree, wait_until, Client, Rng, Server, PART_SIZE};
+use support::{Client, PART_SIZE, Rng, Server, read_tree, wait_until};
 
 const BIG: usize = 8 << 20;
 
@@ -12,7 +12,11 @@ fn big_model(c: &Client, seed: u64) -> std::path::PathBuf {
     let dir = c.path("src");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("big.dat"), Rng::new(seed).bytes(BIG)).unwrap();
-    std::fs::write(dir.join("README.md"), "---\nlicense: apache-2.0\n---\nbig\n").unwrap();
+    std::fs::write(
+        dir.join("README.md"),
+        "---\nlicense: apache-2.0\n---\nbig\n",
+    )
+    .unwrap();
     dir
 }
 
@@ -21,7 +25,8 @@ fn a_killed_push_resumes_and_sends_only_the_rest() {
     let server = Server::start();
     let mut c = Client::new(&server);
     let src = big_model(&c, 7);
-    c.env.push(("GRANARY_TEST_UPLOAD_DELAY_MS".into(), "500".into()));
+    c.env
+        .push(("GRANARY_TEST_UPLOAD_DELAY_MS".into(), "500".into()));
     let before = server.stats().received;
     let mut child = c
         .command(&["push", src.to_str().unwrap(), "alice/big", "-j", "2"])
@@ -40,12 +45,18 @@ fn a_killed_push_resumes_and_sends_only_the_rest() {
     child.kill().unwrap();
     child.wait().unwrap();
     let at_kill = server.stats().received;
-    assert!(at_kill - before < BIG as u64, "the push was killed too late to test resuming");
+    assert!(
+        at_kill - before < BIG as u64,
+        "the push was killed too late to test resuming"
+    );
 
     c.env.clear();
     let rev = c.ok(&["push", src.to_str().unwrap(), "alice/big"]);
     let resent = server.stats().received - at_kill;
-    assert!(resent > 0 && resent < BIG as u64, "the rerun sent {resent} bytes of a {BIG}-byte file");
+    assert!(
+        resent > 0 && resent < BIG as u64,
+        "the rerun sent {resent} bytes of a {BIG}-byte file"
+    );
 
     let other = Client::new(&server);
     assert_eq!(other.ok(&["pull", "alice/big", "-o", "out"]), rev);
@@ -58,8 +69,10 @@ fn a_killed_pull_resumes_and_fetches_only_the_rest() {
     let mut c = Client::new(&server);
     let src = big_model(&c, 8);
     let rev = c.ok(&["push", src.to_str().unwrap(), "alice/big"]);
-    c.env.push(("GRANARY_CHUNK_SIZE".into(), (1 << 20).to_string()));
-    c.env.push(("GRANARY_TEST_DOWNLOAD_DELAY_MS".into(), "300".into()));
+    c.env
+        .push(("GRANARY_CHUNK_SIZE".into(), (1 << 20).to_string()));
+    c.env
+        .push(("GRANARY_TEST_DOWNLOAD_DELAY_MS".into(), "300".into()));
     let before = server.stats().sent;
     let mut child = c
         .command(&["pull", "alice/big", "-o", "out", "-j", "1"])
@@ -67,21 +80,40 @@ fn a_killed_pull_resumes_and_fetches_only_the_rest() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    assert!(wait_until(30, || server.stats().sent - before >= 2 << 20), "the pull never started");
+    assert!(
+        wait_until(30, || server.stats().sent - before >= 2 << 20),
+        "the pull never started"
+    );
     child.kill().unwrap();
     child.wait().unwrap();
     let at_kill = server.stats().sent;
-    assert!(at_kill - before < BIG as u64, "the pull was killed too late to test resuming");
-    assert!(!c.path("out/big.dat").exists(), "an unverified file was placed");
-    let partial: Vec<_> = std::fs::read_dir(c.cache().join("partial")).unwrap().collect();
+    assert!(
+        at_kill - before < BIG as u64,
+        "the pull was killed too late to test resuming"
+    );
+    assert!(
+        !c.path("out/big.dat").exists(),
+        "an unverified file was placed"
+    );
+    let partial: Vec<_> = std::fs::read_dir(c.cache().join("partial"))
+        .unwrap()
+        .collect();
     assert!(!partial.is_empty(), "the partial download was kept");
 
     c.env.truncate(1); // same chunk size, no throttle
     assert_eq!(c.ok(&["pull", "alice/big", "-o", "out"]), rev);
     let fetched = server.stats().sent - at_kill;
-    assert!(fetched < BIG as u64, "the resumed pull fetched {fetched} bytes of a {BIG}-byte file");
+    assert!(
+        fetched < BIG as u64,
+        "the resumed pull fetched {fetched} bytes of a {BIG}-byte file"
+    );
     assert_eq!(read_tree(&c.path("out")), read_tree(&src));
-    assert!(std::fs::read_dir(c.cache().join("partial")).unwrap().next().is_none());
+    assert!(
+        std::fs::read_dir(c.cache().join("partial"))
+            .unwrap()
+            .next()
+            .is_none()
+    );
 }
 
 #[test]
@@ -107,8 +139,15 @@ fn a_damaged_cache_entry_is_detected_and_fetched_again() {
 
     let before = server.stats().sent;
     c.ok(&["pull", "alice/big", "-o", "second"]);
-    assert_eq!(server.stats().sent - before, BIG as u64, "the damaged blob is fetched again");
-    assert_eq!(std::fs::read(c.path("second/big.dat")).unwrap(), std::fs::read(src.join("big.dat")).unwrap());
+    assert_eq!(
+        server.stats().sent - before,
+        BIG as u64,
+        "the damaged blob is fetched again"
+    );
+    assert_eq!(
+        std::fs::read(c.path("second/big.dat")).unwrap(),
+        std::fs::read(src.join("big.dat")).unwrap()
+    );
 
     // `cache verify` finds a damaged blob (truncated this time) and exits 7.
     let blob = c.cache().join("blobs/sha256").join(&sha[..2]).join(&sha);

@@ -3,7 +3,7 @@
 
 mod support;
 
-use support::{make_model, read_tree, Client, Server};
+use support::{Client, Server, make_model, read_tree};
 
 /// Shards of 600k F32 parameters: 2.4 MB each, three upload parts.
 const PARAMS: usize = 600_000;
@@ -19,8 +19,20 @@ fn push_then_pull_is_byte_identical_by_every_kind_of_revision_name() {
     std::fs::write(src.join("notes.tmp"), "scratch").unwrap();
     std::fs::write(src.join(".granaryignore"), "*.tmp\n").unwrap();
 
-    let rev = alice.ok(&["push", src.to_str().unwrap(), "alice/tiny", "--tag", "v1.0", "-m", "first"]);
-    assert_eq!(rev.len(), 64, "the last stdout line is the revision id: {rev}");
+    let rev = alice.ok(&[
+        "push",
+        src.to_str().unwrap(),
+        "alice/tiny",
+        "--tag",
+        "v1.0",
+        "-m",
+        "first",
+    ]);
+    assert_eq!(
+        rev.len(),
+        64,
+        "the last stdout line is the revision id: {rev}"
+    );
     let mut expected = read_tree(&src);
     expected.retain(|p, _| !p.starts_with(".git/") && p != "notes.tmp" && p != ".granaryignore");
     assert_eq!(expected.len(), 5);
@@ -54,7 +66,10 @@ fn push_then_pull_is_byte_identical_by_every_kind_of_revision_name() {
     let text = bob.ok(&["info", "alice/tiny"]);
     assert!(!text.is_empty());
     let human = String::from_utf8(bob.run(&["info", "alice/tiny"]).stdout).unwrap();
-    assert!(human.contains("model-00001-of-00003.safetensors") && human.contains("1.8M"), "{human}");
+    assert!(
+        human.contains("model-00001-of-00003.safetensors") && human.contains("1.8M"),
+        "{human}"
+    );
 
     // ls, search and log see it.
     let ls = String::from_utf8(bob.run(&["ls", "alice"]).stdout).unwrap();
@@ -74,23 +89,60 @@ fn include_and_exclude_choose_files() {
     make_model(&src, 2, 10_000);
     alice.ok(&["push", src.to_str().unwrap(), "alice/globs"]);
 
-    alice.ok(&["pull", "alice/globs", "-o", "json-only", "--include", "*.json"]);
+    alice.ok(&[
+        "pull",
+        "alice/globs",
+        "-o",
+        "json-only",
+        "--include",
+        "*.json",
+    ]);
     let got: Vec<String> = read_tree(&alice.path("json-only")).into_keys().collect();
     assert_eq!(got, ["config.json"]);
 
-    alice.ok(&["pull", "alice/globs", "-o", "no-weights", "--exclude", "*.safetensors"]);
+    alice.ok(&[
+        "pull",
+        "alice/globs",
+        "-o",
+        "no-weights",
+        "--exclude",
+        "*.safetensors",
+    ]);
     let got: Vec<String> = read_tree(&alice.path("no-weights")).into_keys().collect();
     assert_eq!(got, ["README.md", "config.json"]);
 
-    alice.ok(&["pull", "alice/globs", "-o", "some", "--include", "*.safetensors", "--exclude", "*00002*"]);
+    alice.ok(&[
+        "pull",
+        "alice/globs",
+        "-o",
+        "some",
+        "--include",
+        "*.safetensors",
+        "--exclude",
+        "*00002*",
+    ]);
     assert_eq!(read_tree(&alice.path("some")).len(), 2);
-    alice.fails(&["pull", "alice/globs", "-o", "none", "--include", "*.onnx"], 3);
+    alice.fails(
+        &["pull", "alice/globs", "-o", "none", "--include", "*.onnx"],
+        3,
+    );
 
-    let out = alice.run(&["pull", "alice/globs", "-o", "json", "--include", "*.md", "--json"]);
+    let out = alice.run(&[
+        "pull",
+        "alice/globs",
+        "-o",
+        "json",
+        "--include",
+        "*.md",
+        "--json",
+    ]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("pull --json is JSON");
     assert_eq!(v["files"].as_array().unwrap().len(), 1);
     assert_eq!(v["files"][0]["path"], "README.md");
-    assert_eq!(v["downloaded_bytes"], 0, "README.md was cached by the pulls before");
+    assert_eq!(
+        v["downloaded_bytes"], 0,
+        "README.md was cached by the pulls before"
+    );
 }
 
 #[test]
@@ -104,7 +156,11 @@ fn nothing_is_transferred_twice() {
     let before = server.stats();
     alice.ok(&["push", src.to_str().unwrap(), "alice/a"]);
     let after_first = server.stats();
-    assert_eq!(after_first.received - before.received, total, "the first push sends every byte once");
+    assert_eq!(
+        after_first.received - before.received,
+        total,
+        "the first push sends every byte once"
+    );
 
     // A second push of the same files sends no blob bytes.
     alice.ok(&["push", src.to_str().unwrap(), "alice/a", "-m", "again"]);
@@ -117,7 +173,11 @@ fn nothing_is_transferred_twice() {
     let s1 = server.stats();
     assert_eq!(s1.sent - s0.sent, total);
     bob.ok(&["pull", "alice/a", "-o", "two"]);
-    assert_eq!(server.stats().sent, s1.sent, "a second pull downloads nothing");
+    assert_eq!(
+        server.stats().sent,
+        s1.sent,
+        "a second pull downloads nothing"
+    );
     assert_eq!(read_tree(&bob.path("two")), read_tree(&bob.path("one")));
 
     // Another model sharing a shard: pushing it sends only the new bytes,
@@ -133,15 +193,25 @@ fn nothing_is_transferred_twice() {
     assert_eq!(server.stats().received - r0, new_readme);
     let s2 = server.stats();
     bob.ok(&["pull", "alice/b", "-o", "b"]);
-    assert_eq!(server.stats().sent - s2.sent, new_readme, "the shared shard comes from the cache");
-    assert_eq!(std::fs::read(bob.path("b").join(shared)).unwrap(), std::fs::read(src.join(shared)).unwrap());
+    assert_eq!(
+        server.stats().sent - s2.sent,
+        new_readme,
+        "the shared shard comes from the cache"
+    );
+    assert_eq!(
+        std::fs::read(bob.path("b").join(shared)).unwrap(),
+        std::fs::read(src.join(shared)).unwrap()
+    );
 
     // The pulled files are hard links to the cache.
     #[cfg(unix)]
     {
         use std::os::unix::fs::MetadataExt;
         let meta = std::fs::metadata(bob.path("b").join(shared)).unwrap();
-        assert!(meta.nlink() >= 3, "cache + one + two + b link the same inode");
+        assert!(
+            meta.nlink() >= 3,
+            "cache + one + two + b link the same inode"
+        );
     }
     let ls = String::from_utf8(bob.run(&["cache", "ls", "--json"]).stdout).unwrap();
     let ls: serde_json::Value = serde_json::from_str(&ls).unwrap();

@@ -70,7 +70,8 @@ impl SafetensorsSummary {
 impl Manifest {
     /// The bytes whose SHA-256 is the revision id. Sorts `files` first.
     pub fn canonical_bytes(&mut self) -> Vec<u8> {
-        self.files.sort_by(|a, b| a.path.as_str().cmp(b.path.as_str()));
+        self.files
+            .sort_by(|a, b| a.path.as_str().cmp(b.path.as_str()));
         serde_json::to_vec(self).expect("a manifest always serialises")
     }
 
@@ -119,7 +120,10 @@ impl FromStr for RevisionRef {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let is_hex = !s.is_empty() && s.bytes().all(|b| b.is_ascii_hexdigit());
         if is_hex && s.len() == 64 {
-            return Ok(Self::Id(s.parse().map_err(|e: crate::digest::DigestError| e.to_string())?));
+            return Ok(Self::Id(
+                s.parse()
+                    .map_err(|e: crate::digest::DigestError| e.to_string())?,
+            ));
         }
         if is_hex && s.len() >= MIN_PREFIX && s.len() < 64 {
             return Ok(Self::Prefix(s.to_ascii_lowercase()));
@@ -150,7 +154,10 @@ mod tests {
             author: "alice".into(),
             message: "first".into(),
             created_at: 1,
-            license: LicenseInfo { id: "MIT".into(), name: None },
+            license: LicenseInfo {
+                id: "MIT".into(),
+                name: None,
+            },
             files: vec![
                 FileEntry {
                     path: RepoPath::parse("b.txt").unwrap(),
@@ -193,13 +200,22 @@ mod tests {
     #[test]
     fn parses_revision_refs() {
         let id = Sha256::of(b"x");
-        assert_eq!(id.hex().parse::<RevisionRef>().unwrap(), RevisionRef::Id(id));
+        assert_eq!(
+            id.hex().parse::<RevisionRef>().unwrap(),
+            RevisionRef::Id(id)
+        );
         assert_eq!(
             id.short40().parse::<RevisionRef>().unwrap(),
             RevisionRef::Prefix(id.short40())
         );
-        assert_eq!("main".parse::<RevisionRef>().unwrap(), RevisionRef::Name("main".into()));
-        assert_eq!("abc123".parse::<RevisionRef>().unwrap(), RevisionRef::Name("abc123".into()));
+        assert_eq!(
+            "main".parse::<RevisionRef>().unwrap(),
+            RevisionRef::Name("main".into())
+        );
+        assert_eq!(
+            "abc123".parse::<RevisionRef>().unwrap(),
+            RevisionRef::Name("abc123".into())
+        );
         assert!("../x".parse::<RevisionRef>().is_err());
     }
 }

@@ -7,9 +7,28 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// Names that cannot be owners because URLs use them (`/api/...`, `/models`, ...).
 pub const RESERVED_OWNERS: &[&str] = &[
-    "api", "models", "datasets", "spaces", "settings", "kernels", "buckets", "login", "logout",
-    "signup", "static", "assets", "new", "search", "healthz", "docs", "admin", "organizations",
-    "orgs", "users", "tokens", "join",
+    "api",
+    "models",
+    "datasets",
+    "spaces",
+    "settings",
+    "kernels",
+    "buckets",
+    "login",
+    "logout",
+    "signup",
+    "static",
+    "assets",
+    "new",
+    "search",
+    "healthz",
+    "docs",
+    "admin",
+    "organizations",
+    "orgs",
+    "users",
+    "tokens",
+    "join",
 ];
 
 /// Why a name was refused.
@@ -176,8 +195,18 @@ mod tests {
     #[test]
     fn refuses_bad_names() {
         for bad in [
-            "alice", "alice/", "/x", "a/b/c", "alice/-x", "alice/x-", "alice/a..b", "alice/a b",
-            "alice/ä", "api/x", "Models/x", "settings/x",
+            "alice",
+            "alice/",
+            "/x",
+            "a/b/c",
+            "alice/-x",
+            "alice/x-",
+            "alice/a..b",
+            "alice/a b",
+            "alice/ä",
+            "api/x",
+            "Models/x",
+            "settings/x",
         ] {
             assert!(bad.parse::<ModelId>().is_err(), "{bad} should be refused");
         }
@@ -187,12 +216,32 @@ mod tests {
 
     #[test]
     fn ref_names() {
-        for good in ["main", "v1.0", "release/2026-11", "feature_x", "deadbeef", "cafe12345678x"] {
+        for good in [
+            "main",
+            "v1.0",
+            "release/2026-11",
+            "feature_x",
+            "deadbeef",
+            "cafe12345678x",
+        ] {
             assert!(validate_ref_name(good).is_ok(), "{good}");
         }
         let revision_like = "0123456789ab";
         let full_id = "a".repeat(64);
-        for bad in ["", "../x", "a//b", "/a", "a/", "a b", "x.lock", ".hidden", "-x", revision_like, "DEADBEEFCAFE00", &full_id] {
+        for bad in [
+            "",
+            "../x",
+            "a//b",
+            "/a",
+            "a/",
+            "a b",
+            "x.lock",
+            ".hidden",
+            "-x",
+            revision_like,
+            "DEADBEEFCAFE00",
+            &full_id,
+        ] {
             assert!(validate_ref_name(bad).is_err(), "{bad}");
         }
     }

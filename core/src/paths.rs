@@ -42,9 +42,13 @@ pub enum PathError {
     TrailingDotOrSpace(String),
     #[error("path `{0}` names `{1}`, a reserved device name on Windows")]
     ReservedName(String, String),
-    #[error("path `{0}` is inside `.git`: a pulled `.git/` could run commands through git's configuration")]
+    #[error(
+        "path `{0}` is inside `.git`: a pulled `.git/` could run commands through git's configuration"
+    )]
     GitDirectory(String),
-    #[error("paths `{0}` and `{1}` differ only in case or Unicode form; they would collide on many file systems")]
+    #[error(
+        "paths `{0}` and `{1}` differ only in case or Unicode form; they would collide on many file systems"
+    )]
     CaseCollision(String, String),
     #[error("path `{0}` is listed twice")]
     Duplicate(String),
@@ -64,14 +68,18 @@ impl RepoPath {
             return Err(PathError::Empty);
         }
         if s.len() > MAX_PATH_LEN {
-            return Err(PathError::TooLong(s.chars().take(64).collect::<String>() + "…"));
+            return Err(PathError::TooLong(
+                s.chars().take(64).collect::<String>() + "…",
+            ));
         }
         if s.chars().any(|c| c.is_control()) {
             return Err(PathError::Control(s.to_string()));
         }
         let s: String = s.nfc().collect();
         if s.len() > MAX_PATH_LEN {
-            return Err(PathError::TooLong(s.chars().take(64).collect::<String>() + "…"));
+            return Err(PathError::TooLong(
+                s.chars().take(64).collect::<String>() + "…",
+            ));
         }
         if s.starts_with('/') {
             return Err(PathError::Absolute(s));
@@ -152,11 +160,22 @@ fn is_git_directory(segment: &str) -> bool {
 /// The Windows device a segment names, if any: `CON`, `NUL`, `COM1`… also with an
 /// extension (`nul.txt` is the device too).
 fn reserved_device(segment: &str) -> Option<String> {
-    let stem = segment.split('.').next().unwrap_or(segment).trim_end_matches(' ').to_ascii_uppercase();
+    let stem = segment
+        .split('.')
+        .next()
+        .unwrap_or(segment)
+        .trim_end_matches(' ')
+        .to_ascii_uppercase();
     let reserved = match stem.as_str() {
         "CON" | "PRN" | "AUX" | "NUL" | "CONIN$" | "CONOUT$" => true,
-        _ => match (stem.strip_prefix("COM").or_else(|| stem.strip_prefix("LPT")), stem.chars().count()) {
-            (Some(digit), 4) => digit.chars().all(|c| c.is_ascii_digit() || matches!(c, '¹' | '²' | '³')),
+        _ => match (
+            stem.strip_prefix("COM")
+                .or_else(|| stem.strip_prefix("LPT")),
+            stem.chars().count(),
+        ) {
+            (Some(digit), 4) => digit
+                .chars()
+                .all(|c| c.is_ascii_digit() || matches!(c, '¹' | '²' | '³')),
             _ => false,
         },
     };
@@ -187,7 +206,14 @@ pub fn check_path_set<'a>(paths: impl IntoIterator<Item = &'a RepoPath>) -> Resu
     }
     for p in &all {
         let mut prefix = String::new();
-        for seg in p.as_str().split('/').collect::<Vec<_>>().split_last().map(|x| x.1).unwrap_or(&[]) {
+        for seg in p
+            .as_str()
+            .split('/')
+            .collect::<Vec<_>>()
+            .split_last()
+            .map(|x| x.1)
+            .unwrap_or(&[])
+        {
             if !prefix.is_empty() {
                 prefix.push('/');
             }
@@ -230,12 +256,29 @@ mod tests {
 
     #[test]
     fn accepts_ordinary_paths() {
-        for good in
-            ["config.json", "onnx/model.onnx", "a/b/c.txt", ".gitattributes", ".gitignore", "a..b", "git/x", "console.log", "com10", "my .git", "COMé", "ÇOM1"]
-        {
+        for good in [
+            "config.json",
+            "onnx/model.onnx",
+            "a/b/c.txt",
+            ".gitattributes",
+            ".gitignore",
+            "a..b",
+            "git/x",
+            "console.log",
+            "com10",
+            "my .git",
+            "COMé",
+            "ÇOM1",
+        ] {
             assert!(RepoPath::parse(good).is_ok(), "{good}");
         }
-        assert_eq!(RepoPath::parse("x/Model.SafeTensors").unwrap().extension().unwrap(), "safetensors");
+        assert_eq!(
+            RepoPath::parse("x/Model.SafeTensors")
+                .unwrap()
+                .extension()
+                .unwrap(),
+            "safetensors"
+        );
         assert_eq!(RepoPath::parse(".env").unwrap().extension(), None);
     }
 
@@ -277,7 +320,10 @@ mod tests {
             (deep.as_str(), "deep"),
         ];
         for (bad, why) in cases {
-            assert!(RepoPath::parse(bad).is_err(), "{bad:?} should be refused ({why})");
+            assert!(
+                RepoPath::parse(bad).is_err(),
+                "{bad:?} should be refused ({why})"
+            );
         }
     }
 
@@ -288,20 +334,32 @@ mod tests {
             check_path_set(&[p("README.md"), p("readme.md")]),
             Err(PathError::CaseCollision(..))
         ));
-        assert!(matches!(check_path_set(&[p("a"), p("a")]), Err(PathError::Duplicate(_))));
+        assert!(matches!(
+            check_path_set(&[p("a"), p("a")]),
+            Err(PathError::Duplicate(_))
+        ));
         assert!(matches!(
             check_path_set(&[p("a"), p("A/b")]),
             Err(PathError::FileAndDirectory(_))
         ));
         assert!(check_path_set(&[p("a/b"), p("a/c"), p("b")]).is_ok());
         // NFC and NFD spellings of one name are one path; so are ß and SS.
-        assert!(matches!(check_path_set(&[p("caf\u{e9}"), p("CAFE\u{301}")]), Err(PathError::CaseCollision(..))));
-        assert!(matches!(check_path_set(&[p("stra\u{df}e"), p("STRASSE")]), Err(PathError::CaseCollision(..))));
+        assert!(matches!(
+            check_path_set(&[p("caf\u{e9}"), p("CAFE\u{301}")]),
+            Err(PathError::CaseCollision(..))
+        ));
+        assert!(matches!(
+            check_path_set(&[p("stra\u{df}e"), p("STRASSE")]),
+            Err(PathError::CaseCollision(..))
+        ));
     }
 
     #[test]
     fn normalises_to_nfc() {
-        assert_eq!(RepoPath::parse("cafe\u{301}.txt").unwrap().as_str(), "caf\u{e9}.txt");
+        assert_eq!(
+            RepoPath::parse("cafe\u{301}.txt").unwrap().as_str(),
+            "caf\u{e9}.txt"
+        );
         let json = serde_json::to_string(&"cafe\u{301}/x").unwrap();
         let p: RepoPath = serde_json::from_str(&json).unwrap();
         assert_eq!(p.as_str(), "caf\u{e9}/x");

@@ -39,7 +39,10 @@ mod tests {
     fn round_trips_and_orders() {
         for r in [Role::Read, Role::Write, Role::Admin] {
             assert_eq!(Role::parse(r.as_str()), Some(r));
-            assert_eq!(serde_json::to_string(&r).unwrap(), format!("\"{}\"", r.as_str()));
+            assert_eq!(
+                serde_json::to_string(&r).unwrap(),
+                format!("\"{}\"", r.as_str())
+            );
         }
         assert!(Role::Read < Role::Write && Role::Write < Role::Admin);
         assert_eq!(Role::parse("owner"), None);

@@ -3,8 +3,8 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use serde::de::{self, MapAccess, Visitor};
 use serde::Deserializer as _;
+use serde::de::{self, MapAccess, Visitor};
 
 use crate::manifest::SafetensorsSummary;
 
@@ -18,7 +18,9 @@ pub enum HeaderError {
     TooShort(u64),
     #[error("header declares {0} bytes, more than the {MAX_HEADER_LEN}-byte limit")]
     TooLarge(u64),
-    #[error("header declares {declared} bytes but the file has only {available} after the length prefix")]
+    #[error(
+        "header declares {declared} bytes but the file has only {available} after the length prefix"
+    )]
     Truncated { declared: u64, available: u64 },
     #[error("header is not valid UTF-8")]
     NotUtf8,
@@ -26,8 +28,14 @@ pub enum HeaderError {
     DuplicateKey(String),
     #[error("header is not a valid safetensors header: {0}")]
     Invalid(String),
-    #[error("tensor data ends at byte {data_end} but the file has {data_len} bytes of data: {what}")]
-    SizeMismatch { data_end: u64, data_len: u64, what: &'static str },
+    #[error(
+        "tensor data ends at byte {data_end} but the file has {data_len} bytes of data: {what}"
+    )]
+    SizeMismatch {
+        data_end: u64,
+        data_len: u64,
+        what: &'static str,
+    },
 }
 
 /// The length of the header, read from the first 8 bytes.
@@ -54,7 +62,11 @@ pub fn inspect(file_size: u64, header: &[u8]) -> Result<SafetensorsSummary, Head
         return Err(HeaderError::SizeMismatch {
             data_end,
             data_len,
-            what: if data_end > data_len { "the file is truncated" } else { "the file has trailing bytes" },
+            what: if data_end > data_len {
+                "the file is truncated"
+            } else {
+                "the file has trailing bytes"
+            },
         });
     }
     let mut summary = SafetensorsSummary::default();
@@ -79,7 +91,10 @@ pub fn check_prefix(file_size: u64, prefix: &[u8; 8]) -> Result<u64, HeaderError
         return Err(HeaderError::TooLarge(n));
     }
     if n > file_size - 8 {
-        return Err(HeaderError::Truncated { declared: n, available: file_size - 8 });
+        return Err(HeaderError::Truncated {
+            declared: n,
+            available: file_size - 8,
+        });
     }
     Ok(n)
 }
@@ -159,7 +174,10 @@ mod tests {
 
     #[test]
     fn summarises_a_valid_file() {
-        let file = build(&[("a", "F32", vec![2, 3], f32s(6)), ("b", "F16", vec![4], vec![0; 8])]);
+        let file = build(&[
+            ("a", "F32", vec![2, 3], f32s(6)),
+            ("b", "F16", vec![4], vec![0; 8]),
+        ]);
         let s = inspect_bytes(&file).unwrap();
         assert_eq!(s.tensors, 2);
         assert_eq!(s.parameters["F32"], 6);
@@ -172,19 +190,37 @@ mod tests {
         let good = build(&[("a", "F32", vec![2], f32s(2))]);
         let mut truncated = good.clone();
         truncated.pop();
-        assert!(matches!(inspect_bytes(&truncated), Err(HeaderError::SizeMismatch { .. })));
+        assert!(matches!(
+            inspect_bytes(&truncated),
+            Err(HeaderError::SizeMismatch { .. })
+        ));
         let mut trailing = good.clone();
         trailing.push(0);
-        assert!(matches!(inspect_bytes(&trailing), Err(HeaderError::SizeMismatch { .. })));
+        assert!(matches!(
+            inspect_bytes(&trailing),
+            Err(HeaderError::SizeMismatch { .. })
+        ));
         let mut huge = good.clone();
         huge[..8].copy_from_slice(&(MAX_HEADER_LEN + 1).to_le_bytes());
-        assert!(matches!(inspect_bytes(&huge), Err(HeaderError::TooLarge(_))));
+        assert!(matches!(
+            inspect_bytes(&huge),
+            Err(HeaderError::TooLarge(_))
+        ));
         let mut past_end = good.clone();
         past_end[..8].copy_from_slice(&1_000u64.to_le_bytes());
-        assert!(matches!(inspect_bytes(&past_end), Err(HeaderError::Truncated { .. })));
-        assert!(matches!(inspect_bytes(b"1234"), Err(HeaderError::TooShort(4))));
+        assert!(matches!(
+            inspect_bytes(&past_end),
+            Err(HeaderError::Truncated { .. })
+        ));
+        assert!(matches!(
+            inspect_bytes(b"1234"),
+            Err(HeaderError::TooShort(4))
+        ));
         let shape_lie = build(&[("a", "F32", vec![3], f32s(2))]);
-        assert!(matches!(inspect_bytes(&shape_lie), Err(HeaderError::Invalid(_))));
+        assert!(matches!(
+            inspect_bytes(&shape_lie),
+            Err(HeaderError::Invalid(_))
+        ));
     }
 
     #[test]
@@ -199,7 +235,10 @@ mod tests {
         let mut file = (json.len() as u64).to_le_bytes().to_vec();
         file.extend_from_slice(json);
         file.push(0);
-        assert!(matches!(inspect_bytes(&file), Err(HeaderError::DuplicateKey(_))));
+        assert!(matches!(
+            inspect_bytes(&file),
+            Err(HeaderError::DuplicateKey(_))
+        ));
 
         let mut file = 2u64.to_le_bytes().to_vec();
         file.extend_from_slice(&[0xff, 0xfe]);

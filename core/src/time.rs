@@ -44,6 +44,9 @@ mod tests {
     fn formats_known_instants() {
         assert_eq!(super::rfc3339(0), "1970-01-01T00:00:00.000Z");
         assert_eq!(super::rfc3339(951_782_400_123), "2000-02-29T00:00:00.123Z");
-        assert_eq!(super::rfc3339(1_795_867_200_000), "2026-11-28T12:00:00.000Z");
+        assert_eq!(
+            super::rfc3339(1_795_867_200_000),
+            "2026-11-28T12:00:00.000Z"
+        );
     }
 }

@@ -11,13 +11,22 @@ async fn main() {
         eprintln!("usage: loadgen URL CONNECTIONS SECONDS [URL2 ...]");
         std::process::exit(2);
     }
-    let urls: Vec<String> = std::iter::once(args[1].clone()).chain(args[4..].iter().cloned()).collect();
+    let urls: Vec<String> = std::iter::once(args[1].clone())
+        .chain(args[4..].iter().cloned())
+        .collect();
     let connections: usize = args[2].parse().expect("CONNECTIONS is a number");
     let seconds: f64 = args[3].parse().expect("SECONDS is a number");
-    let client = reqwest::Client::builder().pool_max_idle_per_host(connections).build().unwrap();
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(connections)
+        .build()
+        .unwrap();
     // Warm up the connections.
     for u in &urls {
-        let _ = client.get(u).send().await.and_then(|r| r.error_for_status());
+        let _ = client
+            .get(u)
+            .send()
+            .await
+            .and_then(|r| r.error_for_status());
     }
     let deadline = Instant::now() + Duration::from_secs_f64(seconds);
     let start = Instant::now();
@@ -53,7 +62,11 @@ async fn main() {
     }
     let elapsed = start.elapsed().as_secs_f64();
     all.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    let pct = |p: f64| all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1))).copied().unwrap_or(0.0);
+    let pct = |p: f64| {
+        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(0.0)
+    };
     println!(
         "{}",
         serde_json::json!({

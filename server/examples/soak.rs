@@ -48,7 +48,12 @@ fn noise(n: usize, mut x: u64) -> Vec<u8> {
 
 fn safetensors(mib: usize, seed: u64) -> Vec<u8> {
     let n = mib * 1024 * 1024 / 4;
-    granary_core::safetensors_header::build(&[("w", "F32", vec![n as u64], noise(n * 4, seed).iter().map(|b| b & 0x3f).collect())])
+    granary_core::safetensors_header::build(&[(
+        "w",
+        "F32",
+        vec![n as u64],
+        noise(n * 4, seed).iter().map(|b| b & 0x3f).collect(),
+    )])
 }
 
 struct Driver {
@@ -98,19 +103,38 @@ impl Driver {
             ok_json::<Value>(res).await?;
         }
         add(&self.c.requests, 1);
-        let res = self.client.post(self.api(&format!("/uploads/{id}/complete"))).bearer_auth(token).send().await.map_err(|e| e.to_string())?;
+        let res = self
+            .client
+            .post(self.api(&format!("/uploads/{id}/complete")))
+            .bearer_auth(token)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
         ok_json::<Value>(res).await.map(|_| ())
     }
 
     /// Uploads and commits; `Ok(None)` is a 409 conflict.
-    async fn push(&self, token: &str, model: &str, files: &[(String, Vec<u8>)], parent: Option<&str>) -> Result<Option<String>, String> {
+    async fn push(
+        &self,
+        token: &str,
+        model: &str,
+        files: &[(String, Vec<u8>)],
+        parent: Option<&str>,
+    ) -> Result<Option<String>, String> {
         for (_, bytes) in files {
             self.upload(token, bytes).await?;
         }
         let body = json!({"parent": parent, "message": "soak", "license": "mit",
             "files": files.iter().map(|(p, b)| json!({"path": p, "size": b.len(), "sha256": Sha256::of(b)})).collect::<Vec<_>>()});
         add(&self.c.requests, 1);
-        let res = self.client.post(self.api(&format!("/models/{model}/commits"))).bearer_auth(token).json(&body).send().await.map_err(|e| e.to_string())?;
+        let res = self
+            .client
+            .post(self.api(&format!("/models/{model}/commits")))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
         if res.status() == StatusCode::CONFLICT {
             return Ok(None);
         }
@@ -120,22 +144,41 @@ impl Driver {
 
     async fn head(&self, model: &str) -> Result<Option<String>, String> {
         add(&self.c.requests, 1);
-        let res = self.client.get(self.api(&format!("/models/{model}/refs"))).send().await.map_err(|e| e.to_string())?;
+        let res = self
+            .client
+            .get(self.api(&format!("/models/{model}/refs")))
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
         if res.status() == StatusCode::NOT_FOUND {
             return Ok(None);
         }
         let v: Value = ok_json(res).await?;
-        Ok(v["branches"].as_array().and_then(|b| b.iter().find(|r| r["name"] == "main")).and_then(|r| r["revision"].as_str()).map(str::to_string))
+        Ok(v["branches"]
+            .as_array()
+            .and_then(|b| b.iter().find(|r| r["name"] == "main"))
+            .and_then(|r| r["revision"].as_str())
+            .map(str::to_string))
     }
 
     /// Pulls a whole revision of `model`, checking every byte.
     async fn pull(&self, model: &str) -> Result<(), String> {
         add(&self.c.requests, 1);
-        let res = self.client.get(self.api(&format!("/models/{model}/revisions/main"))).send().await.map_err(|e| e.to_string())?;
+        let res = self
+            .client
+            .get(self.api(&format!("/models/{model}/revisions/main")))
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
         let rev: Value = ok_json(res).await?;
         let id = rev["id"].as_str().ok_or("no revision id")?.to_string();
         add(&self.c.requests, 1);
-        let manifest = self.client.get(self.api(&format!("/models/{model}/manifest/{id}"))).send().await.map_err(|e| e.to_string())?;
+        let manifest = self
+            .client
+            .get(self.api(&format!("/models/{model}/manifest/{id}")))
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
         let manifest = manifest.bytes().await.map_err(|e| e.to_string())?;
         if Sha256::of(&manifest).hex() != id {
             add(&self.c.corrupt, 1);
@@ -145,7 +188,12 @@ impl Driver {
             let path = f["path"].as_str().ok_or("no path")?;
             let want = f["sha256"].as_str().ok_or("no sha256")?;
             add(&self.c.requests, 1);
-            let res = self.client.get(self.api(&format!("/models/{model}/files/{id}/{path}"))).send().await.map_err(|e| e.to_string())?;
+            let res = self
+                .client
+                .get(self.api(&format!("/models/{model}/files/{id}/{path}")))
+                .send()
+                .await
+                .map_err(|e| e.to_string())?;
             if !res.status().is_success() {
                 return Err(format!("GET {path}: {}", res.status()));
             }
@@ -170,7 +218,10 @@ impl Driver {
 async fn ok_json<T: serde::de::DeserializeOwned>(res: reqwest::Response) -> Result<T, String> {
     let status = res.status();
     if !status.is_success() {
-        return Err(format!("{status}: {}", res.text().await.unwrap_or_default()));
+        return Err(format!(
+            "{status}: {}",
+            res.text().await.unwrap_or_default()
+        ));
     }
     res.json().await.map_err(|e| e.to_string())
 }
@@ -183,17 +234,39 @@ async fn main() {
         std::process::exit(2);
     }
     let url = args[1].trim_end_matches('/').to_string();
-    let tokens: Vec<String> = std::fs::read_to_string(&args[2]).unwrap().lines().map(|l| l.trim().to_string()).filter(|l| !l.is_empty()).collect();
+    let tokens: Vec<String> = std::fs::read_to_string(&args[2])
+        .unwrap()
+        .lines()
+        .map(|l| l.trim().to_string())
+        .filter(|l| !l.is_empty())
+        .collect();
     let seconds: u64 = args[3].parse().unwrap();
     let pullers: usize = args[4].parse().unwrap();
     let pushers: usize = args[5].parse().unwrap();
     assert!(tokens.len() >= pushers, "need a token per pusher");
     let c = Arc::new(Counters::default());
-    let client = Client::builder().pool_max_idle_per_host(pullers + pushers).timeout(Duration::from_secs(120)).build().unwrap();
-    let d = Arc::new(Driver { url, client, c: c.clone() });
+    let client = Client::builder()
+        .pool_max_idle_per_host(pullers + pushers)
+        .timeout(Duration::from_secs(120))
+        .build()
+        .unwrap();
+    let d = Arc::new(Driver {
+        url,
+        client,
+        c: c.clone(),
+    });
 
     // Seed: four models the pullers read, owned by the first pusher's user.
-    let owner = d.client.get(d.api("/whoami")).bearer_auth(&tokens[0]).send().await.unwrap().json::<Value>().await.unwrap()["name"]
+    let owner = d
+        .client
+        .get(d.api("/whoami"))
+        .bearer_auth(&tokens[0])
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap()["name"]
         .as_str()
         .unwrap()
         .to_string();
@@ -202,11 +275,19 @@ async fn main() {
         let model = format!("{owner}/seed-{m}");
         let files = vec![
             ("model.safetensors".to_string(), safetensors(4, m + 1)),
-            ("extra/tokenizer.bin.txt".to_string(), noise(300_000, m + 100)),
-            ("README.md".to_string(), format!("---\nlicense: mit\n---\n# seed {m}\n").into_bytes()),
+            (
+                "extra/tokenizer.bin.txt".to_string(),
+                noise(300_000, m + 100),
+            ),
+            (
+                "README.md".to_string(),
+                format!("---\nlicense: mit\n---\n# seed {m}\n").into_bytes(),
+            ),
         ];
         let parent = d.head(&model).await.unwrap();
-        d.push(&tokens[0], &model, &files, parent.as_deref()).await.unwrap();
+        d.push(&tokens[0], &model, &files, parent.as_deref())
+            .await
+            .unwrap();
         models.push(model);
     }
     let shared = format!("{owner}/shared");
@@ -227,9 +308,19 @@ async fn main() {
         }));
     }
     for p in 0..pushers {
-        let (d, token, shared, owner) = (d.clone(), tokens[p].clone(), shared.clone(), owner.clone());
+        let (d, token, shared, owner) =
+            (d.clone(), tokens[p].clone(), shared.clone(), owner.clone());
         tasks.push(tokio::spawn(async move {
-            let me = d.client.get(d.api("/whoami")).bearer_auth(&token).send().await.unwrap().json::<Value>().await.unwrap()["name"]
+            let me = d
+                .client
+                .get(d.api("/whoami"))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()["name"]
                 .as_str()
                 .unwrap()
                 .to_string();
@@ -239,21 +330,33 @@ async fn main() {
             while Instant::now() < deadline {
                 n += 1;
                 let files = vec![
-                    ("weights.safetensors".to_string(), safetensors(1, 1000 * p as u64 + n)),
-                    ("README.md".to_string(), format!("---\nlicense: mit\n---\npush {p}/{n}\n").into_bytes()),
+                    (
+                        "weights.safetensors".to_string(),
+                        safetensors(1, 1000 * p as u64 + n),
+                    ),
+                    (
+                        "README.md".to_string(),
+                        format!("---\nlicense: mit\n---\npush {p}/{n}\n").into_bytes(),
+                    ),
                 ];
                 match d.push(&token, &own, &files, head.as_deref()).await {
                     Ok(Some(id)) => {
                         head = Some(id);
                         add(&d.c.pushes, 1);
                     }
-                    Ok(None) => d.unexpected("push", format!("{own}: conflict on a branch only this client moves")),
+                    Ok(None) => d.unexpected(
+                        "push",
+                        format!("{own}: conflict on a branch only this client moves"),
+                    ),
                     Err(e) => d.unexpected("push", e),
                 }
                 // Every third round, race the others on the shared branch.
                 if n % 3 == 0 && me == owner {
                     let parent = d.head(&shared).await.unwrap_or(None);
-                    let files = vec![("README.md".to_string(), format!("---\nlicense: mit\n---\nshared {p}/{n}\n").into_bytes())];
+                    let files = vec![(
+                        "README.md".to_string(),
+                        format!("---\nlicense: mit\n---\nshared {p}/{n}\n").into_bytes(),
+                    )];
                     match d.push(&token, &shared, &files, parent.as_deref()).await {
                         Ok(Some(_)) => add(&d.c.pushes, 1),
                         Ok(None) => add(&d.c.conflicts, 1),

@@ -19,8 +19,14 @@ pub use granary_core::Role;
 
 /// The caller's role under `owner`, capped by its token.
 pub async fn role_on(db: &Db, caller: &Caller, owner: &str) -> AppResult<Option<Role>> {
-    let Some(user) = &caller.user else { return Ok(None) };
-    if caller.owner_limit.as_ref().is_some_and(|l| !l.eq_ignore_ascii_case(owner)) {
+    let Some(user) = &caller.user else {
+        return Ok(None);
+    };
+    if caller
+        .owner_limit
+        .as_ref()
+        .is_some_and(|l| !l.eq_ignore_ascii_case(owner))
+    {
         return Ok(None);
     }
     let role = if user.is_admin != 0 || user.name.eq_ignore_ascii_case(owner) {
@@ -33,7 +39,12 @@ pub async fn role_on(db: &Db, caller: &Caller, owner: &str) -> AppResult<Option<
 }
 
 /// The user, if it holds at least `min` under `owner`; 401 when anonymous, 403 otherwise.
-pub async fn require_role<'a>(db: &Db, caller: &'a Caller, owner: &str, min: Role) -> AppResult<&'a UserRow> {
+pub async fn require_role<'a>(
+    db: &Db,
+    caller: &'a Caller,
+    owner: &str,
+    min: Role,
+) -> AppResult<&'a UserRow> {
     let user = caller.require_user()?;
     match role_on(db, caller, owner).await? {
         Some(r) if r >= min => Ok(user),
@@ -71,7 +82,9 @@ pub async fn check_download(db: &Db, caller: &Caller, model: &ModelRow) -> AppRe
 /// The owners whose private and gated models the caller may read, as a set for
 /// queries over many models at once (the same answer as [`role_on`] per owner).
 pub async fn readable_owners(db: &Db, caller: &Caller) -> AppResult<Owners> {
-    let Some(user) = &caller.user else { return Ok(Owners::Only(vec![])) };
+    let Some(user) = &caller.user else {
+        return Ok(Owners::Only(vec![]));
+    };
     if user.is_admin != 0 {
         return Ok(match &caller.owner_limit {
             None => Owners::All,
@@ -79,7 +92,12 @@ pub async fn readable_owners(db: &Db, caller: &Caller) -> AppResult<Owners> {
         });
     }
     let mut owners = vec![user.name.to_ascii_lowercase()];
-    owners.extend(orgs::orgs_of(db, &user.id).await?.into_iter().map(|o| o.to_ascii_lowercase()));
+    owners.extend(
+        orgs::orgs_of(db, &user.id)
+            .await?
+            .into_iter()
+            .map(|o| o.to_ascii_lowercase()),
+    );
     if let Some(limit) = &caller.owner_limit {
         owners.retain(|o| o.eq_ignore_ascii_case(limit));
     }
@@ -91,10 +109,20 @@ pub async fn readable_owners(db: &Db, caller: &Caller) -> AppResult<Owners> {
 /// other blob, knowing the digest grants nothing: the bytes must be sent (and
 /// existence answers say "missing"), so a digest is never a key to someone
 /// else's private, gated or deleted content.
-pub async fn referable_blobs(db: &Db, caller: &Caller, digests: &[Sha256]) -> AppResult<HashSet<Sha256>> {
-    let Some(user) = &caller.user else { return Ok(HashSet::new()) };
+pub async fn referable_blobs(
+    db: &Db,
+    caller: &Caller,
+    digests: &[Sha256],
+) -> AppResult<HashSet<Sha256>> {
+    let Some(user) = &caller.user else {
+        return Ok(HashSet::new());
+    };
     let mut found = blob_uploaders::uploaded_by(db, &user.id, digests).await?;
-    let rest: Vec<Sha256> = digests.iter().filter(|d| !found.contains(d)).copied().collect();
+    let rest: Vec<Sha256> = digests
+        .iter()
+        .filter(|d| !found.contains(d))
+        .copied()
+        .collect();
     if !rest.is_empty() {
         let owners = readable_owners(db, caller).await?;
         found.extend(blobs::readable_among(db, Some(&user.id), &owners, &rest).await?);

@@ -60,8 +60,10 @@ impl App {
         }
         let db = Db::connect(&config.database_url()).await?;
         let storage = Storage::open(&config.storage_url(), &config.s3)?;
-        let session_keys =
-            crate::session::SessionKeys::load(config.accounts.session_secret.as_deref(), &config.data_dir)?;
+        let session_keys = crate::session::SessionKeys::load(
+            config.accounts.session_secret.as_deref(),
+            &config.data_dir,
+        )?;
         Ok(Self {
             config,
             db,

@@ -3,9 +3,9 @@
 //! What the caller may do with a model is decided in `access.rs`.
 
 use axum::extract::FromRequestParts;
+use axum::http::Method;
 use axum::http::header::{AUTHORIZATION, COOKIE};
 use axum::http::request::Parts;
-use axum::http::Method;
 
 use crate::access::Role;
 use crate::app::AppState;
@@ -72,11 +72,17 @@ impl Caller {
     /// roles are checked by `access::require_role`, which callers should prefer.)
     pub fn require_owner(&self, owner: &str) -> Result<&UserRow, AppError> {
         let user = self.require_writer()?;
-        let limited_elsewhere = self.owner_limit.as_ref().is_some_and(|l| !l.eq_ignore_ascii_case(owner));
+        let limited_elsewhere = self
+            .owner_limit
+            .as_ref()
+            .is_some_and(|l| !l.eq_ignore_ascii_case(owner));
         if !limited_elsewhere && (user.name.eq_ignore_ascii_case(owner) || user.is_admin != 0) {
             Ok(user)
         } else {
-            Err(AppError::Forbidden(format!("user `{}` cannot write models under `{owner}`", user.name)))
+            Err(AppError::Forbidden(format!(
+                "user `{}` cannot write models under `{owner}`",
+                user.name
+            )))
         }
     }
 }
@@ -100,7 +106,9 @@ impl FromRequestParts<AppState> for Caller {
                 .map(str::trim)
                 .filter(|t| !t.is_empty() && t.len() <= 256)
                 .ok_or_else(invalid_token)?;
-            let (user, grant) = users::find_by_token(&state.db, token, now).await?.ok_or_else(invalid_token)?;
+            let (user, grant) = users::find_by_token(&state.db, token, now)
+                .await?
+                .ok_or_else(invalid_token)?;
             if grant.last_used_at.is_none_or(|t| now - t > 60_000) {
                 users::touch_token(&state.db, &grant.token_id, now).await?;
             }
@@ -117,7 +125,11 @@ impl FromRequestParts<AppState> for Caller {
 }
 
 /// The caller a session cookie names, if the JWT and its session are valid.
-pub async fn session_caller(state: &AppState, jwt: &str, now: i64) -> Result<Option<Caller>, AppError> {
+pub async fn session_caller(
+    state: &AppState,
+    jwt: &str,
+    now: i64,
+) -> Result<Option<Caller>, AppError> {
     let Ok(claims) = state.session_keys.verify(jwt) else {
         return Ok(None);
     };

@@ -175,7 +175,13 @@ pub fn is_https(state: &AppState, headers: &HeaderMap) -> bool {
 /// the scheme and host a trusted proxy forwarded (`X-Forwarded-Proto`, `X-Forwarded-Host`,
 /// which [`identify`] removed from anyone else's requests), else the request's `Host`.
 pub fn public_url(state: &AppState, headers: &HeaderMap) -> String {
-    if let Some(url) = state.config.web.public_url.as_deref().filter(|u| !u.is_empty()) {
+    if let Some(url) = state
+        .config
+        .web
+        .public_url
+        .as_deref()
+        .filter(|u| !u.is_empty())
+    {
         return url.trim_end_matches('/').to_string();
     }
     let get = |name: &header::HeaderName| {
@@ -187,8 +193,14 @@ pub fn public_url(state: &AppState, headers: &HeaderMap) -> String {
             .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_graphic()))
             .map(str::to_string)
     };
-    let proto = if is_https(state, headers) { "https" } else { "http" };
-    let host = get(&X_FORWARDED_HOST).or_else(|| get(&header::HOST)).unwrap_or_else(|| "localhost".into());
+    let proto = if is_https(state, headers) {
+        "https"
+    } else {
+        "http"
+    };
+    let host = get(&X_FORWARDED_HOST)
+        .or_else(|| get(&header::HOST))
+        .unwrap_or_else(|| "localhost".into());
     format!("{proto}://{host}")
 }
 

@@ -214,7 +214,10 @@ impl Config {
 
     pub fn database_url(&self) -> String {
         self.database_url.clone().unwrap_or_else(|| {
-            format!("sqlite://{}?mode=rwc", self.data_dir.join("granary.db").display())
+            format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("granary.db").display()
+            )
         })
     }
 

@@ -27,9 +27,9 @@ use granary_core::{ModelId, Sha256};
 
 use crate::app::{AppState, Stats};
 use crate::auth::Caller;
+use crate::db::blobs;
 use crate::db::models::ModelRow;
 use crate::db::revisions::{self, RevisionRow};
-use crate::db::blobs;
 use crate::error::{AppError, AppResult};
 
 /// How a file response may be cached.
@@ -53,9 +53,15 @@ impl CachePolicy {
     }
 
     fn apply(self, h: &mut HeaderMap) {
-        h.insert(header::CACHE_CONTROL, HeaderValue::from_static(self.cache_control()));
+        h.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static(self.cache_control()),
+        );
         if !self.public {
-            h.insert(header::VARY, HeaderValue::from_static("Authorization, Cookie"));
+            h.insert(
+                header::VARY,
+                HeaderValue::from_static("Authorization, Cookie"),
+            );
         }
     }
 }
@@ -84,15 +90,24 @@ pub async fn open(state: &AppState, caller: &Caller, id: &ModelId, rev: &str) ->
     crate::access::check_download(&state.db, caller, &model).await?;
     let revision = crate::routes::resolve_revision(&state.db, &model, rev).await?;
     let by_id = rev.len() >= 40 && revision.id.starts_with(&rev.to_ascii_lowercase());
-    let policy = CachePolicy { public: model.private == 0 && model.gated == 0, immutable: by_id };
-    Ok(Source { model, revision, policy })
+    let policy = CachePolicy {
+        public: model.private == 0 && model.gated == 0,
+        immutable: by_id,
+    };
+    Ok(Source {
+        model,
+        revision,
+        policy,
+    })
 }
 
 impl Source {
     /// The file at `path` (compared in Unicode NFC, as paths are stored), if the revision has one.
     pub async fn file(&self, state: &AppState, path: &str) -> AppResult<Option<ResolvedFile>> {
         let path = granary_core::paths::nfc(path);
-        let Some((size, sha)) = revisions::find_file(&state.db, &self.model.id, &self.revision.id, &path).await? else {
+        let Some((size, sha)) =
+            revisions::find_file(&state.db, &self.model.id, &self.revision.id, &path).await?
+        else {
             return Ok(None);
         };
         Ok(Some(ResolvedFile {
@@ -109,18 +124,28 @@ impl Source {
 /// printable ASCII, else as RFC 6266 `filename*`.
 fn disposition(path: &str) -> HeaderValue {
     let name = path.rsplit('/').next().unwrap_or(path);
-    let plain = name.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\');
+    let plain = name
+        .bytes()
+        .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\');
     let value = if plain {
         format!("attachment; filename=\"{name}\"")
     } else {
         let encoded: String = url::form_urlencoded::byte_serialize(name.as_bytes()).collect();
-        format!("attachment; filename*=UTF-8''{}", encoded.replace('+', "%20"))
+        format!(
+            "attachment; filename*=UTF-8''{}",
+            encoded.replace('+', "%20")
+        )
     };
     HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static("attachment"))
 }
 
 /// Answers a file request: full, ranged or HEAD, or a redirect to a presigned URL.
-pub async fn serve_file(state: &AppState, method: &Method, headers: &HeaderMap, file: &ResolvedFile) -> AppResult<Response> {
+pub async fn serve_file(
+    state: &AppState,
+    method: &Method,
+    headers: &HeaderMap,
+    file: &ResolvedFile,
+) -> AppResult<Response> {
     let range = match headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
         Some(spec) if file.size > 0 => parse_range(spec, file.size)?,
         _ => None,
@@ -142,27 +167,38 @@ pub async fn serve_file(state: &AppState, method: &Method, headers: &HeaderMap, 
         file.cache.apply(h);
     }
     if let Some(r) = &range {
-        builder = builder.header(header::CONTENT_RANGE, format!("bytes {}-{}/{}", r.start, r.end - 1, file.size));
+        builder = builder.header(
+            header::CONTENT_RANGE,
+            format!("bytes {}-{}/{}", r.start, r.end - 1, file.size),
+        );
     } else if file.size == 0 {
         builder = builder.header(header::CONTENT_RANGE, "bytes */0");
     }
     if *method == Method::HEAD || len == 0 {
         return builder.body(Body::empty()).map_err(AppError::internal);
     }
-    let layout = blobs::find(&state.db, &file.sha256)
-        .await?
-        .ok_or_else(|| AppError::internal(anyhow::anyhow!("blob {} of a revision is missing", file.sha256)))?;
+    let layout = blobs::find(&state.db, &file.sha256).await?.ok_or_else(|| {
+        AppError::internal(anyhow::anyhow!(
+            "blob {} of a revision is missing",
+            file.sha256
+        ))
+    })?;
     if let Some(redirect) = crate::presign::redirect(state, headers, file, &layout).await? {
         return Ok(redirect);
     }
     Stats::add(&state.stats.file_requests, 1);
     let app = state.0.clone();
-    let stream = state.storage.blob_range_stream(layout, body_range).inspect(move |chunk| {
-        if let Ok(c) = chunk {
-            Stats::add(&app.stats.file_bytes_sent, c.len() as u64);
-        }
-    });
-    builder.body(Body::from_stream(stream)).map_err(AppError::internal)
+    let stream = state
+        .storage
+        .blob_range_stream(layout, body_range)
+        .inspect(move |chunk| {
+            if let Ok(c) = chunk {
+                Stats::add(&app.stats.file_bytes_sent, c.len() as u64);
+            }
+        });
+    builder
+        .body(Body::from_stream(stream))
+        .map_err(AppError::internal)
 }
 
 /// Parses a single `bytes=` range against a file of `size > 0` bytes.
@@ -180,17 +216,23 @@ pub fn parse_range(spec: &str, size: u64) -> AppResult<Option<Range<u64>>> {
     };
     let (a, b) = (a.trim(), b.trim());
     let range = if a.is_empty() {
-        let Ok(n) = b.parse::<u64>() else { return Ok(None) };
+        let Ok(n) = b.parse::<u64>() else {
+            return Ok(None);
+        };
         if n == 0 {
             return Err(AppError::RangeNotSatisfiable { size });
         }
         size.saturating_sub(n)..size
     } else {
-        let Ok(start) = a.parse::<u64>() else { return Ok(None) };
+        let Ok(start) = a.parse::<u64>() else {
+            return Ok(None);
+        };
         let end = if b.is_empty() {
             size
         } else {
-            let Ok(last) = b.parse::<u64>() else { return Ok(None) };
+            let Ok(last) = b.parse::<u64>() else {
+                return Ok(None);
+            };
             if last < start {
                 return Ok(None);
             }
@@ -226,7 +268,10 @@ mod tests {
         let p = |public, immutable| CachePolicy { public, immutable }.cache_control();
         assert_eq!(p(true, true), "public, max-age=31536000, immutable");
         for (public, immutable) in [(true, false), (false, true), (false, false)] {
-            assert!(!p(public, immutable).contains("public, max-age"), "{public} {immutable}");
+            assert!(
+                !p(public, immutable).contains("public, max-age"),
+                "{public} {immutable}"
+            );
         }
         assert!(p(false, true).starts_with("private"));
         assert!(p(true, false).contains("no-cache"));
@@ -234,8 +279,17 @@ mod tests {
 
     #[test]
     fn names_the_file() {
-        assert_eq!(super::disposition("a/model.safetensors"), "attachment; filename=\"model.safetensors\"");
-        assert_eq!(super::disposition("caf\u{e9}.txt"), "attachment; filename*=UTF-8''caf%C3%A9.txt");
-        assert_eq!(super::disposition("a\"b"), "attachment; filename*=UTF-8''a%22b");
+        assert_eq!(
+            super::disposition("a/model.safetensors"),
+            "attachment; filename=\"model.safetensors\""
+        );
+        assert_eq!(
+            super::disposition("caf\u{e9}.txt"),
+            "attachment; filename*=UTF-8''caf%C3%A9.txt"
+        );
+        assert_eq!(
+            super::disposition("a\"b"),
+            "attachment; filename*=UTF-8''a%22b"
+        );
     }
 }

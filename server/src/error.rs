@@ -57,7 +57,9 @@ impl AppError {
 
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::NotFound(_) | Self::RevisionNotFound(_) | Self::EntryNotFound(_) => StatusCode::NOT_FOUND,
+            Self::NotFound(_) | Self::RevisionNotFound(_) | Self::EntryNotFound(_) => {
+                StatusCode::NOT_FOUND
+            }
             Self::Gated(_) => StatusCode::FORBIDDEN,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
@@ -72,7 +74,9 @@ impl AppError {
 
     pub fn code(&self) -> &'static str {
         match self {
-            Self::NotFound(_) | Self::RevisionNotFound(_) | Self::EntryNotFound(_) => codes::NOT_FOUND,
+            Self::NotFound(_) | Self::RevisionNotFound(_) | Self::EntryNotFound(_) => {
+                codes::NOT_FOUND
+            }
             Self::Gated(_) => codes::GATED,
             Self::Unauthorized(_) => codes::UNAUTHORIZED,
             Self::Forbidden(_) => codes::FORBIDDEN,

@@ -248,7 +248,8 @@ pub async fn enforce(State(state): State<AppState>, req: Request, next: Next) ->
                         limit.as_secs()
                     ),
                 );
-                res.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+                res.headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
                 return res;
             }
         },
@@ -271,23 +272,26 @@ pub async fn enforce(State(state): State<AppState>, req: Request, next: Next) ->
             )
         };
         let mut res = limit_response(&path, StatusCode::REQUEST_TIMEOUT, "timeout", message);
-        res.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+        res.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
         return res;
     }
     let mut res = res;
     if !body_done.load(Ordering::Relaxed) {
         // Refused before its body was read: hyper will not reuse this connection, so say
         // so, or a client would send its next request on a connection about to close.
-        res.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+        res.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
     res
 }
 
-
 /// The rate-limit key of a request's bearer token (hashed: tokens are not kept in memory).
 fn token_key(req: &Request) -> Option<String> {
     let value = req.headers().get(header::AUTHORIZATION)?.as_bytes();
-    let token = value.strip_prefix(b"Bearer ").or_else(|| value.strip_prefix(b"bearer "))?;
+    let token = value
+        .strip_prefix(b"Bearer ")
+        .or_else(|| value.strip_prefix(b"bearer "))?;
     Some(format!("token:{}", Sha256::of(token.trim_ascii()).hex()))
 }
 
@@ -362,7 +366,10 @@ impl HttpBody for IdleBody {
     type Data = bytes::Bytes;
     type Error = axum::Error;
 
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<bytes::Bytes>, axum::Error>>> {
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<bytes::Bytes>, axum::Error>>> {
         let this = &mut *self;
         match Pin::new(&mut this.inner).poll_frame(cx) {
             Poll::Ready(frame) => {
@@ -387,8 +394,12 @@ impl HttpBody for IdleBody {
             }
             Poll::Pending => {
                 this.waiting_since.get_or_insert_with(Instant::now);
-                let Some(idle) = this.idle else { return Poll::Pending };
-                let sleep = this.sleep.get_or_insert_with(|| Box::pin(tokio::time::sleep(idle)));
+                let Some(idle) = this.idle else {
+                    return Poll::Pending;
+                };
+                let sleep = this
+                    .sleep
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(idle)));
                 match sleep.as_mut().poll(cx) {
                     Poll::Ready(()) => this.fail(
                         CUT_IDLE,
@@ -449,17 +460,22 @@ pub async fn serve(
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let service = router.clone().map_request(move |req: Request<hyper::body::Incoming>| {
-            let mut req = req.map(Body::new);
-            req.extensions_mut().insert(ConnectInfo(addr));
-            req
-        });
+        let service = router
+            .clone()
+            .map_request(move |req: Request<hyper::body::Incoming>| {
+                let mut req = req.map(Body::new);
+                req.extensions_mut().insert(ConnectInfo(addr));
+                req
+            });
         let service = TowerToHyperService::new(service);
         let mut signal_rx = signal_rx.clone();
         let close_rx = close_rx.clone();
         tokio::spawn(async move {
             let mut builder = Builder::new(TokioExecutor::new());
-            builder.http1().timer(TokioTimer::new()).header_read_timeout(idle);
+            builder
+                .http1()
+                .timer(TokioTimer::new())
+                .header_read_timeout(idle);
             // A silent HTTP/2 peer that does not answer pings is closed too.
             builder
                 .http2()

@@ -11,7 +11,11 @@ use std::io::Write as _;
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 #[derive(Parser)]
-#[command(name = "granary-server", version, about = "The Granary open-weights model registry")]
+#[command(
+    name = "granary-server",
+    version,
+    about = "The Granary open-weights model registry"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -105,18 +109,29 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve { config, serve } => run_serve(config, serve).await,
         Command::Worker { config } => {
             let app = std::sync::Arc::new(App::open(config).await?);
-            granary_server::verification::Worker::new(app).run(shutdown_signal()).await;
+            granary_server::verification::Worker::new(app)
+                .run(shutdown_signal())
+                .await;
             Ok(())
         }
         Command::Verify { target, config } => {
             let app = App::open(config).await?;
-            let (model, job) = granary_server::routes::verification::requeue_target(&app, &target).await?;
+            let (model, job) =
+                granary_server::routes::verification::requeue_target(&app, &target).await?;
             println!("queued verification job {job} for {model}");
             Ok(())
         }
-        Command::Gc { dry_run, grace_minutes, json, config } => {
+        Command::Gc {
+            dry_run,
+            grace_minutes,
+            json,
+            config,
+        } => {
             let app = App::open(config).await?;
-            let opts = granary_server::maintenance::gc::GcOptions { grace_ms: minutes_ms(grace_minutes), dry_run };
+            let opts = granary_server::maintenance::gc::GcOptions {
+                grace_ms: minutes_ms(grace_minutes),
+                dry_run,
+            };
             let report = granary_server::maintenance::gc::collect(&app, opts).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
@@ -126,12 +141,26 @@ async fn main() -> anyhow::Result<()> {
                 }
                 println!("{}", report.summary());
             }
-            anyhow::ensure!(report.errors.is_empty(), "{} objects could not be removed", report.errors.len());
+            anyhow::ensure!(
+                report.errors.is_empty(),
+                "{} objects could not be removed",
+                report.errors.len()
+            );
             Ok(())
         }
-        Command::Fsck { repair, deep, grace_minutes, json, config } => {
+        Command::Fsck {
+            repair,
+            deep,
+            grace_minutes,
+            json,
+            config,
+        } => {
             let app = App::open(config).await?;
-            let opts = granary_server::maintenance::fsck::FsckOptions { repair, deep, grace_ms: minutes_ms(grace_minutes) };
+            let opts = granary_server::maintenance::fsck::FsckOptions {
+                repair,
+                deep,
+                grace_ms: minutes_ms(grace_minutes),
+            };
             let report = granary_server::maintenance::fsck::check(&app, opts).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
@@ -157,22 +186,42 @@ async fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::User { command: UserCommand::Create { name, admin, password_stdin, config } } => {
+        Command::User {
+            command:
+                UserCommand::Create {
+                    name,
+                    admin,
+                    password_stdin,
+                    config,
+                },
+        } => {
             granary_core::names::validate_owner(&name).map_err(|e| anyhow::anyhow!("{e}"))?;
             let app = App::open(config).await?;
             let now = granary_core::time::now_ms();
             let user = db::users::ensure(&app.db, &name, admin, now).await?;
-            anyhow::ensure!(user.kind == "user", "`{name}` is an organisation, not a user");
+            anyhow::ensure!(
+                user.kind == "user",
+                "`{name}` is an organisation, not a user"
+            );
             if password_stdin {
                 let mut line = String::new();
                 std::io::stdin().read_line(&mut line)?;
                 let password = line.trim_end_matches(['\r', '\n']);
                 granary_server::passwords::check_new(password).map_err(|e| anyhow::anyhow!(e))?;
-                db::users::set_password(&app.db, &user.id, &granary_server::passwords::hash(password)?).await?;
+                db::users::set_password(
+                    &app.db,
+                    &user.id,
+                    &granary_server::passwords::hash(password)?,
+                )
+                .await?;
                 println!("password set for `{}`", user.name);
             }
             let token = db::users::create_token(&app.db, &user.id, "cli", "admin", now).await?;
-            println!("created a token for user `{}`{}:", user.name, if user.is_admin != 0 { " (admin)" } else { "" });
+            println!(
+                "created a token for user `{}`{}:",
+                user.name,
+                if user.is_admin != 0 { " (admin)" } else { "" }
+            );
             println!("{token}");
             Ok(())
         }
@@ -228,7 +277,8 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };

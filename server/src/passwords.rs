@@ -1,8 +1,8 @@
 //! Passwords for web sign-in, hashed with Argon2id (PHC strings).
 
+use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
 
 /// The shortest password accepted.
 pub const MIN_LEN: usize = 10;
@@ -30,7 +30,11 @@ pub fn hash(password: &str) -> anyhow::Result<String> {
 /// Whether `password` matches the stored hash.
 pub fn verify(password: &str, stored: &str) -> bool {
     PasswordHash::new(stored)
-        .map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+        .map(|h| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        })
         .unwrap_or(false)
 }
 

@@ -24,8 +24,8 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 
 use crate::app::{AppState, Stats};
-use crate::error::{AppError, AppResult};
 use crate::downloads::ResolvedFile;
+use crate::error::{AppError, AppResult};
 use crate::storage::{BlobLayout, Key};
 
 /// The `User-Agent` part of the Rust Hub client, which must not be redirected.
@@ -40,15 +40,26 @@ pub async fn redirect(
     layout: &BlobLayout,
 ) -> AppResult<Option<Response>> {
     let s3 = &state.config.s3;
-    if !s3.presign_downloads || !state.storage.can_sign() || layout.part_count != 1 || layout.size == 0 {
+    if !s3.presign_downloads
+        || !state.storage.can_sign()
+        || layout.part_count != 1
+        || layout.size == 0
+    {
         return Ok(None);
     }
-    let agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
     if agent.contains(HF_HUB_RUST_AGENT) {
         return Ok(None);
     }
     let ttl = Duration::from_secs(s3.presign_ttl_secs.max(1));
-    let url = match state.storage.signed_get_url(&Key::BlobPart(layout, 0).path(), ttl).await {
+    let url = match state
+        .storage
+        .signed_get_url(&Key::BlobPart(layout, 0).path(), ttl)
+        .await
+    {
         Some(Ok(url)) => url,
         Some(Err(e)) => {
             tracing::warn!(blob = %file.sha256, error = %e, "cannot presign a download; streaming it instead");

@@ -30,7 +30,10 @@ pub struct UploadLimits {
 
 impl Default for UploadLimits {
     fn default() -> Self {
-        Self { max_open_uploads: 256, max_staged_bytes: 1024 * 1024 * 1024 * 1024 }
+        Self {
+            max_open_uploads: 256,
+            max_staged_bytes: 1024 * 1024 * 1024 * 1024,
+        }
     }
 }
 
@@ -60,7 +63,9 @@ pub async fn reserve_upload(app: &App, user: &UserRow, size: u64) -> AppResult<(
     let account = quota::account_of(&app.db, &user.name).await?;
     let committed = quota::account_usage(&app.db, &account).await?;
     let uncommitted = crate::db::blob_uploaders::uncommitted_bytes(&app.db, &user.id).await?;
-    let used = committed.saturating_add(uncommitted).saturating_add(declared);
+    let used = committed
+        .saturating_add(uncommitted)
+        .saturating_add(declared);
     if used.saturating_add(size) > limit {
         return Err(AppError::TooLarge(format!(
             "uploading {size} more bytes would pass the storage quota of {limit} bytes (owner_quota_bytes): \
@@ -76,7 +81,11 @@ pub async fn reserve_upload(app: &App, user: &UserRow, size: u64) -> AppResult<(
 /// the distinct blobs its namespaces' revisions reference now, plus those of
 /// `layouts` that none references yet. (Two commits racing may both pass: the
 /// quota bounds growth, it is not an exact ledger.)
-pub async fn check_commit(app: &App, owner: &str, layouts: &HashMap<Sha256, BlobLayout>) -> AppResult<()> {
+pub async fn check_commit(
+    app: &App,
+    owner: &str,
+    layouts: &HashMap<Sha256, BlobLayout>,
+) -> AppResult<()> {
     let limit = app.config.limits.owner_quota_bytes;
     if limit == 0 {
         return Ok(());
@@ -85,12 +94,19 @@ pub async fn check_commit(app: &App, owner: &str, layouts: &HashMap<Sha256, Blob
     let digests: Vec<Sha256> = layouts.keys().copied().collect();
     let used = quota::account_usage(&app.db, &account).await?;
     let known: HashSet<String> = quota::account_references(&app.db, &account, &digests).await?;
-    let added: u64 = layouts.values().filter(|l| !known.contains(&l.sha256.hex())).map(|l| l.size).sum();
+    let added: u64 = layouts
+        .values()
+        .filter(|l| !known.contains(&l.sha256.hex()))
+        .map(|l| l.size)
+        .sum();
     if used.saturating_add(added) > limit {
         let whose = if account.name.eq_ignore_ascii_case(owner) {
             format!("`{owner}`")
         } else {
-            format!("`{owner}` (whose storage counts towards its creator `{}`)", account.name)
+            format!(
+                "`{owner}` (whose storage counts towards its creator `{}`)",
+                account.name
+            )
         };
         return Err(AppError::TooLarge(format!(
             "this commit adds {added} bytes of new files to {whose}, whose account already stores {used} bytes: \

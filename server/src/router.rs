@@ -21,14 +21,23 @@ pub fn router(state: AppState) -> Router {
         .route("/stats", get(meta::stats))
         .route("/blobs/missing", post(uploads::missing_blobs))
         .route("/uploads", post(uploads::create_upload))
-        .route("/uploads/{id}", get(uploads::get_upload).delete(uploads::delete_upload))
+        .route(
+            "/uploads/{id}",
+            get(uploads::get_upload).delete(uploads::delete_upload),
+        )
         .route(
             "/uploads/{id}/parts/{n}",
             put(uploads::put_part).layer(DefaultBodyLimit::disable()),
         )
         .route("/uploads/{id}/complete", post(uploads::complete_upload))
-        .route("/tokens", post(accounts::create_token).get(accounts::list_tokens))
-        .route("/tokens/{id}", axum::routing::delete(accounts::revoke_token))
+        .route(
+            "/tokens",
+            post(accounts::create_token).get(accounts::list_tokens),
+        )
+        .route(
+            "/tokens/{id}",
+            axum::routing::delete(accounts::revoke_token),
+        )
         .route("/orgs", post(accounts::create_org))
         .route("/orgs/{org}/members", get(accounts::list_members))
         .route(
@@ -43,12 +52,27 @@ pub fn router(state: AppState) -> Router {
             "/models/{owner}/{name}",
             get(models::get_model).delete(accounts::delete_repo),
         )
-        .route("/models/{owner}/{name}/settings", axum::routing::patch(accounts::update_settings))
-        .route("/models/{owner}/{name}/license/accept", post(accounts::accept_license))
-        .route("/models/{owner}/{name}/license/acceptances", get(accounts::list_acceptances))
-        .route("/models/{owner}/{name}/commits", post(commits::create_commit))
+        .route(
+            "/models/{owner}/{name}/settings",
+            axum::routing::patch(accounts::update_settings),
+        )
+        .route(
+            "/models/{owner}/{name}/license/accept",
+            post(accounts::accept_license),
+        )
+        .route(
+            "/models/{owner}/{name}/license/acceptances",
+            get(accounts::list_acceptances),
+        )
+        .route(
+            "/models/{owner}/{name}/commits",
+            post(commits::create_commit),
+        )
         .route("/models/{owner}/{name}/refs", get(models::list_refs))
-        .route("/models/{owner}/{name}/revisions/{rev}", get(models::get_revision))
+        .route(
+            "/models/{owner}/{name}/revisions/{rev}",
+            get(models::get_revision),
+        )
         .route(
             "/models/{owner}/{name}/revisions/{rev}/verification",
             get(verification::get_verification),
@@ -57,7 +81,10 @@ pub fn router(state: AppState) -> Router {
             "/models/{owner}/{name}/revisions/{rev}/verify",
             post(verification::request_verification),
         )
-        .route("/models/{owner}/{name}/manifest/{rev}", get(models::get_manifest))
+        .route(
+            "/models/{owner}/{name}/manifest/{rev}",
+            get(models::get_manifest),
+        )
         .route("/models/{owner}/{name}/log/{rev}", get(models::get_log))
         .route(
             "/models/{owner}/{name}/tags/{tag}",

@@ -64,7 +64,10 @@ impl SessionKeys {
     /// The configured secret, else the one kept in `<data-dir>/session.key`, made on first start.
     pub fn load(configured: Option<&str>, data_dir: &Path) -> anyhow::Result<Self> {
         if let Some(s) = configured {
-            anyhow::ensure!(s.len() >= 32, "the session secret must be at least 32 characters");
+            anyhow::ensure!(
+                s.len() >= 32,
+                "the session secret must be at least 32 characters"
+            );
             return Self::from_secret(s.as_bytes());
         }
         let path = data_dir.join("session.key");
@@ -163,7 +166,10 @@ mod tests {
         let keys = SessionKeys::from_secret(b"0123456789abcdef0123456789abcdef").unwrap();
         let other = SessionKeys::from_secret(b"another-secret-another-secret-xx").unwrap();
         // Signed with another key.
-        assert!(keys.verify(&other.issue(&claims(future())).unwrap()).is_err());
+        assert!(
+            keys.verify(&other.issue(&claims(future())).unwrap())
+                .is_err()
+        );
         // Expired.
         assert!(keys.verify(&keys.issue(&claims(1)).unwrap()).is_err());
         // Wrong audience and issuer.
@@ -175,18 +181,31 @@ mod tests {
         assert!(keys.verify(&keys.issue(&c).unwrap()).is_err());
         // alg: none with no signature.
         let payload = serde_json::to_value(claims(future())).unwrap();
-        let none = format!("{}.{}.", b64(&serde_json::json!({"alg": "none", "typ": "JWT"})), b64(&payload));
+        let none = format!(
+            "{}.{}.",
+            b64(&serde_json::json!({"alg": "none", "typ": "JWT"})),
+            b64(&payload)
+        );
         assert!(keys.verify(&none).is_err());
         // HS/RS confusion: an RS256 header over an HMAC signature made with the secret.
         let good = keys.issue(&claims(future())).unwrap();
         let sig = good.rsplit('.').next().unwrap();
-        let rs = format!("{}.{}.{sig}", b64(&serde_json::json!({"alg": "RS256", "typ": "JWT"})), b64(&payload));
+        let rs = format!(
+            "{}.{}.{sig}",
+            b64(&serde_json::json!({"alg": "RS256", "typ": "JWT"})),
+            b64(&payload)
+        );
         assert!(keys.verify(&rs).is_err());
         // Tampered payload under the original signature.
         let mut tampered = claims(future());
         tampered.sub = "admin".into();
         let parts: Vec<&str> = good.split('.').collect();
-        let forged = format!("{}.{}.{}", parts[0], b64(&serde_json::to_value(&tampered).unwrap()), parts[2]);
+        let forged = format!(
+            "{}.{}.{}",
+            parts[0],
+            b64(&serde_json::to_value(&tampered).unwrap()),
+            parts[2]
+        );
         assert!(keys.verify(&forged).is_err());
     }
 }

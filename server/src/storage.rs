@@ -130,7 +130,10 @@ impl Storage {
                 Some(public) => s3_builder(&bucket, s3, Some(public)).build()?,
                 None => store.clone(),
             };
-            signer = Some(Arc::new(UrlSigner { s3: signing, prefix: Path::from(prefix.as_str()) }));
+            signer = Some(Arc::new(UrlSigner {
+                s3: signing,
+                prefix: Path::from(prefix.as_str()),
+            }));
             if prefix.is_empty() {
                 Arc::new(store)
             } else {
@@ -150,11 +153,20 @@ impl Storage {
     }
 
     /// A URL that lets anyone GET the object at `key` for `ttl`, when the backend can sign.
-    pub async fn signed_get_url(&self, key: &Path, ttl: std::time::Duration) -> Option<object_store::Result<url::Url>> {
+    pub async fn signed_get_url(
+        &self,
+        key: &Path,
+        ttl: std::time::Duration,
+    ) -> Option<object_store::Result<url::Url>> {
         use object_store::signer::Signer as _;
         let signer = self.signer.as_ref()?;
         let full: Path = signer.prefix.parts().chain(key.parts()).collect();
-        Some(signer.s3.signed_url(axum::http::Method::GET, &full, ttl).await)
+        Some(
+            signer
+                .s3
+                .signed_url(axum::http::Method::GET, &full, ttl)
+                .await,
+        )
     }
 
     pub fn inner(&self) -> &Arc<dyn ObjectStore> {
@@ -172,7 +184,11 @@ impl Storage {
     where
         E: std::fmt::Display,
     {
-        let upload = self.store.put_multipart(key).await.map_err(PutError::Store)?;
+        let upload = self
+            .store
+            .put_multipart(key)
+            .await
+            .map_err(PutError::Store)?;
         let mut writer = WriteMultipart::new_with_chunk_size(upload, WRITE_CHUNK);
         let mut received = 0u64;
         let outcome = loop {
@@ -247,7 +263,10 @@ impl Storage {
         stream::iter(parts)
             .then(move |(n, within)| {
                 let this = this.clone();
-                async move { this.get_range_stream(&Key::BlobPart(&layout, n).path(), within).await }
+                async move {
+                    this.get_range_stream(&Key::BlobPart(&layout, n).path(), within)
+                        .await
+                }
             })
             .try_flatten()
             .boxed()
@@ -309,7 +328,11 @@ const FILE_READ_CHUNK: u64 = 1 << 20;
 
 /// Streams `range` of a local file, read ahead by one blocking thread in large
 /// chunks; one chunk waits for the consumer while the next is read.
-fn file_stream(file: File, path: PathBuf, range: Range<u64>) -> BoxStream<'static, object_store::Result<Bytes>> {
+fn file_stream(
+    file: File,
+    path: PathBuf,
+    range: Range<u64>,
+) -> BoxStream<'static, object_store::Result<Bytes>> {
     let (tx, rx) = tokio::sync::mpsc::channel(1);
     tokio::task::spawn_blocking(move || {
         let error = |e: std::io::Error| object_store::Error::Generic {
@@ -338,11 +361,18 @@ fn file_stream(file: File, path: PathBuf, range: Range<u64>) -> BoxStream<'stati
             left -= want;
         }
     });
-    stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|chunk| (chunk, rx)) }).boxed()
+    stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|chunk| (chunk, rx))
+    })
+    .boxed()
 }
 
 /// An S3 client builder: the `AWS_*` variables, then `s3`'s settings, against `endpoint`.
-fn s3_builder(bucket: &str, s3: &S3Config, endpoint: Option<&str>) -> object_store::aws::AmazonS3Builder {
+fn s3_builder(
+    bucket: &str,
+    s3: &S3Config,
+    endpoint: Option<&str>,
+) -> object_store::aws::AmazonS3Builder {
     let mut b = object_store::aws::AmazonS3Builder::from_env().with_bucket_name(bucket);
     if let Some(endpoint) = endpoint {
         b = b.with_endpoint(endpoint);

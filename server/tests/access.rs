@@ -22,7 +22,10 @@ struct Callers {
 
 impl Callers {
     fn token(&self, who: &str) -> Option<&str> {
-        self.tokens.iter().find(|(n, _)| *n == who).and_then(|(_, t)| t.as_deref())
+        self.tokens
+            .iter()
+            .find(|(n, _)| *n == who)
+            .and_then(|(_, t)| t.as_deref())
     }
 }
 
@@ -34,22 +37,45 @@ async fn setup(t: &TestApp) -> Callers {
     let walt = t.user("walt").await;
     let oscar = t.user("oscar").await;
     let root_user = users::ensure(db, "root", true, now).await.unwrap();
-    let root = users::create_token(db, &root_user.id, "t", "admin", now).await.unwrap();
+    let root = users::create_token(db, &root_user.id, "t", "admin", now)
+        .await
+        .unwrap();
     let alice_row = users::find_by_name(db, "alice").await.unwrap().unwrap();
-    let spec = users::TokenSpec { name: "ro", scope: "read", owner_limit: None, expires_at: None };
-    let (_, read_only) = users::create_scoped_token(db, &alice_row.id, &spec, now).await.unwrap();
+    let spec = users::TokenSpec {
+        name: "ro",
+        scope: "read",
+        owner_limit: None,
+        expires_at: None,
+    };
+    let (_, read_only) = users::create_scoped_token(db, &alice_row.id, &spec, now)
+        .await
+        .unwrap();
     let walt_row = users::find_by_name(db, "walt").await.unwrap().unwrap();
     let (revoked_id, revoked) = users::create_scoped_token(
         db,
         &walt_row.id,
-        &users::TokenSpec { name: "old", scope: "write", owner_limit: None, expires_at: None },
+        &users::TokenSpec {
+            name: "old",
+            scope: "write",
+            owner_limit: None,
+            expires_at: None,
+        },
         now,
     )
     .await
     .unwrap();
-    assert!(users::revoke_token(db, &walt_row.id, &revoked_id, now).await.unwrap());
+    assert!(
+        users::revoke_token(db, &walt_row.id, &revoked_id, now)
+            .await
+            .unwrap()
+    );
 
-    assert_eq!(t.post_json(&alice, "/orgs", &json!({"name": "acme"})).await.status(), StatusCode::CREATED);
+    assert_eq!(
+        t.post_json(&alice, "/orgs", &json!({"name": "acme"}))
+            .await
+            .status(),
+        StatusCode::CREATED
+    );
     for (who, role) in [("rita", "read"), ("walt", "write")] {
         let res = t
             .client
@@ -61,15 +87,35 @@ async fn setup(t: &TestApp) -> Callers {
             .unwrap();
         assert_eq!(res.status(), StatusCode::OK);
     }
-    let files = vec![("README.md", README.as_bytes().to_vec()), ("w.bin", b"weights".to_vec())];
+    let files = vec![
+        ("README.md", README.as_bytes().to_vec()),
+        ("w.bin", b"weights".to_vec()),
+    ];
     for name in ["public", "secret", "gated"] {
-        t.push_ok(&alice, &format!("acme/{name}"), &files, None).await;
+        t.push_ok(&alice, &format!("acme/{name}"), &files, None)
+            .await;
     }
     let settings = |name: &str, body: Value| {
-        t.client.patch(t.api(&format!("/models/acme/{name}/settings"))).bearer_auth(&alice).json(&body).send()
+        t.client
+            .patch(t.api(&format!("/models/acme/{name}/settings")))
+            .bearer_auth(&alice)
+            .json(&body)
+            .send()
     };
-    assert_eq!(settings("secret", json!({"private": true})).await.unwrap().status(), StatusCode::OK);
-    assert_eq!(settings("gated", json!({"gated": true})).await.unwrap().status(), StatusCode::OK);
+    assert_eq!(
+        settings("secret", json!({"private": true}))
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        settings("gated", json!({"gated": true}))
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
     Callers {
         tokens: vec![
             ("anonymous", None),
@@ -84,9 +130,24 @@ async fn setup(t: &TestApp) -> Callers {
     }
 }
 
-const ROLES: [&str; 8] = ["anonymous", "other", "reader", "writer", "owner", "admin", "revoked", "read-token"];
+const ROLES: [&str; 8] = [
+    "anonymous",
+    "other",
+    "reader",
+    "writer",
+    "owner",
+    "admin",
+    "revoked",
+    "read-token",
+];
 
-async fn send(t: &TestApp, token: Option<&str>, method: Method, url: String, body: Option<Value>) -> (StatusCode, String) {
+async fn send(
+    t: &TestApp,
+    token: Option<&str>,
+    method: Method,
+    url: String,
+    body: Option<Value>,
+) -> (StatusCode, String) {
     let mut req = t.client.request(method, url);
     if let Some(tok) = token {
         req = req.bearer_auth(tok);
@@ -102,7 +163,10 @@ async fn send(t: &TestApp, token: Option<&str>, method: Method, url: String, bod
 /// must be exactly the expected status.
 fn assert_outcome(status: StatusCode, expected: u16, context: &str) {
     if (200..300).contains(&expected) {
-        assert!(status.is_success(), "expected success, got {status}: {context}");
+        assert!(
+            status.is_success(),
+            "expected success, got {status}: {context}"
+        );
     } else {
         assert_eq!(status.as_u16(), expected, "{context}");
     }
@@ -123,30 +187,109 @@ async fn authorization_matrix(backend: Backend) {
     let private_read = row([404, 404, 200, 200, 200, 200, 401, 200]);
     let gated_pull = row([403, 403, 200, 200, 200, 200, 401, 200]);
     let cases: Vec<(&str, Method, String, Option<Value>, [u16; 8])> = vec![
-        ("read public (API)", Method::GET, api("/models/acme/public"), None, public_read),
-        ("read private (API)", Method::GET, api("/models/acme/secret"), None, private_read),
-        ("read gated (API)", Method::GET, api("/models/acme/gated"), None, public_read),
-        ("pull public", Method::GET, api("/models/acme/public/files/main/w.bin"), None, public_read),
-        ("pull private", Method::GET, api("/models/acme/secret/files/main/w.bin"), None, private_read),
-        ("pull gated", Method::GET, api("/models/acme/gated/files/main/w.bin"), None, gated_pull),
-        ("web public", Method::GET, web("/acme/public"), None, public_read),
-        ("web private", Method::GET, web("/acme/secret"), None, private_read),
-        ("tag public", Method::PUT, api("/models/acme/public/tags/t1"), Some(json!({"revision": "main", "force": true})),
-            row([401, 403, 403, 200, 200, 200, 401, 403])),
-        ("tag private", Method::PUT, api("/models/acme/secret/tags/t1"), Some(json!({"revision": "main", "force": true})),
-            row([404, 404, 403, 200, 200, 200, 401, 403])),
-        ("change visibility", Method::PATCH, api("/models/acme/public/settings"), Some(json!({"private": false})),
-            row([401, 403, 403, 403, 200, 200, 401, 403])),
-        ("change gate of private", Method::PATCH, api("/models/acme/secret/settings"), Some(json!({"gated": false})),
-            row([404, 404, 403, 403, 200, 200, 401, 403])),
-        ("manage members", Method::PUT, api("/orgs/acme/members/rita"), Some(json!({"role": "read"})),
-            row([401, 403, 403, 403, 200, 200, 401, 403])),
-        ("list members", Method::GET, api("/orgs/acme/members"), None,
-            row([401, 403, 200, 200, 200, 200, 401, 200])),
+        (
+            "read public (API)",
+            Method::GET,
+            api("/models/acme/public"),
+            None,
+            public_read,
+        ),
+        (
+            "read private (API)",
+            Method::GET,
+            api("/models/acme/secret"),
+            None,
+            private_read,
+        ),
+        (
+            "read gated (API)",
+            Method::GET,
+            api("/models/acme/gated"),
+            None,
+            public_read,
+        ),
+        (
+            "pull public",
+            Method::GET,
+            api("/models/acme/public/files/main/w.bin"),
+            None,
+            public_read,
+        ),
+        (
+            "pull private",
+            Method::GET,
+            api("/models/acme/secret/files/main/w.bin"),
+            None,
+            private_read,
+        ),
+        (
+            "pull gated",
+            Method::GET,
+            api("/models/acme/gated/files/main/w.bin"),
+            None,
+            gated_pull,
+        ),
+        (
+            "web public",
+            Method::GET,
+            web("/acme/public"),
+            None,
+            public_read,
+        ),
+        (
+            "web private",
+            Method::GET,
+            web("/acme/secret"),
+            None,
+            private_read,
+        ),
+        (
+            "tag public",
+            Method::PUT,
+            api("/models/acme/public/tags/t1"),
+            Some(json!({"revision": "main", "force": true})),
+            row([401, 403, 403, 200, 200, 200, 401, 403]),
+        ),
+        (
+            "tag private",
+            Method::PUT,
+            api("/models/acme/secret/tags/t1"),
+            Some(json!({"revision": "main", "force": true})),
+            row([404, 404, 403, 200, 200, 200, 401, 403]),
+        ),
+        (
+            "change visibility",
+            Method::PATCH,
+            api("/models/acme/public/settings"),
+            Some(json!({"private": false})),
+            row([401, 403, 403, 403, 200, 200, 401, 403]),
+        ),
+        (
+            "change gate of private",
+            Method::PATCH,
+            api("/models/acme/secret/settings"),
+            Some(json!({"gated": false})),
+            row([404, 404, 403, 403, 200, 200, 401, 403]),
+        ),
+        (
+            "manage members",
+            Method::PUT,
+            api("/orgs/acme/members/rita"),
+            Some(json!({"role": "read"})),
+            row([401, 403, 403, 403, 200, 200, 401, 403]),
+        ),
+        (
+            "list members",
+            Method::GET,
+            api("/orgs/acme/members"),
+            None,
+            row([401, 403, 200, 200, 200, 200, 401, 200]),
+        ),
     ];
     for (what, method, url, body, expected) in &cases {
         for (i, role) in ROLES.iter().enumerate() {
-            let (status, text) = send(&t, c.token(role), method.clone(), url.clone(), body.clone()).await;
+            let (status, text) =
+                send(&t, c.token(role), method.clone(), url.clone(), body.clone()).await;
             assert_outcome(status, expected[i], &format!("{what} as {role}: {text}"));
         }
     }
@@ -158,13 +301,25 @@ async fn authorization_matrix(backend: Backend) {
             let head = t.get(&format!("/models/acme/{model}/refs")).await;
             let parent = if private {
                 let owner = c.token("owner").unwrap();
-                let v: Value = t.client.get(t.api(&format!("/models/acme/{model}/refs"))).bearer_auth(owner).send().await.unwrap().json().await.unwrap();
+                let v: Value = t
+                    .client
+                    .get(t.api(&format!("/models/acme/{model}/refs")))
+                    .bearer_auth(owner)
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
                 v["branches"][0]["revision"].as_str().unwrap().to_string()
             } else {
                 let v: Value = head.json().await.unwrap();
                 v["branches"][0]["revision"].as_str().unwrap().to_string()
             };
-            let files = vec![("README.md", README.as_bytes().to_vec()), ("w.bin", format!("by {role}").into_bytes())];
+            let files = vec![
+                ("README.md", README.as_bytes().to_vec()),
+                ("w.bin", format!("by {role}").into_bytes()),
+            ];
             // Each writer sends its own bytes: a blob another user uploaded cannot be
             // named by digest (`integrity.rs` tests that refusal).
             if push_expect[i] == 201 {
@@ -173,7 +328,14 @@ async fn authorization_matrix(backend: Backend) {
                 }
             }
             let body = json!({"parent": parent, "files": files.iter().map(|(p, b)| common::commit_file(p, b)).collect::<Vec<_>>()});
-            let (status, text) = send(&t, c.token(role), Method::POST, api(&format!("/models/acme/{model}/commits")), Some(body)).await;
+            let (status, text) = send(
+                &t,
+                c.token(role),
+                Method::POST,
+                api(&format!("/models/acme/{model}/commits")),
+                Some(body),
+            )
+            .await;
             let want = push_expect[i];
             // Without the write role: 401 or 403, whether the model is private, public or missing.
             assert_eq!(status.as_u16(), want, "push {model} as {role}: {text}");
@@ -182,23 +344,45 @@ async fn authorization_matrix(backend: Backend) {
 
     // Search never shows a private model to anyone.
     for role in ROLES.iter().filter(|r| **r != "revoked") {
-        let (_, text) = send(&t, c.token(role), Method::GET, api("/models?owner=acme"), None).await;
+        let (_, text) = send(
+            &t,
+            c.token(role),
+            Method::GET,
+            api("/models?owner=acme"),
+            None,
+        )
+        .await;
         let v: Value = serde_json::from_str(&text).unwrap();
-        let ids: Vec<&str> = v["models"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap()).collect();
+        let ids: Vec<&str> = v["models"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["id"].as_str().unwrap())
+            .collect();
         assert_eq!(ids, vec!["acme/gated", "acme/public"], "search as {role}");
     }
 
     // Private is answered exactly like missing, on every surface.
     for (private, missing) in [
         (api("/models/acme/secret"), api("/models/acme/nothing")),
-        (api("/models/acme/secret/files/main/w.bin"), api("/models/acme/nothing/files/main/w.bin")),
-        (api("/models/acme/secret/refs"), api("/models/acme/nothing/refs")),
+        (
+            api("/models/acme/secret/files/main/w.bin"),
+            api("/models/acme/nothing/files/main/w.bin"),
+        ),
+        (
+            api("/models/acme/secret/refs"),
+            api("/models/acme/nothing/refs"),
+        ),
     ] {
         for role in ["anonymous", "other"] {
             let a = send(&t, c.token(role), Method::GET, private.clone(), None).await;
             let b = send(&t, c.token(role), Method::GET, missing.clone(), None).await;
             assert_eq!(a.0, b.0);
-            assert_eq!(a.1.replace("secret", "X"), b.1.replace("nothing", "X"), "{private} as {role}");
+            assert_eq!(
+                a.1.replace("secret", "X"),
+                b.1.replace("nothing", "X"),
+                "{private} as {role}"
+            );
         }
     }
     let a = send(&t, None, Method::GET, web("/acme/secret"), None).await;
@@ -218,23 +402,55 @@ async fn authorization_matrix(backend: Backend) {
         ("admin", "gated", 204),
     ];
     for (role, model, want) in deletes {
-        let (status, text) = send(&t, c.token(role), Method::DELETE, api(&format!("/models/acme/{model}")), None).await;
+        let (status, text) = send(
+            &t,
+            c.token(role),
+            Method::DELETE,
+            api(&format!("/models/acme/{model}")),
+            None,
+        )
+        .await;
         assert_eq!(status.as_u16(), want, "delete as {role}: {text}");
     }
-    assert_eq!(t.get("/models/acme/public").await.status(), StatusCode::NOT_FOUND);
-    assert_eq!(t.get("/models/acme/gated").await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        t.get("/models/acme/public").await.status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        t.get("/models/acme/gated").await.status(),
+        StatusCode::NOT_FOUND
+    );
 }
 
 async fn gated_downloads_need_acceptance(backend: Backend) {
     let t = TestApp::start(backend).await;
     let alice = t.user("alice").await;
     let bob = t.user("bob").await;
-    let res = t.post_json(&alice, "/repos", &json!({"id": "alice/llama-like", "gated": true})).await;
+    let res = t
+        .post_json(
+            &alice,
+            "/repos",
+            &json!({"id": "alice/llama-like", "gated": true}),
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::CREATED);
-    assert_eq!(t.post_json(&alice, "/repos", &json!({"id": "alice/llama-like"})).await.status(), StatusCode::CONFLICT);
-    let files = vec![("README.md", README.as_bytes().to_vec()), ("w.bin", b"gated weights".to_vec())];
+    assert_eq!(
+        t.post_json(&alice, "/repos", &json!({"id": "alice/llama-like"}))
+            .await
+            .status(),
+        StatusCode::CONFLICT
+    );
+    let files = vec![
+        ("README.md", README.as_bytes().to_vec()),
+        ("w.bin", b"gated weights".to_vec()),
+    ];
     let rev = t.push_ok(&alice, "alice/llama-like", &files, None).await;
-    let info: Value = t.get("/models/alice/llama-like").await.json().await.unwrap();
+    let info: Value = t
+        .get("/models/alice/llama-like")
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(info["gated"], true);
 
     let url = t.api("/models/alice/llama-like/files/main/w.bin");
@@ -242,19 +458,45 @@ async fn gated_downloads_need_acceptance(backend: Backend) {
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     let err: Value = res.json().await.unwrap();
     assert_eq!(err["code"], "gated");
-    assert!(err["error"].as_str().unwrap().contains("granary license accept alice/llama-like"));
+    assert!(
+        err["error"]
+            .as_str()
+            .unwrap()
+            .contains("granary license accept alice/llama-like")
+    );
 
-    let res = t.client.post(t.api("/models/alice/llama-like/license/accept")).bearer_auth(&bob).send().await.unwrap();
+    let res = t
+        .client
+        .post(t.api("/models/alice/llama-like/license/accept"))
+        .bearer_auth(&bob)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     let res = t.client.get(&url).bearer_auth(&bob).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(&res.bytes().await.unwrap()[..], b"gated weights");
 
     // Owners see who accepted, at which revision; others may not.
-    let v: Value = t.client.get(t.api("/models/alice/llama-like/license/acceptances")).bearer_auth(&alice).send().await.unwrap().json().await.unwrap();
+    let v: Value = t
+        .client
+        .get(t.api("/models/alice/llama-like/license/acceptances"))
+        .bearer_auth(&alice)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(v["acceptances"][0]["user"], "bob");
     assert_eq!(v["acceptances"][0]["revision_id"], rev.as_str());
-    let res = t.client.get(t.api("/models/alice/llama-like/license/acceptances")).bearer_auth(&bob).send().await.unwrap();
+    let res = t
+        .client
+        .get(t.api("/models/alice/llama-like/license/acceptances"))
+        .bearer_auth(&bob)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
 }
 
@@ -265,7 +507,16 @@ async fn tokens_are_scoped_and_revocable(backend: Backend) {
     let files = vec![("README.md", README.as_bytes().to_vec())];
 
     // A token limited to `alice` cannot write elsewhere, nor mint a broader token.
-    let v: Value = t.post_json(&alice, "/tokens", &json!({"scope": "write", "owner": "alice", "expires_days": 30})).await.json().await.unwrap();
+    let v: Value = t
+        .post_json(
+            &alice,
+            "/tokens",
+            &json!({"scope": "write", "owner": "alice", "expires_days": 30}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
     let limited = v["token"].as_str().unwrap().to_string();
     assert!(v["expires_at"].as_i64().unwrap() > granary_core::time::now_ms());
     t.push_ok(&limited, "alice/ok", &files, None).await;
@@ -281,32 +532,91 @@ async fn tokens_are_scoped_and_revocable(backend: Backend) {
     assert_eq!(res.status(), StatusCode::CREATED);
     let res = t.push(&limited, "team/x", &files, None, json!({})).await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
-    let res = t.post_json(&limited, "/tokens", &json!({"scope": "write", "owner": "team"})).await;
+    let res = t
+        .post_json(
+            &limited,
+            "/tokens",
+            &json!({"scope": "write", "owner": "team"}),
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
 
     // A read token cannot create a write token.
-    let v: Value = t.post_json(&alice, "/tokens", &json!({"scope": "read"})).await.json().await.unwrap();
+    let v: Value = t
+        .post_json(&alice, "/tokens", &json!({"scope": "read"}))
+        .await
+        .json()
+        .await
+        .unwrap();
     let read = v["token"].as_str().unwrap().to_string();
-    assert_eq!(t.post_json(&read, "/tokens", &json!({"scope": "write"})).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        t.post_json(&read, "/tokens", &json!({"scope": "write"}))
+            .await
+            .status(),
+        StatusCode::FORBIDDEN
+    );
 
     // Listing shows no secrets; revocation takes effect on the next request.
-    let list: Value = t.client.get(t.api("/tokens")).bearer_auth(&alice).send().await.unwrap().json().await.unwrap();
+    let list: Value = t
+        .client
+        .get(t.api("/tokens"))
+        .bearer_auth(&alice)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let text = list.to_string();
     assert!(!text.contains(&limited) && !text.contains("token_hash"));
     let id = v["id"].as_str().unwrap();
-    let res = t.client.delete(t.api(&format!("/tokens/{id}"))).bearer_auth(&alice).send().await.unwrap();
+    let res = t
+        .client
+        .delete(t.api(&format!("/tokens/{id}")))
+        .bearer_auth(&alice)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
-    let res = t.client.get(t.api("/whoami")).bearer_auth(&read).send().await.unwrap();
+    let res = t
+        .client
+        .get(t.api("/whoami"))
+        .bearer_auth(&read)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
 
     // The audit log has the events, for server admins only.
-    let res = t.client.get(t.api("/audit")).bearer_auth(&alice).send().await.unwrap();
+    let res = t
+        .client
+        .get(t.api("/audit"))
+        .bearer_auth(&alice)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     let now = granary_core::time::now_ms();
     let root = users::ensure(&t.app.db, "root", true, now).await.unwrap();
-    let root_token = users::create_token(&t.app.db, &root.id, "t", "admin", now).await.unwrap();
-    let v: Value = t.client.get(t.api("/audit")).bearer_auth(&root_token).send().await.unwrap().json().await.unwrap();
-    let events: Vec<&str> = v["events"].as_array().unwrap().iter().map(|e| e["event"].as_str().unwrap()).collect();
+    let root_token = users::create_token(&t.app.db, &root.id, "t", "admin", now)
+        .await
+        .unwrap();
+    let v: Value = t
+        .client
+        .get(t.api("/audit"))
+        .bearer_auth(&root_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let events: Vec<&str> = v["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
     for e in ["token.created", "token.revoked", "org.created"] {
         assert!(events.contains(&e), "{e} missing from {events:?}");
     }
@@ -314,24 +624,48 @@ async fn tokens_are_scoped_and_revocable(backend: Backend) {
     // Token creation is rate limited.
     let mut limited_out = false;
     for _ in 0..30 {
-        if t.post_json(&alice, "/tokens", &json!({"scope": "read"})).await.status() == StatusCode::TOO_MANY_REQUESTS {
+        if t.post_json(&alice, "/tokens", &json!({"scope": "read"}))
+            .await
+            .status()
+            == StatusCode::TOO_MANY_REQUESTS
+        {
             limited_out = true;
             break;
         }
     }
-    assert!(limited_out, "30 token requests in a minute must hit the limit of 20");
+    assert!(
+        limited_out,
+        "30 token requests in a minute must hit the limit of 20"
+    );
 }
 
 /// The audit events of a model, oldest first.
 async fn audit_of(t: &TestApp, subject: &str) -> Vec<String> {
     let admin = t.admin_token().await;
-    let v: Value = t.client.get(t.api("/audit?limit=100")).bearer_auth(&admin).send().await.unwrap().json().await.unwrap();
+    let v: Value = t
+        .client
+        .get(t.api("/audit?limit=100"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let mut events: Vec<String> = v["events"]
         .as_array()
         .unwrap()
         .iter()
         .filter(|e| e["subject"] == subject)
-        .map(|e| format!("{} {}", e["event"].as_str().unwrap(), e["detail"].as_str().unwrap_or("")).trim().to_string())
+        .map(|e| {
+            format!(
+                "{} {}",
+                e["event"].as_str().unwrap(),
+                e["detail"].as_str().unwrap_or("")
+            )
+            .trim()
+            .to_string()
+        })
         .collect();
     events.reverse();
     events
@@ -345,29 +679,102 @@ async fn every_surface_creates_changes_and_deletes_alike(backend: Backend) {
     let alice = t.user("alice").await;
     let hub = |path: &str| format!("{}/api/repos/{path}", t.url);
     // Created on the Hub, pushed to, changed twice to the same value, deleted on the Hub.
-    let res = t.client.post(hub("create")).bearer_auth(&alice).json(&json!({"name": "hubbed", "private": true})).send().await.unwrap();
-    assert_eq!(res.status(), StatusCode::OK, "{}", res.text().await.unwrap());
-    let res = t.client.post(hub("create")).bearer_auth(&alice).json(&json!({"name": "hubbed"})).send().await.unwrap();
+    let res = t
+        .client
+        .post(hub("create"))
+        .bearer_auth(&alice)
+        .json(&json!({"name": "hubbed", "private": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::OK,
+        "{}",
+        res.text().await.unwrap()
+    );
+    let res = t
+        .client
+        .post(hub("create"))
+        .bearer_auth(&alice)
+        .json(&json!({"name": "hubbed"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::CONFLICT);
-    t.push_ok(&alice, "alice/hubbed", &[("README.md", README.as_bytes().to_vec())], None).await;
+    t.push_ok(
+        &alice,
+        "alice/hubbed",
+        &[("README.md", README.as_bytes().to_vec())],
+        None,
+    )
+    .await;
     for _ in 0..2 {
-        let res = t.client.patch(t.api("/models/alice/hubbed/settings")).bearer_auth(&alice).json(&json!({"private": false})).send().await.unwrap();
+        let res = t
+            .client
+            .patch(t.api("/models/alice/hubbed/settings"))
+            .bearer_auth(&alice)
+            .json(&json!({"private": false}))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(res.status(), StatusCode::OK);
     }
-    let res = t.client.delete(hub("delete")).bearer_auth(&alice).json(&json!({"name": "alice/hubbed"})).send().await.unwrap();
-    assert_eq!(res.status(), StatusCode::OK, "{}", res.text().await.unwrap());
-    assert_eq!(t.get("/models/alice/hubbed").await.status(), StatusCode::NOT_FOUND);
-    let revisions: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM revisions").fetch_one(&t.app.db.pool).await.unwrap();
+    let res = t
+        .client
+        .delete(hub("delete"))
+        .bearer_auth(&alice)
+        .json(&json!({"name": "alice/hubbed"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::OK,
+        "{}",
+        res.text().await.unwrap()
+    );
+    assert_eq!(
+        t.get("/models/alice/hubbed").await.status(),
+        StatusCode::NOT_FOUND
+    );
+    let revisions: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM revisions")
+        .fetch_one(&t.app.db.pool)
+        .await
+        .unwrap();
     assert_eq!(revisions.0, 0, "deleted with its revisions");
     assert_eq!(
         audit_of(&t, "alice/hubbed").await,
-        ["repo.created private=true gated=false", "repo.visibility public", "repo.deleted"],
+        [
+            "repo.created private=true gated=false",
+            "repo.visibility public",
+            "repo.deleted"
+        ],
         "one event per change, the same on every surface"
     );
     // The native API, the same way.
-    assert_eq!(t.post_json(&alice, "/repos", &json!({"id": "alice/native"})).await.status(), StatusCode::CREATED);
-    assert_eq!(t.post_json(&alice, "/repos", &json!({"id": "alice/native"})).await.status(), StatusCode::CONFLICT);
-    let res = t.client.delete(t.api("/models/alice/native")).bearer_auth(&alice).send().await.unwrap();
+    assert_eq!(
+        t.post_json(&alice, "/repos", &json!({"id": "alice/native"}))
+            .await
+            .status(),
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        t.post_json(&alice, "/repos", &json!({"id": "alice/native"}))
+            .await
+            .status(),
+        StatusCode::CONFLICT
+    );
+    let res = t
+        .client
+        .delete(t.api("/models/alice/native"))
+        .bearer_auth(&alice)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
-    assert_eq!(audit_of(&t, "alice/native").await, ["repo.created private=false gated=false", "repo.deleted"]);
+    assert_eq!(
+        audit_of(&t, "alice/native").await,
+        ["repo.created private=false gated=false", "repo.deleted"]
+    );
 }

@@ -42,13 +42,22 @@ async fn hf_hub_crate_downloads() {
     assert_eq!(names, expected);
 
     for (path, bytes) in &files {
-        let p = repo.get(path).await.unwrap_or_else(|e| panic!("{path}: {e}"));
+        let p = repo
+            .get(path)
+            .await
+            .unwrap_or_else(|e| panic!("{path}: {e}"));
         assert_eq!(std::fs::read(&p).unwrap(), *bytes, "{path} differs");
         // The cache blob is named by the SHA-256 ETag, as in Python's cache.
         let blob = std::fs::canonicalize(&p).unwrap();
-        assert_eq!(blob.file_name().unwrap().to_str().unwrap(), Sha256::of(bytes).hex());
+        assert_eq!(
+            blob.file_name().unwrap().to_str().unwrap(),
+            Sha256::of(bytes).hex()
+        );
     }
-    let snapshot = cache.path().join("models--alice--tiny/snapshots").join(&rev[..40]);
+    let snapshot = cache
+        .path()
+        .join("models--alice--tiny/snapshots")
+        .join(&rev[..40]);
     assert!(snapshot.join("big/model.safetensors").exists());
 
     // Cached files are served from the cache, with no transfer.
@@ -60,14 +69,22 @@ async fn hf_hub_crate_downloads() {
     for r in [&rev[..40], rev.as_str()] {
         let cache = tempfile::tempdir().unwrap();
         let api = client(&t, cache.path());
-        let repo = api.repo(Repo::with_revision("alice/tiny".into(), RepoType::Model, r.to_string()));
+        let repo = api.repo(Repo::with_revision(
+            "alice/tiny".into(),
+            RepoType::Model,
+            r.to_string(),
+        ));
         let p = repo.get("config.json").await.unwrap();
         assert_eq!(std::fs::read(p).unwrap(), files[3].1);
     }
 
     // Missing files, revisions and repos are errors.
     assert!(repo.get("nope.json").await.is_err());
-    let missing = api.repo(Repo::with_revision("alice/tiny".into(), RepoType::Model, "nope".into()));
+    let missing = api.repo(Repo::with_revision(
+        "alice/tiny".into(),
+        RepoType::Model,
+        "nope".into(),
+    ));
     assert!(missing.get("config.json").await.is_err());
     assert!(api.model("alice/nope".into()).info().await.is_err());
 }
@@ -80,7 +97,12 @@ async fn resolve_headers_and_errors() {
     let rev = t.push_ok(&token, "alice/tiny", &files, None).await;
     let url = |p: &str| format!("{}{p}", t.url);
 
-    let res = t.client.head(url("/alice/tiny/resolve/main/config.json")).send().await.unwrap();
+    let res = t
+        .client
+        .head(url("/alice/tiny/resolve/main/config.json"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
     let h = res.headers();
     assert_eq!(h["x-repo-commit"], &rev[..40]);
@@ -95,7 +117,10 @@ async fn resolve_headers_and_errors() {
         ("/alice/nope/resolve/main/config.json", "RepoNotFound"),
         ("/alice/tiny/resolve/nope/config.json", "RevisionNotFound"),
         ("/alice/tiny/resolve/main/nope.json", "EntryNotFound"),
-        ("/datasets/alice/tiny/resolve/main/config.json", "RepoNotFound"),
+        (
+            "/datasets/alice/tiny/resolve/main/config.json",
+            "RepoNotFound",
+        ),
         ("/api/models/alice/nope", "RepoNotFound"),
         ("/api/models/alice/tiny/revision/nope", "RevisionNotFound"),
     ];
@@ -108,7 +133,12 @@ async fn resolve_headers_and_errors() {
             assert_eq!(res.headers()["x-repo-commit"], &rev[..40]);
         }
     }
-    let res = t.client.get(url("/api/models/alice/tiny/xet-write-token/main")).send().await.unwrap();
+    let res = t
+        .client
+        .get(url("/api/models/alice/tiny/xet-write-token/main"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 400);
     assert!(res.text().await.unwrap().contains("HF_HUB_DISABLE_XET=1"));
 }

@@ -12,7 +12,11 @@ use granary_core::Sha256;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-on_every_backend!(concurrent_pushes_have_one_winner_per_round, same_blob_uploaded_by_many_is_stored_once, tag_race_has_one_winner);
+on_every_backend!(
+    concurrent_pushes_have_one_winner_per_round,
+    same_blob_uploaded_by_many_is_stored_once,
+    tag_race_has_one_winner
+);
 
 const PUSHERS: usize = 20;
 const ROUNDS: usize = 3;
@@ -21,11 +25,15 @@ async fn concurrent_pushes_have_one_winner_per_round(backend: Backend) {
     let t = TestApp::start(backend).await;
     let token = t.user("alice").await;
     let readme = README.as_bytes().to_vec();
-    let mut head = t.push_ok(&token, "alice/race", &[("README.md", readme.clone())], None).await;
+    let mut head = t
+        .push_ok(&token, "alice/race", &[("README.md", readme.clone())], None)
+        .await;
     let mut winners = vec![head.clone()];
     for round in 0..ROUNDS {
         // Every pusher's blobs are uploaded first, so the commits race each other.
-        let contents: Vec<Vec<u8>> = (0..PUSHERS).map(|i| format!("round {round} pusher {i}").into_bytes()).collect();
+        let contents: Vec<Vec<u8>> = (0..PUSHERS)
+            .map(|i| format!("round {round} pusher {i}").into_bytes())
+            .collect();
         for c in &contents {
             t.upload(&token, c).await;
         }
@@ -44,10 +52,21 @@ async fn concurrent_pushes_have_one_winner_per_round(backend: Backend) {
             }
         });
         let results = futures::future::join_all(commits).await;
-        let won: Vec<&(usize, StatusCode, Value)> = results.iter().filter(|r| r.1 == StatusCode::CREATED).collect();
-        assert_eq!(won.len(), 1, "round {round}: {:?}", results.iter().map(|r| r.1).collect::<Vec<_>>());
+        let won: Vec<&(usize, StatusCode, Value)> = results
+            .iter()
+            .filter(|r| r.1 == StatusCode::CREATED)
+            .collect();
+        assert_eq!(
+            won.len(),
+            1,
+            "round {round}: {:?}",
+            results.iter().map(|r| r.1).collect::<Vec<_>>()
+        );
         for (i, status, v) in &results {
-            assert!(*status == StatusCode::CREATED || *status == StatusCode::CONFLICT, "pusher {i}: {status} {v}");
+            assert!(
+                *status == StatusCode::CREATED || *status == StatusCode::CONFLICT,
+                "pusher {i}: {status} {v}"
+            );
             if *status == StatusCode::CONFLICT {
                 assert_eq!(v["code"], "conflict");
                 assert!(v["error"].as_str().unwrap().contains("has moved"), "{v}");
@@ -57,7 +76,9 @@ async fn concurrent_pushes_have_one_winner_per_round(backend: Backend) {
         head = v["id"].as_str().unwrap().to_string();
         winners.push(head.clone());
         // The winner's files are there, byte for byte.
-        let res = t.download("alice/race", &head, &format!("pusher-{winner}.txt")).await;
+        let res = t
+            .download("alice/race", &head, &format!("pusher-{winner}.txt"))
+            .await;
         assert_eq!(res.bytes().await.unwrap(), contents[*winner]);
         // Nothing lost: every loser's blob is stored, so pulling and pushing again needs no upload.
         let missing: Value = t
@@ -69,10 +90,21 @@ async fn concurrent_pushes_have_one_winner_per_round(backend: Backend) {
         assert_eq!(missing["missing"], json!([]));
     }
     // Exactly one revision per winner, and the log walks parent to parent.
-    let count: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM revisions").fetch_one(&t.app.db.pool).await.unwrap();
+    let count: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM revisions")
+        .fetch_one(&t.app.db.pool)
+        .await
+        .unwrap();
     assert_eq!(count.0 as usize, ROUNDS + 1);
-    let log: Value = t.get("/models/alice/race/log/main?limit=100").await.json().await.unwrap();
-    let entries = log["entries"].as_array().or_else(|| log["revisions"].as_array()).unwrap_or_else(|| panic!("{log}"));
+    let log: Value = t
+        .get("/models/alice/race/log/main?limit=100")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let entries = log["entries"]
+        .as_array()
+        .or_else(|| log["revisions"].as_array())
+        .unwrap_or_else(|| panic!("{log}"));
     let ids: Vec<&str> = entries.iter().map(|e| e["id"].as_str().unwrap()).collect();
     let mut expected: Vec<&str> = winners.iter().map(String::as_str).collect();
     expected.reverse();
@@ -82,7 +114,12 @@ async fn concurrent_pushes_have_one_winner_per_round(backend: Backend) {
     }
     // A loser that pulls and pushes again lands.
     let again = json!({"parent": head, "message": "retry", "files": [commit_file("README.md", &readme), commit_file("late.txt", b"round 0 pusher 3")]});
-    assert_eq!(t.post_json(&token, "/models/alice/race/commits", &again).await.status(), StatusCode::CREATED);
+    assert_eq!(
+        t.post_json(&token, "/models/alice/race/commits", &again)
+            .await
+            .status(),
+        StatusCode::CREATED
+    );
 }
 
 /// One client's upload of `bytes`, as a careful client does it: whatever a
@@ -98,7 +135,11 @@ async fn upload_racing(t: &TestApp, token: &str, bytes: &[u8]) -> usize {
         for n in status.missing_parts() {
             let res = t.put_part(token, &status, bytes, n).await;
             let code = res.status();
-            assert!(!code.is_server_error(), "put part: {code} {}", res.text().await.unwrap());
+            assert!(
+                !code.is_server_error(),
+                "put part: {code} {}",
+                res.text().await.unwrap()
+            );
             if code != StatusCode::OK {
                 restart = true;
                 break;
@@ -137,23 +178,46 @@ async fn same_blob_uploaded_by_many_is_stored_once(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(rows.0, 1);
-    let sessions: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM upload_sessions").fetch_one(&t.app.db.pool).await.unwrap();
+    let sessions: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM upload_sessions")
+        .fetch_one(&t.app.db.pool)
+        .await
+        .unwrap();
     assert_eq!(sessions.0, 0, "finished sessions are gone");
-    let layout = granary_server::db::blobs::find(&t.app.db, &digest).await.unwrap().unwrap();
+    let layout = granary_server::db::blobs::find(&t.app.db, &digest)
+        .await
+        .unwrap()
+        .unwrap();
     let keys = t.object_keys().await;
     let blob_keys: Vec<&String> = keys.iter().filter(|k| k.contains(&digest.hex())).collect();
     assert_eq!(blob_keys.len() as u64, layout.part_count, "{keys:?}");
-    assert!(keys.iter().all(|k| !k.starts_with("uploads/")), "staged parts left behind: {keys:?}");
+    assert!(
+        keys.iter().all(|k| !k.starts_with("uploads/")),
+        "staged parts left behind: {keys:?}"
+    );
     // The stored bytes are the blob.
-    let stored = t.app.storage.read_blob_range(layout, 0..layout.size).await.unwrap();
+    let stored = t
+        .app
+        .storage
+        .read_blob_range(layout, 0..layout.size)
+        .await
+        .unwrap();
     assert_eq!(Sha256::of(&stored), digest);
     // And every client can commit it.
     for (i, token) in tokens.iter().enumerate() {
         let res = t
-            .post_json(token, &format!("/models/user{i}/m/commits"), &json!({"parent": null, "message": "m", "license": "mit",
-                "files": [commit_file("model.safetensors", &bytes)]}))
+            .post_json(
+                token,
+                &format!("/models/user{i}/m/commits"),
+                &json!({"parent": null, "message": "m", "license": "mit",
+                "files": [commit_file("model.safetensors", &bytes)]}),
+            )
             .await;
-        assert_eq!(res.status(), StatusCode::CREATED, "{}", res.text().await.unwrap());
+        assert_eq!(
+            res.status(),
+            StatusCode::CREATED,
+            "{}",
+            res.text().await.unwrap()
+        );
     }
 }
 
@@ -161,8 +225,22 @@ async fn tag_race_has_one_winner(backend: Backend) {
     let t = TestApp::start(backend).await;
     let token = t.user("alice").await;
     let readme = ("README.md", README.as_bytes().to_vec());
-    let a = t.push_ok(&token, "alice/tags", &[readme.clone(), ("a.txt", b"a".to_vec())], None).await;
-    let b = t.push_ok(&token, "alice/tags", &[readme, ("b.txt", b"b".to_vec())], Some(&a)).await;
+    let a = t
+        .push_ok(
+            &token,
+            "alice/tags",
+            &[readme.clone(), ("a.txt", b"a".to_vec())],
+            None,
+        )
+        .await;
+    let b = t
+        .push_ok(
+            &token,
+            "alice/tags",
+            &[readme, ("b.txt", b"b".to_vec())],
+            Some(&a),
+        )
+        .await;
     for round in 0..3 {
         let tag = format!("v{round}");
         let racers = (0..12).map(|i| {
@@ -181,12 +259,18 @@ async fn tag_race_has_one_winner(backend: Backend) {
             }
         });
         let results = futures::future::join_all(racers).await;
-        let created: Vec<&(String, StatusCode)> = results.iter().filter(|r| r.1 == StatusCode::CREATED).collect();
+        let created: Vec<&(String, StatusCode)> = results
+            .iter()
+            .filter(|r| r.1 == StatusCode::CREATED)
+            .collect();
         assert_eq!(created.len(), 1, "{results:?}");
         let winner = &created[0].0;
         for (target, status) in &results {
             if target == winner {
-                assert!(*status == StatusCode::CREATED || *status == StatusCode::OK, "{status}");
+                assert!(
+                    *status == StatusCode::CREATED || *status == StatusCode::OK,
+                    "{status}"
+                );
             } else {
                 assert_eq!(*status, StatusCode::CONFLICT);
             }
@@ -196,7 +280,12 @@ async fn tag_race_has_one_winner(backend: Backend) {
             .as_array()
             .unwrap()
             .iter()
-            .map(|r| (r["name"].as_str().unwrap().to_string(), r["revision"].as_str().unwrap().to_string()))
+            .map(|r| {
+                (
+                    r["name"].as_str().unwrap().to_string(),
+                    r["revision"].as_str().unwrap().to_string(),
+                )
+            })
             .collect();
         assert!(tags.contains(&(tag.clone(), winner.clone())), "{refs}");
     }
@@ -216,8 +305,18 @@ async fn tag_race_has_one_winner(backend: Backend) {
         }
     });
     let statuses = futures::future::join_all(racers).await;
-    assert!(statuses.iter().all(|s| s.is_success() || *s == StatusCode::CONFLICT), "{statuses:?}");
+    assert!(
+        statuses
+            .iter()
+            .all(|s| s.is_success() || *s == StatusCode::CONFLICT),
+        "{statuses:?}"
+    );
     // Successes (the creation, and the same target again) all name one revision.
-    let winners: HashSet<usize> = statuses.iter().enumerate().filter(|(_, s)| s.is_success()).map(|(i, _)| i % 2).collect();
+    let winners: HashSet<usize> = statuses
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.is_success())
+        .map(|(i, _)| i % 2)
+        .collect();
     assert_eq!(winners.len(), 1, "{statuses:?}");
 }

@@ -28,7 +28,10 @@ fn built(name: &str) -> PathBuf {
             return c;
         }
     }
-    panic!("{name} not found next to {}: cargo build --workspace --bins", exe.display());
+    panic!(
+        "{name} not found next to {}: cargo build --workspace --bins",
+        exe.display()
+    );
 }
 
 struct Server {
@@ -38,7 +41,11 @@ struct Server {
 
 impl Server {
     fn start(data: &Path, verifier: &Path) -> Self {
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(data.join("server.log")).unwrap();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(data.join("server.log"))
+            .unwrap();
         let mut child = Command::new(built("granary-server"))
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data)
@@ -51,7 +58,11 @@ impl Server {
             .unwrap();
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         let first = lines.next().and_then(|l| l.ok()).unwrap_or_default();
-        let url = first.strip_prefix("granary listening on ").unwrap_or_else(|| panic!("{first:?}")).trim().to_string();
+        let url = first
+            .strip_prefix("granary listening on ")
+            .unwrap_or_else(|| panic!("{first:?}"))
+            .trim()
+            .to_string();
         std::thread::spawn(move || for _ in lines {});
         Self { child, url }
     }
@@ -106,13 +117,19 @@ fn script(path: &Path, body: &str) -> PathBuf {
 fn cli(home: &Path, url: &str, token: &str) -> Command {
     let mut c = Command::new(built("granary"));
     c.arg("--endpoint").arg(url).arg("--token").arg(token);
-    c.env("GRANARY_CONFIG_DIR", home.join("config")).env("GRANARY_CACHE", home.join("cache"));
+    c.env("GRANARY_CONFIG_DIR", home.join("config"))
+        .env("GRANARY_CACHE", home.join("cache"));
     c.stdout(Stdio::piped()).stderr(Stdio::piped());
     c
 }
 
 async fn open_db(data: &Path) -> granary_server::db::Db {
-    granary_server::db::Db::connect(&format!("sqlite://{}?mode=rw", data.join("granary.db").display())).await.unwrap()
+    granary_server::db::Db::connect(&format!(
+        "sqlite://{}?mode=rw",
+        data.join("granary.db").display()
+    ))
+    .await
+    .unwrap()
 }
 
 /// The object files of a blob, read in order from the local store.
@@ -134,19 +151,36 @@ async fn check_invariants(data: &Path) -> usize {
     let objects = data.join("objects");
     // Every blob row's bytes exist and hash to its digest.
     let blobs: Vec<(String, i64, i64, i64)> =
-        sqlx::query_as("SELECT sha256, size, part_size, part_count FROM blobs").fetch_all(&db.pool).await.unwrap();
+        sqlx::query_as("SELECT sha256, size, part_size, part_count FROM blobs")
+            .fetch_all(&db.pool)
+            .await
+            .unwrap();
     for (sha, size, part_size, parts) in &blobs {
-        let bytes = blob_bytes(&objects, sha, *size as u64, *part_size as u64, *parts as u64)
-            .unwrap_or_else(|| panic!("blob {sha} has a row but its objects are missing"));
+        let bytes = blob_bytes(
+            &objects,
+            sha,
+            *size as u64,
+            *part_size as u64,
+            *parts as u64,
+        )
+        .unwrap_or_else(|| panic!("blob {sha} has a row but its objects are missing"));
         assert_eq!(bytes.len() as i64, *size, "blob {sha} has the wrong size");
         assert_eq!(Sha256::of(&bytes).hex(), *sha, "blob {sha} is corrupt");
     }
-    let stored: std::collections::HashMap<&str, i64> = blobs.iter().map(|(s, z, _, _)| (s.as_str(), *z)).collect();
+    let stored: std::collections::HashMap<&str, i64> =
+        blobs.iter().map(|(s, z, _, _)| (s.as_str(), *z)).collect();
     // Every revision is whole.
     let revisions: Vec<(String, String, String, i64)> =
-        sqlx::query_as("SELECT model_id, id, manifest, file_count FROM revisions").fetch_all(&db.pool).await.unwrap();
+        sqlx::query_as("SELECT model_id, id, manifest, file_count FROM revisions")
+            .fetch_all(&db.pool)
+            .await
+            .unwrap();
     for (model, id, manifest, file_count) in &revisions {
-        assert_eq!(Sha256::of(manifest.as_bytes()).hex(), *id, "revision {id}: manifest does not hash to its id");
+        assert_eq!(
+            Sha256::of(manifest.as_bytes()).hex(),
+            *id,
+            "revision {id}: manifest does not hash to its id"
+        );
         let m: Manifest = serde_json::from_str(manifest).unwrap();
         assert_eq!(m.files.len() as i64, *file_count);
         let rows: Vec<(String, i64, String)> =
@@ -156,43 +190,81 @@ async fn check_invariants(data: &Path) -> usize {
                 .fetch_all(&db.pool)
                 .await
                 .unwrap();
-        assert_eq!(rows.len(), m.files.len(), "revision {id}: file rows differ from the manifest");
+        assert_eq!(
+            rows.len(),
+            m.files.len(),
+            "revision {id}: file rows differ from the manifest"
+        );
         for f in &m.files {
-            assert_eq!(stored.get(f.sha256.hex().as_str()), Some(&(f.size as i64)), "revision {id}: blob of {} missing", f.path);
+            assert_eq!(
+                stored.get(f.sha256.hex().as_str()),
+                Some(&(f.size as i64)),
+                "revision {id}: blob of {} missing",
+                f.path
+            );
         }
         if let Some(parent) = &m.parent {
-            let found: Option<(String,)> = sqlx::query_as("SELECT id FROM revisions WHERE model_id = $1 AND id = $2")
-                .bind(model)
-                .bind(parent.hex())
-                .fetch_optional(&db.pool)
-                .await
-                .unwrap();
+            let found: Option<(String,)> =
+                sqlx::query_as("SELECT id FROM revisions WHERE model_id = $1 AND id = $2")
+                    .bind(model)
+                    .bind(parent.hex())
+                    .fetch_optional(&db.pool)
+                    .await
+                    .unwrap();
             assert!(found.is_some(), "revision {id}: parent missing");
         }
-        let jobs: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM verification_jobs WHERE model_id = $1 AND revision_id = $2")
-            .bind(model)
-            .bind(id)
-            .fetch_one(&db.pool)
-            .await
-            .unwrap();
+        let jobs: (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM verification_jobs WHERE model_id = $1 AND revision_id = $2",
+        )
+        .bind(model)
+        .bind(id)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
         assert!(jobs.0 >= 1, "revision {id} has no verification job");
     }
     // Refs name revisions of their model; a model's head is its default branch.
     let refs: Vec<(String, String, String)> =
-        sqlx::query_as("SELECT model_id, name, revision_id FROM refs").fetch_all(&db.pool).await.unwrap();
+        sqlx::query_as("SELECT model_id, name, revision_id FROM refs")
+            .fetch_all(&db.pool)
+            .await
+            .unwrap();
     for (model, name, rev) in &refs {
-        assert!(revisions.iter().any(|(m, id, _, _)| m == model && id == rev), "ref {name} names a missing revision");
+        assert!(
+            revisions
+                .iter()
+                .any(|(m, id, _, _)| m == model && id == rev),
+            "ref {name} names a missing revision"
+        );
     }
     let heads: Vec<(String, Option<String>, String)> =
-        sqlx::query_as("SELECT id, head_revision, default_branch FROM models").fetch_all(&db.pool).await.unwrap();
+        sqlx::query_as("SELECT id, head_revision, default_branch FROM models")
+            .fetch_all(&db.pool)
+            .await
+            .unwrap();
     for (model, head, branch) in &heads {
-        let branch_at = refs.iter().find(|(m, n, _)| m == model && n == branch).map(|r| r.2.clone());
-        assert_eq!(head, &branch_at, "model {model}: head and default branch disagree");
+        let branch_at = refs
+            .iter()
+            .find(|(m, n, _)| m == model && n == branch)
+            .map(|r| r.2.clone());
+        assert_eq!(
+            head, &branch_at,
+            "model {model}: head and default branch disagree"
+        );
     }
     db.pool.close().await;
     // fsck agrees.
-    let out = Command::new(built("granary-server")).args(["fsck", "--deep", "--data-dir"]).arg(data).output().unwrap();
-    assert!(out.status.success(), "fsck: {}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(built("granary-server"))
+        .args(["fsck", "--deep", "--data-dir"])
+        .arg(data)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "fsck: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     revisions.len()
 }
 
@@ -210,7 +282,11 @@ fn write_model(dir: &Path, seed: u64, mib: usize) {
         .collect();
     let st = granary_core::safetensors_header::build(&[("w", "F32", vec![n as u64], data)]);
     std::fs::write(dir.join("model.safetensors"), st).unwrap();
-    std::fs::write(dir.join("README.md"), "---\nlicense: mit\n---\n# crash test\n").unwrap();
+    std::fs::write(
+        dir.join("README.md"),
+        "---\nlicense: mit\n---\n# crash test\n",
+    )
+    .unwrap();
     std::fs::write(dir.join("config.json"), format!("{{\"seed\": {seed}}}")).unwrap();
 }
 
@@ -238,8 +314,14 @@ async fn kill_9_during_upload_commit_and_verification() {
     let work = tempfile::tempdir().unwrap();
     let token = create_user(data, "alice");
     let admin = create_user_with(data, "root", &["--admin"]);
-    let slow = script(&data.join("slow-verifier.sh"), &format!("echo $$ > {}/verifier.pid\nexec sleep 300", data.display()));
-    let fast = script(&data.join("fast-verifier.sh"), r#"echo '{"status":"passed","device":"cpu: crash test","architecture":"generic"}'"#);
+    let slow = script(
+        &data.join("slow-verifier.sh"),
+        &format!("echo $$ > {}/verifier.pid\nexec sleep 300", data.display()),
+    );
+    let fast = script(
+        &data.join("fast-verifier.sh"),
+        r#"echo '{"status":"passed","device":"cpu: crash test","architecture":"generic"}'"#,
+    );
 
     // 1. Killed during an upload: the CLI pushes 8 one-MiB parts, slowly.
     let model = work.path().join("model");
@@ -254,7 +336,10 @@ async fn kill_9_during_upload_commit_and_verification() {
         .unwrap();
     let start = Instant::now();
     while blob_bytes_received(&server.url, &admin).await < 3 * PART {
-        assert!(start.elapsed() < Duration::from_secs(60), "the push never got going");
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the push never got going"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     server.kill9();
@@ -264,25 +349,49 @@ async fn kill_9_during_upload_commit_and_verification() {
 
     // The push, run again, resumes: the parts received before the crash are not sent again.
     let server = Server::start(data, &slow);
-    let out = cli(work.path(), &server.url, &token).arg("push").arg(&model).arg("alice/big").output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let size = std::fs::metadata(model.join("model.safetensors")).unwrap().len();
+    let out = cli(work.path(), &server.url, &token)
+        .arg("push")
+        .arg(&model)
+        .arg("alice/big")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let size = std::fs::metadata(model.join("model.safetensors"))
+        .unwrap()
+        .len();
     let resent = blob_bytes_received(&server.url, &admin).await;
-    assert!(resent < size, "the resumed push sent {resent} of {size} bytes again");
-    let first_rev = String::from_utf8(out.stdout).unwrap().lines().last().unwrap().trim().to_string();
+    assert!(
+        resent < size,
+        "the resumed push sent {resent} of {size} bytes again"
+    );
+    let first_rev = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .last()
+        .unwrap()
+        .trim()
+        .to_string();
 
     // 2. Killed during a verification: the slow verifier holds the job.
     let db = open_db(data).await;
     let start = Instant::now();
     loop {
-        let running: Option<(String,)> = sqlx::query_as("SELECT id FROM verification_jobs WHERE state = 'running'")
-            .fetch_optional(&db.pool)
-            .await
-            .unwrap();
+        let running: Option<(String,)> =
+            sqlx::query_as("SELECT id FROM verification_jobs WHERE state = 'running'")
+                .fetch_optional(&db.pool)
+                .await
+                .unwrap();
         if running.is_some() {
             break;
         }
-        assert!(start.elapsed() < Duration::from_secs(30), "the worker never took the job");
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the worker never took the job"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     server.kill9();
@@ -307,26 +416,62 @@ async fn kill_9_during_upload_commit_and_verification() {
                 let mut files = vec![];
                 for bytes in [&readme, &content] {
                     let sha = Sha256::of(bytes);
-                    let Ok(r) = client.post(format!("{url}/api/v1/uploads")).bearer_auth(&token2)
-                        .json(&json!({"sha256": sha, "size": bytes.len()})).send().await else { return landed };
-                    let Ok(st) = r.json::<granary_core::api::UploadStatus>().await else { return landed };
+                    let Ok(r) = client
+                        .post(format!("{url}/api/v1/uploads"))
+                        .bearer_auth(&token2)
+                        .json(&json!({"sha256": sha, "size": bytes.len()}))
+                        .send()
+                        .await
+                    else {
+                        return landed;
+                    };
+                    let Ok(st) = r.json::<granary_core::api::UploadStatus>().await else {
+                        return landed;
+                    };
                     if !st.stored {
                         let id = st.id.unwrap();
-                        if client.put(format!("{url}/api/v1/uploads/{id}/parts/0")).bearer_auth(&token2).body(bytes.clone()).send().await.is_err()
-                            || client.post(format!("{url}/api/v1/uploads/{id}/complete")).bearer_auth(&token2).send().await.is_err()
+                        if client
+                            .put(format!("{url}/api/v1/uploads/{id}/parts/0"))
+                            .bearer_auth(&token2)
+                            .body(bytes.clone())
+                            .send()
+                            .await
+                            .is_err()
+                            || client
+                                .post(format!("{url}/api/v1/uploads/{id}/complete"))
+                                .bearer_auth(&token2)
+                                .send()
+                                .await
+                                .is_err()
                         {
                             return landed;
                         }
                     }
                     files.push((bytes.clone(), sha));
                 }
-                let Ok(refs) = client.get(format!("{url}/api/v1/models/alice/busy/refs")).send().await else { return landed };
-                let parent = refs.json::<Value>().await.ok().and_then(|v| v["branches"][0]["revision"].as_str().map(str::to_string));
+                let Ok(refs) = client
+                    .get(format!("{url}/api/v1/models/alice/busy/refs"))
+                    .send()
+                    .await
+                else {
+                    return landed;
+                };
+                let parent = refs
+                    .json::<Value>()
+                    .await
+                    .ok()
+                    .and_then(|v| v["branches"][0]["revision"].as_str().map(str::to_string));
                 let body = json!({"parent": parent, "message": format!("{round}/{i}"), "files": [
                     {"path": "README.md", "size": files[0].0.len(), "sha256": files[0].1},
                     {"path": format!("f{i}.txt"), "size": files[1].0.len(), "sha256": files[1].1},
                 ]});
-                match client.post(format!("{url}/api/v1/models/alice/busy/commits")).bearer_auth(&token2).json(&body).send().await {
+                match client
+                    .post(format!("{url}/api/v1/models/alice/busy/commits"))
+                    .bearer_auth(&token2)
+                    .json(&body)
+                    .send()
+                    .await
+                {
                     Ok(r) if r.status() == reqwest::StatusCode::CREATED => landed += 1,
                     Ok(r) => assert!(!r.status().is_server_error(), "{}", r.text().await.unwrap()),
                     Err(_) => return landed,
@@ -347,15 +492,20 @@ async fn kill_9_during_upload_commit_and_verification() {
     let db = open_db(data).await;
     let start = Instant::now();
     loop {
-        let open: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM verification_jobs WHERE revision_id = $1 AND state <> 'done'")
-            .bind(&first_rev)
-            .fetch_one(&db.pool)
-            .await
-            .unwrap();
+        let open: (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM verification_jobs WHERE revision_id = $1 AND state <> 'done'",
+        )
+        .bind(&first_rev)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
         if open.0 == 0 {
             break;
         }
-        assert!(start.elapsed() < Duration::from_secs(60), "the killed verification was never finished");
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the killed verification was never finished"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let (status, attempts): (String, i64) = sqlx::query_as(
@@ -374,14 +524,31 @@ async fn kill_9_during_upload_commit_and_verification() {
         .env("GRANARY_CACHE", work.path().join("fresh-cache"))
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     for f in ["model.safetensors", "README.md", "config.json"] {
-        assert_eq!(std::fs::read(out_dir.join(f)).unwrap(), std::fs::read(model.join(f)).unwrap(), "{f} differs");
+        assert_eq!(
+            std::fs::read(out_dir.join(f)).unwrap(),
+            std::fs::read(model.join(f)).unwrap(),
+            "{f} differs"
+        );
     }
     let model2 = work.path().join("model2");
     write_model(&model2, 2, 2);
-    let out = cli(work.path(), &server.url, &token).arg("push").arg(&model2).arg("alice/big").output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = cli(work.path(), &server.url, &token)
+        .arg("push")
+        .arg(&model2)
+        .arg("alice/big")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     drop(server);
     check_invariants(data).await;
 }

@@ -32,7 +32,10 @@ fn fuzz_dir() -> PathBuf {
 }
 
 fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 /// A xorshift generator: fast, seedable, no dependency.
@@ -46,7 +49,11 @@ impl Rng {
         self.0
     }
     fn below(&mut self, n: usize) -> usize {
-        if n == 0 { 0 } else { (self.next() % n as u64) as usize }
+        if n == 0 {
+            0
+        } else {
+            (self.next() % n as u64) as usize
+        }
     }
     fn chance(&mut self, one_in: u64) -> bool {
         self.next() % one_in == 0
@@ -54,10 +61,47 @@ impl Rng {
 }
 
 const INTERESTING: &[&[u8]] = &[
-    b"0", b"-1", b"1", b"255", b"65536", b"4294967295", b"4294967296", b"9223372036854775807",
-    b"18446744073709551615", b"18446744073709551616", b"1e999", b"-0", b"0.5", b"null", b"true", b"[]", b"{}",
-    b"\"\"", b"\"\\u0000\"", b"\"\\ud800\"", b"\xff", b"\xc3\x28", b"\x00", b"\n", b"\r\n", b"\\", b"/", b"..", b"../",
-    b"%2e%2e", b"\"a\":1,", b"[[[[[[[[", b"{{{{", b"}}}}", b"\"", b",", b":", b"~", b"*", b"&a", b"!!binary",
+    b"0",
+    b"-1",
+    b"1",
+    b"255",
+    b"65536",
+    b"4294967295",
+    b"4294967296",
+    b"9223372036854775807",
+    b"18446744073709551615",
+    b"18446744073709551616",
+    b"1e999",
+    b"-0",
+    b"0.5",
+    b"null",
+    b"true",
+    b"[]",
+    b"{}",
+    b"\"\"",
+    b"\"\\u0000\"",
+    b"\"\\ud800\"",
+    b"\xff",
+    b"\xc3\x28",
+    b"\x00",
+    b"\n",
+    b"\r\n",
+    b"\\",
+    b"/",
+    b"..",
+    b"../",
+    b"%2e%2e",
+    b"\"a\":1,",
+    b"[[[[[[[[",
+    b"{{{{",
+    b"}}}}",
+    b"\"",
+    b",",
+    b":",
+    b"~",
+    b"*",
+    b"&a",
+    b"!!binary",
 ];
 
 /// One mutation of `input`, possibly splicing another corpus entry.
@@ -72,8 +116,10 @@ fn mutate(rng: &mut Rng, input: &[u8], corpus: &[Vec<u8>], dict: &[&[u8]]) -> Ve
             }
             1 if len > 0 => {
                 let i = rng.below(len);
-                v[i] = [0u8, 0xff, b'"', b'{', b'}', b'[', b']', b',', b':', b'\n', b'\\', b'/', b'.', b'0', b'9', b' ']
-                    [rng.below(16)];
+                v[i] = [
+                    0u8, 0xff, b'"', b'{', b'}', b'[', b']', b',', b':', b'\n', b'\\', b'/', b'.',
+                    b'0', b'9', b' ',
+                ][rng.below(16)];
             }
             2 if len > 0 => {
                 let a = rng.below(len);
@@ -111,7 +157,10 @@ fn mutate(rng: &mut Rng, input: &[u8], corpus: &[Vec<u8>], dict: &[&[u8]]) -> Ve
             }
             7 => {
                 // Replace a run of digits with an interesting number.
-                if let Some(start) = (0..len).map(|_| rng.below(len)).find(|&i| v[i].is_ascii_digit()) {
+                if let Some(start) = (0..len)
+                    .map(|_| rng.below(len))
+                    .find(|&i| v[i].is_ascii_digit())
+                {
                     let end = start + v[start..].iter().take_while(|b| b.is_ascii_digit()).count();
                     let n = INTERESTING[rng.below(12)];
                     v.splice(start..end, n.iter().copied());
@@ -146,7 +195,12 @@ struct Report {
 
 fn read_dir_files(dir: &std::path::Path) -> Vec<(PathBuf, Vec<u8>)> {
     let mut out: Vec<(PathBuf, Vec<u8>)> = std::fs::read_dir(dir)
-        .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.is_file()).collect::<Vec<_>>())
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .map(|e| e.path())
+                .filter(|p| p.is_file())
+                .collect::<Vec<_>>()
+        })
         .unwrap_or_default()
         .into_iter()
         .filter_map(|p| std::fs::read(&p).ok().map(|b| (p, b)))
@@ -155,10 +209,18 @@ fn read_dir_files(dir: &std::path::Path) -> Vec<(PathBuf, Vec<u8>)> {
     out
 }
 
-fn run_target(name: &str, extra_seeds: Vec<Vec<u8>>, dict: &[&[u8]], target: &mut Target<'_>) -> Report {
+fn run_target(
+    name: &str,
+    extra_seeds: Vec<Vec<u8>>,
+    dict: &[&[u8]],
+    target: &mut Target<'_>,
+) -> Report {
     let secs = env_u64("GRANARY_FUZZ_SECS", 2);
     let slow = Duration::from_millis(env_u64("GRANARY_FUZZ_SLOW_MS", 2000));
-    let seed = env_u64("GRANARY_FUZZ_SEED", 0x9E37_79B9_7F4A_7C15 ^ name.len() as u64);
+    let seed = env_u64(
+        "GRANARY_FUZZ_SEED",
+        0x9E37_79B9_7F4A_7C15 ^ name.len() as u64,
+    );
     let mut rng = Rng(seed | 1);
     let crash_dir = fuzz_dir().join("crashes").join(name);
     let mut failures = Vec::new();
@@ -166,33 +228,40 @@ fn run_target(name: &str, extra_seeds: Vec<Vec<u8>>, dict: &[&[u8]], target: &mu
     let mut corpus: Vec<Vec<u8>> = Vec::new();
     let mut execs = 0u64;
 
-    let mut exec = |input: &[u8], failures: &mut Vec<(String, PathBuf)>, execs: &mut u64| -> Option<String> {
-        *execs += 1;
-        let start = Instant::now();
-        let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| target(input)));
-        let took = start.elapsed();
-        let failure = match &outcome {
-            Err(p) => Some(format!(
-                "panic: {}",
-                p.downcast_ref::<String>().cloned().or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_default()
-            )),
-            Ok(Err(broken)) => Some(format!("property: {broken}")),
-            Ok(Ok(_)) if took > slow => Some(format!("slow: {took:?}")),
-            Ok(Ok(_)) => None,
+    let mut exec =
+        |input: &[u8], failures: &mut Vec<(String, PathBuf)>, execs: &mut u64| -> Option<String> {
+            *execs += 1;
+            let start = Instant::now();
+            let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| target(input)));
+            let took = start.elapsed();
+            let failure = match &outcome {
+                Err(p) => Some(format!(
+                    "panic: {}",
+                    p.downcast_ref::<String>()
+                        .cloned()
+                        .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                        .unwrap_or_default()
+                )),
+                Ok(Err(broken)) => Some(format!("property: {broken}")),
+                Ok(Ok(_)) if took > slow => Some(format!("slow: {took:?}")),
+                Ok(Ok(_)) => None,
+            };
+            if let Some(why) = failure {
+                std::fs::create_dir_all(&crash_dir).unwrap();
+                let path = crash_dir.join(Sha256::of(input).hex()[..16].to_string());
+                std::fs::write(&path, input).unwrap();
+                eprintln!("{name}: {why} (input saved to {})", path.display());
+                failures.push((why, path));
+                return None;
+            }
+            outcome.ok().and_then(Result::ok)
         };
-        if let Some(why) = failure {
-            std::fs::create_dir_all(&crash_dir).unwrap();
-            let path = crash_dir.join(Sha256::of(input).hex()[..16].to_string());
-            std::fs::write(&path, input).unwrap();
-            eprintln!("{name}: {why} (input saved to {})", path.display());
-            failures.push((why, path));
-            return None;
-        }
-        outcome.ok().and_then(Result::ok)
-    };
 
     // Seeds and former crashes: regression tests.
-    let mut seeds: Vec<Vec<u8>> = read_dir_files(&fuzz_dir().join("corpus").join(name)).into_iter().map(|(_, b)| b).collect();
+    let mut seeds: Vec<Vec<u8>> = read_dir_files(&fuzz_dir().join("corpus").join(name))
+        .into_iter()
+        .map(|(_, b)| b)
+        .collect();
     seeds.extend(extra_seeds);
     for (_, bytes) in read_dir_files(&fuzz_dir().join("regressions").join(name)) {
         exec(&bytes, &mut failures, &mut execs);
@@ -216,18 +285,36 @@ fn run_target(name: &str, extra_seeds: Vec<Vec<u8>>, dict: &[&[u8]], target: &mu
             }
         }
     }
-    eprintln!("fuzz {name}: {execs} execs in {secs} s, corpus {} ({} outcomes), {} failures", corpus.len(), seen.len(), failures.len());
-    Report { execs, corpus: corpus.len(), failures }
+    eprintln!(
+        "fuzz {name}: {execs} execs in {secs} s, corpus {} ({} outcomes), {} failures",
+        corpus.len(),
+        seen.len(),
+        failures.len()
+    );
+    Report {
+        execs,
+        corpus: corpus.len(),
+        failures,
+    }
 }
 
 fn assert_clean(name: &str, r: Report) {
     assert!(r.execs > 0 && r.corpus > 0);
-    assert!(r.failures.is_empty(), "{name}: {} failures, first: {:?}", r.failures.len(), r.failures[0]);
+    assert!(
+        r.failures.is_empty(),
+        "{name}: {} failures, first: {:?}",
+        r.failures.len(),
+        r.failures[0]
+    );
 }
 
 /// An outcome signature: the error text without digits (so sizes do not count as new).
 fn signature(prefix: &str, text: &str) -> String {
-    let t: String = text.chars().filter(|c| !c.is_ascii_digit()).take(28).collect();
+    let t: String = text
+        .chars()
+        .filter(|c| !c.is_ascii_digit())
+        .take(28)
+        .collect();
     format!("{prefix}:{t}")
 }
 
@@ -237,7 +324,11 @@ fn safetensors_seeds() -> Vec<Vec<u8>> {
     use granary_core::safetensors_header::build;
     vec![
         build(&[("a", "F32", vec![2, 2], vec![0; 16])]),
-        build(&[("w", "BF16", vec![3], vec![0; 6]), ("b", "U8", vec![1], vec![7]), ("z", "F64", vec![0], vec![])]),
+        build(&[
+            ("w", "BF16", vec![3], vec![0; 6]),
+            ("b", "U8", vec![1], vec![7]),
+            ("z", "F64", vec![0], vec![]),
+        ]),
         build(&[]),
         {
             let json = br#"{"__metadata__":{"format":"pt"},"x":{"dtype":"I64","shape":[1,1],"data_offsets":[0,8]}}"#;
@@ -263,7 +354,11 @@ fn safetensors_target(input: &[u8]) -> Result<String, String> {
             if summary.parameters.values().sum::<u64>() != params {
                 return Err("parameter total differs from the sum per dtype".into());
             }
-            Ok(format!("ok:{}:{}", summary.tensors.min(3), summary.parameters.len()))
+            Ok(format!(
+                "ok:{}:{}",
+                summary.tensors.min(3),
+                summary.parameters.len()
+            ))
         }
         Err(HeaderError::Invalid(msg)) => Ok(signature("invalid", &msg)),
         Err(e) => Ok(signature("err", &format!("{e:?}"))),
@@ -272,7 +367,11 @@ fn safetensors_target(input: &[u8]) -> Result<String, String> {
 
 fn fix_prefix(input: &[u8]) -> Vec<u8> {
     // Treat the input as header JSON + data: `{...}` then bytes; prefix = header length.
-    let split = input.iter().rposition(|&b| b == b'}').map(|i| i + 1).unwrap_or(input.len());
+    let split = input
+        .iter()
+        .rposition(|&b| b == b'}')
+        .map(|i| i + 1)
+        .unwrap_or(input.len());
     let mut out = (split as u64).to_le_bytes().to_vec();
     out.extend_from_slice(input);
     out
@@ -281,17 +380,39 @@ fn fix_prefix(input: &[u8]) -> Vec<u8> {
 #[test]
 fn fuzz_safetensors_header() {
     let dict: &[&[u8]] = &[
-        b"\"dtype\"", b"\"shape\"", b"\"data_offsets\"", b"\"__metadata__\"", b"\"F32\"", b"\"F16\"", b"\"BF16\"", b"\"U8\"",
-        b"\"I64\"", b"\"BOOL\"", b"\"F8_E4M3\"", b"\"F4\"", b"\"F6_E2M3\"", b"\"C64\"", b"[0,0]", b"[]", b"[0,18446744073709551615]",
+        b"\"dtype\"",
+        b"\"shape\"",
+        b"\"data_offsets\"",
+        b"\"__metadata__\"",
+        b"\"F32\"",
+        b"\"F16\"",
+        b"\"BF16\"",
+        b"\"U8\"",
+        b"\"I64\"",
+        b"\"BOOL\"",
+        b"\"F8_E4M3\"",
+        b"\"F4\"",
+        b"\"F6_E2M3\"",
+        b"\"C64\"",
+        b"[0,0]",
+        b"[]",
+        b"[0,18446744073709551615]",
         b"{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]}",
     ];
     // Inputs are headers + data; the target is run on them with a correct
     // prefix, and on the raw bytes (prefix fuzzed too).
-    let seeds: Vec<Vec<u8>> = safetensors_seeds().into_iter().flat_map(|s| [s[8..].to_vec(), s]).collect();
+    let seeds: Vec<Vec<u8>> = safetensors_seeds()
+        .into_iter()
+        .flat_map(|s| [s[8..].to_vec(), s])
+        .collect();
     let mut toggle = 0u64;
     let r = run_target("safetensors", seeds, dict, &mut |input| {
         toggle += 1;
-        if toggle % 2 == 0 { safetensors_target(&fix_prefix(input)) } else { safetensors_target(input) }
+        if toggle % 2 == 0 {
+            safetensors_target(&fix_prefix(input))
+        } else {
+            safetensors_target(input)
+        }
     });
     assert_clean("safetensors", r);
 }
@@ -316,11 +437,15 @@ fn commit_target(input: &[u8]) -> Result<String, String> {
         Ok(req) => {
             for f in &req.files {
                 if RepoPath::parse(f.path.as_str()).is_err() {
-                    return Err(format!("an invalid path deserialised: {:?}", f.path.as_str()));
+                    return Err(format!(
+                        "an invalid path deserialised: {:?}",
+                        f.path.as_str()
+                    ));
                 }
             }
             let again = serde_json::to_vec(&req).map_err(|e| e.to_string())?;
-            let back: CommitRequest = serde_json::from_slice(&again).map_err(|e| format!("round trip: {e}"))?;
+            let back: CommitRequest =
+                serde_json::from_slice(&again).map_err(|e| format!("round trip: {e}"))?;
             if serde_json::to_vec(&back).unwrap() != again {
                 return Err("CommitRequest does not round-trip".into());
             }
@@ -331,7 +456,8 @@ fn commit_target(input: &[u8]) -> Result<String, String> {
     match serde_json::from_slice::<Manifest>(input) {
         Ok(mut m) => {
             let bytes = m.canonical_bytes();
-            let mut back: Manifest = serde_json::from_slice(&bytes).map_err(|e| format!("canonical bytes do not parse: {e}"))?;
+            let mut back: Manifest = serde_json::from_slice(&bytes)
+                .map_err(|e| format!("canonical bytes do not parse: {e}"))?;
             if back.canonical_bytes() != bytes {
                 return Err("canonical bytes are not canonical".into());
             }
@@ -347,9 +473,22 @@ fn commit_target(input: &[u8]) -> Result<String, String> {
 #[test]
 fn fuzz_commit_request_and_manifest() {
     let dict: &[&[u8]] = &[
-        b"\"path\"", b"\"size\"", b"\"sha256\"", b"\"files\"", b"\"parent\"", b"\"branch\"", b"\"license\"", b"\"format\"",
-        b"\"safetensors\"", b"\"parameters\"", b"\"tensors\"", b"\"chunks\"", b"\"created_at\"",
-        b"\"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\"", b"\"../x\"", b"\"A.txt\"",
+        b"\"path\"",
+        b"\"size\"",
+        b"\"sha256\"",
+        b"\"files\"",
+        b"\"parent\"",
+        b"\"branch\"",
+        b"\"license\"",
+        b"\"format\"",
+        b"\"safetensors\"",
+        b"\"parameters\"",
+        b"\"tensors\"",
+        b"\"chunks\"",
+        b"\"created_at\"",
+        b"\"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\"",
+        b"\"../x\"",
+        b"\"A.txt\"",
     ];
     let r = run_target("commit_request", commit_seeds(), dict, &mut commit_target);
     assert_clean("commit_request", r);
@@ -370,14 +509,16 @@ fn paths_target(input: &[u8]) -> Result<String, String> {
                     || s.starts_with('/')
                     || s.contains('\\')
                     || s.chars().any(char::is_control)
-                    || s.split('/').any(|seg| seg.is_empty() || seg == "." || seg == "..")
+                    || s.split('/')
+                        .any(|seg| seg.is_empty() || seg == "." || seg == "..")
                     || s.split('/').count() > granary_core::paths::MAX_PATH_DEPTH;
                 if broken {
                     return Err(format!("accepted a bad path {s:?}"));
                 }
                 // A path accepted must survive JSON as the same path.
                 let json = serde_json::to_string(&p).unwrap();
-                let back: RepoPath = serde_json::from_str(&json).map_err(|e| format!("{s:?} does not round-trip: {e}"))?;
+                let back: RepoPath = serde_json::from_str(&json)
+                    .map_err(|e| format!("{s:?} does not round-trip: {e}"))?;
                 if back != p {
                     return Err(format!("{s:?} changed in a round trip"));
                 }
@@ -385,7 +526,12 @@ fn paths_target(input: &[u8]) -> Result<String, String> {
                 ok.push(p);
                 sig.push('o');
             }
-            Err(e) => sig.push_str(&signature("", &format!("{e:?}")).chars().take(12).collect::<String>()),
+            Err(e) => sig.push_str(
+                &signature("", &format!("{e:?}"))
+                    .chars()
+                    .take(12)
+                    .collect::<String>(),
+            ),
         }
     }
     match check_path_set(ok.iter()) {
@@ -403,7 +549,12 @@ fn paths_target(input: &[u8]) -> Result<String, String> {
             }
             sig.push_str("|set-ok");
         }
-        Err(e) => sig.push_str(&signature("|set", &format!("{e:?}")).chars().take(14).collect::<String>()),
+        Err(e) => sig.push_str(
+            &signature("|set", &format!("{e:?}"))
+                .chars()
+                .take(14)
+                .collect::<String>(),
+        ),
     }
     Ok(sig.chars().take(120).collect())
 }
@@ -413,9 +564,22 @@ fn fuzz_paths() {
     let seeds = vec![
         b"model.safetensors\nonnx/model.onnx\nREADME.md".to_vec(),
         b"a\nA\na/b\n../x\n/abs\nC:/x\na//b\n.\n..".to_vec(),
-        "ünïcödé/日本語.txt\nStraße\nSTRASSE\n\u{212a}elvin\nkelvin".as_bytes().to_vec(),
+        "ünïcödé/日本語.txt\nStraße\nSTRASSE\n\u{212a}elvin\nkelvin"
+            .as_bytes()
+            .to_vec(),
     ];
-    let dict: &[&[u8]] = &[b"/", b"..", b".", b"\\", b"C:", b"\x00", b"\x7f", "\u{0130}".as_bytes(), "\u{212a}".as_bytes(), b"\n"];
+    let dict: &[&[u8]] = &[
+        b"/",
+        b"..",
+        b".",
+        b"\\",
+        b"C:",
+        b"\x00",
+        b"\x7f",
+        "\u{0130}".as_bytes(),
+        "\u{212a}".as_bytes(),
+        b"\n",
+    ];
     let r = run_target("paths", seeds, dict, &mut paths_target);
     assert_clean("paths", r);
 }
@@ -430,7 +594,10 @@ fn front_matter_target(input: &[u8]) -> Result<String, String> {
                 return Err(format!("front matter is not a mapping: {v}"));
             }
             let _ = granary_server::publish::card::field(&v, "license");
-            Ok(format!("ok:{}", v.as_object().map(|o| o.len().min(4)).unwrap_or(0)))
+            Ok(format!(
+                "ok:{}",
+                v.as_object().map(|o| o.len().min(4)).unwrap_or(0)
+            ))
         }
         Err(e) => Ok(signature("err", &e)),
     }
@@ -446,8 +613,26 @@ fn fuzz_front_matter() {
         b"no front matter".to_vec(),
     ];
     let dict: &[&[u8]] = &[
-        b"---\n", b"\n---", b"&a ", b"*a", b"<<: *a", b"!!", b"!!python/object", b"? ", b"- ", b": ", b"|\n  ", b">-\n",
-        b"%YAML 1.2\n", b"'", b"\"", b"[", b"{", b"\t", b"license: ", b"~",
+        b"---\n",
+        b"\n---",
+        b"&a ",
+        b"*a",
+        b"<<: *a",
+        b"!!",
+        b"!!python/object",
+        b"? ",
+        b"- ",
+        b": ",
+        b"|\n  ",
+        b">-\n",
+        b"%YAML 1.2\n",
+        b"'",
+        b"\"",
+        b"[",
+        b"{",
+        b"\t",
+        b"license: ",
+        b"~",
     ];
     let r = run_target("front_matter", seeds, dict, &mut front_matter_target);
     assert_clean("front_matter", r);
@@ -465,7 +650,11 @@ fn front_matter_alias_bombs_are_refused_quickly() {
     yaml.push_str("---\n");
     let start = Instant::now();
     let r = granary_server::publish::card::front_matter(&yaml);
-    assert!(start.elapsed() < Duration::from_secs(2), "took {:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "took {:?}",
+        start.elapsed()
+    );
     assert!(r.is_err(), "an alias bomb was expanded");
 }
 
@@ -474,7 +663,10 @@ fn front_matter_alias_bombs_are_refused_quickly() {
 #[test]
 fn fuzz_hf_commit_body() {
     use tower::ServiceExt as _;
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let (router, token) = rt.block_on(async {
         let mut config = granary_server::Config::for_data_dir(dir.path());
@@ -483,8 +675,13 @@ fn fuzz_hf_commit_body() {
         config.limits.token_rate_per_minute = 0;
         let app = std::sync::Arc::new(granary_server::App::open(config).await.unwrap());
         let now = granary_core::time::now_ms();
-        let user = granary_server::db::users::ensure(&app.db, "alice", false, now).await.unwrap();
-        let token = granary_server::db::users::create_token(&app.db, &user.id, "fuzz", "write", now).await.unwrap();
+        let user = granary_server::db::users::ensure(&app.db, "alice", false, now)
+            .await
+            .unwrap();
+        let token =
+            granary_server::db::users::create_token(&app.db, &user.id, "fuzz", "write", now)
+                .await
+                .unwrap();
         let router = granary_server::router::router(granary_server::AppState(app));
         let create = axum::http::Request::post("/api/repos/create")
             .header("authorization", format!("Bearer {token}"))
@@ -503,9 +700,19 @@ fn fuzz_hf_commit_body() {
         format!("{header}\n{{\"key\":\"lfsFile\",\"value\":{{\"path\":\"w.bin\",\"algo\":\"sha256\",\"oid\":\"{}\",\"size\":5}}}}\n", Sha256::of(b"hello").hex()).into_bytes(),
     ];
     let dict: &[&[u8]] = &[
-        b"\"content\":\"", b"\"content\": \"", b"\"key\":\"file\"", b"\"key\":\"header\"", b"\"parentCommit\":\"main\"",
-        b"\"encoding\":\"base64\"", b"\"path\":\"../x\"", b"\"newPath\":\"", b"\"srcRevision\":\"main\"", b"====", b"\\n",
-        b"\"key\":\"lfsFile\"", b"\"key\":\"deletedFolder\"",
+        b"\"content\":\"",
+        b"\"content\": \"",
+        b"\"key\":\"file\"",
+        b"\"key\":\"header\"",
+        b"\"parentCommit\":\"main\"",
+        b"\"encoding\":\"base64\"",
+        b"\"path\":\"../x\"",
+        b"\"newPath\":\"",
+        b"\"srcRevision\":\"main\"",
+        b"====",
+        b"\\n",
+        b"\"key\":\"lfsFile\"",
+        b"\"key\":\"deletedFolder\"",
     ];
     let mut n = 0u64;
     let r = run_target("hf_commit", seeds, dict, &mut |input| {
@@ -518,16 +725,22 @@ fn fuzz_hf_commit_body() {
             .unwrap();
         let res = rt.block_on(router.clone().oneshot(req)).unwrap();
         let status = res.status();
-        let body = rt.block_on(axum::body::to_bytes(res.into_body(), 1 << 20)).unwrap();
+        let body = rt
+            .block_on(axum::body::to_bytes(res.into_body(), 1 << 20))
+            .unwrap();
         if status.is_server_error() {
             return Err(format!("{status}: {}", String::from_utf8_lossy(&body)));
         }
         if !status.is_success() {
-            let v: serde_json::Value = serde_json::from_slice(&body).map_err(|_| format!("{status}: not JSON"))?;
+            let v: serde_json::Value =
+                serde_json::from_slice(&body).map_err(|_| format!("{status}: not JSON"))?;
             if !v["error"].is_string() {
                 return Err(format!("{status}: no error sentence"));
             }
-            return Ok(signature(&status.as_u16().to_string(), v["error"].as_str().unwrap()));
+            return Ok(signature(
+                &status.as_u16().to_string(),
+                v["error"].as_str().unwrap(),
+            ));
         }
         Ok("ok".into())
     });

@@ -35,7 +35,11 @@ const SECRET: &str = "a-session-secret-every-replica-shares";
 fn built(name: &str) -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let path = exe.parent().and_then(Path::parent).unwrap().join(name);
-    assert!(path.exists(), "{} is missing: build it first with `cargo build --workspace --bins`", path.display());
+    assert!(
+        path.exists(),
+        "{} is missing: build it first with `cargo build --workspace --bins`",
+        path.display()
+    );
     path
 }
 
@@ -72,7 +76,10 @@ impl Cluster {
             servers: Vec::new(),
             workers: Vec::new(),
             http: reqwest::Client::new(),
-            raw: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(),
+            raw: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
             admin_token: String::new(),
         };
         // Migrations run once, before the replicas race to apply them.
@@ -83,7 +90,11 @@ impl Cluster {
         let b = c.serve("b", true).await;
         c.servers = vec![a, b];
         for i in 0..workers {
-            let child = c.command("worker", &format!("worker-{i}")).stdout(Stdio::null()).spawn().unwrap();
+            let child = c
+                .command("worker", &format!("worker-{i}"))
+                .stdout(Stdio::null())
+                .spawn()
+                .unwrap();
             c.workers.push(child);
         }
         c
@@ -105,7 +116,12 @@ impl Cluster {
         cmd.arg(sub)
             .arg("--data-dir")
             .arg(&data)
-            .args(["--database-url", &self.database.url, "--storage-url", &self.storage_url])
+            .args([
+                "--database-url",
+                &self.database.url,
+                "--storage-url",
+                &self.storage_url,
+            ])
             .envs(self.moto.env())
             .env("GRANARY_SESSION_SECRET", SECRET)
             .env("GRANARY_LOG", "info,sqlx=warn")
@@ -120,7 +136,13 @@ impl Cluster {
 
     async fn serve(&self, name: &str, presign: bool) -> Server {
         let mut cmd = self.command("serve", name);
-        cmd.args(["--no-worker", "--listen", "127.0.0.1:0", "--upload-part-size", &PART.to_string()]);
+        cmd.args([
+            "--no-worker",
+            "--listen",
+            "127.0.0.1:0",
+            "--upload-part-size",
+            &PART.to_string(),
+        ]);
         if presign {
             cmd.arg("--presign-downloads");
         }
@@ -142,7 +164,11 @@ impl Cluster {
     /// Runs an admin command to completion; its stdout.
     async fn admin(&self, args: &[&str]) -> String {
         let out = self.admin_output(args).await;
-        assert!(out.status.success(), "granary-server {args:?} failed:\n{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "granary-server {args:?} failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8(out.stdout).unwrap()
     }
 
@@ -151,7 +177,12 @@ impl Cluster {
         cmd.args(args)
             .arg("--data-dir")
             .arg(self.dir.path().join("admin"))
-            .args(["--database-url", &self.database.url, "--storage-url", &self.storage_url])
+            .args([
+                "--database-url",
+                &self.database.url,
+                "--storage-url",
+                &self.storage_url,
+            ])
             .envs(self.moto.env())
             .env("GRANARY_LOG", "warn")
             .kill_on_drop(true);
@@ -178,12 +209,33 @@ impl Cluster {
     }
 
     /// Pushes `dir`; the new revision id.
-    async fn push(&self, endpoint: &str, token: &str, dir: &Path, model: &str) -> Result<String, String> {
+    async fn push(
+        &self,
+        endpoint: &str,
+        token: &str,
+        dir: &Path,
+        model: &str,
+    ) -> Result<String, String> {
         let out = self
-            .granary(&["push", dir.to_str().unwrap(), model, "--endpoint", endpoint, "--token", token, "-q"])
+            .granary(&[
+                "push",
+                dir.to_str().unwrap(),
+                model,
+                "--endpoint",
+                endpoint,
+                "--token",
+                token,
+                "-q",
+            ])
             .await;
         if out.status.success() {
-            Ok(String::from_utf8(out.stdout).unwrap().lines().last().unwrap_or_default().trim().to_string())
+            Ok(String::from_utf8(out.stdout)
+                .unwrap()
+                .lines()
+                .last()
+                .unwrap_or_default()
+                .trim()
+                .to_string())
         } else {
             Err(String::from_utf8_lossy(&out.stderr).into_owned())
         }
@@ -193,9 +245,23 @@ impl Cluster {
     async fn pull(&self, endpoint: &str, token: &str, target: &str) -> BTreeMap<String, Vec<u8>> {
         let out_dir = tempfile::tempdir().unwrap();
         let out = self
-            .granary(&["pull", target, "--endpoint", endpoint, "--token", token, "-q", "-o", out_dir.path().to_str().unwrap()])
+            .granary(&[
+                "pull",
+                target,
+                "--endpoint",
+                endpoint,
+                "--token",
+                token,
+                "-q",
+                "-o",
+                out_dir.path().to_str().unwrap(),
+            ])
             .await;
-        assert!(out.status.success(), "pull {target} from {endpoint} failed:\n{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "pull {target} from {endpoint} failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         files(out_dir.path())
     }
 
@@ -225,9 +291,16 @@ impl Drop for Cluster {
     /// Keeps the processes' logs of a failed test.
     fn drop(&mut self) {
         if std::thread::panicking() {
-            let keep = std::env::temp_dir().join(format!("granary-scaleout-{}", uuid::Uuid::new_v4().simple()));
+            let keep = std::env::temp_dir().join(format!(
+                "granary-scaleout-{}",
+                uuid::Uuid::new_v4().simple()
+            ));
             if std::fs::create_dir_all(&keep).is_ok() {
-                for entry in std::fs::read_dir(self.dir.path()).into_iter().flatten().flatten() {
+                for entry in std::fs::read_dir(self.dir.path())
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                {
                     if entry.path().extension().is_some_and(|e| e == "log") {
                         let _ = std::fs::copy(entry.path(), keep.join(entry.file_name()));
                     }
@@ -243,7 +316,11 @@ fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
         for entry in std::fs::read_dir(dir).unwrap() {
             let p = entry.unwrap().path();
-            let rel = p.strip_prefix(root).unwrap().to_string_lossy().replace('\\', "/");
+            let rel = p
+                .strip_prefix(root)
+                .unwrap()
+                .to_string_lossy()
+                .replace('\\', "/");
             if rel.starts_with(".granary") {
                 continue;
             }
@@ -263,7 +340,11 @@ fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
 /// over a MiB, so it streams through the servers rather than redirecting).
 fn fixture(extra: usize) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let status = std::process::Command::new(built("granary-fixture")).arg("tiny_llama").arg(dir.path()).status().unwrap();
+    let status = std::process::Command::new(built("granary-fixture"))
+        .arg("tiny_llama")
+        .arg(dir.path())
+        .status()
+        .unwrap();
     assert!(status.success());
     std::fs::write(dir.path().join("extra.dat"), random_bytes(extra)).unwrap();
     dir
@@ -284,7 +365,8 @@ fn same_files(got: &BTreeMap<String, Vec<u8>>, want: &BTreeMap<String, Vec<u8>>,
 /// The Hub client's interpreter, if `tests/hf/setup.sh` made it.
 fn hf_python() -> Option<PathBuf> {
     let p = PathBuf::from(
-        std::env::var("GRANARY_TEST_HF_PYTHON").unwrap_or_else(|_| "/tmp/granary-hf-venv-2.4.0/bin/python".into()),
+        std::env::var("GRANARY_TEST_HF_PYTHON")
+            .unwrap_or_else(|_| "/tmp/granary-hf-venv-2.4.0/bin/python".into()),
     );
     p.exists().then_some(p)
 }
@@ -297,13 +379,27 @@ async fn replicas_behave_as_one_registry() {
     // Push through A, pull through B (presigned) and A (streamed): byte-identical.
     let fx = fixture(PART * 5 / 2);
     let want = files(fx.path());
-    let rev = c.push(c.a(), &token, fx.path(), "alice/tiny").await.expect("push through A");
+    let rev = c
+        .push(c.a(), &token, fx.path(), "alice/tiny")
+        .await
+        .expect("push through A");
     assert_eq!(rev.len(), 64, "{rev}");
     let before = c.stats(c.b()).await["file_redirects"].as_u64().unwrap();
-    same_files(&c.pull(c.b(), &token, "alice/tiny").await, &want, "pull through B");
+    same_files(
+        &c.pull(c.b(), &token, "alice/tiny").await,
+        &want,
+        "pull through B",
+    );
     let redirects = c.stats(c.b()).await["file_redirects"].as_u64().unwrap() - before;
-    assert!(redirects >= 4, "B redirected the four one-part files ({redirects} redirects)");
-    same_files(&c.pull(c.a(), &token, &format!("alice/tiny@{rev}")).await, &want, "pull through A");
+    assert!(
+        redirects >= 4,
+        "B redirected the four one-part files ({redirects} redirects)"
+    );
+    same_files(
+        &c.pull(c.a(), &token, &format!("alice/tiny@{rev}")).await,
+        &want,
+        "pull through A",
+    );
     assert_eq!(c.stats(c.a()).await["file_redirects"], 0, "A streams");
 
     presigned_answers(&c, &token, &rev).await;
@@ -315,20 +411,43 @@ async fn replicas_behave_as_one_registry() {
     let out = c.admin(&["fsck"]).await;
     assert!(out.contains(" 0 problems"), "{out}");
     let config_sha = Sha256::of(&want["config.json"]);
-    let layout = BlobLayout { sha256: config_sha, size: want["config.json"].len() as u64, part_size: PART as u64, part_count: 1 };
-    c.storage().inner().delete(&Key::BlobPart(&layout, 0).path()).await.unwrap();
+    let layout = BlobLayout {
+        sha256: config_sha,
+        size: want["config.json"].len() as u64,
+        part_size: PART as u64,
+        part_count: 1,
+    };
+    c.storage()
+        .inner()
+        .delete(&Key::BlobPart(&layout, 0).path())
+        .await
+        .unwrap();
     let out = c.admin_output(&["fsck"]).await;
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(!out.status.success(), "fsck must fail:\n{text}");
-    assert!(text.contains(&config_sha.hex()) && text.contains("missing"), "{text}");
+    assert!(
+        text.contains(&config_sha.hex()) && text.contains("missing"),
+        "{text}"
+    );
     // --repair forgets the blob so that pushing the file again heals the revision.
     let out = c.admin_output(&["fsck", "--repair"]).await;
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(!out.status.success() && text.contains("repaired: blob") && text.contains("push the file again"), "{text}");
-    c.push(c.b(), &token, fx.path(), "alice/tiny").await.expect("push again through B");
+    assert!(
+        !out.status.success()
+            && text.contains("repaired: blob")
+            && text.contains("push the file again"),
+        "{text}"
+    );
+    c.push(c.b(), &token, fx.path(), "alice/tiny")
+        .await
+        .expect("push again through B");
     let out = c.admin(&["fsck"]).await;
     assert!(out.contains(" 0 problems"), "{out}");
-    same_files(&c.pull(c.b(), &token, &format!("alice/tiny@{rev}")).await, &want, "the first revision, healed");
+    same_files(
+        &c.pull(c.b(), &token, &format!("alice/tiny@{rev}")).await,
+        &want,
+        "the first revision, healed",
+    );
 }
 
 /// B's answers: a 302 to the bucket with the metadata, HEAD and hf-hub served locally.
@@ -337,11 +456,20 @@ async fn presigned_answers(c: &Cluster, token: &str, rev: &str) {
     let res = c.raw.get(&file).bearer_auth(token).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::FOUND);
     let location = res.headers()["location"].to_str().unwrap().to_string();
-    assert!(location.starts_with(&c.moto.endpoint) && location.contains("X-Amz-Signature"), "{location}");
+    assert!(
+        location.starts_with(&c.moto.endpoint) && location.contains("X-Amz-Signature"),
+        "{location}"
+    );
     assert!(res.headers()["etag"].to_str().unwrap().starts_with('"'));
     assert!(res.headers().contains_key("x-linked-size"));
     // The store answers the signed URL, Range included.
-    let got = c.http.get(&location).header("range", "bytes=0-0").send().await.unwrap();
+    let got = c
+        .http
+        .get(&location)
+        .header("range", "bytes=0-0")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(got.status(), StatusCode::PARTIAL_CONTENT);
     // HEAD stays local.
     let head = c.raw.head(&file).send().await.unwrap();
@@ -349,25 +477,50 @@ async fn presigned_answers(c: &Cluster, token: &str, rev: &str) {
     assert!(head.headers().contains_key("content-length"));
     // The Rust hf-hub crate would send its token to the bucket: it gets the bytes from B.
     let resolve = format!("{}/alice/tiny/resolve/main/config.json", c.b());
-    let res = c.raw.get(&resolve).header("user-agent", "unknown/None; hf-hub/0.5.0; rust/unknown").send().await.unwrap();
+    let res = c
+        .raw
+        .get(&resolve)
+        .header("user-agent", "unknown/None; hf-hub/0.5.0; rust/unknown")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     // Other Hub clients are redirected with the metadata on the 302.
-    let res = c.raw.get(&resolve).header("user-agent", "huggingface_hub/2.4.0").send().await.unwrap();
+    let res = c
+        .raw
+        .get(&resolve)
+        .header("user-agent", "huggingface_hub/2.4.0")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::FOUND);
-    for h in ["x-repo-commit", "x-linked-etag", "x-linked-size", "location"] {
+    for h in [
+        "x-repo-commit",
+        "x-linked-etag",
+        "x-linked-size",
+        "location",
+    ] {
         assert!(res.headers().contains_key(h), "the 302 lacks {h}");
     }
     assert_eq!(res.headers()["x-repo-commit"].to_str().unwrap(), &rev[..40]);
     // A file stored in several parts streams through B.
     let big = format!("{}/api/v1/models/alice/tiny/files/main/extra.dat", c.b());
-    assert_eq!(c.raw.get(&big).send().await.unwrap().status(), StatusCode::OK);
+    assert_eq!(
+        c.raw.get(&big).send().await.unwrap().status(),
+        StatusCode::OK
+    );
 }
 
 /// huggingface_hub's snapshot_download through B, following the presigned redirects.
 async fn hub_client_pulls_through_redirects(c: &Cluster, want: &BTreeMap<String, Vec<u8>>) {
     let Some(python) = hf_python() else {
-        eprintln!("SKIPPED the huggingface_hub part: run tests/hf/setup.sh (or set GRANARY_TEST_HF_PYTHON)");
-        assert!(std::env::var_os("GRANARY_TEST_REQUIRE_HF").is_none(), "huggingface_hub is required");
+        eprintln!(
+            "SKIPPED the huggingface_hub part: run tests/hf/setup.sh (or set GRANARY_TEST_HF_PYTHON)"
+        );
+        assert!(
+            std::env::var_os("GRANARY_TEST_REQUIRE_HF").is_none(),
+            "huggingface_hub is required"
+        );
         return;
     };
     let before = c.stats(c.b()).await["file_redirects"].as_u64().unwrap();
@@ -384,11 +537,28 @@ async fn hub_client_pulls_through_redirects(c: &Cluster, want: &BTreeMap<String,
         .output()
         .await
         .unwrap();
-    assert!(out.status.success(), "snapshot_download failed:\n{}", String::from_utf8_lossy(&out.stderr));
-    let snapshot = String::from_utf8(out.stdout).unwrap().lines().last().unwrap().trim().to_string();
-    same_files(&files(Path::new(&snapshot)), want, "huggingface_hub through B");
+    assert!(
+        out.status.success(),
+        "snapshot_download failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let snapshot = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .last()
+        .unwrap()
+        .trim()
+        .to_string();
+    same_files(
+        &files(Path::new(&snapshot)),
+        want,
+        "huggingface_hub through B",
+    );
     let redirects = c.stats(c.b()).await["file_redirects"].as_u64().unwrap() - before;
-    assert!(redirects >= 4, "huggingface_hub followed B's redirects ({redirects})");
+    assert!(
+        redirects >= 4,
+        "huggingface_hub followed B's redirects ({redirects})"
+    );
 }
 
 /// An upload begun on A is the same session on B, which receives the rest and completes it.
@@ -397,7 +567,11 @@ async fn upload_begun_on_a_completes_on_b(c: &Cluster, token: &str) {
     let sha = Sha256::of(&bytes);
     let start = |url: String| {
         let body = json!({"sha256": sha, "size": bytes.len()});
-        let req = c.http.post(format!("{url}/api/v1/uploads")).bearer_auth(token).json(&body);
+        let req = c
+            .http
+            .post(format!("{url}/api/v1/uploads"))
+            .bearer_auth(token)
+            .json(&body);
         async move {
             let res = req.send().await.unwrap();
             assert_eq!(res.status(), StatusCode::OK);
@@ -406,7 +580,11 @@ async fn upload_begun_on_a_completes_on_b(c: &Cluster, token: &str) {
     };
     let put = |url: &str, id: &str, n: usize| {
         let body = bytes[n * PART..((n + 1) * PART).min(bytes.len())].to_vec();
-        c.http.put(format!("{url}/api/v1/uploads/{id}/parts/{n}")).bearer_auth(token).body(body).send()
+        c.http
+            .put(format!("{url}/api/v1/uploads/{id}/parts/{n}"))
+            .bearer_auth(token)
+            .body(body)
+            .send()
     };
     let on_a = start(c.a().to_string()).await;
     assert_eq!(on_a["part_count"], 4);
@@ -420,16 +598,42 @@ async fn upload_begun_on_a_completes_on_b(c: &Cluster, token: &str) {
     for n in [2, 3] {
         assert_eq!(put(c.b(), &id, n).await.unwrap().status(), StatusCode::OK);
     }
-    let done = c.http.post(format!("{}/api/v1/uploads/{id}/complete", c.b())).bearer_auth(token).send().await.unwrap();
-    assert_eq!(done.status(), StatusCode::OK, "{}", done.text().await.unwrap());
+    let done = c
+        .http
+        .post(format!("{}/api/v1/uploads/{id}/complete", c.b()))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        done.status(),
+        StatusCode::OK,
+        "{}",
+        done.text().await.unwrap()
+    );
     let commit = json!({
         "branch": "main", "parent": null, "message": "resumed on another replica", "license": "apache-2.0",
         "files": [{"path": "data.dat", "size": bytes.len(), "sha256": sha}],
     });
-    let res = c.http.post(format!("{}/api/v1/models/alice/resumed/commits", c.b())).bearer_auth(token).json(&commit).send().await.unwrap();
-    assert_eq!(res.status(), StatusCode::CREATED, "{}", res.text().await.unwrap());
+    let res = c
+        .http
+        .post(format!("{}/api/v1/models/alice/resumed/commits", c.b()))
+        .bearer_auth(token)
+        .json(&commit)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::CREATED,
+        "{}",
+        res.text().await.unwrap()
+    );
     let pulled = c.pull(c.a(), token, "alice/resumed").await;
-    assert!(pulled["data.dat"] == bytes, "the resumed blob pulls byte-identical through A");
+    assert!(
+        pulled["data.dat"] == bytes,
+        "the resumed blob pulls byte-identical through A"
+    );
 }
 
 /// Two workers on one database: every revision verified, each exactly once.
@@ -437,14 +641,18 @@ async fn each_revision_verified_once(c: &Cluster) {
     let pool = c.pg().await;
     let deadline = Instant::now() + Duration::from_secs(300);
     loop {
-        let (pending,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM verification_jobs WHERE state <> 'done'")
-            .fetch_one(&pool)
-            .await
-            .unwrap();
+        let (pending,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM verification_jobs WHERE state <> 'done'")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
         if pending == 0 {
             break;
         }
-        assert!(Instant::now() < deadline, "{pending} verification jobs still pending; see worker-*.log");
+        assert!(
+            Instant::now() < deadline,
+            "{pending} verification jobs still pending; see worker-*.log"
+        );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     let runs: Vec<(String, i64)> = sqlx::query_as(
@@ -458,7 +666,10 @@ async fn each_revision_verified_once(c: &Cluster) {
     for (rev, n) in &runs {
         assert_eq!(*n, 1, "revision {rev} has {n} verification runs");
     }
-    let workers: Vec<(String,)> = sqlx::query_as("SELECT DISTINCT worker FROM verification_runs").fetch_all(&pool).await.unwrap();
+    let workers: Vec<(String,)> = sqlx::query_as("SELECT DISTINCT worker FROM verification_runs")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
     assert!(!workers.is_empty());
 }
 
@@ -470,11 +681,32 @@ async fn gc_racing_pushes_loses_nothing() {
     // An upload completed but never committed: garbage the first collection takes.
     let orphan = random_bytes(1000);
     let body = json!({"sha256": Sha256::of(&orphan), "size": orphan.len()});
-    let started: Value =
-        c.http.post(format!("{}/api/v1/uploads", c.a())).bearer_auth(&token).json(&body).send().await.unwrap().json().await.unwrap();
+    let started: Value = c
+        .http
+        .post(format!("{}/api/v1/uploads", c.a()))
+        .bearer_auth(&token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let id = started["id"].as_str().unwrap();
-    c.http.put(format!("{}/api/v1/uploads/{id}/parts/0", c.a())).bearer_auth(&token).body(orphan.clone()).send().await.unwrap();
-    let done = c.http.post(format!("{}/api/v1/uploads/{id}/complete", c.a())).bearer_auth(&token).send().await.unwrap();
+    c.http
+        .put(format!("{}/api/v1/uploads/{id}/parts/0", c.a()))
+        .bearer_auth(&token)
+        .body(orphan.clone())
+        .send()
+        .await
+        .unwrap();
+    let done = c
+        .http
+        .post(format!("{}/api/v1/uploads/{id}/complete", c.a()))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(done.status(), StatusCode::OK);
 
     // Collect with no grace at all, over and over, while pushing.
@@ -509,7 +741,10 @@ async fn gc_racing_pushes_loses_nothing() {
                 Ok(rev) => break rev,
                 Err(e) if tries < 40 => {
                     failures += 1;
-                    eprintln!("push {i} try {tries} failed (the collector raced it): {}", e.lines().last().unwrap_or(""));
+                    eprintln!(
+                        "push {i} try {tries} failed (the collector raced it): {}",
+                        e.lines().last().unwrap_or("")
+                    );
                 }
                 Err(e) => panic!("push {i} never got through:\n{e}"),
             }
@@ -518,14 +753,27 @@ async fn gc_racing_pushes_loses_nothing() {
     }
     stop.store(true, Ordering::Relaxed);
     let (runs, blobs, sessions) = collector.await.unwrap();
-    eprintln!("{runs} collections removed {blobs} blobs and {sessions} upload sessions; {failures} push tries failed");
-    assert!(runs >= 2 && blobs >= 1, "the collector ran and collected ({runs} runs, {blobs} blobs)");
+    eprintln!(
+        "{runs} collections removed {blobs} blobs and {sessions} upload sessions; {failures} push tries failed"
+    );
+    assert!(
+        runs >= 2 && blobs >= 1,
+        "the collector ran and collected ({runs} runs, {blobs} blobs)"
+    );
     c.admin(&["gc", "--grace-minutes", "0"]).await;
 
     // Everything committed is whole.
     for (model, rev, fx) in &pushed {
-        let via = if rev.as_bytes()[0] % 2 == 0 { c.a() } else { c.b() };
-        same_files(&c.pull(via, &token, &format!("{model}@{rev}")).await, &files(fx.path()), &format!("{model}@{rev}"));
+        let via = if rev.as_bytes()[0] % 2 == 0 {
+            c.a()
+        } else {
+            c.b()
+        };
+        same_files(
+            &c.pull(via, &token, &format!("{model}@{rev}")).await,
+            &files(fx.path()),
+            &format!("{model}@{rev}"),
+        );
     }
     let out = c.admin(&["fsck", "--deep"]).await;
     assert!(out.contains(" 0 problems"), "{out}");

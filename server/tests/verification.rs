@@ -27,14 +27,22 @@ fn built(name: &str) -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let dir = exe.parent().and_then(Path::parent).unwrap();
     let path = dir.join(name);
-    assert!(path.exists(), "{} is missing: build it first with `cargo build --workspace --bins`", path.display());
+    assert!(
+        path.exists(),
+        "{} is missing: build it first with `cargo build --workspace --bins`",
+        path.display()
+    );
     path
 }
 
 /// The files of a generated fixture, by relative path.
 fn fixture(kind: &str) -> Vec<(String, Vec<u8>)> {
     let dir = tempfile::tempdir().unwrap();
-    let status = std::process::Command::new(built("granary-fixture")).arg(kind).arg(dir.path()).status().unwrap();
+    let status = std::process::Command::new(built("granary-fixture"))
+        .arg(kind)
+        .arg(dir.path())
+        .status()
+        .unwrap();
     assert!(status.success(), "granary-fixture {kind} failed");
     let mut files = Vec::new();
     collect(dir.path(), dir.path(), &mut files);
@@ -48,7 +56,11 @@ fn collect(root: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) {
         if p.is_dir() {
             collect(root, &p, out);
         } else {
-            let rel = p.strip_prefix(root).unwrap().to_string_lossy().replace('\\', "/");
+            let rel = p
+                .strip_prefix(root)
+                .unwrap()
+                .to_string_lossy()
+                .replace('\\', "/");
             out.push((rel, std::fs::read(&p).unwrap()));
         }
     }
@@ -65,8 +77,10 @@ async fn start(backend: Backend) -> TestApp {
 
 async fn push_fixture(t: &TestApp, token: &str, model: &str, kind: &str) -> reqwest::Response {
     let files = fixture(kind);
-    let borrowed: Vec<(&str, Vec<u8>)> = files.iter().map(|(p, b)| (p.as_str(), b.clone())).collect();
-    t.push(token, model, &borrowed, None, serde_json::json!({})).await
+    let borrowed: Vec<(&str, Vec<u8>)> =
+        files.iter().map(|(p, b)| (p.as_str(), b.clone())).collect();
+    t.push(token, model, &borrowed, None, serde_json::json!({}))
+        .await
 }
 
 /// Runs jobs in-process until none is claimable.
@@ -80,17 +94,32 @@ async fn drain(t: &TestApp) -> usize {
 }
 
 async fn reports(t: &TestApp, model: &str) -> Vec<Value> {
-    let v: Value = t.get(&format!("/models/{model}/revisions/main/verification")).await.json().await.unwrap();
+    let v: Value = t
+        .get(&format!("/models/{model}/revisions/main/verification"))
+        .await
+        .json()
+        .await
+        .unwrap();
     v.as_array().unwrap().clone()
 }
 
 async fn fixtures_pass_with_repeatable_fingerprints(backend: Backend) {
     let t = start(backend).await;
     let token = t.user("alice").await;
-    let kinds = [("tiny_bert", "bert"), ("tiny_llama", "llama"), ("tiny_gpt2", "gpt2"), ("unknown_arch", "generic")];
+    let kinds = [
+        ("tiny_bert", "bert"),
+        ("tiny_llama", "llama"),
+        ("tiny_gpt2", "gpt2"),
+        ("unknown_arch", "generic"),
+    ];
     for (kind, _) in kinds {
         let res = push_fixture(&t, &token, &format!("alice/{kind}"), kind).await;
-        assert_eq!(res.status(), StatusCode::CREATED, "{kind}: {}", res.text().await.unwrap());
+        assert_eq!(
+            res.status(),
+            StatusCode::CREATED,
+            "{kind}: {}",
+            res.text().await.unwrap()
+        );
     }
     assert_eq!(drain(&t).await, kinds.len());
     let mut first = Vec::new();
@@ -99,11 +128,17 @@ async fn fixtures_pass_with_repeatable_fingerprints(backend: Backend) {
         assert_eq!(r["status"], "passed", "{kind}: {r}");
         assert_eq!(r["architecture"], arch, "{kind}");
         assert!(r["load_ms"].as_f64().unwrap() > 0.0, "{kind}: {r}");
-        assert!(r["device"].as_str().unwrap().starts_with("cpu"), "{kind}: {r}");
+        assert!(
+            r["device"].as_str().unwrap().starts_with("cpu"),
+            "{kind}: {r}"
+        );
         assert!(r["peak_memory_bytes"].as_u64().unwrap() > 0);
         assert!(!r["parameters"].as_object().unwrap().is_empty());
         let fp = &r["fingerprint"];
-        assert!(fp.is_object() && !fp.as_object().unwrap().is_empty(), "{kind}: {r}");
+        assert!(
+            fp.is_object() && !fp.as_object().unwrap().is_empty(),
+            "{kind}: {r}"
+        );
         match arch {
             "bert" => {
                 assert_eq!(fp["embedding_head"].as_array().unwrap().len(), 8);
@@ -135,12 +170,23 @@ async fn fixtures_pass_with_repeatable_fingerprints(backend: Backend) {
         let all = reports(&t, &format!("alice/{kind}")).await;
         assert_eq!(all.len(), 2, "{kind}");
         assert_eq!(all[0]["status"], "passed");
-        assert_eq!(all[0]["fingerprint"], fp, "{kind}: fingerprint changed on re-run");
+        assert_eq!(
+            all[0]["fingerprint"], fp,
+            "{kind}: fingerprint changed on re-run"
+        );
     }
     // The model info shows them too (what `granary info --json` prints).
-    let info: Value = t.get("/models/alice/tiny_llama").await.json().await.unwrap();
+    let info: Value = t
+        .get("/models/alice/tiny_llama")
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(info["revision"]["verification"][0]["status"], "passed");
-    assert_eq!(info["revision"]["verification"], Value::Array(reports(&t, "alice/tiny_llama").await));
+    assert_eq!(
+        info["revision"]["verification"],
+        Value::Array(reports(&t, "alice/tiny_llama").await)
+    );
 }
 
 async fn broken_models_fail_and_the_worker_goes_on(backend: Backend) {
@@ -154,7 +200,12 @@ async fn broken_models_fail_and_the_worker_goes_on(backend: Backend) {
     ];
     for (kind, _) in broken {
         let res = push_fixture(&t, &token, &format!("alice/{kind}"), kind).await;
-        assert_eq!(res.status(), StatusCode::CREATED, "{kind}: {}", res.text().await.unwrap());
+        assert_eq!(
+            res.status(),
+            StatusCode::CREATED,
+            "{kind}: {}",
+            res.text().await.unwrap()
+        );
     }
     let res = push_fixture(&t, &token, "alice/fine", "tiny_llama").await;
     assert_eq!(res.status(), StatusCode::CREATED);
@@ -163,7 +214,10 @@ async fn broken_models_fail_and_the_worker_goes_on(backend: Backend) {
         let r = &reports(&t, &format!("alice/{kind}")).await[0];
         assert_eq!(r["status"], "failed", "{kind}: {r}");
         let text = r["reason"].as_str().unwrap().to_lowercase();
-        assert!(text.contains(&reason.to_lowercase()), "{kind}: expected `{reason}` in {text}");
+        assert!(
+            text.contains(&reason.to_lowercase()),
+            "{kind}: expected `{reason}` in {text}"
+        );
     }
     assert_eq!(reports(&t, "alice/fine").await[0]["status"], "passed");
 
@@ -174,38 +228,75 @@ async fn broken_models_fail_and_the_worker_goes_on(backend: Backend) {
     })
     .await;
     let token = small.user("alice").await;
-    assert_eq!(push_fixture(&small, &token, "alice/big", "tiny_llama").await.status(), StatusCode::CREATED);
+    assert_eq!(
+        push_fixture(&small, &token, "alice/big", "tiny_llama")
+            .await
+            .status(),
+        StatusCode::CREATED
+    );
     drain(&small).await;
     let r = &reports(&small, "alice/big").await[0];
     assert_eq!(r["status"], "failed");
-    assert!(r["reason"].as_str().unwrap().contains("memory budget"), "{r}");
+    assert!(
+        r["reason"].as_str().unwrap().contains("memory budget"),
+        "{r}"
+    );
 }
 
 async fn broken_headers_are_refused_at_commit(backend: Backend) {
     let t = start(backend).await;
     let token = t.user("alice").await;
-    for (kind, reason) in [("truncated", "truncated"), ("lying_offsets", "not a valid safetensors"), ("oversized_header", "limit")] {
+    for (kind, reason) in [
+        ("truncated", "truncated"),
+        ("lying_offsets", "not a valid safetensors"),
+        ("oversized_header", "limit"),
+    ] {
         let res = push_fixture(&t, &token, &format!("alice/{kind}"), kind).await;
         assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{kind}");
         let text = res.text().await.unwrap();
-        assert!(text.contains(reason), "{kind}: expected `{reason}` in {text}");
+        assert!(
+            text.contains(reason),
+            "{kind}: expected `{reason}` in {text}"
+        );
     }
-    assert_eq!(granary_server::db::jobs::pending_count(&t.app.db).await.unwrap(), 0);
+    assert_eq!(
+        granary_server::db::jobs::pending_count(&t.app.db)
+            .await
+            .unwrap(),
+        0
+    );
 }
 
 async fn tampered_bytes_fail_verification(backend: Backend) {
     let t = start(backend).await;
     let token = t.user("alice").await;
-    assert_eq!(push_fixture(&t, &token, "alice/tampered", "tiny_llama").await.status(), StatusCode::CREATED);
+    assert_eq!(
+        push_fixture(&t, &token, "alice/tampered", "tiny_llama")
+            .await
+            .status(),
+        StatusCode::CREATED
+    );
     // Overwrite the weights' blob in the store behind the registry's back.
     let keys = t.object_keys().await;
     let info: Value = t.get("/models/alice/tampered").await.json().await.unwrap();
-    let weights = info["revision"]["files"].as_array().unwrap().iter().find(|f| f["path"].as_str().unwrap().ends_with(".safetensors")).unwrap();
+    let weights = info["revision"]["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["path"].as_str().unwrap().ends_with(".safetensors"))
+        .unwrap();
     let hex = weights["sha256"].as_str().unwrap();
     let key = keys.iter().find(|k| k.contains(hex)).unwrap();
     let store = t.app.storage.inner();
     let path = object_store::path::Path::from(key.as_str());
-    let mut bytes = store.get(&path).await.unwrap().bytes().await.unwrap().to_vec();
+    let mut bytes = store
+        .get(&path)
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap()
+        .to_vec();
     bytes[100] ^= 0x55;
     store.put(&path, bytes.into()).await.unwrap();
     drain(&t).await;
@@ -218,7 +309,11 @@ async fn two_workers_verify_each_revision_once(backend: Backend) {
     let t = start(backend).await;
     let token = t.user("alice").await;
     for i in 0..6 {
-        let kind = if i % 2 == 0 { "tiny_llama" } else { "tiny_bert" };
+        let kind = if i % 2 == 0 {
+            "tiny_llama"
+        } else {
+            "tiny_bert"
+        };
         let res = push_fixture(&t, &token, &format!("alice/m{i}"), kind).await;
         assert_eq!(res.status(), StatusCode::CREATED);
     }
@@ -244,7 +339,11 @@ async fn two_workers_verify_each_revision_once(backend: Backend) {
             .fetch_one(&t.app.db.pool)
             .await
             .unwrap();
-    assert_eq!((runs, distinct), (6, 6), "each revision verified exactly once");
+    assert_eq!(
+        (runs, distinct),
+        (6, 6),
+        "each revision verified exactly once"
+    );
 }
 
 /// A real `granary-server worker` process killed mid-job: after its lease, another worker
@@ -257,7 +356,12 @@ async fn killed_worker_process_job_is_picked_up_after_its_lease() {
     })
     .await;
     let token = t.user("alice").await;
-    assert_eq!(push_fixture(&t, &token, "alice/orphan", "tiny_llama").await.status(), StatusCode::CREATED);
+    assert_eq!(
+        push_fixture(&t, &token, "alice/orphan", "tiny_llama")
+            .await
+            .status(),
+        StatusCode::CREATED
+    );
 
     // A verifier that takes far longer than the test, so the worker is surely mid-job when killed.
     let slow = t.dir.path().join("slow-verifier.sh");
@@ -276,10 +380,11 @@ async fn killed_worker_process_job_is_picked_up_after_its_lease() {
     // Wait until that process holds the job.
     let mut claimed = false;
     for _ in 0..100 {
-        let row: Option<(String,)> = sqlx::query_as("SELECT worker FROM verification_jobs WHERE state = 'running'")
-            .fetch_optional(&t.app.db.pool)
-            .await
-            .unwrap();
+        let row: Option<(String,)> =
+            sqlx::query_as("SELECT worker FROM verification_jobs WHERE state = 'running'")
+                .fetch_optional(&t.app.db.pool)
+                .await
+                .unwrap();
         if row.is_some() {
             claimed = true;
             break;
@@ -297,7 +402,10 @@ async fn killed_worker_process_job_is_picked_up_after_its_lease() {
     assert!(worker.run_once().await.unwrap().is_some());
     let r = &reports(&t, "alice/orphan").await[0];
     assert_eq!(r["status"], "passed", "{r}");
-    let (attempts,): (i64,) = sqlx::query_as("SELECT attempts FROM verification_jobs").fetch_one(&t.app.db.pool).await.unwrap();
+    let (attempts,): (i64,) = sqlx::query_as("SELECT attempts FROM verification_jobs")
+        .fetch_one(&t.app.db.pool)
+        .await
+        .unwrap();
     assert_eq!(attempts, 2);
 }
 
@@ -312,23 +420,47 @@ async fn a_sentence_encoder_with_random_weights_is_degraded(backend: Backend) {
         {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
     ]);
     files.push(("modules.json".into(), modules.to_string().into_bytes()));
-    let pooling = serde_json::json!({"word_embedding_dimension": 32, "pooling_mode_mean_tokens": true});
-    files.push(("1_Pooling/config.json".into(), pooling.to_string().into_bytes()));
-    let borrowed: Vec<(&str, Vec<u8>)> = files.iter().map(|(p, b)| (p.as_str(), b.clone())).collect();
-    let res = t.push(&token, "alice/sentences", &borrowed, None, serde_json::json!({})).await;
-    assert_eq!(res.status(), StatusCode::CREATED, "{}", res.text().await.unwrap());
+    let pooling =
+        serde_json::json!({"word_embedding_dimension": 32, "pooling_mode_mean_tokens": true});
+    files.push((
+        "1_Pooling/config.json".into(),
+        pooling.to_string().into_bytes(),
+    ));
+    let borrowed: Vec<(&str, Vec<u8>)> =
+        files.iter().map(|(p, b)| (p.as_str(), b.clone())).collect();
+    let res = t
+        .push(
+            &token,
+            "alice/sentences",
+            &borrowed,
+            None,
+            serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(
+        res.status(),
+        StatusCode::CREATED,
+        "{}",
+        res.text().await.unwrap()
+    );
     assert_eq!(drain(&t).await, 1);
 
     let r = &reports(&t, "alice/sentences").await[0];
     assert_eq!(r["status"], "degraded", "{r}");
     let reason = r["reason"].as_str().unwrap();
-    assert!(reason.starts_with("runs, but its embeddings do not tell paraphrases"), "{reason}");
+    assert!(
+        reason.starts_with("runs, but its embeddings do not tell paraphrases"),
+        "{reason}"
+    );
     let eval = &r["evaluations"][0];
     assert_eq!(eval["name"], "sentence-pairs-v1", "{r}");
     assert_eq!(eval["metric"], "spearman");
     assert_eq!(eval["verdict"], "degraded");
     assert_eq!(eval["digest"], SENTENCE_PAIRS_SHA256);
-    assert!(r["latency_ms"].as_f64().unwrap() > 0.0, "a degraded model still ran: {r}");
+    assert!(
+        r["latency_ms"].as_f64().unwrap() > 0.0,
+        "a degraded model still ran: {r}"
+    );
 
     // The pages say so, with the reason and the evaluation, and count it neither as passed nor failed.
     let page = |path: &'static str| {
@@ -341,9 +473,20 @@ async fn a_sentence_encoder_with_random_weights_is_degraded(backend: Backend) {
     assert!(model.contains("do not tell paraphrases"), "{model}");
     assert!(model.contains("sentence-pairs-v1"), "{model}");
     let benchmarks = page("/alice/sentences/benchmarks").await;
-    assert!(benchmarks.contains("⚠ degraded") && benchmarks.contains("sentence-pairs-v1: spearman"), "{benchmarks}");
-    for (path, listed) in [("/models?verified=degraded", true), ("/models?verified=passed", false), ("/models?verified=failed", false)] {
-        assert_eq!(page(path).await.contains("href=\"/alice/sentences\""), listed, "{path}");
+    assert!(
+        benchmarks.contains("⚠ degraded") && benchmarks.contains("sentence-pairs-v1: spearman"),
+        "{benchmarks}"
+    );
+    for (path, listed) in [
+        ("/models?verified=degraded", true),
+        ("/models?verified=passed", false),
+        ("/models?verified=failed", false),
+    ] {
+        assert_eq!(
+            page(path).await.contains("href=\"/alice/sentences\""),
+            listed,
+            "{path}"
+        );
     }
 }
 
@@ -356,13 +499,23 @@ async fn a_missing_verifier_is_an_error_not_the_models_fault(backend: Backend) {
     })
     .await;
     let token = t.user("alice").await;
-    assert_eq!(push_fixture(&t, &token, "alice/fine", "tiny_bert").await.status(), StatusCode::CREATED);
+    assert_eq!(
+        push_fixture(&t, &token, "alice/fine", "tiny_bert")
+            .await
+            .status(),
+        StatusCode::CREATED
+    );
     assert_eq!(drain(&t).await, 1);
     let r = &reports(&t, "alice/fine").await[0];
     assert_eq!(r["status"], "error", "{r}");
     let reason = r["reason"].as_str().unwrap();
-    assert!(reason.starts_with("gave up after 1 attempts") && reason.contains("cannot start the verifier"), "{reason}");
+    assert!(
+        reason.starts_with("gave up after 1 attempts")
+            && reason.contains("cannot start the verifier"),
+        "{reason}"
+    );
 }
 
 /// The SHA-256 of the verifier's sentence pairs, as docs/VERIFICATION.md records it.
-const SENTENCE_PAIRS_SHA256: &str = "90dca34fa506c46df4f29cee3587c7a549919a9f128dde2d072bde3cb349b909";
+const SENTENCE_PAIRS_SHA256: &str =
+    "90dca34fa506c46df4f29cee3587c7a549919a9f128dde2d072bde3cb349b909";

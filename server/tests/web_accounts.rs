@@ -11,10 +11,16 @@ use reqwest::header::{COOKIE, SET_COOKIE};
 use reqwest::{Client, StatusCode};
 use serde_json::Value;
 
-on_every_backend!(sign_in_tokens_settings_and_sign_out, sign_up_modes_and_rate_limits);
+on_every_backend!(
+    sign_in_tokens_settings_and_sign_out,
+    sign_up_modes_and_rate_limits
+);
 
 fn client() -> Client {
-    Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
+    Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
 }
 
 /// `name=value` of a Set-Cookie header for `name`.
@@ -37,8 +43,16 @@ fn hidden_csrf(html: &str) -> String {
 }
 
 async fn with_password(t: &TestApp, name: &str, password: &str) {
-    let user = users::ensure(&t.app.db, name, false, granary_core::time::now_ms()).await.unwrap();
-    users::set_password(&t.app.db, &user.id, &granary_server::passwords::hash(password).unwrap()).await.unwrap();
+    let user = users::ensure(&t.app.db, name, false, granary_core::time::now_ms())
+        .await
+        .unwrap();
+    users::set_password(
+        &t.app.db,
+        &user.id,
+        &granary_server::passwords::hash(password).unwrap(),
+    )
+    .await
+    .unwrap();
 }
 
 /// Signs in through the form; returns the cookie header value (csrf + session) and the csrf token.
@@ -49,13 +63,20 @@ async fn sign_in(t: &TestApp, c: &Client, name: &str, password: &str) -> (String
     let res = c
         .post(format!("{}/login", t.url))
         .header(COOKIE, &csrf_cookie)
-        .form(&[("csrf", csrf.as_str()), ("username", name), ("password", password)])
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("username", name),
+            ("password", password),
+        ])
         .send()
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::SEE_OTHER, "sign-in of {name}");
     let session = set_cookie(&res, "granary_session").unwrap();
-    assert!(session.contains("HttpOnly") && session.contains("SameSite=Lax"), "{session}");
+    assert!(
+        session.contains("HttpOnly") && session.contains("SameSite=Lax"),
+        "{session}"
+    );
     let cookies = format!("{csrf_cookie}; {}", pair(&session));
     // The forms of a session carry a token bound to that session.
     let res = c
@@ -78,96 +99,257 @@ async fn sign_in_tokens_settings_and_sign_out(backend: Backend) {
     with_password(&t, "alice", "alice-password-1").await;
     with_password(&t, "bob", "bob-password-22").await;
     let alice_token = t.user("alice").await;
-    let files = vec![("README.md", README.as_bytes().to_vec()), ("w.bin", b"weights".to_vec())];
+    let files = vec![
+        ("README.md", README.as_bytes().to_vec()),
+        ("w.bin", b"weights".to_vec()),
+    ];
     t.push_ok(&alice_token, "alice/m", &files, None).await;
 
     // A form without its CSRF token is refused, and so is a wrong password.
     let res = c.get(format!("{}/login", t.url)).send().await.unwrap();
     let csrf_cookie = pair(&set_cookie(&res, "granary_csrf").unwrap());
     let csrf = hidden_csrf(&res.text().await.unwrap());
-    let res = c.post(format!("{}/login", t.url)).header(COOKIE, &csrf_cookie)
-        .form(&[("username", "alice"), ("password", "alice-password-1")]).send().await.unwrap();
+    let res = c
+        .post(format!("{}/login", t.url))
+        .header(COOKIE, &csrf_cookie)
+        .form(&[("username", "alice"), ("password", "alice-password-1")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     assert!(set_cookie(&res, "granary_session").is_none());
-    let res = c.post(format!("{}/login", t.url)).header(COOKIE, &csrf_cookie)
-        .form(&[("csrf", csrf.as_str()), ("username", "alice"), ("password", "wrong-password")]).send().await.unwrap();
+    let res = c
+        .post(format!("{}/login", t.url))
+        .header(COOKIE, &csrf_cookie)
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("username", "alice"),
+            ("password", "wrong-password"),
+        ])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     assert!(res.text().await.unwrap().contains("do not match"));
 
     let (cookies, csrf) = sign_in(&t, &c, "alice", "alice-password-1").await;
 
     // The session shows the user's tokens page; a new token is shown once and works.
-    let res = c.get(format!("{}/settings/tokens", t.url)).header(COOKIE, &cookies).send().await.unwrap();
+    let res = c
+        .get(format!("{}/settings/tokens", t.url))
+        .header(COOKIE, &cookies)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     assert!(res.text().await.unwrap().contains("API tokens of alice"));
-    let res = c.post(format!("{}/settings/tokens", t.url)).header(COOKIE, &cookies)
-        .form(&[("csrf", csrf.as_str()), ("scope", "read"), ("name", "laptop")]).send().await.unwrap();
+    let res = c
+        .post(format!("{}/settings/tokens", t.url))
+        .header(COOKIE, &cookies)
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("scope", "read"),
+            ("name", "laptop"),
+        ])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     let html = res.text().await.unwrap();
     let i = html.find("<pre><code>gr_").expect("the new token") + 11;
     let token = &html[i..i + 43];
-    let who: Value = t.client.get(t.api("/whoami")).bearer_auth(token).send().await.unwrap().json().await.unwrap();
+    let who: Value = t
+        .client
+        .get(t.api("/whoami"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(who["name"], "alice");
 
     // CSRF: the same form with a forged or missing token does nothing.
-    for bad in ["", "0000000000000000000000000000000000000000000000000000000000000000"] {
-        let res = c.post(format!("{}/settings/tokens", t.url)).header(COOKIE, &cookies)
-            .form(&[("csrf", bad), ("scope", "admin")]).send().await.unwrap();
+    for bad in [
+        "",
+        "0000000000000000000000000000000000000000000000000000000000000000",
+    ] {
+        let res = c
+            .post(format!("{}/settings/tokens", t.url))
+            .header(COOKIE, &cookies)
+            .form(&[("csrf", bad), ("scope", "admin")])
+            .send()
+            .await
+            .unwrap();
         assert_eq!(res.status(), StatusCode::FORBIDDEN);
     }
     // A session cookie alone never authorises a state change on the API.
-    let res = c.post(t.api("/tokens")).header(COOKIE, &cookies).json(&serde_json::json!({"scope": "admin"})).send().await.unwrap();
+    let res = c
+        .post(t.api("/tokens"))
+        .header(COOKIE, &cookies)
+        .json(&serde_json::json!({"scope": "admin"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
-    let list = users::list_tokens(&t.app.db, &users::find_by_name(&t.app.db, "alice").await.unwrap().unwrap().id).await.unwrap();
+    let list = users::list_tokens(
+        &t.app.db,
+        &users::find_by_name(&t.app.db, "alice")
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+    )
+    .await
+    .unwrap();
     assert_eq!(list.len(), 2, "only the test token and `laptop`");
 
     // Model settings: private and gated through the form.
-    let res = c.get(format!("{}/alice/m/settings", t.url)).header(COOKIE, &cookies).send().await.unwrap();
+    let res = c
+        .get(format!("{}/alice/m/settings", t.url))
+        .header(COOKIE, &cookies)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
-    let res = c.post(format!("{}/alice/m/settings", t.url)).header(COOKIE, &cookies)
-        .form(&[("csrf", csrf.as_str()), ("visibility", "public"), ("gate", "gated")]).send().await.unwrap();
+    let res = c
+        .post(format!("{}/alice/m/settings", t.url))
+        .header(COOKIE, &cookies)
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("visibility", "public"),
+            ("gate", "gated"),
+        ])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     let info: Value = t.get("/models/alice/m").await.json().await.unwrap();
     assert_eq!(info["gated"], true);
 
     // Bob may not open alice's settings; he accepts the license on the web, then downloads.
     let (bob_cookies, bob_csrf) = sign_in(&t, &c, "bob", "bob-password-22").await;
-    let res = c.get(format!("{}/alice/m/settings", t.url)).header(COOKIE, &bob_cookies).send().await.unwrap();
+    let res = c
+        .get(format!("{}/alice/m/settings", t.url))
+        .header(COOKIE, &bob_cookies)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     let bob_token = t.user("bob").await;
     let file = t.api("/models/alice/m/files/main/w.bin");
-    assert_eq!(t.client.get(&file).bearer_auth(&bob_token).send().await.unwrap().status(), StatusCode::FORBIDDEN);
-    let res = c.post(format!("{}/alice/m/accept-license", t.url)).header(COOKIE, &bob_cookies)
-        .form(&[("csrf", bob_csrf.as_str())]).send().await.unwrap();
+    assert_eq!(
+        t.client
+            .get(&file)
+            .bearer_auth(&bob_token)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+    let res = c
+        .post(format!("{}/alice/m/accept-license", t.url))
+        .header(COOKIE, &bob_cookies)
+        .form(&[("csrf", bob_csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    assert_eq!(t.client.get(&file).bearer_auth(&bob_token).send().await.unwrap().status(), StatusCode::OK);
+    assert_eq!(
+        t.client
+            .get(&file)
+            .bearer_auth(&bob_token)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
 
     // Private through the form: bob no longer sees it.
-    c.post(format!("{}/alice/m/settings", t.url)).header(COOKIE, &cookies)
-        .form(&[("csrf", csrf.as_str()), ("visibility", "private"), ("gate", "gated")]).send().await.unwrap();
-    let res = c.get(format!("{}/alice/m", t.url)).header(COOKIE, &bob_cookies).send().await.unwrap();
+    c.post(format!("{}/alice/m/settings", t.url))
+        .header(COOKIE, &cookies)
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("visibility", "private"),
+            ("gate", "gated"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let res = c
+        .get(format!("{}/alice/m", t.url))
+        .header(COOKIE, &bob_cookies)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
-    let res = c.get(format!("{}/alice/m", t.url)).header(COOKIE, &cookies).send().await.unwrap();
+    let res = c
+        .get(format!("{}/alice/m", t.url))
+        .header(COOKIE, &cookies)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
 
     // A tampered session cookie is anonymous.
     let tampered = cookies.replace("granary_session=ey", "granary_session=eX");
-    let res = c.get(format!("{}/settings/tokens", t.url)).header(COOKIE, &tampered).send().await.unwrap();
+    let res = c
+        .get(format!("{}/settings/tokens", t.url))
+        .header(COOKIE, &tampered)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
 
     // Signing out revokes the session: the old cookie is worth nothing.
-    let res = c.post(format!("{}/logout", t.url)).header(COOKIE, &cookies).form(&[("csrf", csrf.as_str())]).send().await.unwrap();
+    let res = c
+        .post(format!("{}/logout", t.url))
+        .header(COOKIE, &cookies)
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    assert!(set_cookie(&res, "granary_session").unwrap().contains("Max-Age=0"));
-    let res = c.get(format!("{}/settings/tokens", t.url)).header(COOKIE, &cookies).send().await.unwrap();
-    assert_eq!(res.status(), StatusCode::SEE_OTHER, "a revoked session must not sign in");
-    let res = c.get(format!("{}/alice/m", t.url)).header(COOKIE, &cookies).send().await.unwrap();
+    assert!(
+        set_cookie(&res, "granary_session")
+            .unwrap()
+            .contains("Max-Age=0")
+    );
+    let res = c
+        .get(format!("{}/settings/tokens", t.url))
+        .header(COOKIE, &cookies)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::SEE_OTHER,
+        "a revoked session must not sign in"
+    );
+    let res = c
+        .get(format!("{}/alice/m", t.url))
+        .header(COOKIE, &cookies)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
 
     // The audit log recorded the failure and the changes.
-    let events: Vec<(String,)> = sqlx::query_as("SELECT event FROM audit_log").fetch_all(&t.app.db.pool).await.unwrap();
+    let events: Vec<(String,)> = sqlx::query_as("SELECT event FROM audit_log")
+        .fetch_all(&t.app.db.pool)
+        .await
+        .unwrap();
     let events: Vec<String> = events.into_iter().map(|(e,)| e).collect();
-    for e in ["signin.failed", "signin.ok", "token.created", "repo.gate", "repo.visibility"] {
+    for e in [
+        "signin.failed",
+        "signin.ok",
+        "token.created",
+        "repo.gate",
+        "repo.visibility",
+    ] {
         assert!(events.iter().any(|x| x == e), "{e} missing from {events:?}");
     }
 }
@@ -175,40 +357,103 @@ async fn sign_in_tokens_settings_and_sign_out(backend: Backend) {
 async fn sign_up_modes_and_rate_limits(backend: Backend) {
     let closed = TestApp::start(backend).await;
     let c = client();
-    assert_eq!(c.get(format!("{}/signup", closed.url)).send().await.unwrap().status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        c.get(format!("{}/signup", closed.url))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::FORBIDDEN
+    );
 
     let open = TestApp::start_with(backend, |cfg| cfg.accounts.signup = "open".into()).await;
     let res = c.get(format!("{}/signup", open.url)).send().await.unwrap();
     let cookie = pair(&set_cookie(&res, "granary_csrf").unwrap());
     let csrf = hidden_csrf(&res.text().await.unwrap());
     let post = |form: Vec<(&'static str, String)>| {
-        c.post(format!("{}/signup", open.url)).header(COOKIE, cookie.clone()).form(&form).send()
+        c.post(format!("{}/signup", open.url))
+            .header(COOKIE, cookie.clone())
+            .form(&form)
+            .send()
     };
-    let res = post(vec![("csrf", csrf.clone()), ("username", "newbie".into()), ("password", "short".into())]).await.unwrap();
+    let res = post(vec![
+        ("csrf", csrf.clone()),
+        ("username", "newbie".into()),
+        ("password", "short".into()),
+    ])
+    .await
+    .unwrap();
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     assert!(res.text().await.unwrap().contains("at least 10"));
-    let res = post(vec![("csrf", csrf.clone()), ("username", "api".into()), ("password", "long-enough-password".into())]).await.unwrap();
+    let res = post(vec![
+        ("csrf", csrf.clone()),
+        ("username", "api".into()),
+        ("password", "long-enough-password".into()),
+    ])
+    .await
+    .unwrap();
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
-    let res = post(vec![("csrf", csrf.clone()), ("username", "newbie".into()), ("password", "long-enough-password".into())]).await.unwrap();
+    let res = post(vec![
+        ("csrf", csrf.clone()),
+        ("username", "newbie".into()),
+        ("password", "long-enough-password".into()),
+    ])
+    .await
+    .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     sign_in(&open, &c, "newbie", "long-enough-password").await;
-    let res = post(vec![("csrf", csrf.clone()), ("username", "NEWBIE".into()), ("password", "long-enough-password".into())]).await.unwrap();
+    let res = post(vec![
+        ("csrf", csrf.clone()),
+        ("username", "NEWBIE".into()),
+        ("password", "long-enough-password".into()),
+    ])
+    .await
+    .unwrap();
     assert!(res.text().await.unwrap().contains("is taken"));
 
     // Invite-only: a code from an admin, usable once.
     let invite = TestApp::start_with(backend, |cfg| cfg.accounts.signup = "invite".into()).await;
     let now = granary_core::time::now_ms();
-    let root = users::ensure(&invite.app.db, "root", true, now).await.unwrap();
-    let root_token = users::create_token(&invite.app.db, &root.id, "t", "admin", now).await.unwrap();
-    let v: Value = invite.client.post(invite.api("/invites")).bearer_auth(&root_token).send().await.unwrap().json().await.unwrap();
+    let root = users::ensure(&invite.app.db, "root", true, now)
+        .await
+        .unwrap();
+    let root_token = users::create_token(&invite.app.db, &root.id, "t", "admin", now)
+        .await
+        .unwrap();
+    let v: Value = invite
+        .client
+        .post(invite.api("/invites"))
+        .bearer_auth(&root_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let code = v["code"].as_str().unwrap().to_string();
-    let res = c.get(format!("{}/signup", invite.url)).send().await.unwrap();
+    let res = c
+        .get(format!("{}/signup", invite.url))
+        .send()
+        .await
+        .unwrap();
     let cookie = pair(&set_cookie(&res, "granary_csrf").unwrap());
     let csrf = hidden_csrf(&res.text().await.unwrap());
-    for (name, want) in [("first", StatusCode::OK), ("second", StatusCode::BAD_REQUEST)] {
-        let res = c.post(format!("{}/signup", invite.url)).header(COOKIE, &cookie)
-            .form(&[("csrf", csrf.as_str()), ("username", name), ("password", "long-enough-password"), ("invite", code.as_str())])
-            .send().await.unwrap();
+    for (name, want) in [
+        ("first", StatusCode::OK),
+        ("second", StatusCode::BAD_REQUEST),
+    ] {
+        let res = c
+            .post(format!("{}/signup", invite.url))
+            .header(COOKIE, &cookie)
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("username", name),
+                ("password", "long-enough-password"),
+                ("invite", code.as_str()),
+            ])
+            .send()
+            .await
+            .unwrap();
         assert_eq!(res.status(), want, "{name}");
     }
 
@@ -219,8 +464,17 @@ async fn sign_up_modes_and_rate_limits(backend: Backend) {
     let mut limited = false;
     // Twice the limit and one: the minute may turn during the loop and reset the count once.
     for _ in 0..41 {
-        let res = c.post(format!("{}/login", open.url)).header(COOKIE, &cookie)
-            .form(&[("csrf", csrf.as_str()), ("username", "newbie"), ("password", "guess-guess-guess")]).send().await.unwrap();
+        let res = c
+            .post(format!("{}/login", open.url))
+            .header(COOKIE, &cookie)
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("username", "newbie"),
+                ("password", "guess-guess-guess"),
+            ])
+            .send()
+            .await
+            .unwrap();
         if res.status() == StatusCode::TOO_MANY_REQUESTS {
             limited = true;
             break;

@@ -59,13 +59,21 @@ print("hello")
 fn hostile_model() -> Vec<(&'static str, Vec<u8>)> {
     vec![
         ("model.safetensors", shard(1, 7)),
-        ("config.json", br#"{"architectures": ["LlamaForCausalLM"], "hidden_size": 64}"#.to_vec()),
+        (
+            "config.json",
+            br#"{"architectures": ["LlamaForCausalLM"], "hidden_size": 64}"#.to_vec(),
+        ),
         ("README.md", HOSTILE_README.as_bytes().to_vec()),
     ]
 }
 
 async fn page(t: &TestApp, path: &str) -> (StatusCode, String) {
-    let res = t.client.get(format!("{}{path}", t.url)).send().await.unwrap();
+    let res = t
+        .client
+        .get(format!("{}{path}", t.url))
+        .send()
+        .await
+        .unwrap();
     let status = res.status();
     let body = res.text().await.unwrap();
     if let Ok(dir) = std::env::var("WEB_DUMP") {
@@ -76,13 +84,18 @@ async fn page(t: &TestApp, path: &str) -> (StatusCode, String) {
 }
 
 fn seg_name(path: &str) -> String {
-    path.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect()
+    path.chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect()
 }
 
 async fn page_ok(t: &TestApp, path: &str) -> String {
     let (status, body) = page(t, path).await;
     assert_eq!(status, StatusCode::OK, "{path}: {body}");
-    assert!(body.starts_with("<!doctype html>"), "{path} is not a page: {body}");
+    assert!(
+        body.starts_with("<!doctype html>"),
+        "{path} is not a page: {body}"
+    );
     assert!(body.contains("<html lang=\"en\">"));
     body
 }
@@ -104,14 +117,23 @@ async fn model_key(t: &TestApp, model: &str) -> String {
 }
 
 /// Records a finished verification run as a worker would, closing the revision's jobs.
-async fn record_run(t: &TestApp, model: &str, revision: &str, device: &str, report: serde_json::Value, at: i64) {
+async fn record_run(
+    t: &TestApp,
+    model: &str,
+    revision: &str,
+    device: &str,
+    report: serde_json::Value,
+    at: i64,
+) {
     let model_id = model_key(t, model).await;
-    sqlx::query("UPDATE verification_jobs SET state = 'done' WHERE model_id = $1 AND revision_id = $2")
-        .bind(&model_id)
-        .bind(revision)
-        .execute(&t.app.db.pool)
-        .await
-        .unwrap();
+    sqlx::query(
+        "UPDATE verification_jobs SET state = 'done' WHERE model_id = $1 AND revision_id = $2",
+    )
+    .bind(&model_id)
+    .bind(revision)
+    .execute(&t.app.db.pool)
+    .await
+    .unwrap();
     sqlx::query(
         "INSERT INTO verification_runs (id, job_id, model_id, revision_id, worker, device, status, report,
            started_at, finished_at) VALUES ($1, 'job', $2, $3, 'w', $4, $5, $6, $7, $7)",
@@ -137,12 +159,30 @@ fn passed(device: &str, tokens_per_s: f64, load_ms: f64) -> serde_json::Value {
 async fn model_page_shows_a_safe_card_with_badges_and_facts(backend: Backend) {
     let t = TestApp::start(backend).await;
     let token = t.user("alice").await;
-    let rev = t.push_ok(&token, "alice/tiny", &hostile_model(), None).await;
-    record_run(&t, "alice/tiny", &rev, "cpu: Test CPU", passed("cpu: Test CPU", 42.5, 120.0), 1_000).await;
+    let rev = t
+        .push_ok(&token, "alice/tiny", &hostile_model(), None)
+        .await;
+    record_run(
+        &t,
+        "alice/tiny",
+        &rev,
+        "cpu: Test CPU",
+        passed("cpu: Test CPU", 42.5, 120.0),
+        1_000,
+    )
+    .await;
 
     let body = page_ok(&t, "/alice/tiny").await;
     // Nothing from the card can run: no script element, event attribute, script URL or iframe.
-    for bad in ["<script", "onerror", "onclick", "onload", "href=\"javascript", "<iframe", "<svg onload"] {
+    for bad in [
+        "<script",
+        "onerror",
+        "onclick",
+        "onload",
+        "href=\"javascript",
+        "<iframe",
+        "<svg onload",
+    ] {
         assert!(!body.contains(bad), "`{bad}` reached the page");
     }
     // Markdown: headings one level down, tables, code.
@@ -152,29 +192,61 @@ async fn model_page_shows_a_safe_card_with_badges_and_facts(backend: Backend) {
     assert!(body.contains("href=\"https://example.com/docs\""));
     // The front matter is not in the body but in badges.
     assert!(!main_of(&body).contains("pipeline_tag:"));
-    assert!(body.contains("href=\"https://spdx.org/licenses/Apache-2.0.html\""), "{body}");
+    assert!(
+        body.contains("href=\"https://spdx.org/licenses/Apache-2.0.html\""),
+        "{body}"
+    );
     assert!(body.contains("Dataset</span> wikitext<") && body.contains("Language</span> en<"));
     assert!(body.contains("href=\"/alice/base-model\""));
     assert!(body.contains("href=\"/models?task=text-generation\""));
     // A tag's markup is shown as text.
     assert!(body.contains("&lt;b&gt;bold-tag&lt;/b&gt;"), "{body}");
-    assert!(body.contains(">click me</a>") || body.contains("click me"), "{body}");
+    assert!(
+        body.contains(">click me</a>") || body.contains("click me"),
+        "{body}"
+    );
     // The side panel: parameters per dtype, files, pull commands, license, verification.
     assert!(body.contains("131k") || body.contains("F32"), "{body}");
     assert!(body.contains("granary pull alice/tiny"), "{body}");
-    assert!(body.contains(&format!("HF_ENDPOINT={} hf download alice/tiny", t.url)), "{body}");
+    assert!(
+        body.contains(&format!("HF_ENDPOINT={} hf download alice/tiny", t.url)),
+        "{body}"
+    );
     assert!(body.contains("Permissive license"));
-    assert!(body.contains("cpu: Test CPU") && body.contains("42.5 tokens/s") && body.contains("120 ms"), "{body}");
-    assert!(body.contains("&lt;b&gt;hi&lt;/b&gt;"), "the fingerprint is escaped: {body}");
-    assert!(body.contains("href=\"/login\""), "a sign-in link in the header");
+    assert!(
+        body.contains("cpu: Test CPU") && body.contains("42.5 tokens/s") && body.contains("120 ms"),
+        "{body}"
+    );
+    assert!(
+        body.contains("&lt;b&gt;hi&lt;/b&gt;"),
+        "the fingerprint is escaped: {body}"
+    );
+    assert!(
+        body.contains("href=\"/login\""),
+        "a sign-in link in the header"
+    );
 }
 
 async fn private_and_missing_models_are_the_same_404(backend: Backend) {
     let t = TestApp::start(backend).await;
     let token = t.user("alice").await;
-    let res = t.push(&token, "alice/secret", &hostile_model(), None, json!({"private": true})).await;
-    assert_eq!(res.status(), StatusCode::CREATED, "{}", res.text().await.unwrap());
-    t.push_ok(&token, "alice/open", &hostile_model(), None).await;
+    let res = t
+        .push(
+            &token,
+            "alice/secret",
+            &hostile_model(),
+            None,
+            json!({"private": true}),
+        )
+        .await;
+    assert_eq!(
+        res.status(),
+        StatusCode::CREATED,
+        "{}",
+        res.text().await.unwrap()
+    );
+    t.push_ok(&token, "alice/open", &hostile_model(), None)
+        .await;
 
     for path in [
         "/alice/secret",
@@ -186,17 +258,35 @@ async fn private_and_missing_models_are_the_same_404(backend: Backend) {
     ] {
         let (status, body) = page(&t, path).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
-        assert!(body.contains("404 · Not found") && body.contains("does not exist, or you do not have access"), "{body}");
+        assert!(
+            body.contains("404 · Not found")
+                && body.contains("does not exist, or you do not have access"),
+            "{body}"
+        );
         let (missing_status, missing) = page(&t, &path.replace("secret", "nothere")).await;
         assert_eq!(missing_status, StatusCode::NOT_FOUND);
-        assert_eq!(body.replace("secret", "nothere"), missing, "a private model must look exactly like a missing one");
+        assert_eq!(
+            body.replace("secret", "nothere"),
+            missing,
+            "a private model must look exactly like a missing one"
+        );
     }
     // The owner sees it with a token.
-    let res = t.client.get(format!("{}/alice/secret", t.url)).bearer_auth(&token).send().await.unwrap();
+    let res = t
+        .client
+        .get(format!("{}/alice/secret", t.url))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     // Listings and the owner's page leave it out.
     assert!(!page_ok(&t, "/models").await.contains("alice/secret"));
-    assert!(!page_ok(&t, "/models?q=secret").await.contains("href=\"/alice/secret\""));
+    assert!(
+        !page_ok(&t, "/models?q=secret")
+            .await
+            .contains("href=\"/alice/secret\"")
+    );
     let owner = page_ok(&t, "/alice").await;
     assert!(owner.contains("alice/open") && !owner.contains("alice/secret"));
     // Unknown refs, files, people and malformed names are 404 pages too.
@@ -212,7 +302,10 @@ async fn private_and_missing_models_are_the_same_404(backend: Backend) {
     ] {
         let (status, body) = page(&t, path).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{path}: {body}");
-        assert!(body.contains("<!doctype html>"), "{path} answers a styled page");
+        assert!(
+            body.contains("<!doctype html>"),
+            "{path} answers a styled page"
+        );
     }
 }
 
@@ -226,7 +319,13 @@ async fn files_history_tensors_and_compare(backend: Backend) {
     second_files.push(("extra dir/notes & {1}.txt", b"notes".to_vec()));
     second_files[0].1 = shard(1, 8);
     let res = t
-        .push(&token, "alice/tiny", &second_files, Some(&first), json!({"message": "<script>alert('commit')</script> second"}))
+        .push(
+            &token,
+            "alice/tiny",
+            &second_files,
+            Some(&first),
+            json!({"message": "<script>alert('commit')</script> second"}),
+        )
         .await;
     assert_eq!(res.status(), StatusCode::CREATED);
     let second: serde_json::Value = res.json().await.unwrap();
@@ -242,53 +341,139 @@ async fn files_history_tensors_and_compare(backend: Backend) {
     assert_eq!(res.status(), StatusCode::CREATED);
 
     let tree = page_ok(&t, "/alice/tiny/tree/main").await;
-    assert!(tree.contains(&format!("/api/v1/models/alice/tiny/files/{second}/extra%20dir/notes%20%26%20%7B1%7D.txt")), "{tree}");
+    assert!(
+        tree.contains(&format!(
+            "/api/v1/models/alice/tiny/files/{second}/extra%20dir/notes%20%26%20%7B1%7D.txt"
+        )),
+        "{tree}"
+    );
     assert!(tree.contains("extra dir/notes &amp; {1}.txt"));
-    assert!(tree.contains(&common::commit_file("README.md", HOSTILE_README.as_bytes()).sha256.hex()));
+    assert!(
+        tree.contains(
+            &common::commit_file("README.md", HOSTILE_README.as_bytes())
+                .sha256
+                .hex()
+        )
+    );
     assert!(tree.contains("href=\"/alice/tiny/tensors/main/model.safetensors\""));
-    assert!(tree.contains("href=\"/alice/tiny/tree/v1.0\""), "tags are listed: {tree}");
-    assert!(!tree.contains("<script>alert"), "the commit message is escaped");
+    assert!(
+        tree.contains("href=\"/alice/tiny/tree/v1.0\""),
+        "tags are listed: {tree}"
+    );
+    assert!(
+        !tree.contains("<script>alert"),
+        "the commit message is escaped"
+    );
     let old = page_ok(&t, "/alice/tiny/tree/v1.0").await;
     assert!(old.contains("config.json") && !old.contains("notes"));
     page_ok(&t, &format!("/alice/tiny/tree/{}", &first[..12])).await;
 
     let tensors = page_ok(&t, "/alice/tiny/tensors/main/model.safetensors").await;
-    assert!(tensors.contains("layer8.weight") && tensors.contains("[512, 256]") && tensors.contains("F32"), "{tensors}");
+    assert!(
+        tensors.contains("layer8.weight")
+            && tensors.contains("[512, 256]")
+            && tensors.contains("F32"),
+        "{tensors}"
+    );
 
     let commits = page_ok(&t, "/alice/tiny/commits/main").await;
-    assert!(commits.contains("&lt;script&gt;alert(&#x27;commit&#x27;)&lt;/script&gt; second"), "{commits}");
+    assert!(
+        commits.contains("&lt;script&gt;alert(&#x27;commit&#x27;)&lt;/script&gt; second"),
+        "{commits}"
+    );
     assert!(!commits.contains("<script>"));
-    assert!(commits.contains("test push") && commits.contains(&first[..12]) && commits.contains(&second[..12]));
+    assert!(
+        commits.contains("test push")
+            && commits.contains(&first[..12])
+            && commits.contains(&second[..12])
+    );
     assert!(commits.contains(&format!("/alice/tiny/compare/{first}...{second}")));
 
     let compare = page_ok(&t, "/alice/tiny/compare/v1.0...main").await;
-    assert!(compare.contains("1 added, 1 removed, 1 changed, 1 unchanged"), "{compare}");
+    assert!(
+        compare.contains("1 added, 1 removed, 1 changed, 1 unchanged"),
+        "{compare}"
+    );
     let res = t
         .client
         .get(format!("{}/alice/tiny/compare?from=v1.0&to=main", t.url))
         .send()
         .await
         .unwrap();
-    assert!(res.url().path().ends_with("/compare/v1.0...main"), "{}", res.url());
+    assert!(
+        res.url().path().ends_with("/compare/v1.0...main"),
+        "{}",
+        res.url()
+    );
     assert_eq!(res.status(), StatusCode::OK);
     page_ok(&t, "/alice/tiny/compare").await;
 }
 
 /// Pushes a small model with a card of the given facts.
-async fn push_listed(t: &TestApp, token: &str, model: &str, license: &str, task: &str, arch: &str) -> String {
-    let readme = format!("---\nlicense: {license}\npipeline_tag: {task}\nlibrary_name: candle\ntags: [{model}-tag]\n---\n# {model}\n");
+async fn push_listed(
+    t: &TestApp,
+    token: &str,
+    model: &str,
+    license: &str,
+    task: &str,
+    arch: &str,
+) -> String {
+    let readme = format!(
+        "---\nlicense: {license}\npipeline_tag: {task}\nlibrary_name: candle\ntags: [{model}-tag]\n---\n# {model}\n"
+    );
     let config = format!(r#"{{"architectures": ["{arch}"]}}"#);
-    t.push_ok(token, model, &[("README.md", readme.into_bytes()), ("config.json", config.into_bytes())], None).await
+    t.push_ok(
+        token,
+        model,
+        &[
+            ("README.md", readme.into_bytes()),
+            ("config.json", config.into_bytes()),
+        ],
+        None,
+    )
+    .await
 }
 
 async fn model_list_filters_sorts_and_pages(backend: Backend) {
     let t = TestApp::start(backend).await;
     let token = t.user("alice").await;
     let bob = t.user("bob").await;
-    let mit = push_listed(&t, &token, "alice/mit-model", "mit", "fill-mask", "BertForMaskedLM").await;
-    push_listed(&t, &token, "alice/llama-model", "llama3", "text-generation", "LlamaForCausalLM").await;
-    push_listed(&t, &bob, "bob/under_score", "apache-2.0", "text-generation", "GPT2LMHeadModel").await;
-    record_run(&t, "alice/mit-model", &mit, "cpu", passed("cpu", 10.0, 5.0), 10).await;
+    let mit = push_listed(
+        &t,
+        &token,
+        "alice/mit-model",
+        "mit",
+        "fill-mask",
+        "BertForMaskedLM",
+    )
+    .await;
+    push_listed(
+        &t,
+        &token,
+        "alice/llama-model",
+        "llama3",
+        "text-generation",
+        "LlamaForCausalLM",
+    )
+    .await;
+    push_listed(
+        &t,
+        &bob,
+        "bob/under_score",
+        "apache-2.0",
+        "text-generation",
+        "GPT2LMHeadModel",
+    )
+    .await;
+    record_run(
+        &t,
+        "alice/mit-model",
+        &mit,
+        "cpu",
+        passed("cpu", 10.0, 5.0),
+        10,
+    )
+    .await;
 
     let names = |body: &str| {
         ["alice/mit-model", "alice/llama-model", "bob/under_score"]
@@ -301,12 +486,21 @@ async fn model_list_filters_sorts_and_pages(backend: Backend) {
     assert!(all.contains("3 models"));
     let cases: &[(&str, &[&str])] = &[
         ("/models?license=MIT", &["alice/mit-model"]),
-        ("/models?permissive=on", &["alice/mit-model", "bob/under_score"]),
-        ("/models?task=text-generation", &["alice/llama-model", "bob/under_score"]),
+        (
+            "/models?permissive=on",
+            &["alice/mit-model", "bob/under_score"],
+        ),
+        (
+            "/models?task=text-generation",
+            &["alice/llama-model", "bob/under_score"],
+        ),
         ("/models?library=candle&owner=bob", &["bob/under_score"]),
         ("/models?arch=llamaforcausallm", &["alice/llama-model"]),
         ("/models?verified=passed", &["alice/mit-model"]),
-        ("/models?verified=unverified", &["alice/llama-model", "bob/under_score"]),
+        (
+            "/models?verified=unverified",
+            &["alice/llama-model", "bob/under_score"],
+        ),
         ("/models?q=mit-model-tag", &["alice/mit-model"]),
         ("/models?q=BOB", &["bob/under_score"]),
         // `_` and `%` are text, not patterns.
@@ -323,24 +517,54 @@ async fn model_list_filters_sorts_and_pages(backend: Backend) {
         assert_eq!(found, expected, "{path}");
     }
     // The filters stay in the form, escaped.
-    let body = page_ok(&t, "/models?q=%22%3E%3Cscript%3E&license=mit&permissive=on&sort=name").await;
-    assert!(body.contains("value=\"&quot;&gt;&lt;script&gt;\""), "{body}");
-    assert!(body.contains("id=\"f-permissive\" type=\"checkbox\" name=\"permissive\" value=\"on\" checked"));
+    let body = page_ok(
+        &t,
+        "/models?q=%22%3E%3Cscript%3E&license=mit&permissive=on&sort=name",
+    )
+    .await;
+    assert!(
+        body.contains("value=\"&quot;&gt;&lt;script&gt;\""),
+        "{body}"
+    );
+    assert!(body.contains(
+        "id=\"f-permissive\" type=\"checkbox\" name=\"permissive\" value=\"on\" checked"
+    ));
     assert!(body.contains("<option value=\"name\" selected>"));
 
     // Sorted by name; pages of 20 with links that keep the filters.
     for i in 0..22 {
-        push_listed(&t, &bob, &format!("bob/m{i:02}"), "mit", "fill-mask", "BertModel").await;
+        push_listed(
+            &t,
+            &bob,
+            &format!("bob/m{i:02}"),
+            "mit",
+            "fill-mask",
+            "BertModel",
+        )
+        .await;
     }
     let first = page_ok(&t, "/models?owner=bob&sort=name").await;
-    assert!(first.contains("23 models") && first.contains("Page 1 of 2"), "{first}");
-    assert!(first.contains("href=\"/models?owner=bob&amp;sort=name&amp;page=2\""), "{first}");
+    assert!(
+        first.contains("23 models") && first.contains("Page 1 of 2"),
+        "{first}"
+    );
+    assert!(
+        first.contains("href=\"/models?owner=bob&amp;sort=name&amp;page=2\""),
+        "{first}"
+    );
     assert!(first.contains("bob/m00") && !first.contains("bob/under_score"));
     let second = page_ok(&t, "/models?owner=bob&sort=name&page=2").await;
-    assert!(second.contains("bob/m20") && second.contains("bob/m21") && second.contains("bob/under_score"));
+    assert!(
+        second.contains("bob/m20")
+            && second.contains("bob/m21")
+            && second.contains("bob/under_score")
+    );
     assert!(!second.contains("bob/m19") && second.contains("rel=\"prev\""));
     let arch_pages = page_ok(&t, "/models?arch=BertModel&page=2").await;
-    assert!(arch_pages.contains("22 models") && arch_pages.contains("bob/m21"), "{arch_pages}");
+    assert!(
+        arch_pages.contains("22 models") && arch_pages.contains("bob/m21"),
+        "{arch_pages}"
+    );
     // Nonsense parameters are ignored, not errors.
     page_ok(&t, "/models?page=abc&sort=nope&verified=maybe").await;
 }
@@ -348,15 +572,49 @@ async fn model_list_filters_sorts_and_pages(backend: Backend) {
 async fn home_owner_and_benchmarks(backend: Backend) {
     let t = TestApp::start(backend).await;
     let token = t.user("alice").await;
-    let first = t.push_ok(&token, "alice/tiny", &hostile_model(), None).await;
+    let first = t
+        .push_ok(&token, "alice/tiny", &hostile_model(), None)
+        .await;
     let mut files = hostile_model();
     files[0].1 = shard(1, 9);
-    let res = t.push(&token, "alice/tiny", &files, Some(&first), json!({"message": "retrained"})).await;
+    let res = t
+        .push(
+            &token,
+            "alice/tiny",
+            &files,
+            Some(&first),
+            json!({"message": "retrained"}),
+        )
+        .await;
     let second: serde_json::Value = res.json().await.unwrap();
     let second = second["id"].as_str().unwrap().to_string();
-    record_run(&t, "alice/tiny", &first, "cpu: Test CPU", passed("cpu: Test CPU", 40.0, 150.0), 1_000).await;
-    record_run(&t, "alice/tiny", &second, "cpu: Test CPU", passed("cpu: Test CPU", 45.0, 140.0), 2_000).await;
-    record_run(&t, "alice/tiny", &second, "cuda: <GPU>", passed("cuda: <GPU>", 400.0, 90.0), 3_000).await;
+    record_run(
+        &t,
+        "alice/tiny",
+        &first,
+        "cpu: Test CPU",
+        passed("cpu: Test CPU", 40.0, 150.0),
+        1_000,
+    )
+    .await;
+    record_run(
+        &t,
+        "alice/tiny",
+        &second,
+        "cpu: Test CPU",
+        passed("cpu: Test CPU", 45.0, 140.0),
+        2_000,
+    )
+    .await;
+    record_run(
+        &t,
+        "alice/tiny",
+        &second,
+        "cuda: <GPU>",
+        passed("cuda: <GPU>", 400.0, 90.0),
+        3_000,
+    )
+    .await;
     record_run(
         &t,
         "alice/tiny",
@@ -368,7 +626,11 @@ async fn home_owner_and_benchmarks(backend: Backend) {
     .await;
 
     let home = page_ok(&t, "/").await;
-    assert!(home.contains("Newest") && home.contains("Most downloaded") && home.contains("Recently verified"));
+    assert!(
+        home.contains("Newest")
+            && home.contains("Most downloaded")
+            && home.contains("Recently verified")
+    );
     assert!(home.contains("href=\"/alice/tiny\""));
     assert!(home.contains("action=\"/models\""));
 
@@ -376,21 +638,41 @@ async fn home_owner_and_benchmarks(backend: Backend) {
     assert!(owner.contains("<h1>alice</h1>") && owner.contains("href=\"/alice/tiny\""));
 
     let bench = page_ok(&t, "/alice/tiny/benchmarks").await;
-    assert!(bench.contains("<svg") && bench.contains("<polyline"), "{bench}");
+    assert!(
+        bench.contains("<svg") && bench.contains("<polyline"),
+        "{bench}"
+    );
     assert!(bench.contains("cuda: &lt;GPU&gt;") && !bench.contains("<GPU>"));
-    assert!(bench.contains("400 tokens/s") || bench.contains("400.0 tokens/s"), "{bench}");
+    assert!(
+        bench.contains("400 tokens/s") || bench.contains("400.0 tokens/s"),
+        "{bench}"
+    );
     assert!(bench.contains("tensor &lt;x&gt; is NaN"));
-    assert!(bench.contains("Self-reported by the authors") && bench.contains("HellaSwag") && bench.contains("0.613"));
+    assert!(
+        bench.contains("Self-reported by the authors")
+            && bench.contains("HellaSwag")
+            && bench.contains("0.613")
+    );
     assert!(bench.contains(&second[..12]) && bench.contains(&first[..12]));
     assert!(bench.contains("retrained"));
 }
 
 async fn static_files_are_cached(backend: Backend) {
     let t = TestApp::start(backend).await;
-    let res = t.client.get(format!("{}/static/granary.css", t.url)).send().await.unwrap();
+    let res = t
+        .client
+        .get(format!("{}/static/granary.css", t.url))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(res.headers()["content-type"], "text/css; charset=utf-8");
-    assert!(res.headers()["cache-control"].to_str().unwrap().contains("max-age"));
+    assert!(
+        res.headers()["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("max-age")
+    );
     let etag = res.headers()["etag"].to_str().unwrap().to_string();
     let res = t
         .client
@@ -406,7 +688,12 @@ async fn static_files_are_cached(backend: Backend) {
     assert_eq!(status, StatusCode::NOT_FOUND);
     // Pages forbid script outright.
     let res = t.client.get(format!("{}/", t.url)).send().await.unwrap();
-    assert!(res.headers()["content-security-policy"].to_str().unwrap().contains("script-src 'none'"));
+    assert!(
+        res.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("script-src 'none'")
+    );
     let home = res.text().await.unwrap();
     assert!(home.contains(&format!("/static/granary.css?v={}", etag.trim_matches('"'))));
 }

@@ -25,7 +25,10 @@ impl Redactor {
         let mut rest = out.as_str();
         while let Some(i) = rest.find("<time") {
             redacted.push_str(&rest[..i]);
-            let end = rest[i..].find("</time>").map(|j| i + j + "</time>".len()).unwrap_or(rest.len());
+            let end = rest[i..]
+                .find("</time>")
+                .map(|j| i + j + "</time>".len())
+                .unwrap_or(rest.len());
             redacted.push_str("<time>[time]</time>");
             rest = &rest[end..];
         }
@@ -35,7 +38,15 @@ impl Redactor {
 }
 
 async fn main_of(t: &TestApp, path: &str, r: &Redactor) -> String {
-    let body = t.client.get(format!("{}{path}", t.url)).send().await.unwrap().text().await.unwrap();
+    let body = t
+        .client
+        .get(format!("{}{path}", t.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let start = body.find("<main").unwrap();
     let end = body.find("</main>").unwrap() + "</main>".len();
     r.apply(&body[start..end])
@@ -47,13 +58,24 @@ async fn rendered_pages() {
     let token = t.user("alice").await;
     let files = vec![
         ("model.safetensors", shard(1, 1)),
-        ("config.json", br#"{"architectures": ["BertForMaskedLM"]}"#.to_vec()),
+        (
+            "config.json",
+            br#"{"architectures": ["BertForMaskedLM"]}"#.to_vec(),
+        ),
         ("README.md", README.as_bytes().to_vec()),
     ];
     let first = t.push_ok(&token, "alice/demo", &files, None).await;
     let mut next = files.clone();
     next.push(("LICENSE", b"MIT License".to_vec()));
-    let res = t.push(&token, "alice/demo", &next, Some(&first), json!({"message": "add LICENSE"})).await;
+    let res = t
+        .push(
+            &token,
+            "alice/demo",
+            &next,
+            Some(&first),
+            json!({"message": "add LICENSE"}),
+        )
+        .await;
     let second: serde_json::Value = res.json().await.unwrap();
     let second = second["id"].as_str().unwrap().to_string();
     let model_id: (String,) = sqlx::query_as("SELECT id FROM models WHERE name_key = 'alice/demo'")
@@ -102,12 +124,24 @@ async fn rendered_pages() {
 
     insta::assert_snapshot!("model_page", main_of(&t, "/alice/demo", &r).await);
     insta::assert_snapshot!("tree_page", main_of(&t, "/alice/demo/tree/main", &r).await);
-    insta::assert_snapshot!("tensors_page", main_of(&t, "/alice/demo/tensors/main/model.safetensors", &r).await);
-    insta::assert_snapshot!("commits_page", main_of(&t, "/alice/demo/commits/main", &r).await);
-    insta::assert_snapshot!("compare_page", main_of(&t, &format!("/alice/demo/compare/{first}...main"), &r).await);
+    insta::assert_snapshot!(
+        "tensors_page",
+        main_of(&t, "/alice/demo/tensors/main/model.safetensors", &r).await
+    );
+    insta::assert_snapshot!(
+        "commits_page",
+        main_of(&t, "/alice/demo/commits/main", &r).await
+    );
+    insta::assert_snapshot!(
+        "compare_page",
+        main_of(&t, &format!("/alice/demo/compare/{first}...main"), &r).await
+    );
     let benchmarks = main_of(&t, "/alice/demo/benchmarks", &r).await;
     assert!(benchmarks.contains("b1/b32@128: b1@128 120.0 ± 1.5 items/s, b32@128 300.0 ± 4.0 items/s (2 threads, 5 repetitions)"), "{benchmarks}");
-    assert!(benchmarks.contains("cpu: Test · b1/b32@128 (abababab)") && benchmarks.contains("cpu: Test · undisclosed workload"));
+    assert!(
+        benchmarks.contains("cpu: Test · b1/b32@128 (abababab)")
+            && benchmarks.contains("cpu: Test · undisclosed workload")
+    );
     insta::assert_snapshot!("benchmarks_page", benchmarks);
     insta::assert_snapshot!("models_page", main_of(&t, "/models?license=mit", &r).await);
     insta::assert_snapshot!("not_found_page", main_of(&t, "/alice/nothing", &r).await);

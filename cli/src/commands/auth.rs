@@ -17,16 +17,30 @@ pub async fn login(ctx: &mut Ctx, args: LoginArgs) -> Result<()> {
     };
     let token = token.trim().to_string();
     if token.is_empty() {
-        crate::fail!(Invalid, "no token given: paste the token `granary-server user create` printed");
+        crate::fail!(
+            Invalid,
+            "no token given: paste the token `granary-server user create` printed"
+        );
     }
-    let session = Session { endpoint: ctx.session.endpoint.clone(), token: Some(token.clone()) };
+    let session = Session {
+        endpoint: ctx.session.endpoint.clone(),
+        token: Some(token.clone()),
+    };
     let who: WhoAmI = Client::new(&session)?
-        .get_json("/api/v1/whoami", &format!("{} refused the token", session.endpoint))
+        .get_json(
+            "/api/v1/whoami",
+            &format!("{} refused the token", session.endpoint),
+        )
         .await?;
     ctx.creds.endpoint = Some(session.endpoint.clone());
     ctx.creds.tokens.insert(session.endpoint.clone(), token);
     let path = ctx.creds.save(&ctx.config_dir)?;
-    ctx.report.say(format!("logged in to {} as {}; token stored in {}", session.endpoint, who.name, path.display()));
+    ctx.report.say(format!(
+        "logged in to {} as {}; token stored in {}",
+        session.endpoint,
+        who.name,
+        path.display()
+    ));
     if ctx.global.json {
         ctx.print_json(&who)?;
     }
@@ -38,16 +52,26 @@ fn read_token(force_stdin: bool) -> Result<String> {
     let stdin = std::io::stdin();
     if force_stdin || !stdin.is_terminal() {
         let mut line = String::new();
-        stdin.lock().read_line(&mut line).context("cannot read the token from stdin")?;
+        stdin
+            .lock()
+            .read_line(&mut line)
+            .context("cannot read the token from stdin")?;
         return Ok(line);
     }
     eprint!("Token: ");
     std::io::stderr().flush()?;
-    let echo_off = std::process::Command::new("stty").arg("-echo").stdin(std::process::Stdio::inherit()).status().is_ok_and(|s| s.success());
+    let echo_off = std::process::Command::new("stty")
+        .arg("-echo")
+        .stdin(std::process::Stdio::inherit())
+        .status()
+        .is_ok_and(|s| s.success());
     let mut line = String::new();
     let read = stdin.lock().read_line(&mut line);
     if echo_off {
-        let _ = std::process::Command::new("stty").arg("echo").stdin(std::process::Stdio::inherit()).status();
+        let _ = std::process::Command::new("stty")
+            .arg("echo")
+            .stdin(std::process::Stdio::inherit())
+            .status();
         eprintln!();
     }
     read.context("cannot read the token")?;
@@ -57,7 +81,8 @@ fn read_token(force_stdin: bool) -> Result<String> {
 pub fn logout(ctx: &mut Ctx) -> Result<()> {
     let endpoint = ctx.session.endpoint.clone();
     if ctx.creds.tokens.remove(&endpoint).is_none() {
-        ctx.report.say(format!("no token was stored for {endpoint}"));
+        ctx.report
+            .say(format!("no token was stored for {endpoint}"));
         return Ok(());
     }
     if ctx.creds.endpoint.as_deref() == Some(endpoint.as_str()) {
@@ -70,7 +95,13 @@ pub fn logout(ctx: &mut Ctx) -> Result<()> {
 
 pub async fn whoami(ctx: &Ctx) -> Result<()> {
     ctx.client.require_token()?;
-    let who: WhoAmI = ctx.client.get_json("/api/v1/whoami", &format!("cannot ask {} who you are", ctx.client.endpoint())).await?;
+    let who: WhoAmI = ctx
+        .client
+        .get_json(
+            "/api/v1/whoami",
+            &format!("cannot ask {} who you are", ctx.client.endpoint()),
+        )
+        .await?;
     if ctx.global.json {
         ctx.print_json(&who)?;
     } else {

@@ -27,11 +27,21 @@ fn ls(ctx: &Ctx, cache: &BlobCache) -> Result<()> {
     let blobs = cache.list()?;
     let partials = cache.partials()?;
     if ctx.global.json {
-        let partials: Vec<_> = partials.iter().map(|(p, n)| serde_json::json!({"path": p, "bytes": n})).collect();
-        return ctx.print_json(&serde_json::json!({"root": cache.root(), "blobs": blobs, "partial": partials}));
+        let partials: Vec<_> = partials
+            .iter()
+            .map(|(p, n)| serde_json::json!({"path": p, "bytes": n}))
+            .collect();
+        return ctx.print_json(
+            &serde_json::json!({"root": cache.root(), "blobs": blobs, "partial": partials}),
+        );
     }
     for b in &blobs {
-        println!("{}  {:>10}  {} link(s)", b.sha256, human_bytes(b.size), b.links.saturating_sub(1));
+        println!(
+            "{}  {:>10}  {} link(s)",
+            b.sha256,
+            human_bytes(b.size),
+            b.links.saturating_sub(1)
+        );
     }
     let total: u64 = blobs.iter().map(|b| b.size).sum();
     ctx.report.say(format!(
@@ -46,11 +56,14 @@ fn ls(ctx: &Ctx, cache: &BlobCache) -> Result<()> {
 
 fn verify(ctx: &Ctx, cache: &BlobCache) -> Result<()> {
     let blobs = cache.list()?;
-    let bar = ctx.report.total("verifying", blobs.iter().map(|b| b.size).sum());
+    let bar = ctx
+        .report
+        .total("verifying", blobs.iter().map(|b| b.size).sum());
     let mut bad = Vec::new();
     for b in &blobs {
         let sha: Sha256 = b.sha256.parse().expect("listed blobs have hex names");
-        let file = fs::File::open(&b.path).with_context(|| format!("cannot read {}", b.path.display()))?;
+        let file =
+            fs::File::open(&b.path).with_context(|| format!("cannot read {}", b.path.display()))?;
         let (actual, _) = granary_core::digest::hash_reader(file)?;
         bar.inc(b.size);
         if actual != sha {
@@ -60,10 +73,17 @@ fn verify(ctx: &Ctx, cache: &BlobCache) -> Result<()> {
     }
     bar.finish_and_clear();
     for b in &bad {
-        eprintln!("removed {b}: its bytes no longer match their SHA-256 (a pull will fetch it again)");
+        eprintln!(
+            "removed {b}: its bytes no longer match their SHA-256 (a pull will fetch it again)"
+        );
     }
     if !bad.is_empty() {
-        crate::fail!(Integrity, "{} of {} cached blobs were damaged and have been removed", bad.len(), blobs.len());
+        crate::fail!(
+            Integrity,
+            "{} of {} cached blobs were damaged and have been removed",
+            bad.len(),
+            blobs.len()
+        );
     }
     ctx.report.say(format!("{} blobs verified", blobs.len()));
     Ok(())
@@ -73,9 +93,11 @@ fn prune(ctx: &Ctx, cache: &BlobCache, args: &PruneArgs) -> Result<()> {
     if args.all {
         if cache.root().exists() {
             make_writable(cache.root());
-            fs::remove_dir_all(cache.root()).with_context(|| format!("cannot remove {}", cache.root().display()))?;
+            fs::remove_dir_all(cache.root())
+                .with_context(|| format!("cannot remove {}", cache.root().display()))?;
         }
-        ctx.report.say(format!("removed {}", cache.root().display()));
+        ctx.report
+            .say(format!("removed {}", cache.root().display()));
         return Ok(());
     }
     let mut freed = 0;
@@ -91,7 +113,10 @@ fn prune(ctx: &Ctx, cache: &BlobCache, args: &PruneArgs) -> Result<()> {
             removed += 1;
         }
     }
-    ctx.report.say(format!("freed {} ({removed} blobs removed, partial downloads cleared)", human_bytes(freed)));
+    ctx.report.say(format!(
+        "freed {} ({removed} blobs removed, partial downloads cleared)",
+        human_bytes(freed)
+    ));
     Ok(())
 }
 

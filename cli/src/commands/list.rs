@@ -57,7 +57,9 @@ fn show(ctx: &Ctx, models: &[ModelSummary]) -> Result<()> {
             m.license.as_deref().unwrap_or("-"),
             human_bytes(m.total_size),
             human_count(m.parameter_total),
-            m.head.map(|h| h.hex()[..12].to_string()).unwrap_or_else(|| "-".into())
+            m.head
+                .map(|h| h.hex()[..12].to_string())
+                .unwrap_or_else(|| "-".into())
         );
     }
     if models.is_empty() {

@@ -5,7 +5,7 @@ use granary_core::api::Log;
 
 use crate::cli::LogArgs;
 use crate::context::Ctx;
-use crate::model_ref::{encode_segment, ModelRef};
+use crate::model_ref::{ModelRef, encode_segment};
 
 pub async fn run(ctx: &Ctx, args: LogArgs) -> Result<()> {
     let target = ModelRef::parse(&args.model)?;
@@ -14,11 +14,21 @@ pub async fn run(ctx: &Ctx, args: LogArgs) -> Result<()> {
     let mut entries = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
-        let mut url = format!("{}/log/{}?limit=100", target.api_base(), encode_segment(&branch));
+        let mut url = format!(
+            "{}/log/{}?limit=100",
+            target.api_base(),
+            encode_segment(&branch)
+        );
         if let Some(c) = &cursor {
             url.push_str(&format!("&cursor={}", encode_segment(c)));
         }
-        let page: Log = ctx.client.get_json(&url, &format!("cannot read the log of {}:{branch}", target.id)).await?;
+        let page: Log = ctx
+            .client
+            .get_json(
+                &url,
+                &format!("cannot read the log of {}:{branch}", target.id),
+            )
+            .await?;
         entries.extend(page.entries);
         cursor = page.next_cursor;
         if cursor.is_none() || entries.len() >= limit {
@@ -31,7 +41,13 @@ pub async fn run(ctx: &Ctx, args: LogArgs) -> Result<()> {
     }
     for e in &entries {
         let date = granary_core::time::rfc3339(e.created_at);
-        println!("{}  {}  {:<12} {}", &e.id.hex()[..12], &date[..16].replace('T', " "), e.author, e.message);
+        println!(
+            "{}  {}  {:<12} {}",
+            &e.id.hex()[..12],
+            &date[..16].replace('T', " "),
+            e.author,
+            e.message
+        );
     }
     Ok(())
 }

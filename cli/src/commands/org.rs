@@ -1,7 +1,7 @@
 //! `granary org create | add-member | remove-member | members`.
 
 use anyhow::Result;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use crate::cli::OrgCommand;
 use crate::context::Ctx;
@@ -12,8 +12,18 @@ pub async fn run(ctx: &Ctx, cmd: OrgCommand) -> Result<()> {
     match cmd {
         OrgCommand::Create(args) => {
             let body = json!({"name": args.org});
-            let made: Value = ctx.client.post_json("/api/v1/orgs", &body, &format!("cannot create organisation {}", args.org)).await?;
-            ctx.report.say(format!("created organisation {}; you are its admin", args.org));
+            let made: Value = ctx
+                .client
+                .post_json(
+                    "/api/v1/orgs",
+                    &body,
+                    &format!("cannot create organisation {}", args.org),
+                )
+                .await?;
+            ctx.report.say(format!(
+                "created organisation {}; you are its admin",
+                args.org
+            ));
             if ctx.global.json {
                 return ctx.print_json(&made);
             }
@@ -23,8 +33,14 @@ pub async fn run(ctx: &Ctx, cmd: OrgCommand) -> Result<()> {
         OrgCommand::AddMember(args) => {
             let url = member_url(&args.org, &args.user);
             let what = format!("cannot add {} to {}", args.user, args.org);
-            let set: Value = ctx.client.put_json(&url, &json!({"role": args.role}), &what).await?;
-            ctx.report.say(format!("{} is a member of {} with the {} role", args.user, args.org, args.role));
+            let set: Value = ctx
+                .client
+                .put_json(&url, &json!({"role": args.role}), &what)
+                .await?;
+            ctx.report.say(format!(
+                "{} is a member of {} with the {} role",
+                args.user, args.org, args.role
+            ));
             if ctx.global.json {
                 return ctx.print_json(&set);
             }
@@ -32,14 +48,25 @@ pub async fn run(ctx: &Ctx, cmd: OrgCommand) -> Result<()> {
         }
         OrgCommand::RemoveMember(args) => {
             let what = format!("cannot remove {} from {}", args.user, args.org);
-            ctx.client.delete(&member_url(&args.org, &args.user), &what).await?;
-            ctx.report.say(format!("{} is no longer a member of {}", args.user, args.org));
+            ctx.client
+                .delete(&member_url(&args.org, &args.user), &what)
+                .await?;
+            ctx.report.say(format!(
+                "{} is no longer a member of {}",
+                args.user, args.org
+            ));
             Ok(())
         }
         OrgCommand::Members(args) => {
             let url = format!("/api/v1/orgs/{}/members", encode_segment(&args.org));
-            let list: Value = ctx.client.get_json(&url, &format!("cannot list the members of {}", args.org)).await?;
-            let members = list.get("members").cloned().unwrap_or(Value::Array(Vec::new()));
+            let list: Value = ctx
+                .client
+                .get_json(&url, &format!("cannot list the members of {}", args.org))
+                .await?;
+            let members = list
+                .get("members")
+                .cloned()
+                .unwrap_or(Value::Array(Vec::new()));
             if ctx.global.json {
                 return ctx.print_json(&members);
             }
@@ -53,5 +80,9 @@ pub async fn run(ctx: &Ctx, cmd: OrgCommand) -> Result<()> {
 }
 
 fn member_url(org: &str, user: &str) -> String {
-    format!("/api/v1/orgs/{}/members/{}", encode_segment(org), encode_segment(user))
+    format!(
+        "/api/v1/orgs/{}/members/{}",
+        encode_segment(org),
+        encode_segment(user)
+    )
 }

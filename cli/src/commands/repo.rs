@@ -5,11 +5,11 @@
 use std::io::{BufRead, IsTerminal, Write};
 
 use anyhow::{Context as _, Result};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use crate::cli::{LicenseCommand, RepoCommand, RepoCreateArgs, RepoDeleteArgs, RepoSettingsArgs};
 use crate::context::Ctx;
-use crate::model_ref::{model_base, ModelRef};
+use crate::model_ref::{ModelRef, model_base};
 
 pub async fn run(ctx: &Ctx, cmd: RepoCommand) -> Result<()> {
     ctx.client.require_token()?;
@@ -23,17 +23,32 @@ pub async fn run(ctx: &Ctx, cmd: RepoCommand) -> Result<()> {
 async fn create(ctx: &Ctx, args: RepoCreateArgs) -> Result<()> {
     let id = ModelRef::parse_bare(&args.model)?;
     let body = json!({"id": id.to_string(), "private": args.private, "gated": args.gated});
-    let made: Value = ctx.client.post_json("/api/v1/repos", &body, &format!("cannot create {id}")).await?;
-    ctx.report.say(format!("created {id} ({})", describe(&made)));
+    let made: Value = ctx
+        .client
+        .post_json("/api/v1/repos", &body, &format!("cannot create {id}"))
+        .await?;
+    ctx.report
+        .say(format!("created {id} ({})", describe(&made)));
     show(ctx, &made)
 }
 
 async fn settings(ctx: &Ctx, args: RepoSettingsArgs) -> Result<()> {
     let id = ModelRef::parse_bare(&args.model)?;
-    let pick = |yes: bool, no: bool| if yes { Some(true) } else if no { Some(false) } else { None };
+    let pick = |yes: bool, no: bool| {
+        if yes {
+            Some(true)
+        } else if no {
+            Some(false)
+        } else {
+            None
+        }
+    };
     let body = json!({"private": pick(args.private, args.public), "gated": pick(args.gated, args.ungated)});
     let url = format!("{}/settings", model_base(&id));
-    let now: Value = ctx.client.patch_json(&url, &body, &format!("cannot change the settings of {id}")).await?;
+    let now: Value = ctx
+        .client
+        .patch_json(&url, &body, &format!("cannot change the settings of {id}"))
+        .await?;
     ctx.report.say(format!("{id} is {}", describe(&now)));
     show(ctx, &now)
 }
@@ -43,8 +58,11 @@ async fn delete(ctx: &Ctx, args: RepoDeleteArgs) -> Result<()> {
     if !args.yes {
         confirm(&id.to_string())?;
     }
-    ctx.client.delete(&model_base(&id), &format!("cannot delete {id}")).await?;
-    ctx.report.say(format!("deleted {id} and all its revisions"));
+    ctx.client
+        .delete(&model_base(&id), &format!("cannot delete {id}"))
+        .await?;
+    ctx.report
+        .say(format!("deleted {id} and all its revisions"));
     if ctx.global.json {
         return ctx.print_json(&json!({"id": id.to_string(), "deleted": true}));
     }
@@ -55,12 +73,18 @@ async fn delete(ctx: &Ctx, args: RepoDeleteArgs) -> Result<()> {
 fn confirm(id: &str) -> Result<()> {
     let stdin = std::io::stdin();
     if !stdin.is_terminal() {
-        crate::fail!(Invalid, "refusing to delete {id} without --yes: stdin is not a terminal to confirm on");
+        crate::fail!(
+            Invalid,
+            "refusing to delete {id} without --yes: stdin is not a terminal to confirm on"
+        );
     }
     eprint!("This deletes {id} and every revision of it, for everyone. Type {id} to confirm: ");
     std::io::stderr().flush()?;
     let mut line = String::new();
-    stdin.lock().read_line(&mut line).context("cannot read the confirmation")?;
+    stdin
+        .lock()
+        .read_line(&mut line)
+        .context("cannot read the confirmation")?;
     if line.trim() != id {
         crate::fail!(Invalid, "not confirmed: {id} was not deleted");
     }
@@ -74,7 +98,9 @@ pub async fn license(ctx: &Ctx, cmd: LicenseCommand) -> Result<()> {
     let url = format!("{}/license/accept", model_base(&id));
     let what = format!("cannot accept the license of {id}");
     let accepted: Value = ctx.client.post_json(&url, &json!({}), &what).await?;
-    ctx.report.say(format!("accepted the license of {id}: `granary pull {id}` may download it now"));
+    ctx.report.say(format!(
+        "accepted the license of {id}: `granary pull {id}` may download it now"
+    ));
     if ctx.global.json {
         return ctx.print_json(&accepted);
     }
@@ -94,6 +120,12 @@ fn show(ctx: &Ctx, settings: &Value) -> Result<()> {
     if ctx.global.json {
         return ctx.print_json(settings);
     }
-    println!("{}", settings.get("id").and_then(Value::as_str).unwrap_or_default());
+    println!(
+        "{}",
+        settings
+            .get("id")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+    );
     Ok(())
 }

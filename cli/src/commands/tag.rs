@@ -1,13 +1,13 @@
 //! `granary tag OWNER/NAME REF TAG [--force]`.
 
 use anyhow::Result;
-use granary_core::api::CreateTagRequest;
 use granary_core::ModelId;
+use granary_core::api::CreateTagRequest;
 
 use crate::cli::TagArgs;
 use crate::context::Ctx;
-use crate::error::{kind_of, Kind};
-use crate::model_ref::{encode_segment, model_base, parse_rev, ModelRef};
+use crate::error::{Kind, kind_of};
+use crate::model_ref::{ModelRef, encode_segment, model_base, parse_rev};
 
 pub async fn run(ctx: &Ctx, args: TagArgs) -> Result<()> {
     let id = ModelRef::parse_bare(&args.model)?;
@@ -16,18 +16,34 @@ pub async fn run(ctx: &Ctx, args: TagArgs) -> Result<()> {
     if ctx.global.json {
         ctx.print_json(&info)?;
     } else {
-        ctx.report.say(format!("tagged {id}@{} as {}", args.rev, args.tag));
-        println!("{}", info.get("revision").and_then(|v| v.as_str()).unwrap_or_default());
+        ctx.report
+            .say(format!("tagged {id}@{} as {}", args.rev, args.tag));
+        println!(
+            "{}",
+            info.get("revision")
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+        );
     }
     Ok(())
 }
 
 /// Creates (or with `force`, moves) a tag; answers the `RefInfo` JSON.
-pub async fn create(ctx: &Ctx, id: &ModelId, rev: &str, tag: &str, force: bool) -> Result<serde_json::Value> {
-    granary_core::names::validate_ref_name(tag).map_err(|e| crate::error::Failure::new(Kind::Invalid, e))?;
+pub async fn create(
+    ctx: &Ctx,
+    id: &ModelId,
+    rev: &str,
+    tag: &str,
+    force: bool,
+) -> Result<serde_json::Value> {
+    granary_core::names::validate_ref_name(tag)
+        .map_err(|e| crate::error::Failure::new(Kind::Invalid, e))?;
     ctx.client.require_token()?;
     let url = format!("{}/tags/{}", model_base(id), encode_segment(tag));
-    let body = CreateTagRequest { revision: rev.to_string(), force };
+    let body = CreateTagRequest {
+        revision: rev.to_string(),
+        force,
+    };
     let what = format!("cannot tag {id}@{rev} as {tag}");
     match ctx.client.put_json(&url, &body, &what).await {
         Err(e) if kind_of(&e) == Kind::Conflict && !force => crate::fail!(

@@ -2,7 +2,7 @@
 
 use anyhow::Result;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use crate::cli::{TokenCommand, TokenCreateArgs};
 use crate::context::Ctx;
@@ -33,7 +33,9 @@ pub async fn run(ctx: &Ctx, cmd: TokenCommand) -> Result<()> {
         TokenCommand::Ls => ls(ctx).await,
         TokenCommand::Revoke(args) => {
             let url = format!("/api/v1/tokens/{}", encode_segment(&args.id));
-            ctx.client.delete(&url, &format!("cannot revoke token {}", args.id)).await?;
+            ctx.client
+                .delete(&url, &format!("cannot revoke token {}", args.id))
+                .await?;
             ctx.report.say(format!("revoked token {}", args.id));
             Ok(())
         }
@@ -42,12 +44,23 @@ pub async fn run(ctx: &Ctx, cmd: TokenCommand) -> Result<()> {
 
 async fn create(ctx: &Ctx, args: TokenCreateArgs) -> Result<()> {
     let body = json!({"name": args.name, "scope": args.scope, "owner": args.owner, "expires_days": args.expires_days});
-    let made: Value = ctx.client.post_json("/api/v1/tokens", &body, "cannot create a token").await?;
+    let made: Value = ctx
+        .client
+        .post_json("/api/v1/tokens", &body, "cannot create a token")
+        .await?;
     if ctx.global.json {
         return ctx.print_json(&made);
     }
-    let s = |k: &str| made.get(k).and_then(Value::as_str).unwrap_or("-").to_string();
-    let expires = made.get("expires_at").and_then(Value::as_i64).map_or("never".into(), date);
+    let s = |k: &str| {
+        made.get(k)
+            .and_then(Value::as_str)
+            .unwrap_or("-")
+            .to_string()
+    };
+    let expires = made
+        .get("expires_at")
+        .and_then(Value::as_i64)
+        .map_or("never".into(), date);
     ctx.report.say(format!(
         "created token {} `{}`: scope {}, namespace {}, expires {expires}; it is shown only now",
         s("id"),
@@ -60,11 +73,17 @@ async fn create(ctx: &Ctx, args: TokenCreateArgs) -> Result<()> {
 }
 
 async fn ls(ctx: &Ctx) -> Result<()> {
-    let list: TokenList = ctx.client.get_json("/api/v1/tokens", "cannot list your tokens").await?;
+    let list: TokenList = ctx
+        .client
+        .get_json("/api/v1/tokens", "cannot list your tokens")
+        .await?;
     if ctx.global.json {
         return ctx.print_json(&list.tokens);
     }
-    println!("{:<24} {:<16} {:<6} {:<16} {:<17} {:<17} {:<17} STATE", "ID", "NAME", "SCOPE", "NAMESPACE", "CREATED", "LAST USED", "EXPIRES");
+    println!(
+        "{:<24} {:<16} {:<6} {:<16} {:<17} {:<17} {:<17} STATE",
+        "ID", "NAME", "SCOPE", "NAMESPACE", "CREATED", "LAST USED", "EXPIRES"
+    );
     let now = granary_core::time::now_ms();
     for t in &list.tokens {
         let state = if t.revoked_at.is_some() {

@@ -18,10 +18,10 @@ use bytes::Bytes;
 use futures::StreamExt;
 use granary_core::{Sha256, Sha256Hasher};
 use indicatif::ProgressBar;
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::{Semaphore, mpsc};
 
 use crate::cache::BlobCache;
-use crate::client::{backoff, describe, Client, TRIES};
+use crate::client::{Client, TRIES, backoff, describe};
 use crate::error::{Failure, Kind};
 
 /// The largest chunk of a ranged download; smaller files get smaller chunks
@@ -53,14 +53,25 @@ pub struct Wanted {
 
 /// Chunk size override and test throttle from the environment.
 pub fn tuning() -> (Option<u64>, Option<Duration>) {
-    let chunk = std::env::var("GRANARY_CHUNK_SIZE").ok().and_then(|v| v.parse().ok()).filter(|&c: &u64| c >= 4096);
-    let delay = std::env::var("GRANARY_TEST_DOWNLOAD_DELAY_MS").ok().and_then(|v| v.parse().ok()).map(Duration::from_millis);
+    let chunk = std::env::var("GRANARY_CHUNK_SIZE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&c: &u64| c >= 4096);
+    let delay = std::env::var("GRANARY_TEST_DOWNLOAD_DELAY_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map(Duration::from_millis);
     (chunk, delay)
 }
 
 impl Fetcher<'_> {
     /// Fetches, verifies and caches one blob; answers its cache path and the bytes downloaded.
-    pub async fn fetch(&self, want: &Wanted, bar: &ProgressBar, file_bar: &ProgressBar) -> Result<(PathBuf, u64)> {
+    pub async fn fetch(
+        &self,
+        want: &Wanted,
+        bar: &ProgressBar,
+        file_bar: &ProgressBar,
+    ) -> Result<(PathBuf, u64)> {
         let (got, resumed) = self.fetch_once(want, bar, file_bar).await?;
         match got {
             Ok(path) => Ok((path, resumed.1)),
@@ -126,7 +137,11 @@ impl Fetcher<'_> {
         // Chunks are fetched `jobs` at once but handed on strictly in order.
         let mut in_order = futures::stream::iter(done..chunks)
             .map(|n| async move {
-                let _permit = self.permits.acquire().await.expect("semaphore never closed");
+                let _permit = self
+                    .permits
+                    .acquire()
+                    .await
+                    .expect("semaphore never closed");
                 let (start, end) = range(n, chunk, want.size);
                 let pieces = self.get_range(want, start, end, bar, file_bar).await?;
                 Ok::<_, anyhow::Error>((n, pieces))
@@ -153,7 +168,10 @@ impl Fetcher<'_> {
         }
         drop(in_order);
         drop((hash_tx, write_tx));
-        writer.await.context("the writing thread failed")?.with_context(|| format!("cannot write {}", data_path.display()))?;
+        writer
+            .await
+            .context("the writing thread failed")?
+            .with_context(|| format!("cannot write {}", data_path.display()))?;
         let digest = hasher.await.context("the hashing thread failed")??;
         if let Some(e) = failed {
             return Err(e);
@@ -176,7 +194,14 @@ impl Fetcher<'_> {
     }
 
     /// GETs bytes `[start, end)` into memory, retrying broken transfers.
-    async fn get_range(&self, want: &Wanted, start: u64, end: u64, bar: &ProgressBar, file_bar: &ProgressBar) -> Result<Vec<Bytes>> {
+    async fn get_range(
+        &self,
+        want: &Wanted,
+        start: u64,
+        end: u64,
+        bar: &ProgressBar,
+        file_bar: &ProgressBar,
+    ) -> Result<Vec<Bytes>> {
         let what = format!("cannot download {}", want.name);
         let mut last = String::new();
         for attempt in 0..TRIES {
@@ -185,7 +210,11 @@ impl Fetcher<'_> {
             }
             let resp = self
                 .client
-                .send(&what, |http| Ok(http.get(&want.url).header(reqwest::header::RANGE, format!("bytes={start}-{}", end - 1))))
+                .send(&what, |http| {
+                    Ok(http
+                        .get(&want.url)
+                        .header(reqwest::header::RANGE, format!("bytes={start}-{}", end - 1)))
+                })
                 .await?;
             let whole = resp.status() == reqwest::StatusCode::OK;
             if whole && !(start == 0 && end == want.size) {
@@ -219,7 +248,10 @@ impl Fetcher<'_> {
             file_bar.set_position(file_bar.position().saturating_sub(got));
             last = broken.unwrap_or_else(|| format!("got {got} of {} bytes", end - start));
         }
-        crate::fail!(Network, "{what}: the transfer kept breaking ({last}) after {TRIES} tries; run the same pull again to resume")
+        crate::fail!(
+            Network,
+            "{what}: the transfer kept breaking ({last}) after {TRIES} tries; run the same pull again to resume"
+        )
     }
 }
 
@@ -273,7 +305,11 @@ fn open_partial(data: &Path, log: &Path, size: u64, chunk: u64) -> Result<u64> {
         let mut lines = BufReader::new(f).lines();
         if lines.next().and_then(|l| l.ok()).as_deref() == Some(header.as_str()) {
             // A line cut off by a kill does not parse and is ignored.
-            done.extend(lines.map_while(|l| l.ok()).filter_map(|l| l.trim().parse::<u64>().ok()));
+            done.extend(
+                lines
+                    .map_while(|l| l.ok())
+                    .filter_map(|l| l.trim().parse::<u64>().ok()),
+            );
         }
     }
     // Chunks are written in order; only the unbroken prefix counts.
@@ -300,7 +336,12 @@ mod tests {
         let (data, log) = (dir.path().join("d"), dir.path().join("d.chunks"));
         assert_eq!(open_partial(&data, &log, 100, 10).unwrap(), 0);
         assert_eq!(fs::metadata(&data).unwrap().len(), 100);
-        fs::OpenOptions::new().append(true).open(&log).unwrap().write_all(b"0\n1\n3\n2\n7\n1").unwrap();
+        fs::OpenOptions::new()
+            .append(true)
+            .open(&log)
+            .unwrap()
+            .write_all(b"0\n1\n3\n2\n7\n1")
+            .unwrap();
         assert_eq!(open_partial(&data, &log, 100, 10).unwrap(), 4);
         assert_eq!(fs::read_to_string(&log).unwrap(), "chunk 10\n0\n1\n2\n3\n");
         // Another chunk size: start over.

@@ -10,17 +10,17 @@ use std::time::Instant;
 
 use anyhow::Result;
 use futures::{StreamExt, TryStreamExt};
-use granary_core::api::{FileInfo, RevisionInfo};
 use granary_core::Sha256;
+use granary_core::api::{FileInfo, RevisionInfo};
 use tokio::sync::Semaphore;
 
 use crate::cache::BlobCache;
 use crate::cli::PullArgs;
 use crate::context::Ctx;
-use crate::model_ref::{encode_path, encode_segment, ModelRef};
+use crate::model_ref::{ModelRef, encode_path, encode_segment};
 use crate::progress::human_bytes;
 use crate::scan::compile_globs;
-use download::{tuning, Fetcher, Wanted};
+use download::{Fetcher, Wanted, tuning};
 
 /// The revision, if every path in it is safe to write: a path that could leave the
 /// output directory or reach tool configuration (`.git/`) refuses the whole pull
@@ -29,7 +29,10 @@ fn safe_revision(v: serde_json::Value, what: &str) -> Result<RevisionInfo> {
     for f in v["files"].as_array().into_iter().flatten() {
         let path = f["path"].as_str().unwrap_or_default();
         if let Err(e) = granary_core::RepoPath::parse(path) {
-            crate::fail!(Invalid, "{what}: refusing to write a file of this revision, nothing was written: {e}");
+            crate::fail!(
+                Invalid,
+                "{what}: refusing to write a file of this revision, nothing was written: {e}"
+            );
         }
     }
     crate::client::from_value(v, what)
@@ -39,7 +42,10 @@ pub async fn run(ctx: &Ctx, args: PullArgs) -> Result<()> {
     let target = ModelRef::parse(&args.model)?;
     let include = compile_globs(&args.include, "--include")?;
     let exclude = compile_globs(&args.exclude, "--exclude")?;
-    let dir = args.output.clone().unwrap_or_else(|| PathBuf::from(target.id.name()));
+    let dir = args
+        .output
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(target.id.name()));
     let cache = BlobCache::new(crate::config::cache_dir()?);
 
     let rev = target.rev_or_main();
@@ -53,7 +59,12 @@ pub async fn run(ctx: &Ctx, args: PullArgs) -> Result<()> {
         .filter(|f| !exclude.iter().any(|g| g.is_match(f.path.as_str())))
         .collect();
     if files.is_empty() && !info.files.is_empty() {
-        crate::fail!(NotFound, "no file of {}@{} matches --include/--exclude", target.id, info.id);
+        crate::fail!(
+            NotFound,
+            "no file of {}@{} matches --include/--exclude",
+            target.id,
+            info.id
+        );
     }
 
     // Which blobs the cache already holds (checked: size, and stamp or hash).
@@ -70,7 +81,12 @@ pub async fn run(ctx: &Ctx, args: PullArgs) -> Result<()> {
             None => wanted.push(Wanted {
                 sha256: f.sha256,
                 size: f.size,
-                url: ctx.client.url(&format!("{}/files/{}/{}", target.api_base(), info.id, encode_path(f.path.as_str()))),
+                url: ctx.client.url(&format!(
+                    "{}/files/{}/{}",
+                    target.api_base(),
+                    info.id,
+                    encode_path(f.path.as_str())
+                )),
                 name: f.path.as_str().to_string(),
             }),
         }
@@ -93,7 +109,14 @@ pub async fn run(ctx: &Ctx, args: PullArgs) -> Result<()> {
     // once, and at most 4 files are fetched at once (128 MiB of chunks at most).
     let jobs = args.jobs as usize;
     let permits = Semaphore::new(jobs);
-    let fetcher = Fetcher { client: &ctx.client, cache: &cache, permits: &permits, jobs: jobs.min(4), chunk, delay };
+    let fetcher = Fetcher {
+        client: &ctx.client,
+        cache: &cache,
+        permits: &permits,
+        jobs: jobs.min(4),
+        chunk,
+        delay,
+    };
     let bar = ctx.report.total("pulling", to_fetch);
     let results: Vec<(Sha256, PathBuf, u64)> = futures::stream::iter(&wanted)
         .map(|w| {
@@ -131,7 +154,8 @@ pub async fn run(ctx: &Ctx, args: PullArgs) -> Result<()> {
         }
         Ok(())
     })?;
-    ctx.report.say(format!("{} files in {}", files.len(), dir.display()));
+    ctx.report
+        .say(format!("{} files in {}", files.len(), dir.display()));
     if ctx.global.json {
         let files: Vec<_> = files
             .iter()

@@ -19,7 +19,9 @@ pub enum Placed {
 
 /// `dir/a/b` for the repo path `a/b`.
 pub fn target(dir: &Path, path: &RepoPath) -> PathBuf {
-    path.as_str().split('/').fold(dir.to_path_buf(), |p, seg| p.join(seg))
+    path.as_str()
+        .split('/')
+        .fold(dir.to_path_buf(), |p, seg| p.join(seg))
 }
 
 /// Places `blob` at `dest`.
@@ -29,7 +31,10 @@ pub fn place(blob: &Path, dest: &Path) -> Result<Placed> {
     if same_file(blob, dest) {
         return Ok(Placed::Unchanged);
     }
-    let name = dest.file_name().expect("a target has a name").to_string_lossy();
+    let name = dest
+        .file_name()
+        .expect("a target has a name")
+        .to_string_lossy();
     let tmp = parent.join(format!(".{name}.granary-{}.tmp", std::process::id()));
     let _ = fs::remove_file(&tmp);
     let how = match fs::hard_link(blob, &tmp) {
@@ -45,7 +50,11 @@ pub fn place(blob: &Path, dest: &Path) -> Result<Placed> {
     };
     if fs::symlink_metadata(dest).is_ok_and(|m| m.is_dir()) {
         let _ = fs::remove_file(&tmp);
-        crate::fail!(Other, "cannot write {}: a directory is in the way", dest.display());
+        crate::fail!(
+            Other,
+            "cannot write {}: a directory is in the way",
+            dest.display()
+        );
     }
     fs::rename(&tmp, dest).with_context(|| format!("cannot write {}", dest.display()))?;
     Ok(how)
@@ -74,7 +83,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let blob = dir.path().join("blob");
         fs::write(&blob, b"weights").unwrap();
-        let dest = target(&dir.path().join("out"), &RepoPath::parse("sub/w.bin").unwrap());
+        let dest = target(
+            &dir.path().join("out"),
+            &RepoPath::parse("sub/w.bin").unwrap(),
+        );
         assert_eq!(place(&blob, &dest).unwrap(), Placed::Linked);
         assert_eq!(fs::read(&dest).unwrap(), b"weights");
         assert_eq!(place(&blob, &dest).unwrap(), Placed::Unchanged);

@@ -15,16 +15,17 @@ use granary_core::{ModelId, RevisionRef, Sha256};
 
 use crate::cli::PushArgs;
 use crate::context::Ctx;
-use crate::error::{kind_of, Failure, Kind};
-use crate::hashing::{hash_all, HashCache};
-use crate::model_ref::{encode_segment, model_base, parse_rev, ModelRef};
+use crate::error::{Failure, Kind, kind_of};
+use crate::hashing::{HashCache, hash_all};
+use crate::model_ref::{ModelRef, encode_segment, model_base, parse_rev};
 use crate::progress::human_bytes;
 use tokio::sync::mpsc;
-use upload::{upload_all, PendingBlob};
+use upload::{PendingBlob, upload_all};
 
 pub async fn run(ctx: &Ctx, args: PushArgs) -> Result<()> {
     let id = ModelRef::parse_bare(&args.model)?;
-    granary_core::names::validate_ref_name(&args.branch).map_err(|e| Failure::new(Kind::Invalid, e))?;
+    granary_core::names::validate_ref_name(&args.branch)
+        .map_err(|e| Failure::new(Kind::Invalid, e))?;
     if let Some(tag) = &args.tag {
         granary_core::names::validate_ref_name(tag).map_err(|e| Failure::new(Kind::Invalid, e))?;
     }
@@ -48,7 +49,13 @@ pub async fn run(ctx: &Ctx, args: PushArgs) -> Result<()> {
             hash_all(&files, &cache, &bar, |i, sha256| {
                 let f = &files[i];
                 // A closed channel: the uploads failed; their error is reported.
-                let _ = tx.send(PendingBlob { blob: BlobRef { sha256, size: f.size }, file: f.abs.clone() });
+                let _ = tx.send(PendingBlob {
+                    blob: BlobRef {
+                        sha256,
+                        size: f.size,
+                    },
+                    file: f.abs.clone(),
+                });
             })
         })
     };
@@ -61,7 +68,8 @@ pub async fn run(ctx: &Ctx, args: PushArgs) -> Result<()> {
     let (digests, read) = hashing.await.context("the hashing thread failed")??;
     hash_bar.finish_and_clear();
     if let Err(e) = cache.save() {
-        ctx.report.say(format!("warning: cannot save the hash cache: {e}"));
+        ctx.report
+            .say(format!("warning: cannot save the hash cache: {e}"));
     }
     let blobs = digests.iter().collect::<HashSet<_>>().len();
     let secs = started.elapsed().as_secs_f64();
@@ -83,13 +91,20 @@ pub async fn run(ctx: &Ctx, args: PushArgs) -> Result<()> {
     let commit = CommitRequest {
         branch: args.branch.clone(),
         parent,
-        message: args.message.clone().unwrap_or_else(|| format!("Upload {} files with granary push", files.len())),
+        message: args
+            .message
+            .clone()
+            .unwrap_or_else(|| format!("Upload {} files with granary push", files.len())),
         license: args.license.clone(),
         license_name: args.license_name.clone(),
         files: files
             .iter()
             .zip(&digests)
-            .map(|(f, d)| CommitFile { path: f.path.clone(), size: f.size, sha256: *d })
+            .map(|(f, d)| CommitFile {
+                path: f.path.clone(),
+                size: f.size,
+                sha256: *d,
+            })
             .collect(),
         private: args.private.then_some(true),
     };
@@ -99,13 +114,24 @@ pub async fn run(ctx: &Ctx, args: PushArgs) -> Result<()> {
         Ok(v) => v,
         Err(e) if kind_of(&e) == Kind::Conflict => {
             let server = crate::error::render(&e);
-            let server = server.strip_prefix(&format!("{what}: ")).unwrap_or(&server).to_string();
-            crate::fail!(Conflict, "{what}: the branch moved since you pulled: pull and push again (server: {server})")
+            let server = server
+                .strip_prefix(&format!("{what}: "))
+                .unwrap_or(&server)
+                .to_string();
+            crate::fail!(
+                Conflict,
+                "{what}: the branch moved since you pulled: pull and push again (server: {server})"
+            )
         }
         Err(e) => return Err(e),
     };
-    let rev = info.get("id").and_then(|v| v.as_str()).unwrap_or_default().to_string();
-    ctx.report.say(format!("committed {id}@{}: {rev}", args.branch));
+    let rev = info
+        .get("id")
+        .and_then(|v| v.as_str())
+        .unwrap_or_default()
+        .to_string();
+    ctx.report
+        .say(format!("committed {id}@{}: {rev}", args.branch));
 
     // 4. Tag.
     if let Some(tag) = &args.tag {
@@ -123,8 +149,16 @@ pub async fn run(ctx: &Ctx, args: PushArgs) -> Result<()> {
 /// The revision a branch points at; `None` when the model or the branch does not exist.
 pub async fn branch_head(ctx: &Ctx, id: &ModelId, branch: &str) -> Result<Option<Sha256>> {
     let url = format!("{}/refs", model_base(id));
-    match ctx.client.get_json::<Refs>(&url, &format!("cannot read the refs of {id}")).await {
-        Ok(refs) => Ok(refs.branches.into_iter().find(|b| b.name == branch).map(|b| b.revision)),
+    match ctx
+        .client
+        .get_json::<Refs>(&url, &format!("cannot read the refs of {id}"))
+        .await
+    {
+        Ok(refs) => Ok(refs
+            .branches
+            .into_iter()
+            .find(|b| b.name == branch)
+            .map(|b| b.revision)),
         Err(e) if kind_of(&e) == Kind::NotFound => Ok(None),
         Err(e) => Err(e),
     }
@@ -135,8 +169,14 @@ pub async fn resolve_revision(ctx: &Ctx, id: &ModelId, rev: &RevisionRef) -> Res
     if let RevisionRef::Id(full) = rev {
         return Ok(*full);
     }
-    let url = format!("{}/revisions/{}", model_base(id), encode_segment(&rev.to_string()));
-    let info: granary_core::api::RevisionInfo =
-        ctx.client.get_json(&url, &format!("cannot find revision `{rev}` of {id}")).await?;
+    let url = format!(
+        "{}/revisions/{}",
+        model_base(id),
+        encode_segment(&rev.to_string())
+    );
+    let info: granary_core::api::RevisionInfo = ctx
+        .client
+        .get_json(&url, &format!("cannot find revision `{rev}` of {id}"))
+        .await?;
     Ok(info.id)
 }

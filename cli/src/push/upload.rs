@@ -21,7 +21,7 @@ use reqwest::Body;
 use tokio::sync::mpsc;
 
 use crate::client::Client;
-use crate::error::{kind_of, Failure, Kind};
+use crate::error::{Failure, Kind, kind_of};
 use crate::progress::Reporter;
 
 /// Bytes per read of a part.
@@ -89,7 +89,10 @@ async fn upload_one(
     delay: Option<Duration>,
 ) -> Result<Option<u64>> {
     let what = format!("uploading {}", pending.file.display());
-    let req = CreateUploadRequest { sha256: pending.blob.sha256, size: pending.blob.size };
+    let req = CreateUploadRequest {
+        sha256: pending.blob.sha256,
+        size: pending.blob.size,
+    };
     let mut sent = 0;
     // Twice at most: a completion that finds parts missing gets them sent again.
     for attempt in 0..2 {
@@ -98,7 +101,14 @@ async fn upload_one(
             bar.inc(pending.blob.size);
             return Ok((attempt > 0).then_some(sent));
         };
-        let done: u64 = status.received.iter().map(|&n| { let (a, b) = status.part_range(n); b - a }).sum();
+        let done: u64 = status
+            .received
+            .iter()
+            .map(|&n| {
+                let (a, b) = status.part_range(n);
+                b - a
+            })
+            .sum();
         if attempt == 0 {
             bar.inc(done);
             file_bar.inc(done);
@@ -106,7 +116,17 @@ async fn upload_one(
         let mut raced = false;
         for n in status.missing_parts() {
             let (start, end) = status.part_range(n);
-            match send_part(client, &id, n, &pending.file, (start, end), (bar, file_bar), &what).await {
+            match send_part(
+                client,
+                &id,
+                n,
+                &pending.file,
+                (start, end),
+                (bar, file_bar),
+                &what,
+            )
+            .await
+            {
                 Ok(()) => sent += end - start,
                 // The part was received after all (an answer lost on the way back, then a
                 // retry): parts are never replaced, so ask again what the upload lacks.
@@ -124,7 +144,10 @@ async fn upload_one(
             continue;
         }
         let url = format!("/api/v1/uploads/{id}/complete");
-        match client.post_json::<_, UploadStatus>(&url, &serde_json::json!({}), &what).await {
+        match client
+            .post_json::<_, UploadStatus>(&url, &serde_json::json!({}), &what)
+            .await
+        {
             Ok(_) => return Ok(Some(sent)),
             Err(e) if kind_of(&e) == Kind::Conflict => continue,
             Err(e) if kind_of(&e) == Kind::Integrity => {
@@ -137,7 +160,10 @@ async fn upload_one(
             Err(e) => return Err(e),
         }
     }
-    crate::fail!(Other, "{what}: the server still lacks parts after sending them twice; try again")
+    crate::fail!(
+        Other,
+        "{what}: the server still lacks parts after sending them twice; try again"
+    )
 }
 
 async fn send_part(
@@ -149,11 +175,15 @@ async fn send_part(
     (bar, file_bar): (&ProgressBar, &ProgressBar),
     what: &str,
 ) -> Result<()> {
-    let url = client.url(&format!("/api/v1/uploads/{}/parts/{n}", crate::model_ref::encode_segment(id)));
+    let url = client.url(&format!(
+        "/api/v1/uploads/{}/parts/{n}",
+        crate::model_ref::encode_segment(id)
+    ));
     let len = end - start;
     client
         .send(what, |http| {
-            let mut f = File::open(file).with_context(|| format!("cannot read {}", file.display()))?;
+            let mut f =
+                File::open(file).with_context(|| format!("cannot read {}", file.display()))?;
             f.seek(SeekFrom::Start(start))?;
             let (bar, file_bar) = (bar.clone(), file_bar.clone());
             let stream = read_blocks(f.take(len)).inspect_ok(move |block| {
@@ -172,16 +202,23 @@ async fn send_part(
 
 /// The reader's bytes in blocks of [`READ_BLOCK`], read on a blocking thread
 /// a few blocks ahead of the network.
-fn read_blocks(mut reader: impl Read + Send + 'static) -> impl Stream<Item = std::io::Result<Bytes>> {
+fn read_blocks(
+    mut reader: impl Read + Send + 'static,
+) -> impl Stream<Item = std::io::Result<Bytes>> {
     let (tx, mut rx) = mpsc::channel::<std::io::Result<Bytes>>(4);
-    tokio::task::spawn_blocking(move || loop {
-        let mut block = Vec::with_capacity(READ_BLOCK);
-        let item = (&mut reader).take(READ_BLOCK as u64).read_to_end(&mut block).map(|_| Bytes::from(block));
-        let full = matches!(&item, Ok(b) if b.len() == READ_BLOCK);
-        let empty = matches!(&item, Ok(b) if b.is_empty());
-        // A closed channel: the request was dropped (a retry, or the end).
-        if (!empty && tx.blocking_send(item).is_err()) || !full {
-            return;
+    tokio::task::spawn_blocking(move || {
+        loop {
+            let mut block = Vec::with_capacity(READ_BLOCK);
+            let item = (&mut reader)
+                .take(READ_BLOCK as u64)
+                .read_to_end(&mut block)
+                .map(|_| Bytes::from(block));
+            let full = matches!(&item, Ok(b) if b.len() == READ_BLOCK);
+            let empty = matches!(&item, Ok(b) if b.is_empty());
+            // A closed channel: the request was dropped (a retry, or the end).
+            if (!empty && tx.blocking_send(item).is_err()) || !full {
+                return;
+            }
         }
     });
     futures::stream::poll_fn(move |cx| rx.poll_recv(cx))

@@ -22,7 +22,10 @@ fn server_bin() -> PathBuf {
             return candidate;
         }
     }
-    panic!("granary-server not found next to {}: build it first: cargo build --workspace", exe.display());
+    panic!(
+        "granary-server not found next to {}: build it first: cargo build --workspace",
+        exe.display()
+    );
 }
 
 /// A running server and the tokens of its users.
@@ -107,8 +110,18 @@ fn create_user_with(data: &Path, name: &str, flags: &[&str]) -> String {
         .arg(data)
         .output()
         .expect("granary-server user create runs");
-    assert!(out.status.success(), "user create failed: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap().lines().last().unwrap().trim().to_string()
+    assert!(
+        out.status.success(),
+        "user create failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .last()
+        .unwrap()
+        .trim()
+        .to_string()
 }
 
 /// The server's transfer counters.
@@ -139,7 +152,10 @@ pub fn http_get_as(base: &str, path: &str, token: Option<&str>) -> String {
     let mut text = String::new();
     s.read_to_string(&mut text).unwrap();
     let (head, body) = text.split_once("\r\n\r\n").unwrap();
-    if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+    if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
         let mut out = String::new();
         let mut rest = body;
         while let Some((len, tail)) = rest.split_once("\r\n") {
@@ -165,7 +181,12 @@ pub struct Client<'a> {
 
 impl<'a> Client<'a> {
     pub fn new(server: &'a Server) -> Self {
-        Self { server, home: tempfile::tempdir().unwrap(), token: Some(server.token.clone()), env: Vec::new() }
+        Self {
+            server,
+            home: tempfile::tempdir().unwrap(),
+            token: Some(server.token.clone()),
+            env: Vec::new(),
+        }
     }
 
     pub fn cache(&self) -> PathBuf {
@@ -213,14 +234,24 @@ impl<'a> Client<'a> {
             String::from_utf8_lossy(&out.stderr),
             tail(&self.server.log())
         );
-        String::from_utf8(out.stdout).unwrap().lines().last().unwrap_or("").trim().to_string()
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .last()
+            .unwrap_or("")
+            .trim()
+            .to_string()
     }
 
     /// Runs `granary ARGS`, asserts the exit code, answers stderr.
     pub fn fails(&self, args: &[&str], code: i32) -> String {
         let out = self.run(args);
         let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-        assert_eq!(out.status.code(), Some(code), "granary {args:?}: stderr: {stderr}");
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "granary {args:?}: stderr: {stderr}"
+        );
         assert!(!stderr.contains("panicked"), "a panic: {stderr}");
         stderr
     }
@@ -248,12 +279,17 @@ impl Rng {
     /// Finite f32 values in [-1, 1), little-endian.
     pub fn f32_bytes(&mut self, n: usize) -> Vec<u8> {
         (0..n)
-            .flat_map(|_| (((self.next_u64() >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0).to_le_bytes())
+            .flat_map(|_| {
+                (((self.next_u64() >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0).to_le_bytes()
+            })
             .collect()
     }
 
     pub fn bytes(&mut self, n: usize) -> Vec<u8> {
-        (0..n.div_ceil(8)).flat_map(|_| self.next_u64().to_le_bytes()).take(n).collect()
+        (0..n.div_ceil(8))
+            .flat_map(|_| self.next_u64().to_le_bytes())
+            .take(n)
+            .collect()
     }
 }
 
@@ -273,10 +309,22 @@ pub fn make_model(dir: &Path, seed: u64, shard_params: usize) {
     std::fs::create_dir_all(dir).unwrap();
     let mut rng = Rng::new(seed);
     for i in 1..=3 {
-        std::fs::write(dir.join(format!("model-0000{i}-of-00003.safetensors")), shard(&mut rng, shard_params)).unwrap();
+        std::fs::write(
+            dir.join(format!("model-0000{i}-of-00003.safetensors")),
+            shard(&mut rng, shard_params),
+        )
+        .unwrap();
     }
-    std::fs::write(dir.join("config.json"), format!("{{\"model_type\": \"test\", \"seed\": {seed}}}\n")).unwrap();
-    std::fs::write(dir.join("README.md"), "---\nlicense: apache-2.0\ntags: [test]\n---\n# A test model\n").unwrap();
+    std::fs::write(
+        dir.join("config.json"),
+        format!("{{\"model_type\": \"test\", \"seed\": {seed}}}\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("README.md"),
+        "---\nlicense: apache-2.0\ntags: [test]\n---\n# A test model\n",
+    )
+    .unwrap();
 }
 
 /// Every file under `dir`, relative path → bytes.
@@ -288,7 +336,11 @@ pub fn read_tree(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
             if p.is_dir() {
                 walk(root, &p, out);
             } else {
-                let rel = p.strip_prefix(root).unwrap().to_string_lossy().replace('\\', "/");
+                let rel = p
+                    .strip_prefix(root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .replace('\\', "/");
                 out.insert(rel, std::fs::read(&p).unwrap());
             }
         }

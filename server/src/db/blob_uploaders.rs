@@ -24,7 +24,11 @@ pub async fn record(db: &Db, sha256: &Sha256, user_id: &str, now: i64) -> sqlx::
 }
 
 /// Those of `digests` whose bytes `user_id` has uploaded.
-pub async fn uploaded_by(db: &Db, user_id: &str, digests: &[Sha256]) -> sqlx::Result<HashSet<Sha256>> {
+pub async fn uploaded_by(
+    db: &Db,
+    user_id: &str,
+    digests: &[Sha256],
+) -> sqlx::Result<HashSet<Sha256>> {
     let mut out = HashSet::new();
     for chunk in digests.chunks(500) {
         let placeholders: Vec<String> = (2..=chunk.len() + 1).map(|i| format!("${i}")).collect();
@@ -36,7 +40,12 @@ pub async fn uploaded_by(db: &Db, user_id: &str, digests: &[Sha256]) -> sqlx::Re
         for d in chunk {
             q = q.bind(d.hex());
         }
-        out.extend(q.fetch_all(&db.pool).await?.into_iter().filter_map(|(s,)| s.parse::<Sha256>().ok()));
+        out.extend(
+            q.fetch_all(&db.pool)
+                .await?
+                .into_iter()
+                .filter_map(|(s,)| s.parse::<Sha256>().ok()),
+        );
     }
     Ok(out)
 }
@@ -56,6 +65,9 @@ pub async fn uncommitted_bytes(db: &Db, user_id: &str) -> sqlx::Result<u64> {
 
 /// Inside `tx`: forgets the uploaders of a blob that is being deleted.
 pub async fn forget_blob(tx: &mut Tx, sha256: &Sha256) -> sqlx::Result<()> {
-    sqlx::query("DELETE FROM blob_uploaders WHERE sha256 = $1").bind(sha256.hex()).execute(&mut **tx).await?;
+    sqlx::query("DELETE FROM blob_uploaders WHERE sha256 = $1")
+        .bind(sha256.hex())
+        .execute(&mut **tx)
+        .await?;
     Ok(())
 }

@@ -53,7 +53,12 @@ pub async fn find_many(db: &Db, digests: &[Sha256]) -> sqlx::Result<Vec<BlobLayo
         for d in chunk {
             q = q.bind(d.hex());
         }
-        out.extend(q.fetch_all(&db.pool).await?.into_iter().filter_map(BlobRow::layout));
+        out.extend(
+            q.fetch_all(&db.pool)
+                .await?
+                .into_iter()
+                .filter_map(BlobRow::layout),
+        );
     }
     Ok(out)
 }
@@ -75,7 +80,9 @@ pub async fn insert(db: &Db, layout: &BlobLayout, now: i64) -> sqlx::Result<Blob
         .execute(&db.pool)
         .await?;
     }
-    find(db, &layout.sha256).await?.ok_or(sqlx::Error::RowNotFound)
+    find(db, &layout.sha256)
+        .await?
+        .ok_or(sqlx::Error::RowNotFound)
 }
 
 /// Inside `tx`: inserts the row of a blob about to be placed; false when a row
@@ -99,7 +106,11 @@ pub async fn insert_in(tx: &mut Tx, layout: &BlobLayout, now: i64) -> sqlx::Resu
 /// Inside `tx`: the stored blobs among `digests`, share-locked on PostgreSQL so
 /// that garbage collection cannot delete them before `tx` ends (it waits, then
 /// sees what `tx` committed). A blob collected just before is simply absent.
-pub async fn find_many_locked(db: &Db, tx: &mut Tx, digests: &[Sha256]) -> sqlx::Result<Vec<BlobLayout>> {
+pub async fn find_many_locked(
+    db: &Db,
+    tx: &mut Tx,
+    digests: &[Sha256],
+) -> sqlx::Result<Vec<BlobLayout>> {
     let lock = super::maintenance::row_lock(db, "SHARE");
     let mut unique: Vec<String> = digests.iter().map(Sha256::hex).collect();
     unique.sort();
@@ -111,7 +122,12 @@ pub async fn find_many_locked(db: &Db, tx: &mut Tx, digests: &[Sha256]) -> sqlx:
         for d in chunk {
             q = q.bind(d);
         }
-        out.extend(q.fetch_all(&mut **tx).await?.into_iter().filter_map(BlobRow::layout));
+        out.extend(
+            q.fetch_all(&mut **tx)
+                .await?
+                .into_iter()
+                .filter_map(BlobRow::layout),
+        );
     }
     Ok(out)
 }
@@ -146,7 +162,10 @@ pub async fn readable_among(
             Owners::All => "1 = 1".to_string(),
             Owners::Only(list) if list.is_empty() => "1 = 0".to_string(),
             Owners::Only(list) => {
-                format!("m.owner_key IN ({})", list.iter().map(|_| next()).collect::<Vec<_>>().join(", "))
+                format!(
+                    "m.owner_key IN ({})",
+                    list.iter().map(|_| next()).collect::<Vec<_>>().join(", ")
+                )
             }
         };
         let digest_params: Vec<String> = chunk.iter().map(|_| next()).collect();
@@ -166,7 +185,12 @@ pub async fn readable_among(
         for d in chunk {
             q = q.bind(d.hex());
         }
-        out.extend(q.fetch_all(&db.pool).await?.into_iter().filter_map(|(s,)| s.parse::<Sha256>().ok()));
+        out.extend(
+            q.fetch_all(&db.pool)
+                .await?
+                .into_iter()
+                .filter_map(|(s,)| s.parse::<Sha256>().ok()),
+        );
     }
     Ok(out)
 }

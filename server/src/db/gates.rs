@@ -28,7 +28,13 @@ pub async fn set_gated(db: &Db, model_id: &str, gated: bool, now: i64) -> sqlx::
 }
 
 /// Records that a user accepted the model's license at a revision.
-pub async fn accept(db: &Db, model_id: &str, user_id: &str, revision_id: Option<&str>, now: i64) -> sqlx::Result<()> {
+pub async fn accept(
+    db: &Db,
+    model_id: &str,
+    user_id: &str,
+    revision_id: Option<&str>,
+    now: i64,
+) -> sqlx::Result<()> {
     let _guard = db.write_guard().await;
     sqlx::query(
         "INSERT INTO license_acceptances (model_id, user_id, revision_id, accepted_at) VALUES ($1, $2, $3, $4)
@@ -44,12 +50,13 @@ pub async fn accept(db: &Db, model_id: &str, user_id: &str, revision_id: Option<
 }
 
 pub async fn has_accepted(db: &Db, model_id: &str, user_id: &str) -> sqlx::Result<bool> {
-    let row: Option<(i64,)> =
-        sqlx::query_as("SELECT accepted_at FROM license_acceptances WHERE model_id = $1 AND user_id = $2")
-            .bind(model_id)
-            .bind(user_id)
-            .fetch_optional(&db.pool)
-            .await?;
+    let row: Option<(i64,)> = sqlx::query_as(
+        "SELECT accepted_at FROM license_acceptances WHERE model_id = $1 AND user_id = $2",
+    )
+    .bind(model_id)
+    .bind(user_id)
+    .fetch_optional(&db.pool)
+    .await?;
     Ok(row.is_some())
 }
 
@@ -87,6 +94,9 @@ pub async fn delete_model(db: &Db, model_id: &str) -> sqlx::Result<()> {
             .execute(&mut *tx)
             .await?;
     }
-    sqlx::query("DELETE FROM models WHERE id = $1").bind(model_id).execute(&mut *tx).await?;
+    sqlx::query("DELETE FROM models WHERE id = $1")
+        .bind(model_id)
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await
 }

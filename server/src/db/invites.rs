@@ -21,11 +21,13 @@ pub async fn create(db: &Db, created_by: &str, now: i64) -> sqlx::Result<String>
 /// Uses up an unused code for `user`; false when the code is unknown or used.
 pub async fn redeem(db: &Db, code: &str, user: &str, now: i64) -> sqlx::Result<bool> {
     let _guard = db.write_guard().await;
-    let r = sqlx::query("UPDATE invites SET used_by = $2, used_at = $3 WHERE code_hash = $1 AND used_at IS NULL")
-        .bind(token_hash(code))
-        .bind(user)
-        .bind(now)
-        .execute(&db.pool)
-        .await?;
+    let r = sqlx::query(
+        "UPDATE invites SET used_by = $2, used_at = $3 WHERE code_hash = $1 AND used_at IS NULL",
+    )
+    .bind(token_hash(code))
+    .bind(user)
+    .bind(now)
+    .execute(&db.pool)
+    .await?;
     Ok(r.rows_affected() == 1)
 }

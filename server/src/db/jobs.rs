@@ -26,7 +26,12 @@ pub struct JobRow {
 const COLUMNS: &str = "id, model_id, revision_id, state, attempts, worker, last_error";
 
 /// Queues the verification of a revision, inside the commit's transaction.
-pub async fn enqueue(tx: &mut Tx, model_id: &str, revision_id: &str, now: i64) -> sqlx::Result<String> {
+pub async fn enqueue(
+    tx: &mut Tx,
+    model_id: &str,
+    revision_id: &str,
+    now: i64,
+) -> sqlx::Result<String> {
     let id = new_id();
     sqlx::query(
         "INSERT INTO verification_jobs (id, model_id, revision_id, state, run_after, created_at, updated_at)
@@ -85,7 +90,12 @@ pub async fn claim(db: &Db, worker: &str, now: i64, lease_ms: i64) -> sqlx::Resu
 }
 
 /// Extends the lease; false when the job is no longer this worker's.
-pub async fn heartbeat(db: &Db, job_id: &str, worker: &str, lease_until: i64) -> sqlx::Result<bool> {
+pub async fn heartbeat(
+    db: &Db,
+    job_id: &str,
+    worker: &str,
+    lease_until: i64,
+) -> sqlx::Result<bool> {
     let _guard = db.write_guard().await;
     let r = sqlx::query(
         "UPDATE verification_jobs SET lease_until = $3 WHERE id = $1 AND worker = $2 AND state = 'running'",
@@ -147,7 +157,14 @@ pub async fn finish(db: &Db, run: &FinishedRun<'_>) -> sqlx::Result<bool> {
 }
 
 /// Puts a job back in the queue after an infrastructure error, to run after `run_after`.
-pub async fn retry_later(db: &Db, job_id: &str, worker: &str, error: &str, run_after: i64, now: i64) -> sqlx::Result<()> {
+pub async fn retry_later(
+    db: &Db,
+    job_id: &str,
+    worker: &str,
+    error: &str,
+    run_after: i64,
+    now: i64,
+) -> sqlx::Result<()> {
     let _guard = db.write_guard().await;
     sqlx::query(
         "UPDATE verification_jobs SET state = 'queued', worker = NULL, lease_until = NULL, run_after = $3,
@@ -182,7 +199,11 @@ pub struct VerificationRow {
     pub report: Option<String>,
 }
 
-pub async fn verification(db: &Db, model_id: &str, revision_id: &str) -> sqlx::Result<Vec<VerificationRow>> {
+pub async fn verification(
+    db: &Db,
+    model_id: &str,
+    revision_id: &str,
+) -> sqlx::Result<Vec<VerificationRow>> {
     sqlx::query_as(
         "SELECT state, last_error, CAST(NULL AS TEXT) AS report, CAST(0 AS BIGINT) AS run, CAST(0 AS BIGINT) AS finished_at
            FROM verification_jobs WHERE model_id = $1 AND revision_id = $2 AND state <> 'done'
@@ -199,8 +220,9 @@ pub async fn verification(db: &Db, model_id: &str, revision_id: &str) -> sqlx::R
 
 /// How many jobs are not done (for tests and health).
 pub async fn pending_count(db: &Db) -> sqlx::Result<i64> {
-    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM verification_jobs WHERE state <> 'done'")
-        .fetch_one(&db.pool)
-        .await?;
+    let (n,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM verification_jobs WHERE state <> 'done'")
+            .fetch_one(&db.pool)
+            .await?;
     Ok(n)
 }

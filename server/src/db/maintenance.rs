@@ -27,10 +27,12 @@ pub struct StaleSession {
 
 /// Sessions not updated since `cutoff` (ms).
 pub async fn stale_sessions(db: &Db, cutoff: i64) -> sqlx::Result<Vec<StaleSession>> {
-    sqlx::query_as("SELECT id, sha256, size FROM upload_sessions WHERE updated_at < $1 ORDER BY updated_at")
-        .bind(cutoff)
-        .fetch_all(&db.pool)
-        .await
+    sqlx::query_as(
+        "SELECT id, sha256, size FROM upload_sessions WHERE updated_at < $1 ORDER BY updated_at",
+    )
+    .bind(cutoff)
+    .fetch_all(&db.pool)
+    .await
 }
 
 /// Deletes a session (and its part rows) only if it is still stale; true when it was.
@@ -117,8 +119,14 @@ pub async fn lock_unreferenced_blob(
     if referenced.is_some() {
         return Ok(None);
     }
-    sqlx::query("DELETE FROM blobs WHERE sha256 = $1").bind(sha256.hex()).execute(&mut **tx).await?;
-    sqlx::query("DELETE FROM hf_git_oids WHERE sha256 = $1").bind(sha256.hex()).execute(&mut **tx).await?;
+    sqlx::query("DELETE FROM blobs WHERE sha256 = $1")
+        .bind(sha256.hex())
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query("DELETE FROM hf_git_oids WHERE sha256 = $1")
+        .bind(sha256.hex())
+        .execute(&mut **tx)
+        .await?;
     super::blob_uploaders::forget_blob(tx, sha256).await?;
     Ok(Some(layout))
 }
@@ -145,8 +153,14 @@ pub async fn blob_references(db: &Db, sha256: &Sha256) -> sqlx::Result<i64> {
 /// are gone, so that the next push uploads it again).
 pub async fn forget_blob(db: &Db, sha256: &Sha256) -> sqlx::Result<()> {
     let (mut tx, _guard) = db.begin_write().await?;
-    sqlx::query("DELETE FROM blobs WHERE sha256 = $1").bind(sha256.hex()).execute(&mut *tx).await?;
-    sqlx::query("DELETE FROM hf_git_oids WHERE sha256 = $1").bind(sha256.hex()).execute(&mut *tx).await?;
+    sqlx::query("DELETE FROM blobs WHERE sha256 = $1")
+        .bind(sha256.hex())
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM hf_git_oids WHERE sha256 = $1")
+        .bind(sha256.hex())
+        .execute(&mut *tx)
+        .await?;
     super::blob_uploaders::forget_blob(&mut tx, sha256).await?;
     tx.commit().await
 }
@@ -235,6 +249,16 @@ pub async fn revision_manifests(
     .await?;
     Ok(rows
         .into_iter()
-        .map(|r| (r.model_id, RevisionManifest { owner: r.owner, name: r.name, id: r.id, manifest: r.manifest }))
+        .map(|r| {
+            (
+                r.model_id,
+                RevisionManifest {
+                    owner: r.owner,
+                    name: r.name,
+                    id: r.id,
+                    manifest: r.manifest,
+                },
+            )
+        })
         .collect())
 }

@@ -114,7 +114,10 @@ impl Db {
 
     /// Whether the database answers.
     pub async fn ping(&self) -> sqlx::Result<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await.map(|_| ())
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
     }
 
     /// Takes the SQLite write lock for a single statement outside a transaction.

@@ -48,7 +48,11 @@ pub async fn find_with_head_verification(
         verification: VerificationRow,
         part: i64,
     }
-    let m = COLUMNS.split(", ").map(|c| format!("m.{c}")).collect::<Vec<_>>().join(", ");
+    let m = COLUMNS
+        .split(", ")
+        .map(|c| format!("m.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
     let rows: Vec<Joined> = sqlx::query_as(&format!(
         "SELECT {m}, CAST(NULL AS TEXT) AS state, CAST(NULL AS TEXT) AS last_error, CAST(NULL AS TEXT) AS report,
                 CAST(0 AS BIGINT) AS part, CAST(0 AS BIGINT) AS finished_at
@@ -67,9 +71,10 @@ pub async fn find_with_head_verification(
     .fetch_all(&db.pool)
     .await?;
     let mut rows = rows.into_iter();
-    Ok(rows.next().filter(|first| first.part == 0).map(|first| {
-        (first.model, rows.map(|r| r.verification).collect())
-    }))
+    Ok(rows
+        .next()
+        .filter(|first| first.part == 0)
+        .map(|first| (first.model, rows.map(|r| r.verification).collect())))
 }
 
 pub async fn find(db: &Db, id: &ModelId) -> sqlx::Result<Option<ModelRow>> {
@@ -80,7 +85,13 @@ pub async fn find(db: &Db, id: &ModelId) -> sqlx::Result<Option<ModelRow>> {
 }
 
 /// Creates the model unless it exists; true when it was created.
-pub async fn create(tx: &mut Tx, id: &ModelId, private: bool, gated: bool, now: i64) -> sqlx::Result<bool> {
+pub async fn create(
+    tx: &mut Tx,
+    id: &ModelId,
+    private: bool,
+    gated: bool,
+    now: i64,
+) -> sqlx::Result<bool> {
     let r = sqlx::query(
         "INSERT INTO models (id, owner, name, owner_key, name_key, private, gated, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) ON CONFLICT (name_key) DO NOTHING",
@@ -99,7 +110,12 @@ pub async fn create(tx: &mut Tx, id: &ModelId, private: bool, gated: bool, now: 
 }
 
 /// Finds the model inside a write transaction, creating it if absent.
-pub async fn find_or_create(tx: &mut Tx, id: &ModelId, private: bool, now: i64) -> sqlx::Result<ModelRow> {
+pub async fn find_or_create(
+    tx: &mut Tx,
+    id: &ModelId,
+    private: bool,
+    now: i64,
+) -> sqlx::Result<ModelRow> {
     create(tx, id, private, false, now).await?;
     sqlx::query_as(&format!("SELECT {COLUMNS} FROM models WHERE name_key = $1"))
         .bind(id.key())
@@ -158,7 +174,8 @@ pub struct ListFilter {
 /// Public models matching the filter, ordered by name; one more row than
 /// `limit` tells the caller another page exists.
 pub async fn list(db: &Db, f: &ListFilter) -> sqlx::Result<Vec<ModelRow>> {
-    let mut sql = format!("SELECT {COLUMNS} FROM models WHERE private = 0 AND head_revision IS NOT NULL");
+    let mut sql =
+        format!("SELECT {COLUMNS} FROM models WHERE private = 0 AND head_revision IS NOT NULL");
     let mut binds: Vec<String> = Vec::new();
     let mut push = |sql: &mut String, clause: &str, value: String| {
         binds.push(value);
@@ -175,7 +192,11 @@ pub async fn list(db: &Db, f: &ListFilter) -> sqlx::Result<Vec<ModelRow>> {
         );
     }
     if let Some(license) = &f.license {
-        push(&mut sql, " AND LOWER(license_id) = {}", license.to_lowercase());
+        push(
+            &mut sql,
+            " AND LOWER(license_id) = {}",
+            license.to_lowercase(),
+        );
     }
     if f.permissive_only {
         sql.push_str(" AND permissive = 1");

@@ -25,12 +25,14 @@ pub async fn create(db: &Db, name: &str, admin_user_id: &str, now: i64) -> sqlx:
     if r.rows_affected() == 0 {
         return Ok(false);
     }
-    sqlx::query("INSERT INTO memberships (org_id, user_id, role, created_at) VALUES ($1, $2, 'admin', $3)")
-        .bind(&id)
-        .bind(admin_user_id)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(
+        "INSERT INTO memberships (org_id, user_id, role, created_at) VALUES ($1, $2, 'admin', $3)",
+    )
+    .bind(&id)
+    .bind(admin_user_id)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
     tx.commit().await?;
     Ok(true)
 }
@@ -50,7 +52,13 @@ pub async fn role_of(db: &Db, org: &str, user_id: &str) -> sqlx::Result<Option<R
 }
 
 /// Adds a member or changes their role.
-pub async fn set_member(db: &Db, org_id: &str, user_id: &str, role: &str, now: i64) -> sqlx::Result<()> {
+pub async fn set_member(
+    db: &Db,
+    org_id: &str,
+    user_id: &str,
+    role: &str,
+    now: i64,
+) -> sqlx::Result<()> {
     let _guard = db.write_guard().await;
     sqlx::query(
         "INSERT INTO memberships (org_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)

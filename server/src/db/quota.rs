@@ -26,13 +26,17 @@ pub async fn account_of(db: &Db, owner: &str) -> sqlx::Result<Account> {
     .await?;
     Ok(match row {
         Some((id, name)) => Account { id, name },
-        None => Account { id: String::new(), name: owner.to_string() },
+        None => Account {
+            id: String::new(),
+            name: owner.to_string(),
+        },
     })
 }
 
 /// The namespaces (lower-cased) of an account, as a subquery on `$1` = the account's id
 /// and `$2` = its name key.
-const NAMESPACES: &str = "SELECT name_key FROM users WHERE id = $1 OR billed_to = $1 UNION SELECT $2";
+const NAMESPACES: &str =
+    "SELECT name_key FROM users WHERE id = $1 OR billed_to = $1 UNION SELECT $2";
 
 /// Bytes of the distinct blobs referenced by the revisions of the account's models.
 pub async fn account_usage(db: &Db, account: &Account) -> sqlx::Result<u64> {
@@ -49,7 +53,11 @@ pub async fn account_usage(db: &Db, account: &Account) -> sqlx::Result<u64> {
 }
 
 /// Those of `digests` (hex) that some revision of the account's models already references.
-pub async fn account_references(db: &Db, account: &Account, digests: &[Sha256]) -> sqlx::Result<HashSet<String>> {
+pub async fn account_references(
+    db: &Db,
+    account: &Account,
+    digests: &[Sha256],
+) -> sqlx::Result<HashSet<String>> {
     let mut out = HashSet::new();
     for chunk in digests.chunks(500) {
         let placeholders: Vec<String> = (3..=chunk.len() + 2).map(|i| format!("${i}")).collect();
@@ -58,7 +66,9 @@ pub async fn account_references(db: &Db, account: &Account, digests: &[Sha256]) 
              WHERE m.owner_key IN ({NAMESPACES}) AND rf.sha256 IN ({})",
             placeholders.join(", ")
         );
-        let mut q = sqlx::query_as::<_, (String,)>(&sql).bind(&account.id).bind(account.name.to_ascii_lowercase());
+        let mut q = sqlx::query_as::<_, (String,)>(&sql)
+            .bind(&account.id)
+            .bind(account.name.to_ascii_lowercase());
         for d in chunk {
             q = q.bind(d.hex());
         }

@@ -79,14 +79,20 @@ pub async fn compare_and_swap(
 }
 
 /// Inside `tx`: the revision a ref names now, if it exists.
-pub async fn target_in(tx: &mut Tx, model_id: &str, kind: &str, name: &str) -> sqlx::Result<Option<String>> {
-    let row: Option<(String,)> =
-        sqlx::query_as("SELECT revision_id FROM refs WHERE model_id = $1 AND kind = $2 AND name = $3")
-            .bind(model_id)
-            .bind(kind)
-            .bind(name)
-            .fetch_optional(&mut **tx)
-            .await?;
+pub async fn target_in(
+    tx: &mut Tx,
+    model_id: &str,
+    kind: &str,
+    name: &str,
+) -> sqlx::Result<Option<String>> {
+    let row: Option<(String,)> = sqlx::query_as(
+        "SELECT revision_id FROM refs WHERE model_id = $1 AND kind = $2 AND name = $3",
+    )
+    .bind(model_id)
+    .bind(kind)
+    .bind(name)
+    .fetch_optional(&mut **tx)
+    .await?;
     Ok(row.map(|(r,)| r))
 }
 

@@ -82,11 +82,12 @@ pub async fn insert(tx: &mut Tx, rev: &NewRevision<'_>) -> sqlx::Result<bool> {
 /// A revision of a model, from the cache when it was read before.
 /// Inside `tx`: whether `model_id` has a revision `id`.
 pub async fn exists_in(tx: &mut Tx, model_id: &str, id: &str) -> sqlx::Result<bool> {
-    let row: Option<(String,)> = sqlx::query_as("SELECT id FROM revisions WHERE model_id = $1 AND id = $2")
-        .bind(model_id)
-        .bind(id)
-        .fetch_optional(&mut **tx)
-        .await?;
+    let row: Option<(String,)> =
+        sqlx::query_as("SELECT id FROM revisions WHERE model_id = $1 AND id = $2")
+            .bind(model_id)
+            .bind(id)
+            .fetch_optional(&mut **tx)
+            .await?;
     Ok(row.is_some())
 }
 
@@ -95,12 +96,13 @@ pub async fn find(db: &Db, model_id: &str, id: &str) -> sqlx::Result<Option<Arc<
     if let Some(row) = db.revisions.get(&key) {
         return Ok(Some(row));
     }
-    let row: Option<RevisionRow> =
-        sqlx::query_as(&format!("SELECT {COLUMNS} FROM revisions WHERE model_id = $1 AND id = $2"))
-            .bind(model_id)
-            .bind(id)
-            .fetch_optional(&db.pool)
-            .await?;
+    let row: Option<RevisionRow> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM revisions WHERE model_id = $1 AND id = $2"
+    ))
+    .bind(model_id)
+    .bind(id)
+    .fetch_optional(&db.pool)
+    .await?;
     Ok(row.map(|row| db.revisions.insert(key, row)))
 }
 
@@ -126,7 +128,12 @@ impl RevisionCache {
     }
 
     fn get(&self, key: &(String, String)) -> Option<Arc<RevisionRow>> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).0.get(key).cloned()
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .0
+            .get(key)
+            .cloned()
     }
 
     fn insert(&self, key: (String, String), row: RevisionRow) -> Arc<RevisionRow> {

@@ -2,15 +2,23 @@
 
 use super::Db;
 
-pub async fn create(db: &Db, id: &str, user_id: &str, now: i64, expires_at: i64) -> sqlx::Result<()> {
+pub async fn create(
+    db: &Db,
+    id: &str,
+    user_id: &str,
+    now: i64,
+    expires_at: i64,
+) -> sqlx::Result<()> {
     let _guard = db.write_guard().await;
-    sqlx::query("INSERT INTO sessions (id, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
-        .bind(id)
-        .bind(user_id)
-        .bind(now)
-        .bind(expires_at)
-        .execute(&db.pool)
-        .await?;
+    sqlx::query(
+        "INSERT INTO sessions (id, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(id)
+    .bind(user_id)
+    .bind(now)
+    .bind(expires_at)
+    .execute(&db.pool)
+    .await?;
     Ok(())
 }
 

@@ -55,18 +55,22 @@ pub async fn find_or_create(
 
 /// The user's session for this blob, if one is open.
 pub async fn find_for(db: &Db, user_id: &str, sha256: &Sha256) -> sqlx::Result<Option<SessionRow>> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM upload_sessions WHERE user_id = $1 AND sha256 = $2"))
-        .bind(user_id)
-        .bind(sha256.hex())
-        .fetch_optional(&db.pool)
-        .await
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM upload_sessions WHERE user_id = $1 AND sha256 = $2"
+    ))
+    .bind(user_id)
+    .bind(sha256.hex())
+    .fetch_optional(&db.pool)
+    .await
 }
 
 pub async fn find(db: &Db, id: &str) -> sqlx::Result<Option<SessionRow>> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM upload_sessions WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(&db.pool)
-        .await
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM upload_sessions WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(&db.pool)
+    .await
 }
 
 /// Part numbers received so far, ascending.
@@ -82,12 +86,13 @@ pub async fn received_parts(db: &Db, id: &str) -> sqlx::Result<Vec<u64>> {
 
 /// Whether part `n` of the session was received.
 pub async fn has_part(db: &Db, id: &str, n: u64) -> sqlx::Result<bool> {
-    let row: Option<(i64,)> =
-        sqlx::query_as("SELECT part_number FROM upload_parts WHERE upload_id = $1 AND part_number = $2")
-            .bind(id)
-            .bind(n as i64)
-            .fetch_optional(&db.pool)
-            .await?;
+    let row: Option<(i64,)> = sqlx::query_as(
+        "SELECT part_number FROM upload_parts WHERE upload_id = $1 AND part_number = $2",
+    )
+    .bind(id)
+    .bind(n as i64)
+    .fetch_optional(&db.pool)
+    .await?;
     Ok(row.is_some())
 }
 
@@ -101,16 +106,25 @@ pub struct PartRow {
 
 /// The received parts, ascending.
 pub async fn parts(db: &Db, id: &str) -> sqlx::Result<Vec<PartRow>> {
-    sqlx::query_as("SELECT part_number, attempt FROM upload_parts WHERE upload_id = $1 ORDER BY part_number")
-        .bind(id)
-        .fetch_all(&db.pool)
-        .await
+    sqlx::query_as(
+        "SELECT part_number, attempt FROM upload_parts WHERE upload_id = $1 ORDER BY part_number",
+    )
+    .bind(id)
+    .fetch_all(&db.pool)
+    .await
 }
 
 /// Records that part `n` is wholly stored in `attempt`'s object. False when the
 /// part was already recorded (by an earlier or racing attempt): parts are never
 /// replaced. An error when the session is gone.
-pub async fn record_part(db: &Db, id: &str, n: u64, size: u64, attempt: &str, now: i64) -> sqlx::Result<bool> {
+pub async fn record_part(
+    db: &Db,
+    id: &str,
+    n: u64,
+    size: u64,
+    attempt: &str,
+    now: i64,
+) -> sqlx::Result<bool> {
     let (mut tx, _guard) = db.begin_write().await?;
     let inserted = sqlx::query(
         "INSERT INTO upload_parts (upload_id, part_number, size, attempt) VALUES ($1, $2, $3, $4)

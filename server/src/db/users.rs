@@ -1,7 +1,7 @@
 //! `users` and `api_tokens`.
 
-use sha2::Digest as _;
 use granary_core::Role;
+use sha2::Digest as _;
 use sqlx::FromRow;
 
 use super::{Db, new_id};
@@ -61,12 +61,25 @@ pub async fn ensure(db: &Db, name: &str, admin: bool, now: i64) -> sqlx::Result<
             .await?;
     }
     drop(_guard);
-    find_by_name(db, name).await?.ok_or(sqlx::Error::RowNotFound)
+    find_by_name(db, name)
+        .await?
+        .ok_or(sqlx::Error::RowNotFound)
 }
 
 /// Stores a new unrestricted token for `user_id` and returns its clear text.
-pub async fn create_token(db: &Db, user_id: &str, name: &str, scope: &str, now: i64) -> sqlx::Result<String> {
-    let spec = TokenSpec { name, scope, owner_limit: None, expires_at: None };
+pub async fn create_token(
+    db: &Db,
+    user_id: &str,
+    name: &str,
+    scope: &str,
+    now: i64,
+) -> sqlx::Result<String> {
+    let spec = TokenSpec {
+        name,
+        scope,
+        owner_limit: None,
+        expires_at: None,
+    };
     Ok(create_scoped_token(db, user_id, &spec, now).await?.1)
 }
 
@@ -81,7 +94,12 @@ pub struct TokenSpec<'a> {
 }
 
 /// Stores a new token; returns its id and its clear text (shown once).
-pub async fn create_scoped_token(db: &Db, user_id: &str, spec: &TokenSpec<'_>, now: i64) -> sqlx::Result<(String, String)> {
+pub async fn create_scoped_token(
+    db: &Db,
+    user_id: &str,
+    spec: &TokenSpec<'_>,
+    now: i64,
+) -> sqlx::Result<(String, String)> {
     let token = new_token();
     let id = new_id();
     let _guard = db.write_guard().await;
@@ -113,17 +131,30 @@ pub struct TokenGrant {
 }
 
 /// The user a live (unrevoked, unexpired) token belongs to, with the token's grant.
-pub async fn find_by_token(db: &Db, token: &str, now: i64) -> sqlx::Result<Option<(UserRow, TokenGrant)>> {
+pub async fn find_by_token(
+    db: &Db,
+    token: &str,
+    now: i64,
+) -> sqlx::Result<Option<(UserRow, TokenGrant)>> {
     find_live_token(db, "t.token_hash", &token_hash(token), now).await
 }
 
 /// The same, by the token's id (a credential that carries a token id, such as a
 /// Git LFS upload URL, stops working when its token is revoked or expires).
-pub async fn find_by_token_id(db: &Db, token_id: &str, now: i64) -> sqlx::Result<Option<(UserRow, TokenGrant)>> {
+pub async fn find_by_token_id(
+    db: &Db,
+    token_id: &str,
+    now: i64,
+) -> sqlx::Result<Option<(UserRow, TokenGrant)>> {
     find_live_token(db, "t.id", token_id, now).await
 }
 
-async fn find_live_token(db: &Db, column: &str, value: &str, now: i64) -> sqlx::Result<Option<(UserRow, TokenGrant)>> {
+async fn find_live_token(
+    db: &Db,
+    column: &str,
+    value: &str,
+    now: i64,
+) -> sqlx::Result<Option<(UserRow, TokenGrant)>> {
     #[derive(FromRow)]
     struct Found {
         id: String,
@@ -148,7 +179,12 @@ async fn find_live_token(db: &Db, column: &str, value: &str, now: i64) -> sqlx::
     .await?;
     Ok(found.map(|f| {
         (
-            UserRow { id: f.id, name: f.name, is_admin: f.is_admin, kind: f.kind },
+            UserRow {
+                id: f.id,
+                name: f.name,
+                is_admin: f.is_admin,
+                kind: f.kind,
+            },
             TokenGrant {
                 token_id: f.token_id,
                 // Decoded here, once; a scope this version does not know grants the least.
@@ -191,7 +227,10 @@ pub async fn set_password(db: &Db, user_id: &str, hash: &str) -> sqlx::Result<()
 }
 
 /// A user and its password hash, for sign-in.
-pub async fn find_with_password(db: &Db, name: &str) -> sqlx::Result<Option<(UserRow, Option<String>)>> {
+pub async fn find_with_password(
+    db: &Db,
+    name: &str,
+) -> sqlx::Result<Option<(UserRow, Option<String>)>> {
     #[derive(FromRow)]
     struct Found {
         id: String,
@@ -206,7 +245,17 @@ pub async fn find_with_password(db: &Db, name: &str) -> sqlx::Result<Option<(Use
     .bind(name.to_ascii_lowercase())
     .fetch_optional(&db.pool)
     .await?;
-    Ok(f.map(|f| (UserRow { id: f.id, name: f.name, is_admin: f.is_admin, kind: f.kind }, f.password_hash)))
+    Ok(f.map(|f| {
+        (
+            UserRow {
+                id: f.id,
+                name: f.name,
+                is_admin: f.is_admin,
+                kind: f.kind,
+            },
+            f.password_hash,
+        )
+    }))
 }
 
 #[derive(Debug, Clone, FromRow, serde::Serialize)]

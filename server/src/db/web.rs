@@ -92,19 +92,35 @@ fn where_clause(s: &Search, binds: &mut Vec<String>) -> String {
         );
     }
     if let Some(owner) = &s.owner {
-        bind(&mut sql, " AND m.owner_key = {}", owner.to_ascii_lowercase());
+        bind(
+            &mut sql,
+            " AND m.owner_key = {}",
+            owner.to_ascii_lowercase(),
+        );
     }
     if let Some(license) = &s.license {
-        bind(&mut sql, " AND LOWER(m.license_id) = {}", license.to_lowercase());
+        bind(
+            &mut sql,
+            " AND LOWER(m.license_id) = {}",
+            license.to_lowercase(),
+        );
     }
     if s.permissive_only {
         sql.push_str(" AND r.permissive = 1");
     }
     if let Some(task) = &s.task {
-        bind(&mut sql, " AND LOWER(r.card) LIKE {} ESCAPE '\\'", json_field_pattern("pipeline_tag", task));
+        bind(
+            &mut sql,
+            " AND LOWER(r.card) LIKE {} ESCAPE '\\'",
+            json_field_pattern("pipeline_tag", task),
+        );
     }
     if let Some(library) = &s.library {
-        bind(&mut sql, " AND LOWER(r.card) LIKE {} ESCAPE '\\'", json_field_pattern("library_name", library));
+        bind(
+            &mut sql,
+            " AND LOWER(r.card) LIKE {} ESCAPE '\\'",
+            json_field_pattern("library_name", library),
+        );
     }
     match s.verification.as_deref() {
         None => {}
@@ -122,7 +138,12 @@ fn where_clause(s: &Search, binds: &mut Vec<String>) -> String {
 }
 
 /// Public models matching `s`, in its order: `limit` rows from `offset` (all when `limit` is None).
-pub async fn search(db: &Db, s: &Search, offset: u64, limit: Option<u64>) -> sqlx::Result<Vec<ListedModel>> {
+pub async fn search(
+    db: &Db,
+    s: &Search,
+    offset: u64,
+    limit: Option<u64>,
+) -> sqlx::Result<Vec<ListedModel>> {
     let mut binds = Vec::new();
     let mut sql = format!("{LISTED}{}", where_clause(s, &mut binds));
     sql.push_str(&format!(" ORDER BY {}", s.sort.order_by()));
@@ -162,7 +183,11 @@ pub async fn recently_verified(db: &Db, limit: u32) -> sqlx::Result<Vec<ListedMo
 }
 
 /// The models of one owner, private ones too when `include_private`, by name.
-pub async fn owner_models(db: &Db, owner: &str, include_private: bool) -> sqlx::Result<Vec<ListedModel>> {
+pub async fn owner_models(
+    db: &Db,
+    owner: &str,
+    include_private: bool,
+) -> sqlx::Result<Vec<ListedModel>> {
     let sql = format!(
         "{LISTED} WHERE m.owner_key = $1 AND (m.private = 0 OR $2 = 1) ORDER BY m.name_key"
     );
@@ -216,7 +241,12 @@ pub async fn model_runs(db: &Db, model_id: &str) -> sqlx::Result<Vec<RunSummary>
 }
 
 /// The SHA-256 of a file of a revision, if it has that file.
-pub async fn file_digest(db: &Db, model_id: &str, revision_id: &str, path: &str) -> sqlx::Result<Option<String>> {
+pub async fn file_digest(
+    db: &Db,
+    model_id: &str,
+    revision_id: &str,
+    path: &str,
+) -> sqlx::Result<Option<String>> {
     let row: Option<(String,)> = sqlx::query_as(
         "SELECT sha256 FROM revision_files WHERE model_id = $1 AND revision_id = $2 AND path = $3",
     )

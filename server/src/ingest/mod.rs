@@ -36,17 +36,29 @@ where
     let outcome = match result {
         Ok((hasher, part_size, parts)) => {
             let size = hasher.len();
-            let layout = BlobLayout { sha256: hasher.finish(), size, part_size, part_count: parts };
+            let layout = BlobLayout {
+                sha256: hasher.finish(),
+                size,
+                part_size,
+                part_count: parts,
+            };
             finish(app, uploader, &staging, layout, expected).await
         }
         Err(e) => Err(e),
     };
-    app.storage.delete_prefix(&Key::UploadDir(&staging).path()).await?;
+    app.storage
+        .delete_prefix(&Key::UploadDir(&staging).path())
+        .await?;
     outcome
 }
 
 /// Writes the stream as parts of `upload_part_size` under a staging prefix.
-async fn stage<S, E>(app: &App, staging: &str, mut body: S, limit: Option<u64>) -> AppResult<(Sha256Hasher, u64, u64)>
+async fn stage<S, E>(
+    app: &App,
+    staging: &str,
+    mut body: S,
+    limit: Option<u64>,
+) -> AppResult<(Sha256Hasher, u64, u64)>
 where
     S: Stream<Item = Result<Bytes, E>> + Unpin,
     E: std::fmt::Display,
@@ -66,7 +78,9 @@ where
         let done = chunk.is_none();
         if let Some(mut c) = chunk {
             if hasher.len() + c.len() as u64 > max {
-                return Err(AppError::TooLarge(format!("the file is larger than the {max} bytes allowed")));
+                return Err(AppError::TooLarge(format!(
+                    "the file is larger than the {max} bytes allowed"
+                )));
             }
             hasher.update(&c);
             while !c.is_empty() {
@@ -81,7 +95,12 @@ where
         }
         if done {
             if !part.is_empty() || parts == 0 {
-                store.put(&Key::UploadPart(staging, parts).path(), std::mem::take(&mut part).into()).await?;
+                store
+                    .put(
+                        &Key::UploadPart(staging, parts).path(),
+                        std::mem::take(&mut part).into(),
+                    )
+                    .await?;
                 parts += 1;
             }
             return Ok((hasher, part_size, parts));
@@ -104,7 +123,9 @@ async fn finish(
             )));
         }
     }
-    let staged: Vec<Path> = (0..layout.part_count).map(|n| Key::UploadPart(staging, n).path()).collect();
+    let staged: Vec<Path> = (0..layout.part_count)
+        .map(|n| Key::UploadPart(staging, n).path())
+        .collect();
     let live = match blobs::find(&app.db, &layout.sha256).await? {
         Some(live) => live,
         None => place(app, &staged, &layout).await?,
@@ -115,7 +136,13 @@ async fn finish(
 
 /// Records that `uploader` sent the bytes of a blob now stored.
 pub async fn received_from(app: &App, uploader: &str, live: &BlobLayout) -> AppResult<()> {
-    blob_uploaders::record(&app.db, &live.sha256, uploader, granary_core::time::now_ms()).await?;
+    blob_uploaders::record(
+        &app.db,
+        &live.sha256,
+        uploader,
+        granary_core::time::now_ms(),
+    )
+    .await?;
     Ok(())
 }
 
@@ -138,12 +165,17 @@ pub async fn place(app: &App, staged: &[Path], layout: &BlobLayout) -> AppResult
         let (mut tx, _guard) = app.db.begin_write().await?;
         if blobs::insert_in(&mut tx, layout, granary_core::time::now_ms()).await? {
             for (n, from) in staged.iter().enumerate() {
-                app.storage.rename(from, &Key::BlobPart(layout, n as u64).path()).await?;
+                app.storage
+                    .rename(from, &Key::BlobPart(layout, n as u64).path())
+                    .await?;
             }
             tx.commit().await?;
             return Ok(*layout);
         }
-        if let Some(live) = blobs::find_many_locked(&app.db, &mut tx, &[layout.sha256]).await?.pop() {
+        if let Some(live) = blobs::find_many_locked(&app.db, &mut tx, &[layout.sha256])
+            .await?
+            .pop()
+        {
             tx.commit().await?;
             return Ok(live);
         }

@@ -84,12 +84,18 @@ pub async fn open(app: &App, caller: &Caller, sha256: Sha256, size: u64) -> AppR
             app.config.max_file_size
         )));
     }
-    if crate::access::referable_blobs(&app.db, caller, &[sha256]).await?.contains(&sha256) {
+    if crate::access::referable_blobs(&app.db, caller, &[sha256])
+        .await?
+        .contains(&sha256)
+    {
         if let Some(layout) = blobs::find(&app.db, &sha256).await? {
             if layout.size == size {
                 return Ok(Opened::Stored(layout));
             }
-            return Err(AppError::Invalid(format!("blob {sha256} is stored with {} bytes, not {size}", layout.size)));
+            return Err(AppError::Invalid(format!(
+                "blob {sha256} is stored with {} bytes, not {size}",
+                layout.size
+            )));
         }
     }
     if let Some(session) = uploads::find_for(&app.db, &user.id, &sha256).await? {
@@ -99,7 +105,9 @@ pub async fn open(app: &App, caller: &Caller, sha256: Sha256, size: u64) -> AppR
     let part_size = app.config.upload_part_size.max(1);
     let part_count = BlobLayout::part_count(size, part_size);
     let now = granary_core::time::now_ms();
-    let session = uploads::find_or_create(&app.db, &user.id, &sha256, size, part_size, part_count, now).await?;
+    let session =
+        uploads::find_or_create(&app.db, &user.id, &sha256, size, part_size, part_count, now)
+            .await?;
     Ok(Opened::Session(session))
 }
 
@@ -133,7 +141,12 @@ fn already_received(id: &str, n: u64) -> AppError {
 
 /// Streams part `n` of a session into its own object and records it, unless
 /// the part was received already.
-pub async fn receive_part(app: &Arc<App>, session: &uploads::SessionRow, n: u64, body: Body) -> AppResult<()> {
+pub async fn receive_part(
+    app: &Arc<App>,
+    session: &uploads::SessionRow,
+    n: u64,
+    body: Body,
+) -> AppResult<()> {
     let layout = layout(session)?;
     let id = session.id.as_str();
     if n >= layout.part_count {
@@ -162,11 +175,25 @@ pub async fn receive_part(app: &Arc<App>, session: &uploads::SessionRow, n: u64,
             }
         })
         .boxed();
-    app.storage.put_stream_exact(&key, expected, stream).await.map_err(|e| match e {
-        PutError::Store(e) => AppError::internal(e),
-        other => AppError::Invalid(format!("part {n} of upload {id}: {other}; send the part again")),
-    })?;
-    match uploads::record_part(&app.db, id, n, expected, &attempt, granary_core::time::now_ms()).await {
+    app.storage
+        .put_stream_exact(&key, expected, stream)
+        .await
+        .map_err(|e| match e {
+            PutError::Store(e) => AppError::internal(e),
+            other => AppError::Invalid(format!(
+                "part {n} of upload {id}: {other}; send the part again"
+            )),
+        })?;
+    match uploads::record_part(
+        &app.db,
+        id,
+        n,
+        expected,
+        &attempt,
+        granary_core::time::now_ms(),
+    )
+    .await
+    {
         Ok(true) => {}
         Ok(false) => {
             // Another attempt at the same part finished first: its bytes are the part.
@@ -193,10 +220,13 @@ pub async fn complete(app: &App, session: &uploads::SessionRow) -> AppResult<Blo
     let layout = layout(session)?;
     let id = session.id.as_str();
     let parts = uploads::parts(&app.db, id).await?;
-    let missing: Vec<u64> =
-        (0..layout.part_count).filter(|n| !parts.iter().any(|p| p.part_number as u64 == *n)).collect();
+    let missing: Vec<u64> = (0..layout.part_count)
+        .filter(|n| !parts.iter().any(|p| p.part_number as u64 == *n))
+        .collect();
     if !missing.is_empty() {
-        return Err(AppError::Conflict(format!("upload {id} still lacks parts {missing:?}: send them, then complete")));
+        return Err(AppError::Conflict(format!(
+            "upload {id} still lacks parts {missing:?}: send them, then complete"
+        )));
     }
     let staged: Vec<Path> = parts
         .iter()
@@ -230,7 +260,10 @@ async fn rehash(app: &App, staged: &[Path], layout: &BlobLayout) -> AppResult<Sh
     let mut hasher = Sha256Hasher::new();
     for (n, key) in staged.iter().enumerate() {
         let range = layout.part_range(n as u64);
-        let mut part = app.storage.get_range_stream(key, 0..range.end - range.start).await?;
+        let mut part = app
+            .storage
+            .get_range_stream(key, 0..range.end - range.start)
+            .await?;
         while let Some(chunk) = part.next().await {
             hasher.update(&chunk?);
         }
@@ -242,6 +275,8 @@ async fn rehash(app: &App, staged: &[Path], layout: &BlobLayout) -> AppResult<Sh
 pub async fn abandon(app: &App, id: &str) -> AppResult<()> {
     app.upload_digests.forget(id);
     uploads::delete(&app.db, id).await?;
-    app.storage.delete_prefix(&Key::UploadDir(id).path()).await?;
+    app.storage
+        .delete_prefix(&Key::UploadDir(id).path())
+        .await?;
     Ok(())
 }

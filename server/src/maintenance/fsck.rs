@@ -70,7 +70,10 @@ pub async fn check(app: &App, opts: FsckOptions) -> anyhow::Result<FsckReport> {
     // Rows first, then the listing: a row's objects are in place before it commits.
     let rows = q::all_blobs(&app.db).await?;
     let objects = super::list(&app.storage, "blobs").await?;
-    let listed: HashMap<String, u64> = objects.iter().map(|o| (o.location.to_string(), o.size)).collect();
+    let listed: HashMap<String, u64> = objects
+        .iter()
+        .map(|o| (o.location.to_string(), o.size))
+        .collect();
     check_blobs(app, opts, &rows, &listed, &mut report).await?;
     check_files(app, &mut report).await?;
     check_refs(app, &mut report).await?;
@@ -108,23 +111,37 @@ async fn check_blobs(
         if opts.repair {
             q::forget_blob(&app.db, &layout.sha256).await?;
             for n in 0..layout.part_count {
-                app.storage.delete_quietly(&Key::BlobPart(&layout, n).path()).await;
+                app.storage
+                    .delete_quietly(&Key::BlobPart(&layout, n).path())
+                    .await;
             }
             let refs = q::blob_references(&app.db, &layout.sha256).await?;
             report.repaired.push(format!(
                 "blob {}: {detail}; its row was deleted so that it can be uploaded again{}",
                 layout.sha256,
-                if refs > 0 { format!(" ({refs} revision files name it: push them again)") } else { String::new() }
+                if refs > 0 {
+                    format!(" ({refs} revision files name it: push them again)")
+                } else {
+                    String::new()
+                }
             ));
         } else {
-            report.problems.push(Problem { kind: "blob", subject: layout.sha256.to_string(), detail });
+            report.problems.push(Problem {
+                kind: "blob",
+                subject: layout.sha256.to_string(),
+                detail,
+            });
         }
     }
     Ok(())
 }
 
 /// What is wrong with a blob's objects, judged from the listing and confirmed with HEAD.
-async fn blob_damage(app: &App, layout: &BlobLayout, listed: &HashMap<String, u64>) -> anyhow::Result<Option<String>> {
+async fn blob_damage(
+    app: &App,
+    layout: &BlobLayout,
+    listed: &HashMap<String, u64>,
+) -> anyhow::Result<Option<String>> {
     for n in 0..layout.part_count {
         let key = Key::BlobPart(layout, n).path();
         let range = layout.part_range(n);
@@ -134,8 +151,15 @@ async fn blob_damage(app: &App, layout: &BlobLayout, listed: &HashMap<String, u6
         }
         match app.storage.inner().head(&key).await {
             Ok(meta) if meta.size == want => continue,
-            Ok(meta) => return Ok(Some(format!("object {key} has {} bytes, not {want}", meta.size))),
-            Err(object_store::Error::NotFound { .. }) => return Ok(Some(format!("object {key} is missing"))),
+            Ok(meta) => {
+                return Ok(Some(format!(
+                    "object {key} has {} bytes, not {want}",
+                    meta.size
+                )));
+            }
+            Err(object_store::Error::NotFound { .. }) => {
+                return Ok(Some(format!("object {key} is missing")));
+            }
             Err(e) => return Err(e.into()),
         }
     }
@@ -149,13 +173,19 @@ async fn deep_damage(app: &App, layout: &BlobLayout) -> anyhow::Result<Option<St
     while let Some(chunk) = stream.next().await {
         match chunk {
             Ok(c) => hasher.update(&c),
-            Err(object_store::Error::NotFound { path, .. }) => return Ok(Some(format!("object {path} is missing"))),
+            Err(object_store::Error::NotFound { path, .. }) => {
+                return Ok(Some(format!("object {path} is missing")));
+            }
             Err(e) => return Err(e.into()),
         }
     }
     let (size, digest) = (hasher.len(), hasher.finish());
-    Ok((size != layout.size || digest != layout.sha256)
-        .then(|| format!("its bytes have SHA-256 {digest} and size {size}, not {} and {}", layout.sha256, layout.size)))
+    Ok((size != layout.size || digest != layout.sha256).then(|| {
+        format!(
+            "its bytes have SHA-256 {digest} and size {size}, not {} and {}",
+            layout.sha256, layout.size
+        )
+    }))
 }
 
 /// Every revision file names a stored blob of its size.
@@ -163,11 +193,20 @@ async fn check_files(app: &App, report: &mut FsckReport) -> anyhow::Result<()> {
     for f in q::dangling_files(&app.db).await? {
         let detail = match f.blob_size {
             None => format!("blob {} is not stored: push the file again", f.sha256),
-            Some(s) => format!("blob {} has {s} bytes, but the file has {}", f.sha256, f.size),
+            Some(s) => format!(
+                "blob {} has {s} bytes, but the file has {}",
+                f.sha256, f.size
+            ),
         };
         report.problems.push(Problem {
             kind: "file",
-            subject: format!("{}/{}@{}:{}", f.owner, f.name, &f.revision_id[..12.min(f.revision_id.len())], f.path),
+            subject: format!(
+                "{}/{}@{}:{}",
+                f.owner,
+                f.name,
+                &f.revision_id[..12.min(f.revision_id.len())],
+                f.path
+            ),
             detail,
         });
     }
@@ -180,7 +219,10 @@ async fn check_refs(app: &App, report: &mut FsckReport) -> anyhow::Result<()> {
         report.problems.push(Problem {
             kind: "ref",
             subject: format!("{}/{}:{}", r.owner, r.name, r.ref_name),
-            detail: format!("{} `{}` names revision {}, which the model does not have", r.kind, r.ref_name, r.revision_id),
+            detail: format!(
+                "{} `{}` names revision {}, which the model does not have",
+                r.kind, r.ref_name, r.revision_id
+            ),
         });
     }
     Ok(())
@@ -190,8 +232,15 @@ async fn check_refs(app: &App, report: &mut FsckReport) -> anyhow::Result<()> {
 async fn check_manifests(app: &App, report: &mut FsckReport) -> anyhow::Result<()> {
     let mut after: Option<(String, String)> = None;
     loop {
-        let page = q::revision_manifests(&app.db, after.as_ref().map(|(m, i)| (m.as_str(), i.as_str())), 500).await?;
-        let Some((model, last)) = page.last() else { break };
+        let page = q::revision_manifests(
+            &app.db,
+            after.as_ref().map(|(m, i)| (m.as_str(), i.as_str())),
+            500,
+        )
+        .await?;
+        let Some((model, last)) = page.last() else {
+            break;
+        };
         after = Some((model.clone(), last.id.clone()));
         for (_, r) in &page {
             report.revisions_checked += 1;
@@ -238,7 +287,9 @@ async fn check_garbage(
     }
     let mut sessions: HashMap<String, bool> = HashMap::new();
     for o in super::list(&app.storage, "uploads").await? {
-        let Some(id) = super::staging_id(&o.location) else { continue };
+        let Some(id) = super::staging_id(&o.location) else {
+            continue;
+        };
         if !sessions.contains_key(&id) {
             sessions.insert(id.clone(), q::session_exists(&app.db, &id).await?);
         }
@@ -272,8 +323,18 @@ mod tests {
     #[test]
     fn blob_keys() {
         let hex = "ab".repeat(32);
-        assert_eq!(blob_of_key(&format!("blobs/sha256/ab/{hex}")).unwrap().hex(), hex);
-        assert_eq!(blob_of_key(&format!("blobs/sha256/ab/{hex}.parts/1024/3")).unwrap().hex(), hex);
+        assert_eq!(
+            blob_of_key(&format!("blobs/sha256/ab/{hex}"))
+                .unwrap()
+                .hex(),
+            hex
+        );
+        assert_eq!(
+            blob_of_key(&format!("blobs/sha256/ab/{hex}.parts/1024/3"))
+                .unwrap()
+                .hex(),
+            hex
+        );
         assert!(blob_of_key("uploads/x/0").is_none());
     }
 }

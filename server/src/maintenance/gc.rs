@@ -59,14 +59,22 @@ impl GcReport {
     pub fn summary(&self) -> String {
         format!(
             "{}{} upload sessions, {} staged objects ({} bytes), {} blobs ({} objects, {} bytes){}",
-            if self.dry_run { "would remove " } else { "removed " },
+            if self.dry_run {
+                "would remove "
+            } else {
+                "removed "
+            },
             self.upload_sessions,
             self.staged_objects,
             self.staged_bytes,
             self.blobs,
             self.blob_objects,
             self.blob_bytes,
-            if self.errors.is_empty() { String::new() } else { format!("; {} errors", self.errors.len()) },
+            if self.errors.is_empty() {
+                String::new()
+            } else {
+                format!("; {} errors", self.errors.len())
+            },
         )
     }
 }
@@ -95,7 +103,12 @@ pub async fn collect(app: &App, opts: GcOptions) -> anyhow::Result<GcReport> {
 }
 
 /// Upload sessions untouched since `cutoff`, with their staged parts.
-async fn collect_sessions(app: &App, cutoff: i64, dry: bool, report: &mut GcReport) -> anyhow::Result<()> {
+async fn collect_sessions(
+    app: &App,
+    cutoff: i64,
+    dry: bool,
+    report: &mut GcReport,
+) -> anyhow::Result<()> {
     for s in q::stale_sessions(&app.db, cutoff).await? {
         let objects = super::list(&app.storage, Key::UploadDir(&s.id).path().as_ref()).await?;
         if !dry {
@@ -103,7 +116,9 @@ async fn collect_sessions(app: &App, cutoff: i64, dry: bool, report: &mut GcRepo
                 Ok(true) => {}
                 Ok(false) => continue,
                 Err(e) => {
-                    report.errors.push(format!("cannot delete upload session {}: {e}", s.id));
+                    report
+                        .errors
+                        .push(format!("cannot delete upload session {}: {e}", s.id));
                     continue;
                 }
             }
@@ -125,13 +140,20 @@ async fn collect_sessions(app: &App, cutoff: i64, dry: bool, report: &mut GcRepo
 /// Objects under `uploads/` that no session owns and that are older than `cutoff`:
 /// leftovers of interrupted single-stream ingests, Hub LFS multipart uploads never
 /// completed, and parts written after their session was collected.
-async fn collect_staging(app: &App, cutoff: i64, dry: bool, report: &mut GcReport) -> anyhow::Result<()> {
+async fn collect_staging(
+    app: &App,
+    cutoff: i64,
+    dry: bool,
+    report: &mut GcReport,
+) -> anyhow::Result<()> {
     let mut owned: HashMap<String, bool> = HashMap::new();
     for o in super::list(&app.storage, "uploads").await? {
         if super::modified_ms(&o) >= cutoff {
             continue;
         }
-        let Some(id) = super::staging_id(&o.location) else { continue };
+        let Some(id) = super::staging_id(&o.location) else {
+            continue;
+        };
         let has_session = match owned.get(&id) {
             Some(v) => *v,
             None => {
@@ -155,7 +177,12 @@ async fn collect_staging(app: &App, cutoff: i64, dry: bool, report: &mut GcRepor
 
 /// Blobs older than `cutoff` that no revision references: row first, then objects,
 /// in one transaction per blob (see the module docs).
-async fn collect_blobs(app: &App, cutoff: i64, dry: bool, report: &mut GcReport) -> anyhow::Result<()> {
+async fn collect_blobs(
+    app: &App,
+    cutoff: i64,
+    dry: bool,
+    report: &mut GcReport,
+) -> anyhow::Result<()> {
     for candidate in q::unreferenced_blobs(&app.db, cutoff).await? {
         if dry {
             report.blobs += 1;
@@ -164,14 +191,17 @@ async fn collect_blobs(app: &App, cutoff: i64, dry: bool, report: &mut GcReport)
             continue;
         }
         let (mut tx, _guard) = app.db.begin_write().await?;
-        let layout = match q::lock_unreferenced_blob(&app.db, &mut tx, &candidate.sha256, cutoff).await {
-            Ok(Some(layout)) => layout,
-            Ok(None) => continue,
-            Err(e) => {
-                report.errors.push(format!("cannot collect blob {}: {e}", candidate.sha256));
-                continue;
-            }
-        };
+        let layout =
+            match q::lock_unreferenced_blob(&app.db, &mut tx, &candidate.sha256, cutoff).await {
+                Ok(Some(layout)) => layout,
+                Ok(None) => continue,
+                Err(e) => {
+                    report
+                        .errors
+                        .push(format!("cannot collect blob {}: {e}", candidate.sha256));
+                    continue;
+                }
+            };
         for n in 0..layout.part_count {
             match delete(app, &Key::BlobPart(&layout, n).path()).await {
                 Ok(()) => report.blob_objects += 1,
@@ -181,7 +211,9 @@ async fn collect_blobs(app: &App, cutoff: i64, dry: bool, report: &mut GcReport)
             }
         }
         if let Err(e) = tx.commit().await {
-            report.errors.push(format!("cannot collect blob {}: {e}", layout.sha256));
+            report
+                .errors
+                .push(format!("cannot collect blob {}: {e}", layout.sha256));
             continue;
         }
         report.blobs += 1;
@@ -200,13 +232,29 @@ async fn delete(app: &App, key: &object_store::path::Path) -> Result<(), String>
 }
 
 /// Runs [`collect`] every `interval` until the process ends (inside `serve`).
-pub async fn run_periodically(app: std::sync::Arc<App>, interval: std::time::Duration, grace_ms: i64) {
+pub async fn run_periodically(
+    app: std::sync::Arc<App>,
+    interval: std::time::Duration,
+    grace_ms: i64,
+) {
     loop {
         tokio::time::sleep(interval).await;
-        match collect(&app, GcOptions { grace_ms, dry_run: false }).await {
-            Ok(r) if !r.errors.is_empty() => tracing::warn!(errors = ?r.errors, "garbage collection left some objects"),
+        match collect(
+            &app,
+            GcOptions {
+                grace_ms,
+                dry_run: false,
+            },
+        )
+        .await
+        {
+            Ok(r) if !r.errors.is_empty() => {
+                tracing::warn!(errors = ?r.errors, "garbage collection left some objects")
+            }
             Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "garbage collection failed; trying again next time"),
+            Err(e) => {
+                tracing::warn!(error = %e, "garbage collection failed; trying again next time")
+            }
         }
     }
 }

@@ -13,7 +13,11 @@ use crate::storage::Storage;
 
 /// Every object under `prefix`.
 pub(crate) async fn list(storage: &Storage, prefix: &str) -> object_store::Result<Vec<ObjectMeta>> {
-    storage.inner().list(Some(&Path::from(prefix))).try_collect().await
+    storage
+        .inner()
+        .list(Some(&Path::from(prefix)))
+        .try_collect()
+        .await
 }
 
 /// The upload (or staging) id an `uploads/<id>/<n>` key belongs to.

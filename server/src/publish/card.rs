@@ -3,7 +3,10 @@
 /// The front matter of a card as JSON (`{}` when there is none).
 pub fn front_matter(readme: &str) -> Result<serde_json::Value, String> {
     let text = readme.strip_prefix('\u{feff}').unwrap_or(readme);
-    let Some(rest) = text.strip_prefix("---\n").or_else(|| text.strip_prefix("---\r\n")) else {
+    let Some(rest) = text
+        .strip_prefix("---\n")
+        .or_else(|| text.strip_prefix("---\r\n"))
+    else {
         return Ok(serde_json::json!({}));
     };
     let end = rest
@@ -181,15 +184,36 @@ mod tests {
         let card = front_matter("---\nlicense: mit\ntags:\n  - llama\n---\n# Title\n").unwrap();
         assert_eq!(field(&card, "license"), Some("mit"));
         assert_eq!(card["tags"][0], "llama");
-        assert_eq!(front_matter("# no front matter").unwrap(), serde_json::json!({}));
-        assert_eq!(field(&front_matter("---\nlicense: [apache-2.0]\n---").unwrap(), "license"), Some("apache-2.0"));
+        assert_eq!(
+            front_matter("# no front matter").unwrap(),
+            serde_json::json!({})
+        );
+        assert_eq!(
+            field(
+                &front_matter("---\nlicense: [apache-2.0]\n---").unwrap(),
+                "license"
+            ),
+            Some("apache-2.0")
+        );
     }
 
     #[test]
     fn refuses_broken_front_matter() {
-        assert!(front_matter("---\nlicense: mit\n").unwrap_err().contains("never closes"));
-        assert!(front_matter("---\nlicense: [mit\n---\n").unwrap_err().contains("not valid YAML"));
-        assert!(front_matter("---\n- a\n- b\n---\n").unwrap_err().contains("mapping"));
+        assert!(
+            front_matter("---\nlicense: mit\n")
+                .unwrap_err()
+                .contains("never closes")
+        );
+        assert!(
+            front_matter("---\nlicense: [mit\n---\n")
+                .unwrap_err()
+                .contains("not valid YAML")
+        );
+        assert!(
+            front_matter("---\n- a\n- b\n---\n")
+                .unwrap_err()
+                .contains("mapping")
+        );
     }
 
     /// A card whose aliases expand to `anchor` × `aliases` values.

@@ -20,7 +20,9 @@ pub enum ContentError {
     Unsafe(String, scan::Finding),
     #[error("`{0}` is not a valid safetensors file: {1}")]
     Safetensors(String, safetensors_header::HeaderError),
-    #[error("`{0}` has a safetensors header of {1} bytes, over this registry's limit of {2} bytes (max_safetensors_header)")]
+    #[error(
+        "`{0}` has a safetensors header of {1} bytes, over this registry's limit of {2} bytes (max_safetensors_header)"
+    )]
     HeaderLimit(String, u64, u64),
     #[error(transparent)]
     Store(#[from] object_store::Error),
@@ -59,14 +61,22 @@ pub async fn check_file(
             return Err(err(safetensors_header::HeaderError::TooShort(size)));
         }
         let prefix = storage.read_blob_range(layout, 0..8).await?;
-        let prefix: [u8; 8] = prefix.try_into().map_err(|_| err(safetensors_header::HeaderError::TooShort(size)))?;
+        let prefix: [u8; 8] = prefix
+            .try_into()
+            .map_err(|_| err(safetensors_header::HeaderError::TooShort(size)))?;
         let declared = safetensors_header::header_len(&prefix);
         if declared > max_header && declared <= size - 8 {
-            return Err(ContentError::HeaderLimit(path.to_string(), declared, max_header));
+            return Err(ContentError::HeaderLimit(
+                path.to_string(),
+                declared,
+                max_header,
+            ));
         }
         let n = safetensors_header::check_prefix(size, &prefix).map_err(err)?;
         let header = storage.read_blob_range(layout, 8..8 + n).await?;
-        return safetensors_header::inspect(size, &header).map(Some).map_err(err);
+        return safetensors_header::inspect(size, &header)
+            .map(Some)
+            .map_err(err);
     }
     if let Some(finding) = scan::scan(&StoredBlob { storage, layout }).await? {
         return Err(ContentError::Unsafe(path.to_string(), finding));

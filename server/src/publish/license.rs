@@ -5,15 +5,43 @@ use granary_core::manifest::LicenseInfo;
 
 /// The Hub's license ids that are not SPDX ids.
 pub const HUB_LICENSES: &[&str] = &[
-    "openrail", "openrail++", "bigscience-openrail-m", "creativeml-openrail-m",
-    "bigscience-bloom-rail-1.0", "bigcode-openrail-m", "llama2", "llama3", "llama3.1", "llama3.2",
-    "llama3.3", "llama4", "gemma", "deepfloyd-if-license", "apple-amlr", "apple-ascl",
-    "intel-research", "lgpl-lr", "h-research", "c-uda", "cc", "bsd", "gpl", "lgpl",
-    "fair-noncommercial-research-license", "unknown", "other",
+    "openrail",
+    "openrail++",
+    "bigscience-openrail-m",
+    "creativeml-openrail-m",
+    "bigscience-bloom-rail-1.0",
+    "bigcode-openrail-m",
+    "llama2",
+    "llama3",
+    "llama3.1",
+    "llama3.2",
+    "llama3.3",
+    "llama4",
+    "gemma",
+    "deepfloyd-if-license",
+    "apple-amlr",
+    "apple-ascl",
+    "intel-research",
+    "lgpl-lr",
+    "h-research",
+    "c-uda",
+    "cc",
+    "bsd",
+    "gpl",
+    "lgpl",
+    "fair-noncommercial-research-license",
+    "unknown",
+    "other",
 ];
 
 /// Creative Commons licenses that impose only attribution (or nothing).
-const PERMISSIVE_CC: &[&str] = &["CC0-1.0", "CC-BY-2.0", "CC-BY-2.5", "CC-BY-3.0", "CC-BY-4.0"];
+const PERMISSIVE_CC: &[&str] = &[
+    "CC0-1.0",
+    "CC-BY-2.0",
+    "CC-BY-2.5",
+    "CC-BY-3.0",
+    "CC-BY-4.0",
+];
 
 /// A license id resolved to its stored form.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,13 +58,19 @@ pub fn resolve(id: &str, name: Option<&str>) -> Result<ResolvedLicense, String> 
         let (text, expr) = parse_expression(id)?;
         return Ok(ResolvedLicense {
             permissive: expr.evaluate(|req| spdx_id_of(req).is_some_and(is_permissive)),
-            info: LicenseInfo { id: text, name: None },
+            info: LicenseInfo {
+                id: text,
+                name: None,
+            },
         });
     }
     if let Some(spdx_id) = spdx_lookup(id) {
         return Ok(ResolvedLicense {
             permissive: is_permissive(spdx_id),
-            info: LicenseInfo { id: spdx_id.name.to_string(), name: None },
+            info: LicenseInfo {
+                id: spdx_id.name.to_string(),
+                name: None,
+            },
         });
     }
     let lower = id.to_ascii_lowercase();
@@ -48,12 +82,18 @@ pub fn resolve(id: &str, name: Option<&str>) -> Result<ResolvedLicense, String> 
             })?;
             return Ok(ResolvedLicense {
                 permissive: false,
-                info: LicenseInfo { id: "other".into(), name: Some(name.to_string()) },
+                info: LicenseInfo {
+                    id: "other".into(),
+                    name: Some(name.to_string()),
+                },
             });
         }
         return Ok(ResolvedLicense {
             permissive: false,
-            info: LicenseInfo { id: hub.to_string(), name: None },
+            info: LicenseInfo {
+                id: hub.to_string(),
+                name: None,
+            },
         });
     }
     Err(format!(
@@ -76,9 +116,16 @@ pub fn parse_expression(text: &str) -> Result<(String, spdx::Expression), String
             op @ ("AND" | "OR" | "WITH" | "(" | ")") => op.to_string(),
             _ => match spdx_lookup(word) {
                 Some(l) => l.name.to_string(),
-                None => match spdx::identifiers::EXCEPTIONS.iter().find(|e| e.name.eq_ignore_ascii_case(word)) {
+                None => match spdx::identifiers::EXCEPTIONS
+                    .iter()
+                    .find(|e| e.name.eq_ignore_ascii_case(word))
+                {
                     Some(e) => e.name.to_string(),
-                    None => return Err(format!("`{word}` in license expression `{text}` is not an SPDX license id")),
+                    None => {
+                        return Err(format!(
+                            "`{word}` in license expression `{text}` is not an SPDX license id"
+                        ));
+                    }
                 },
             },
         };
@@ -123,7 +170,11 @@ impl Policy {
                         None if HUB_LICENSES.contains(&item.to_ascii_lowercase().as_str()) => {
                             ids.push(item.to_ascii_lowercase())
                         }
-                        None => return Err(format!("license policy names an unknown license `{item}`")),
+                        None => {
+                            return Err(format!(
+                                "license policy names an unknown license `{item}`"
+                            ));
+                        }
                     }
                 }
                 Ok(Self::AllowList(ids))
@@ -145,7 +196,9 @@ impl Policy {
     pub fn check(&self, policy_text: &str, license: &LicenseInfo) -> Result<(), String> {
         let allowed = if is_expression(&license.id) {
             match parse_expression(&license.id) {
-                Ok((_, expr)) => expr.evaluate(|req| spdx_id_of(req).is_some_and(|l| self.allows_id(l.name))),
+                Ok((_, expr)) => {
+                    expr.evaluate(|req| spdx_id_of(req).is_some_and(|l| self.allows_id(l.name)))
+                }
                 Err(_) => false,
             }
         } else {
@@ -157,7 +210,11 @@ impl Policy {
             Err(format!(
                 "this registry's license policy (`{policy_text}`) does not allow license `{}`{}",
                 license.id,
-                license.name.as_deref().map(|n| format!(" ({n})")).unwrap_or_default()
+                license
+                    .name
+                    .as_deref()
+                    .map(|n| format!(" ({n})"))
+                    .unwrap_or_default()
             ))
         }
     }
@@ -191,18 +248,49 @@ mod tests {
         let r = resolve("(gpl-3.0-only and mit)", None).unwrap();
         assert_eq!(r.info.id, "(GPL-3.0-only AND MIT)");
         assert!(!r.permissive);
-        assert!(resolve("mit OR not-a-license", None).unwrap_err().contains("not an SPDX license id"));
-        assert!(resolve("mit OR", None).unwrap_err().contains("not valid SPDX"));
+        assert!(
+            resolve("mit OR not-a-license", None)
+                .unwrap_err()
+                .contains("not an SPDX license id")
+        );
+        assert!(
+            resolve("mit OR", None)
+                .unwrap_err()
+                .contains("not valid SPDX")
+        );
 
         let osi = Policy::parse("osi-permissive").unwrap();
-        assert!(osi.check("osi-permissive", &resolve("MIT", None).unwrap().info).is_ok());
-        assert!(osi.check("osi-permissive", &resolve("Apache-2.0 OR GPL-3.0-only", None).unwrap().info).is_ok());
-        let err = osi.check("osi-permissive", &resolve("gpl-3.0-only", None).unwrap().info).unwrap_err();
-        assert!(err.contains("`osi-permissive`") && err.contains("GPL-3.0-only"), "{err}");
-        assert!(osi.check("osi-permissive", &resolve("llama3", None).unwrap().info).is_err());
+        assert!(
+            osi.check("osi-permissive", &resolve("MIT", None).unwrap().info)
+                .is_ok()
+        );
+        assert!(
+            osi.check(
+                "osi-permissive",
+                &resolve("Apache-2.0 OR GPL-3.0-only", None).unwrap().info
+            )
+            .is_ok()
+        );
+        let err = osi
+            .check(
+                "osi-permissive",
+                &resolve("gpl-3.0-only", None).unwrap().info,
+            )
+            .unwrap_err();
+        assert!(
+            err.contains("`osi-permissive`") && err.contains("GPL-3.0-only"),
+            "{err}"
+        );
+        assert!(
+            osi.check("osi-permissive", &resolve("llama3", None).unwrap().info)
+                .is_err()
+        );
         let list = Policy::parse("apache-2.0, mit").unwrap();
         assert!(list.check("x", &resolve("MIT", None).unwrap().info).is_ok());
-        assert!(list.check("x", &resolve("BSD-3-Clause", None).unwrap().info).is_err());
+        assert!(
+            list.check("x", &resolve("BSD-3-Clause", None).unwrap().info)
+                .is_err()
+        );
         assert!(Policy::parse("mit, bogus").is_err());
     }
 

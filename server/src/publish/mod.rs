@@ -34,11 +34,18 @@ pub struct Published {
 
 /// Checks and lands a commit by `caller` (who must hold `write` on the namespace:
 /// the surface checked it). Nothing is written unless every check passes.
-pub async fn commit(app: &App, caller: &Caller, id: &ModelId, req: CommitRequest) -> AppResult<Published> {
+pub async fn commit(
+    app: &App,
+    caller: &Caller,
+    id: &ModelId,
+    req: CommitRequest,
+) -> AppResult<Published> {
     let author = caller.require_user()?;
     validate_ref_name(&req.branch).map_err(AppError::Invalid)?;
     if req.files.is_empty() {
-        return Err(AppError::Invalid("a revision needs at least one file".into()));
+        return Err(AppError::Invalid(
+            "a revision needs at least one file".into(),
+        ));
     }
     if req.files.len() > app.config.max_files {
         return Err(AppError::TooLarge(format!(
@@ -47,7 +54,8 @@ pub async fn commit(app: &App, caller: &Caller, id: &ModelId, req: CommitRequest
             req.files.len()
         )));
     }
-    check_path_set(req.files.iter().map(|f| &f.path)).map_err(|e| AppError::Invalid(e.to_string()))?;
+    check_path_set(req.files.iter().map(|f| &f.path))
+        .map_err(|e| AppError::Invalid(e.to_string()))?;
 
     let layouts = stored_layouts(app, caller, &req).await?;
     crate::quota::check_commit(app, id.owner(), &layouts).await?;
@@ -66,7 +74,8 @@ pub async fn commit(app: &App, caller: &Caller, id: &ModelId, req: CommitRequest
         .license_name
         .clone()
         .or_else(|| card::field(&card, "license_name").map(str::to_string));
-    let license = license::resolve(&license_id, license_name.as_deref()).map_err(AppError::Invalid)?;
+    let license =
+        license::resolve(&license_id, license_name.as_deref()).map_err(AppError::Invalid)?;
     check_license_rules(app, &req, &license.info)?;
 
     let mut manifest = Manifest {
@@ -110,7 +119,13 @@ pub async fn commit(app: &App, caller: &Caller, id: &ModelId, req: CommitRequest
 }
 
 /// The one transaction of a commit.
-async fn land(app: &App, id: &ModelId, req: &CommitRequest, row: RevisionRow, manifest: &Manifest) -> AppResult<Published> {
+async fn land(
+    app: &App,
+    id: &ModelId,
+    req: &CommitRequest,
+    row: RevisionRow,
+    manifest: &Manifest,
+) -> AppResult<Published> {
     let now = row.created_at;
     let (mut tx, _guard) = app.db.begin_write().await?;
     let model = models::find_or_create(&mut tx, id, req.private.unwrap_or(false), now).await?;
@@ -118,7 +133,11 @@ async fn land(app: &App, id: &ModelId, req: &CommitRequest, row: RevisionRow, ma
     // unreferenced blob since `stored_layouts`, and must not until this commits.
     let digests: Vec<Sha256> = manifest.files.iter().map(|f| f.sha256).collect();
     let present: std::collections::HashSet<Sha256> =
-        blobs::find_many_locked(&app.db, &mut tx, &digests).await?.into_iter().map(|b| b.sha256).collect();
+        blobs::find_many_locked(&app.db, &mut tx, &digests)
+            .await?
+            .into_iter()
+            .map(|b| b.sha256)
+            .collect();
     if let Some(f) = manifest.files.iter().find(|f| !present.contains(&f.sha256)) {
         return Err(AppError::Invalid(format!(
             "`{}`: blob {} is no longer stored (it was collected as unused while this commit was checked): \
@@ -140,17 +159,37 @@ async fn land(app: &App, id: &ModelId, req: &CommitRequest, row: RevisionRow, ma
         .iter()
         .map(|f| (f.path.to_string(), f.size, f.sha256.hex()))
         .collect();
-    let new = revisions::insert(&mut tx, &NewRevision { model_id: &model.id, row: row.clone(), files }).await?;
+    let new = revisions::insert(
+        &mut tx,
+        &NewRevision {
+            model_id: &model.id,
+            row: row.clone(),
+            files,
+        },
+    )
+    .await?;
     if new {
         jobs::enqueue(&mut tx, &model.id, &row.id, now).await?;
     }
-    let moved =
-        refs::compare_and_swap(&mut tx, &model.id, refs::BRANCH, &req.branch, parent.as_deref(), &row.id, now)
-            .await?;
+    let moved = refs::compare_and_swap(
+        &mut tx,
+        &model.id,
+        refs::BRANCH,
+        &req.branch,
+        parent.as_deref(),
+        &row.id,
+        now,
+    )
+    .await?;
     if !moved {
         let current = refs::target_in(&mut tx, &model.id, refs::BRANCH, &req.branch).await?;
-        let now_at = current.map(|c| c[..12].to_string()).unwrap_or_else(|| "nothing (it was deleted)".into());
-        let expected = parent.as_deref().map(|p| p[..12].to_string()).unwrap_or_else(|| "nothing (a new branch)".into());
+        let now_at = current
+            .map(|c| c[..12].to_string())
+            .unwrap_or_else(|| "nothing (it was deleted)".into());
+        let expected = parent
+            .as_deref()
+            .map(|p| p[..12].to_string())
+            .unwrap_or_else(|| "nothing (a new branch)".into());
         return Err(AppError::Conflict(format!(
             "branch `{}` of `{id}` has moved: you built on {expected} but it now points at {now_at}; \
              pull, then push again",
@@ -172,19 +211,33 @@ async fn land(app: &App, id: &ModelId, req: &CommitRequest, row: RevisionRow, ma
     tx.commit().await?;
     app.jobs_queued.notify_one();
     tracing::info!(model = %id, revision = %row.id, branch = %req.branch, files = row.file_count, "revision published");
-    let model = models::find(&app.db, id).await?.ok_or_else(|| AppError::model_not_found(&id.to_string()))?;
-    Ok(Published { model, revision: row })
+    let model = models::find(&app.db, id)
+        .await?
+        .ok_or_else(|| AppError::model_not_found(&id.to_string()))?;
+    Ok(Published {
+        model,
+        revision: row,
+    })
 }
 
 /// The registry's license policy, and the LICENSE file that `other` needs.
-fn check_license_rules(app: &App, req: &CommitRequest, license: &granary_core::manifest::LicenseInfo) -> AppResult<()> {
+fn check_license_rules(
+    app: &App,
+    req: &CommitRequest,
+    license: &granary_core::manifest::LicenseInfo,
+) -> AppResult<()> {
     let policy_text = &app.config.accounts.license_policy;
     let policy = license::Policy::parse(policy_text).map_err(AppError::internal_msg)?;
-    policy.check(policy_text, license).map_err(AppError::Invalid)?;
+    policy
+        .check(policy_text, license)
+        .map_err(AppError::Invalid)?;
     if license.id == "other" {
         let has_file = req.files.iter().any(|f| {
             let name = f.path.as_str().to_ascii_lowercase();
-            matches!(name.as_str(), "license" | "license.md" | "license.txt" | "licence" | "licence.md" | "licence.txt")
+            matches!(
+                name.as_str(),
+                "license" | "license.md" | "license.txt" | "licence" | "licence.md" | "licence.txt"
+            )
         });
         if !has_file {
             return Err(AppError::Invalid(format!(
@@ -199,12 +252,18 @@ fn check_license_rules(app: &App, req: &CommitRequest, license: &granary_core::m
 /// Every file's blob, checked to exist with the declared size and to be one the
 /// caller may name by digest (`access::referable_blobs`). A blob that is stored
 /// but not the caller's to name gets the same answer as one that is not stored.
-async fn stored_layouts(app: &App, caller: &Caller, req: &CommitRequest) -> AppResult<HashMap<Sha256, BlobLayout>> {
+async fn stored_layouts(
+    app: &App,
+    caller: &Caller,
+    req: &CommitRequest,
+) -> AppResult<HashMap<Sha256, BlobLayout>> {
     let mut digests: Vec<Sha256> = req.files.iter().map(|f| f.sha256).collect();
     digests.sort_unstable();
     digests.dedup();
-    let referable: Vec<Sha256> =
-        crate::access::referable_blobs(&app.db, caller, &digests).await?.into_iter().collect();
+    let referable: Vec<Sha256> = crate::access::referable_blobs(&app.db, caller, &digests)
+        .await?
+        .into_iter()
+        .collect();
     let stored: HashMap<Sha256, BlobLayout> = blobs::find_many(&app.db, &referable)
         .await?
         .into_iter()
@@ -250,8 +309,11 @@ async fn check_contents(
     req: &CommitRequest,
     layouts: &HashMap<Sha256, BlobLayout>,
 ) -> AppResult<HashMap<String, granary_core::manifest::SafetensorsSummary>> {
-    let items: Vec<(granary_core::RepoPath, BlobLayout)> =
-        req.files.iter().map(|f| (f.path.clone(), layouts[&f.sha256])).collect();
+    let items: Vec<(granary_core::RepoPath, BlobLayout)> = req
+        .files
+        .iter()
+        .map(|f| (f.path.clone(), layouts[&f.sha256]))
+        .collect();
     futures::stream::iter(items)
         .map(|(path, layout)| {
             let storage = app.storage.clone();
@@ -260,7 +322,9 @@ async fn check_contents(
                 match content::check_file(&storage, &path, layout, max_header).await {
                     Ok(summary) => Ok(summary.map(|s| (path.to_string(), s))),
                     Err(content::ContentError::Store(e)) => Err(store_error(e)),
-                    Err(e @ content::ContentError::HeaderLimit(..)) => Err(AppError::TooLarge(e.to_string())),
+                    Err(e @ content::ContentError::HeaderLimit(..)) => {
+                        Err(AppError::TooLarge(e.to_string()))
+                    }
                     Err(e) => Err(AppError::Invalid(e.to_string())),
                 }
             }

@@ -16,16 +16,29 @@ use crate::db::audit::{self, Event};
 use crate::db::users;
 use crate::db::{gates, orgs};
 use crate::error::{AppError, AppResult, Json, Path, Query};
-use crate::routes::{model_id, readable_model};
 use crate::repos::{self, Actor, Created};
+use crate::routes::{model_id, readable_model};
 use crate::tokens::{self, TokenRequest};
 
 /// The client's address: computed in one place, `client.rs` (trusted proxies included).
 pub use crate::client::ClientIp;
 
 /// Records a security event; a failure to record is logged, never fatal.
-pub async fn audit_event(state: &AppState, actor: Option<&str>, event: &str, subject: Option<&str>, detail: Option<&str>, ip: &ClientIp) {
-    let e = Event { actor, event, subject, detail, ip: ip.0.as_deref() };
+pub async fn audit_event(
+    state: &AppState,
+    actor: Option<&str>,
+    event: &str,
+    subject: Option<&str>,
+    detail: Option<&str>,
+    ip: &ClientIp,
+) {
+    let e = Event {
+        actor,
+        event,
+        subject,
+        detail,
+        ip: ip.0.as_deref(),
+    };
     if let Err(err) = audit::record(&state.db, &e, granary_core::time::now_ms()).await {
         tracing::error!(error = %err, event, "could not write the audit log");
     }
@@ -90,7 +103,9 @@ pub async fn create_token(
 /// `GET /api/v1/tokens`: the caller's tokens, without their secrets.
 pub async fn list_tokens(State(state): State<AppState>, caller: Caller) -> AppResult<Json<Value>> {
     let user = caller.require_user()?;
-    Ok(Json(json!({"tokens": users::list_tokens(&state.db, &user.id).await?})))
+    Ok(Json(
+        json!({"tokens": users::list_tokens(&state.db, &user.id).await?}),
+    ))
 }
 
 /// `DELETE /api/v1/tokens/{id}`: revoked at once.
@@ -102,9 +117,19 @@ pub async fn revoke_token(
 ) -> AppResult<StatusCode> {
     let user = caller.require_user()?;
     if !users::revoke_token(&state.db, &user.id, &id, granary_core::time::now_ms()).await? {
-        return Err(AppError::NotFound(format!("you have no live token with id `{id}`")));
+        return Err(AppError::NotFound(format!(
+            "you have no live token with id `{id}`"
+        )));
     }
-    audit_event(&state, Some(&user.name), "token.revoked", Some(&id), None, &ip).await;
+    audit_event(
+        &state,
+        Some(&user.name),
+        "token.revoked",
+        Some(&id),
+        None,
+        &ip,
+    )
+    .await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -128,24 +153,43 @@ pub async fn create_org(
     }
     validate_owner(&req.name).map_err(|e| AppError::Invalid(e.to_string()))?;
     if !orgs::create(&state.db, &req.name, &user.id, granary_core::time::now_ms()).await? {
-        return Err(AppError::Conflict(format!("the name `{}` is taken by a user or an organisation", req.name)));
+        return Err(AppError::Conflict(format!(
+            "the name `{}` is taken by a user or an organisation",
+            req.name
+        )));
     }
-    audit_event(&state, Some(&user.name), "org.created", Some(&req.name), None, &ip).await;
+    audit_event(
+        &state,
+        Some(&user.name),
+        "org.created",
+        Some(&req.name),
+        None,
+        &ip,
+    )
+    .await;
     Ok((StatusCode::CREATED, Json(json!({"name": req.name}))))
 }
 
 async fn org_row(state: &AppState, org: &str) -> AppResult<users::UserRow> {
     match users::find_by_name(&state.db, org).await? {
         Some(o) if o.kind == "org" => Ok(o),
-        _ => Err(AppError::NotFound(format!("organisation `{org}` does not exist"))),
+        _ => Err(AppError::NotFound(format!(
+            "organisation `{org}` does not exist"
+        ))),
     }
 }
 
 /// `GET /api/v1/orgs/{org}/members` (members only).
-pub async fn list_members(State(state): State<AppState>, caller: Caller, Path(org): Path<String>) -> AppResult<Json<Value>> {
+pub async fn list_members(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(org): Path<String>,
+) -> AppResult<Json<Value>> {
     let o = org_row(&state, &org).await?;
     require_role(&state.db, &caller, &o.name, Role::Read).await?;
-    Ok(Json(json!({"members": orgs::members(&state.db, &o.id).await?})))
+    Ok(Json(
+        json!({"members": orgs::members(&state.db, &o.id).await?}),
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -163,15 +207,40 @@ pub async fn set_member(
 ) -> AppResult<Json<Value>> {
     let o = org_row(&state, &org).await?;
     let actor = require_role(&state.db, &caller, &o.name, Role::Admin).await?;
-    let role = Role::parse(&req.role)
-        .ok_or_else(|| AppError::Invalid(format!("role `{}` is not one of read, write, admin", req.role)))?;
+    let role = Role::parse(&req.role).ok_or_else(|| {
+        AppError::Invalid(format!(
+            "role `{}` is not one of read, write, admin",
+            req.role
+        ))
+    })?;
     let target = match users::find_by_name(&state.db, &member).await? {
         Some(u) if u.kind == "user" => u,
-        _ => return Err(AppError::NotFound(format!("user `{member}` does not exist"))),
+        _ => {
+            return Err(AppError::NotFound(format!(
+                "user `{member}` does not exist"
+            )));
+        }
     };
-    orgs::set_member(&state.db, &o.id, &target.id, role.as_str(), granary_core::time::now_ms()).await?;
-    audit_event(&state, Some(&actor.name), "org.member_set", Some(&format!("{}/{}", o.name, target.name)), Some(role.as_str()), &ip).await;
-    Ok(Json(json!({"org": o.name, "user": target.name, "role": role.as_str()})))
+    orgs::set_member(
+        &state.db,
+        &o.id,
+        &target.id,
+        role.as_str(),
+        granary_core::time::now_ms(),
+    )
+    .await?;
+    audit_event(
+        &state,
+        Some(&actor.name),
+        "org.member_set",
+        Some(&format!("{}/{}", o.name, target.name)),
+        Some(role.as_str()),
+        &ip,
+    )
+    .await;
+    Ok(Json(
+        json!({"org": o.name, "user": target.name, "role": role.as_str()}),
+    ))
 }
 
 /// `DELETE /api/v1/orgs/{org}/members/{user}` (org admins).
@@ -187,9 +256,20 @@ pub async fn remove_member(
         .await?
         .ok_or_else(|| AppError::NotFound(format!("user `{member}` does not exist")))?;
     if !orgs::remove_member(&state.db, &o.id, &target.id).await? {
-        return Err(AppError::NotFound(format!("`{member}` is not a member of `{}`", o.name)));
+        return Err(AppError::NotFound(format!(
+            "`{member}` is not a member of `{}`",
+            o.name
+        )));
     }
-    audit_event(&state, Some(&actor.name), "org.member_removed", Some(&format!("{}/{}", o.name, target.name)), None, &ip).await;
+    audit_event(
+        &state,
+        Some(&actor.name),
+        "org.member_removed",
+        Some(&format!("{}/{}", o.name, target.name)),
+        None,
+        &ip,
+    )
+    .await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -209,11 +289,26 @@ pub async fn create_repo(
     ip: ClientIp,
     Json(req): Json<CreateRepoRequest>,
 ) -> AppResult<(StatusCode, Json<Value>)> {
-    let id: ModelId = req.id.parse().map_err(|e: granary_core::NameError| AppError::Invalid(e.to_string()))?;
-    match repos::create(&state, &Actor { caller: &caller, ip: &ip }, &id, req.private, req.gated).await? {
-        Created::New(_) => {
-            Ok((StatusCode::CREATED, Json(json!({"id": id.to_string(), "private": req.private, "gated": req.gated}))))
-        }
+    let id: ModelId = req
+        .id
+        .parse()
+        .map_err(|e: granary_core::NameError| AppError::Invalid(e.to_string()))?;
+    match repos::create(
+        &state,
+        &Actor {
+            caller: &caller,
+            ip: &ip,
+        },
+        &id,
+        req.private,
+        req.gated,
+    )
+    .await?
+    {
+        Created::New(_) => Ok((
+            StatusCode::CREATED,
+            Json(json!({"id": id.to_string(), "private": req.private, "gated": req.gated})),
+        )),
         Created::Exists(_) => Err(AppError::Conflict(format!("model `{id}` already exists"))),
     }
 }
@@ -233,8 +328,20 @@ pub async fn update_settings(
     Json(req): Json<SettingsRequest>,
 ) -> AppResult<Json<Value>> {
     let id = model_id(&owner, &name)?;
-    let m = repos::update_settings(&state, &Actor { caller: &caller, ip: &ip }, &id, req.private, req.gated).await?;
-    Ok(Json(json!({"id": m.full_name(), "private": m.private != 0, "gated": m.gated != 0})))
+    let m = repos::update_settings(
+        &state,
+        &Actor {
+            caller: &caller,
+            ip: &ip,
+        },
+        &id,
+        req.private,
+        req.gated,
+    )
+    .await?;
+    Ok(Json(
+        json!({"id": m.full_name(), "private": m.private != 0, "gated": m.gated != 0}),
+    ))
 }
 
 /// `DELETE /api/v1/models/{owner}/{name}` (admins of the namespace).
@@ -245,7 +352,15 @@ pub async fn delete_repo(
     Path((owner, name)): Path<(String, String)>,
 ) -> AppResult<StatusCode> {
     let id = model_id(&owner, &name)?;
-    repos::delete(&state, &Actor { caller: &caller, ip: &ip }, &id).await?;
+    repos::delete(
+        &state,
+        &Actor {
+            caller: &caller,
+            ip: &ip,
+        },
+        &id,
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -259,8 +374,17 @@ pub async fn accept_license(
     let model = readable_model(&state, &caller, &id).await?;
     let user = caller.require_user()?;
     let now = granary_core::time::now_ms();
-    gates::accept(&state.db, &model.id, &user.id, model.head_revision.as_deref(), now).await?;
-    Ok(Json(json!({"model": model.full_name(), "user": user.name, "revision": model.head_revision, "accepted_at": now})))
+    gates::accept(
+        &state.db,
+        &model.id,
+        &user.id,
+        model.head_revision.as_deref(),
+        now,
+    )
+    .await?;
+    Ok(Json(
+        json!({"model": model.full_name(), "user": user.name, "revision": model.head_revision, "accepted_at": now}),
+    ))
 }
 
 /// `GET /api/v1/models/{owner}/{name}/license/acceptances` (admins of the namespace).
@@ -272,7 +396,9 @@ pub async fn list_acceptances(
     let id = model_id(&owner, &name)?;
     let model = readable_model(&state, &caller, &id).await?;
     require_role(&state.db, &caller, &model.owner, Role::Admin).await?;
-    Ok(Json(json!({"acceptances": gates::acceptances(&state.db, &model.id).await?})))
+    Ok(Json(
+        json!({"acceptances": gates::acceptances(&state.db, &model.id).await?}),
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -282,10 +408,16 @@ pub struct AuditQuery {
 }
 
 /// `GET /api/v1/audit` (server admins).
-pub async fn list_audit(State(state): State<AppState>, caller: Caller, Query(q): Query<AuditQuery>) -> AppResult<Json<Value>> {
+pub async fn list_audit(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<AuditQuery>,
+) -> AppResult<Json<Value>> {
     caller.require_user()?;
     if !caller.is_admin() {
-        return Err(AppError::Forbidden("the audit log is for server administrators".into()));
+        return Err(AppError::Forbidden(
+            "the audit log is for server administrators".into(),
+        ));
     }
     let events = audit::list(&state.db, crate::routes::page_limit(q.limit), q.before).await?;
     Ok(Json(json!({"events": events})))
@@ -293,10 +425,16 @@ pub async fn list_audit(State(state): State<AppState>, caller: Caller, Query(q):
 
 /// `POST /api/v1/invites` (server admins, with an `admin` token): a one-time sign-up code for
 /// `--signup invite`.
-pub async fn create_invite(State(state): State<AppState>, caller: Caller, ip: ClientIp) -> AppResult<(StatusCode, Json<Value>)> {
+pub async fn create_invite(
+    State(state): State<AppState>,
+    caller: Caller,
+    ip: ClientIp,
+) -> AppResult<(StatusCode, Json<Value>)> {
     let user = caller.require_user()?;
     if !caller.is_admin() {
-        return Err(AppError::Forbidden("invites are made by server administrators".into()));
+        return Err(AppError::Forbidden(
+            "invites are made by server administrators".into(),
+        ));
     }
     if caller.scope != Some(Role::Admin) {
         return Err(AppError::Forbidden(
@@ -304,7 +442,8 @@ pub async fn create_invite(State(state): State<AppState>, caller: Caller, ip: Cl
                 .into(),
         ));
     }
-    let code = crate::db::invites::create(&state.db, &user.name, granary_core::time::now_ms()).await?;
+    let code =
+        crate::db::invites::create(&state.db, &user.name, granary_core::time::now_ms()).await?;
     audit_event(&state, Some(&user.name), "invite.created", None, None, &ip).await;
     Ok((StatusCode::CREATED, Json(json!({"code": code}))))
 }

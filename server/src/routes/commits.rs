@@ -22,5 +22,8 @@ pub async fn create_commit(
     // same whether the model is public, private or missing, so a commit reveals nothing.
     access::require_role(&state.db, &caller, id.owner(), Role::Write).await?;
     let published = publish::commit(&state, &caller, &id, req).await?;
-    Ok((StatusCode::CREATED, Json(revision_info(&state.db, &published.model, &published.revision).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(revision_info(&state.db, &published.model, &published.revision).await?),
+    ))
 }

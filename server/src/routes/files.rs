@@ -23,9 +23,15 @@ pub async fn download_file(
     let id = model_id(&owner, &name)?;
     let source = downloads::open(&state, &caller, &id, &rev).await?;
     let file = source.file(&state, &path).await?.ok_or_else(|| {
-        AppError::EntryNotFound(format!("revision {} of `{id}` has no file `{path}`", &source.revision.id[..12]))
+        AppError::EntryNotFound(format!(
+            "revision {} of `{id}` has no file `{path}`",
+            &source.revision.id[..12]
+        ))
     })?;
     let mut res = downloads::serve_file(&state, &method, &headers, &file).await?;
-    res.headers_mut().insert(REVISION, HeaderValue::from_str(&file.revision_id).map_err(AppError::internal)?);
+    res.headers_mut().insert(
+        REVISION,
+        HeaderValue::from_str(&file.revision_id).map_err(AppError::internal)?,
+    );
     Ok(res)
 }

@@ -18,7 +18,10 @@ pub async fn healthz(State(state): State<AppState>) -> AppResult<&'static str> {
 /// `GET /api/v1/whoami`.
 pub async fn whoami(caller: Caller) -> AppResult<Json<WhoAmI>> {
     let user = caller.require_user()?;
-    Ok(Json(WhoAmI { name: user.name.clone(), admin: user.is_admin != 0 }))
+    Ok(Json(WhoAmI {
+        name: user.name.clone(),
+        admin: user.is_admin != 0,
+    }))
 }
 
 /// `GET /api/v1/stats` (server admins): this process's transfer counters.

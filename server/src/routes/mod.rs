@@ -33,7 +33,12 @@ pub async fn readable_model(state: &App, caller: &Caller, id: &ModelId) -> AppRe
 }
 
 /// The model, if it exists and the caller may read it; else "not found", the same either way.
-pub async fn ensure_readable(state: &App, caller: &Caller, id: &ModelId, model: Option<ModelRow>) -> AppResult<ModelRow> {
+pub async fn ensure_readable(
+    state: &App,
+    caller: &Caller,
+    id: &ModelId,
+    model: Option<ModelRow>,
+) -> AppResult<ModelRow> {
     match model {
         Some(model) if crate::access::can_read(&state.db, caller, &model).await? => Ok(model),
         _ => Err(AppError::model_not_found(&id.to_string())),
@@ -68,9 +73,13 @@ pub async fn resolve_revision(db: &Db, model: &ModelRow, rev: &str) -> AppResult
                 }
             }
         }
-        RevisionRef::Name(name) => resolve_name(db, model, &name).await?.ok_or_else(not_found)?,
+        RevisionRef::Name(name) => resolve_name(db, model, &name)
+            .await?
+            .ok_or_else(not_found)?,
     };
-    revisions::find(db, &model.id, &id).await?.ok_or_else(not_found)
+    revisions::find(db, &model.id, &id)
+        .await?
+        .ok_or_else(not_found)
 }
 
 /// A branch, else a tag, of that name.

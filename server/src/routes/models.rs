@@ -53,7 +53,10 @@ pub async fn list_models(
     } else {
         None
     };
-    Ok(Json(ModelList { models: rows.iter().map(model_summary).collect(), next_cursor }))
+    Ok(Json(ModelList {
+        models: rows.iter().map(model_summary).collect(),
+        next_cursor,
+    }))
 }
 
 fn model_summary(m: &ModelRow) -> ModelSummary {
@@ -95,14 +98,19 @@ pub async fn get_model(
         // The usual request: the model and its head's verification in one round trip.
         None => {
             let found = models::find_with_head_verification(&state.db, &id).await?;
-            let (model, head_verification) = found.map_or((None, Vec::new()), |(m, v)| (Some(m), v));
+            let (model, head_verification) =
+                found.map_or((None, Vec::new()), |(m, v)| (Some(m), v));
             let model = ensure_readable(&state, &caller, &id, model).await?;
             let head = match &model.head_revision {
                 Some(head) => revisions::find(&state.db, &model.id, head).await?,
                 None => None,
             };
             let info = match head {
-                Some(r) => Some(build_revision_info(&model, &r, super::verification::from_rows(head_verification)?)?),
+                Some(r) => Some(build_revision_info(
+                    &model,
+                    &r,
+                    super::verification::from_rows(head_verification)?,
+                )?),
                 None => None,
             };
             (model, info)
@@ -129,7 +137,11 @@ pub async fn revision_info(db: &Db, model: &ModelRow, r: &RevisionRow) -> AppRes
 }
 
 /// The API view of a revision, from its row and its verification reports.
-fn build_revision_info(model: &ModelRow, r: &RevisionRow, verification: Vec<VerificationReport>) -> AppResult<RevisionInfo> {
+fn build_revision_info(
+    model: &ModelRow,
+    r: &RevisionRow,
+    verification: Vec<VerificationReport>,
+) -> AppResult<RevisionInfo> {
     let manifest: Manifest = serde_json::from_str(&r.manifest).map_err(AppError::internal)?;
     let parameters = manifest.parameters();
     Ok(RevisionInfo {
@@ -139,7 +151,10 @@ fn build_revision_info(model: &ModelRow, r: &RevisionRow, verification: Vec<Veri
         author: r.author.clone(),
         message: r.message.clone(),
         created_at: r.created_at,
-        license: LicenseInfo { id: r.license_id.clone(), name: r.license_name.clone() },
+        license: LicenseInfo {
+            id: r.license_id.clone(),
+            name: r.license_name.clone(),
+        },
         permissive: r.permissive != 0,
         total_size: r.total_size as u64,
         parameter_total: parameters.values().sum(),
@@ -147,7 +162,12 @@ fn build_revision_info(model: &ModelRow, r: &RevisionRow, verification: Vec<Veri
         files: manifest
             .files
             .into_iter()
-            .map(|f| FileInfo { path: f.path, size: f.size, sha256: f.sha256, safetensors: f.safetensors })
+            .map(|f| FileInfo {
+                path: f.path,
+                size: f.size,
+                sha256: f.sha256,
+                safetensors: f.safetensors,
+            })
             .collect(),
         card: serde_json::from_str(&r.card).unwrap_or(serde_json::Value::Null),
         verification,
@@ -177,8 +197,14 @@ pub async fn get_manifest(
     let r = resolve_revision(&state.db, &model, &rev).await?;
     let mut res = r.manifest.clone().into_response();
     let h = res.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    h.insert(REVISION, HeaderValue::from_str(&r.id).map_err(AppError::internal)?);
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    h.insert(
+        REVISION,
+        HeaderValue::from_str(&r.id).map_err(AppError::internal)?,
+    );
     Ok(res)
 }
 
@@ -190,7 +216,10 @@ pub async fn list_refs(
 ) -> AppResult<Json<Refs>> {
     let id = model_id(&owner, &name)?;
     let model = readable_model(&state, &caller, &id).await?;
-    let mut out = Refs { branches: vec![], tags: vec![] };
+    let mut out = Refs {
+        branches: vec![],
+        tags: vec![],
+    };
     for r in refs::list(&state.db, &model.id).await? {
         let info = ref_info(&r)?;
         if r.kind == refs::BRANCH {
@@ -234,7 +263,10 @@ pub async fn get_log(
     let mut next = Some(start);
     while let Some(r) = next.take() {
         if entries.len() == limit {
-            return Ok(Json(Log { entries, next_cursor: Some(r.id.clone()) }));
+            return Ok(Json(Log {
+                entries,
+                next_cursor: Some(r.id.clone()),
+            }));
         }
         next = match &r.parent_id {
             Some(p) => revisions::find(&state.db, &model.id, p).await?,
@@ -248,7 +280,10 @@ pub async fn get_log(
             created_at: r.created_at,
         });
     }
-    Ok(Json(Log { entries, next_cursor: None }))
+    Ok(Json(Log {
+        entries,
+        next_cursor: None,
+    }))
 }
 
 /// `PUT /api/v1/models/{owner}/{name}/tags/{tag}`: names a revision; never moves silently.
@@ -260,7 +295,8 @@ pub async fn put_tag(
 ) -> AppResult<(StatusCode, Json<RefInfo>)> {
     let id = model_id(&owner, &name)?;
     let model = readable_model(&state, &caller, &id).await?;
-    crate::access::require_role(&state.db, &caller, &model.owner, crate::access::Role::Write).await?;
+    crate::access::require_role(&state.db, &caller, &model.owner, crate::access::Role::Write)
+        .await?;
     validate_ref_name(&tag).map_err(AppError::Invalid)?;
     let target = resolve_revision(&state.db, &model, &req.revision).await?;
     let status = create_tag(&state.db, &model, &tag, &target.id, req.force).await?;
@@ -271,7 +307,13 @@ pub async fn put_tag(
 }
 
 /// Creates or (with `force`) moves a tag; shared by every surface that tags.
-pub async fn create_tag(db: &Db, model: &ModelRow, tag: &str, target: &str, force: bool) -> AppResult<StatusCode> {
+pub async fn create_tag(
+    db: &Db,
+    model: &ModelRow,
+    tag: &str,
+    target: &str,
+    force: bool,
+) -> AppResult<StatusCode> {
     let now = granary_core::time::now_ms();
     let (mut tx, _guard) = db.begin_write().await?;
     if refs::compare_and_swap(&mut tx, &model.id, refs::TAG, tag, None, target, now).await? {
@@ -279,7 +321,9 @@ pub async fn create_tag(db: &Db, model: &ModelRow, tag: &str, target: &str, forc
         tx.commit().await?;
         return Ok(StatusCode::CREATED);
     }
-    let current = refs::target_in(&mut tx, &model.id, refs::TAG, tag).await?.ok_or(sqlx::Error::RowNotFound)?;
+    let current = refs::target_in(&mut tx, &model.id, refs::TAG, tag)
+        .await?
+        .ok_or(sqlx::Error::RowNotFound)?;
     if current == target {
         return Ok(StatusCode::OK);
     }
@@ -289,7 +333,16 @@ pub async fn create_tag(db: &Db, model: &ModelRow, tag: &str, target: &str, forc
             &current[..12]
         )));
     }
-    refs::compare_and_swap(&mut tx, &model.id, refs::TAG, tag, Some(&current), target, now).await?;
+    refs::compare_and_swap(
+        &mut tx,
+        &model.id,
+        refs::TAG,
+        tag,
+        Some(&current),
+        target,
+        now,
+    )
+    .await?;
     tx.commit().await?;
     Ok(StatusCode::OK)
 }
@@ -302,10 +355,13 @@ pub async fn delete_tag(
 ) -> AppResult<StatusCode> {
     let id = model_id(&owner, &name)?;
     let model = readable_model(&state, &caller, &id).await?;
-    crate::access::require_role(&state.db, &caller, &model.owner, crate::access::Role::Write).await?;
+    crate::access::require_role(&state.db, &caller, &model.owner, crate::access::Role::Write)
+        .await?;
     if refs::delete(&state.db, &model.id, refs::TAG, &tag).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
-        Err(AppError::NotFound(format!("model `{id}` has no tag `{tag}`")))
+        Err(AppError::NotFound(format!(
+            "model `{id}` has no tag `{tag}`"
+        )))
     }
 }

@@ -5,8 +5,10 @@
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::StatusCode;
-use granary_core::api::{CreateUploadRequest, MissingBlobsRequest, MissingBlobsResponse, UploadStatus};
 use granary_core::Sha256;
+use granary_core::api::{
+    CreateUploadRequest, MissingBlobsRequest, MissingBlobsResponse, UploadStatus,
+};
 
 use crate::app::AppState;
 use crate::auth::Caller;
@@ -28,7 +30,9 @@ pub async fn missing_blobs(
 ) -> AppResult<Json<MissingBlobsResponse>> {
     caller.require_writer()?;
     if req.blobs.len() > MAX_MISSING_QUERY {
-        return Err(AppError::TooLarge(format!("ask about at most {MAX_MISSING_QUERY} blobs at once")));
+        return Err(AppError::TooLarge(format!(
+            "ask about at most {MAX_MISSING_QUERY} blobs at once"
+        )));
     }
     let digests: Vec<Sha256> = req.blobs.iter().map(|b| b.sha256).collect();
     let referable = crate::access::referable_blobs(&state.db, &caller, &digests).await?;
@@ -37,7 +41,11 @@ pub async fn missing_blobs(
     let missing = req
         .blobs
         .into_iter()
-        .filter(|b| !stored.iter().any(|s| s.sha256 == b.sha256 && s.size == b.size))
+        .filter(|b| {
+            !stored
+                .iter()
+                .any(|s| s.sha256 == b.sha256 && s.size == b.size)
+        })
         .collect();
     Ok(Json(MissingBlobsResponse { missing }))
 }
@@ -104,7 +112,11 @@ pub async fn delete_upload(
 
 /// After an internal error: if a concurrent request of the same session completed or
 /// abandoned it meanwhile (its parts moved or deleted), answer that, not a 500.
-async fn settle_race(state: &AppState, session: &uploads::SessionRow, e: AppError) -> AppResult<Json<UploadStatus>> {
+async fn settle_race(
+    state: &AppState,
+    session: &uploads::SessionRow,
+    e: AppError,
+) -> AppResult<Json<UploadStatus>> {
     if !matches!(e, AppError::Internal(_)) {
         return Err(e);
     }
@@ -113,8 +125,12 @@ async fn settle_race(state: &AppState, session: &uploads::SessionRow, e: AppErro
     // is about to commit the blob: wait for it a little rather than answer a 5xx.
     for _ in 0..60 {
         if uploads::find(&state.db, id).await?.is_none() {
-            let sent = blob_uploaders::uploaded_by(&state.db, &session.user_id, &[layout.sha256]).await?;
-            if let Some(live) = blobs::find(&state.db, &layout.sha256).await?.filter(|_| !sent.is_empty()) {
+            let sent =
+                blob_uploaders::uploaded_by(&state.db, &session.user_id, &[layout.sha256]).await?;
+            if let Some(live) = blobs::find(&state.db, &layout.sha256)
+                .await?
+                .filter(|_| !sent.is_empty())
+            {
                 return Ok(Json(stored_status(&live)));
             }
             return Err(AppError::NotFound(format!(

@@ -11,7 +11,11 @@ use crate::error::{AppError, AppResult, Json, Path};
 use crate::routes::{model_id, readable_model, resolve_revision};
 
 /// Reports of a revision, newest first, with a `queued`/`running` entry for an open job.
-pub async fn reports(db: &Db, model_id: &str, revision_id: &str) -> AppResult<Vec<VerificationReport>> {
+pub async fn reports(
+    db: &Db,
+    model_id: &str,
+    revision_id: &str,
+) -> AppResult<Vec<VerificationReport>> {
     from_rows(jobs::verification(db, model_id, revision_id).await?)
 }
 
@@ -51,11 +55,15 @@ pub async fn request_verification(
 ) -> AppResult<(StatusCode, Json<serde_json::Value>)> {
     let id = model_id(&owner, &name)?;
     let model = readable_model(&state, &caller, &id).await?;
-    crate::access::require_role(&state.db, &caller, &model.owner, crate::access::Role::Write).await?;
+    crate::access::require_role(&state.db, &caller, &model.owner, crate::access::Role::Write)
+        .await?;
     let r = resolve_revision(&state.db, &model, &rev).await?;
     let job = jobs::requeue(&state.db, &model.id, &r.id, granary_core::time::now_ms()).await?;
     state.jobs_queued.notify_one();
-    Ok((StatusCode::ACCEPTED, Json(serde_json::json!({"job": job, "revision": r.id}))))
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(serde_json::json!({"job": job, "revision": r.id})),
+    ))
 }
 
 /// Queues a re-run for `OWNER/NAME`, `OWNER/NAME:REF` or `OWNER/NAME@REVISION` (the `verify` command).
@@ -68,7 +76,9 @@ pub async fn requeue_target(app: &crate::App, target: &str) -> anyhow::Result<(S
     let model = crate::db::models::find(&app.db, &id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("model `{id}` does not exist"))?;
-    let r = resolve_revision(&app.db, &model, &rev).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let r = resolve_revision(&app.db, &model, &rev)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let job = jobs::requeue(&app.db, &model.id, &r.id, granary_core::time::now_ms()).await?;
     Ok((format!("{id}@{}", r.id), job))
 }

@@ -17,14 +17,22 @@ pub enum Fetched {
     Corrupt(String),
 }
 
-pub async fn materialize(app: &App, model_id: &str, revision_id: &str, dir: &Path) -> anyhow::Result<Fetched> {
+pub async fn materialize(
+    app: &App,
+    model_id: &str,
+    revision_id: &str,
+    dir: &Path,
+) -> anyhow::Result<Fetched> {
     let row = revisions::find(&app.db, model_id, revision_id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("revision {revision_id} is gone"))?;
     let manifest: Manifest = serde_json::from_str(&row.manifest)?;
     for file in &manifest.files {
         let Some(layout) = blobs::find(&app.db, &file.sha256).await? else {
-            return Ok(Fetched::Corrupt(format!("blob of `{}` is missing from the registry", file.path)));
+            return Ok(Fetched::Corrupt(format!(
+                "blob of `{}` is missing from the registry",
+                file.path
+            )));
         };
         let target = local_path(dir, &file.path);
         if let Some(parent) = target.parent() {
@@ -52,5 +60,7 @@ pub async fn materialize(app: &App, model_id: &str, revision_id: &str, dir: &Pat
 
 /// A validated repo path under `dir` (RepoPath cannot escape it).
 fn local_path(dir: &Path, path: &RepoPath) -> std::path::PathBuf {
-    path.as_str().split('/').fold(dir.to_path_buf(), |p, seg| p.join(seg))
+    path.as_str()
+        .split('/')
+        .fold(dir.to_path_buf(), |p, seg| p.join(seg))
 }

@@ -35,7 +35,12 @@ pub enum Outcome {
 impl Worker {
     pub fn new(app: Arc<App>) -> Self {
         let host = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
-        let name = format!("{}-{}-{}", host.trim(), std::process::id(), &crate::db::new_id()[..8]);
+        let name = format!(
+            "{}-{}-{}",
+            host.trim(),
+            std::process::id(),
+            &crate::db::new_id()[..8]
+        );
         Self { app, name }
     }
 
@@ -100,14 +105,27 @@ impl Worker {
             Err(e) => {
                 let backoff = 1000 * 2i64.pow(job.attempts.clamp(0, 10) as u32);
                 tracing::warn!(job = %job.id, error = %format!("{e:#}"), backoff_ms = backoff, "verification will be retried");
-                jobs::retry_later(&self.app.db, &job.id, &self.name, &format!("{e:#}"), now_ms() + backoff, now_ms()).await?;
+                jobs::retry_later(
+                    &self.app.db,
+                    &job.id,
+                    &self.name,
+                    &format!("{e:#}"),
+                    now_ms() + backoff,
+                    now_ms(),
+                )
+                .await?;
                 Outcome::Retried
             }
         };
         Ok(Some(outcome))
     }
 
-    async fn record(&self, job: &JobRow, report: &VerificationReport, started_at: i64) -> anyhow::Result<Outcome> {
+    async fn record(
+        &self,
+        job: &JobRow,
+        report: &VerificationReport,
+        started_at: i64,
+    ) -> anyhow::Result<Outcome> {
         let json = serde_json::to_string(report)?;
         let run = FinishedRun {
             job,
@@ -144,11 +162,17 @@ impl Worker {
     async fn verify(&self, job: &JobRow) -> anyhow::Result<VerificationReport> {
         let work_root = self.app.config.data_dir.join("work");
         std::fs::create_dir_all(&work_root)?;
-        let dir = tempfile::Builder::new().prefix("verify-").tempdir_in(&work_root)?;
+        let dir = tempfile::Builder::new()
+            .prefix("verify-")
+            .tempdir_in(&work_root)?;
         match fetch::materialize(&self.app, &job.model_id, &job.revision_id, dir.path()).await? {
             fetch::Fetched::Ok => {}
             fetch::Fetched::Corrupt(reason) => {
-                return Ok(VerificationReport { status: "failed".into(), reason: Some(reason), ..Default::default() });
+                return Ok(VerificationReport {
+                    status: "failed".into(),
+                    reason: Some(reason),
+                    ..Default::default()
+                });
             }
         }
         verifier::run(&self.app.config.verification, dir.path()).await

@@ -36,7 +36,10 @@ pub async fn run(cfg: &VerificationConfig, dir: &Path) -> anyhow::Result<Verific
         let mut err = Vec::new();
         let mut out_limited = (&mut stdout).take(MAX_OUTPUT);
         let mut err_limited = (&mut stderr).take(MAX_OUTPUT);
-        let (a, b) = tokio::join!(out_limited.read_to_end(&mut out), err_limited.read_to_end(&mut err));
+        let (a, b) = tokio::join!(
+            out_limited.read_to_end(&mut out),
+            err_limited.read_to_end(&mut err)
+        );
         a?;
         b?;
         let status = child.wait().await?;
@@ -63,11 +66,17 @@ pub async fn run(cfg: &VerificationConfig, dir: &Path) -> anyhow::Result<Verific
 }
 
 fn failed(reason: String) -> VerificationReport {
-    VerificationReport { status: "failed".into(), reason: Some(reason), ..Default::default() }
+    VerificationReport {
+        status: "failed".into(),
+        reason: Some(reason),
+        ..Default::default()
+    }
 }
 
 fn tail(s: &str, n: usize) -> String {
     let start = s.len().saturating_sub(n);
-    let start = (start..s.len()).find(|&i| s.is_char_boundary(i)).unwrap_or(s.len());
+    let start = (start..s.len())
+        .find(|&i| s.is_char_boundary(i))
+        .unwrap_or(s.len());
     s[start..].trim().to_string()
 }

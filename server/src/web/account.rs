@@ -22,11 +22,11 @@ use crate::auth::{Caller, cookie_in, session_caller};
 use crate::db::users;
 use crate::db::{gates, sessions};
 use crate::error::{AppError, Path};
+use crate::passwords;
 use crate::repos::{self, Actor};
 use crate::routes::accounts::{ClientIp, audit_event, rate_limit};
 use crate::routes::{model_id, readable_model};
 use crate::session::{AUDIENCE, COOKIE, CSRF_COOKIE, Claims, ISSUER};
-use crate::passwords;
 use crate::tokens::{self, TokenRequest};
 
 type Fields = HashMap<String, String>;
@@ -97,7 +97,8 @@ fn check_csrf(state: &AppState, headers: &HeaderMap, form: &Fields) -> Result<()
 
 /// The signed-in caller of a form post.
 async fn form_caller(state: &AppState, headers: &HeaderMap) -> Result<Caller, AppError> {
-    let jwt = cookie_in(headers, COOKIE).ok_or_else(|| AppError::Unauthorized("sign in first".into()))?;
+    let jwt =
+        cookie_in(headers, COOKIE).ok_or_else(|| AppError::Unauthorized("sign in first".into()))?;
     session_caller(state, &jwt, granary_core::time::now_ms())
         .await?
         .ok_or_else(|| AppError::Unauthorized("your session has ended: sign in again".into()))
@@ -119,9 +120,22 @@ struct FormPage<'a> {
     next: String,
 }
 
-fn form_page(state: &AppState, headers: &HeaderMap, template: &str, title: &str, message: Option<String>, status: StatusCode) -> PageResult {
+fn form_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    template: &str,
+    title: &str,
+    message: Option<String>,
+    status: StatusCode,
+) -> PageResult {
     let (csrf, set) = csrf_token(state, headers);
-    let ctx = FormPage { title, csrf, message, signup: state.config.accounts.signup.clone(), next: String::new() };
+    let ctx = FormPage {
+        title,
+        csrf,
+        message,
+        signup: state.config.accounts.signup.clone(),
+        next: String::new(),
+    };
     let mut res = page(state, template, &ctx)?;
     *res.status_mut() = status;
     Ok(with_cookie(res, set))
@@ -129,17 +143,34 @@ fn form_page(state: &AppState, headers: &HeaderMap, template: &str, title: &str,
 
 /// `GET /login`.
 pub async fn login_form(State(state): State<AppState>, headers: HeaderMap) -> PageResult {
-    form_page(&state, &headers, "login.html", "Sign in", None, StatusCode::OK)
+    form_page(
+        &state,
+        &headers,
+        "login.html",
+        "Sign in",
+        None,
+        StatusCode::OK,
+    )
 }
 
 /// `POST /login`: checks the password and starts a session.
-pub async fn login(State(state): State<AppState>, headers: HeaderMap, ip: ClientIp, Form(form): Form<Fields>) -> PageResult {
+pub async fn login(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ip: ClientIp,
+    Form(form): Form<Fields>,
+) -> PageResult {
     check_csrf(&state, &headers, &form).or_page(&state)?;
-    let name = form.get("username").map(|s| s.trim().to_string()).unwrap_or_default();
+    let name = form
+        .get("username")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default();
     let password = form.get("password").cloned().unwrap_or_default();
     let failures = signin_failure_limits(&state, &ip, &name);
     check_signin_failures(&state, &failures).or_page(&state)?;
-    let found = users::find_with_password(&state.db, &name).await.or_page(&state)?;
+    let found = users::find_with_password(&state.db, &name)
+        .await
+        .or_page(&state)?;
     let user = match found {
         Some((user, Some(hash))) if passwords::verify(&password, &hash) => user,
         _ => {
@@ -149,14 +180,23 @@ pub async fn login(State(state): State<AppState>, headers: HeaderMap, ip: Client
             }
             audit_event(&state, Some(&name), "signin.failed", None, None, &ip).await;
             let msg = "That user name and password do not match.".to_string();
-            return form_page(&state, &headers, "login.html", "Sign in", Some(msg), StatusCode::UNAUTHORIZED);
+            return form_page(
+                &state,
+                &headers,
+                "login.html",
+                "Sign in",
+                Some(msg),
+                StatusCode::UNAUTHORIZED,
+            );
         }
     };
     let now = granary_core::time::now_ms();
     let minutes = state.config.accounts.session_minutes.max(1);
     let sid = crate::db::new_id();
     let expires = now + minutes * 60_000;
-    sessions::create(&state.db, &sid, &user.id, now, expires).await.or_page(&state)?;
+    sessions::create(&state.db, &sid, &user.id, now, expires)
+        .await
+        .or_page(&state)?;
     let claims = Claims {
         sub: user.id.clone(),
         sid,
@@ -165,7 +205,11 @@ pub async fn login(State(state): State<AppState>, headers: HeaderMap, ip: Client
         iss: ISSUER.into(),
         aud: AUDIENCE.into(),
     };
-    let jwt = state.session_keys.issue(&claims).map_err(AppError::internal).or_page(&state)?;
+    let jwt = state
+        .session_keys
+        .issue(&claims)
+        .map_err(AppError::internal)
+        .or_page(&state)?;
     audit_event(&state, Some(&user.name), "signin.ok", None, None, &ip).await;
     let cookie = format!(
         "{COOKIE}={jwt}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{}",
@@ -210,11 +254,17 @@ fn check_signin_failures(state: &AppState, limits: &[(String, u32); 2]) -> Resul
 }
 
 /// `POST /logout`: revokes the session and clears the cookie.
-pub async fn logout(State(state): State<AppState>, headers: HeaderMap, Form(form): Form<Fields>) -> PageResult {
+pub async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<Fields>,
+) -> PageResult {
     check_csrf(&state, &headers, &form).or_page(&state)?;
     if let Some(jwt) = cookie_in(&headers, COOKIE) {
         if let Ok(claims) = state.session_keys.verify(&jwt) {
-            sessions::revoke(&state.db, &claims.sid, granary_core::time::now_ms()).await.or_page(&state)?;
+            sessions::revoke(&state.db, &claims.sid, granary_core::time::now_ms())
+                .await
+                .or_page(&state)?;
         }
     }
     let clear = format!(
@@ -227,22 +277,52 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap, Form(form
 /// `GET /signup`.
 pub async fn signup_form(State(state): State<AppState>, headers: HeaderMap) -> PageResult {
     if state.config.accounts.signup == "closed" {
-        return Err(AppError::Forbidden("sign-up is closed on this registry: ask an administrator for an account".into())).or_page(&state);
+        return Err(AppError::Forbidden(
+            "sign-up is closed on this registry: ask an administrator for an account".into(),
+        ))
+        .or_page(&state);
     }
-    form_page(&state, &headers, "signup.html", "Sign up", None, StatusCode::OK)
+    form_page(
+        &state,
+        &headers,
+        "signup.html",
+        "Sign up",
+        None,
+        StatusCode::OK,
+    )
 }
 
 /// `POST /signup`: creates a user with a password (open sign-up, or with an invite code).
-pub async fn signup(State(state): State<AppState>, headers: HeaderMap, ip: ClientIp, Form(form): Form<Fields>) -> PageResult {
+pub async fn signup(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ip: ClientIp,
+    Form(form): Form<Fields>,
+) -> PageResult {
     check_csrf(&state, &headers, &form).or_page(&state)?;
     let mode = state.config.accounts.signup.as_str();
     if mode == "closed" {
-        return Err(AppError::Forbidden("sign-up is closed on this registry".into())).or_page(&state);
+        return Err(AppError::Forbidden(
+            "sign-up is closed on this registry".into(),
+        ))
+        .or_page(&state);
     }
     rate_limit(&state, &[format!("signup-ip:{}", ip.key())]).or_page(&state)?;
-    let name = form.get("username").map(|s| s.trim().to_string()).unwrap_or_default();
+    let name = form
+        .get("username")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default();
     let password = form.get("password").cloned().unwrap_or_default();
-    let refuse = |msg: String| form_page(&state, &headers, "signup.html", "Sign up", Some(msg), StatusCode::BAD_REQUEST);
+    let refuse = |msg: String| {
+        form_page(
+            &state,
+            &headers,
+            "signup.html",
+            "Sign up",
+            Some(msg),
+            StatusCode::BAD_REQUEST,
+        )
+    };
     if let Err(e) = granary_core::names::validate_owner(&name) {
         return refuse(e.to_string());
     }
@@ -250,20 +330,43 @@ pub async fn signup(State(state): State<AppState>, headers: HeaderMap, ip: Clien
         return refuse(e);
     }
     if mode == "invite" {
-        let code = form.get("invite").map(|s| s.trim().to_string()).unwrap_or_default();
-        if !crate::db::invites::redeem(&state.db, &code, &name, granary_core::time::now_ms()).await.or_page(&state)? {
+        let code = form
+            .get("invite")
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default();
+        if !crate::db::invites::redeem(&state.db, &code, &name, granary_core::time::now_ms())
+            .await
+            .or_page(&state)?
+        {
             return refuse("that invite code is not valid or was already used".into());
         }
     }
-    if users::find_by_name(&state.db, &name).await.or_page(&state)?.is_some() {
+    if users::find_by_name(&state.db, &name)
+        .await
+        .or_page(&state)?
+        .is_some()
+    {
         return refuse(format!("the name `{name}` is taken"));
     }
     let now = granary_core::time::now_ms();
-    let user = users::ensure(&state.db, &name, false, now).await.or_page(&state)?;
-    let hash = passwords::hash(&password).map_err(AppError::Internal).or_page(&state)?;
-    users::set_password(&state.db, &user.id, &hash).await.or_page(&state)?;
+    let user = users::ensure(&state.db, &name, false, now)
+        .await
+        .or_page(&state)?;
+    let hash = passwords::hash(&password)
+        .map_err(AppError::Internal)
+        .or_page(&state)?;
+    users::set_password(&state.db, &user.id, &hash)
+        .await
+        .or_page(&state)?;
     audit_event(&state, Some(&name), "signup", None, Some(mode), &ip).await;
-    form_page(&state, &headers, "login.html", "Sign in", Some(format!("Welcome, {name}: sign in with your new password.")), StatusCode::OK)
+    form_page(
+        &state,
+        &headers,
+        "login.html",
+        "Sign in",
+        Some(format!("Welcome, {name}: sign in with your new password.")),
+        StatusCode::OK,
+    )
 }
 
 #[derive(Serialize)]
@@ -276,16 +379,35 @@ struct TokensPage {
     message: Option<String>,
 }
 
-async fn tokens_page(state: &AppState, headers: &HeaderMap, caller: &Caller, created: Option<String>, message: Option<String>) -> PageResult {
+async fn tokens_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    caller: &Caller,
+    created: Option<String>,
+    message: Option<String>,
+) -> PageResult {
     let user = caller.require_user().or_page(state)?;
     let (csrf, set) = csrf_token(state, headers);
-    let tokens = users::list_tokens(&state.db, &user.id).await.or_page(state)?;
-    let ctx = TokensPage { title: "API tokens", csrf, user: user.name.clone(), tokens, created, message };
+    let tokens = users::list_tokens(&state.db, &user.id)
+        .await
+        .or_page(state)?;
+    let ctx = TokensPage {
+        title: "API tokens",
+        csrf,
+        user: user.name.clone(),
+        tokens,
+        created,
+        message,
+    };
     Ok(with_cookie(page(state, "tokens.html", &ctx)?, set))
 }
 
 /// `GET /settings/tokens`: the signed-in user's tokens.
-pub async fn tokens(State(state): State<AppState>, headers: HeaderMap, caller: Caller) -> PageResult {
+pub async fn tokens(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    caller: Caller,
+) -> PageResult {
     if caller.user.is_none() {
         return Ok(Redirect::to("/login").into_response());
     }
@@ -293,7 +415,12 @@ pub async fn tokens(State(state): State<AppState>, headers: HeaderMap, caller: C
 }
 
 /// `POST /settings/tokens`: a new token, shown once.
-pub async fn create_token(State(state): State<AppState>, headers: HeaderMap, ip: ClientIp, Form(form): Form<Fields>) -> PageResult {
+pub async fn create_token(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ip: ClientIp,
+    Form(form): Form<Fields>,
+) -> PageResult {
     check_csrf(&state, &headers, &form).or_page(&state)?;
     let caller = form_caller(&state, &headers).await.or_page(&state)?;
     let field = |k: &str| form.get(k).map(|s| s.trim()).filter(|s| !s.is_empty());
@@ -315,25 +442,54 @@ pub async fn create_token(State(state): State<AppState>, headers: HeaderMap, ip:
 }
 
 /// `POST /settings/tokens/{id}/revoke`.
-pub async fn revoke_token(State(state): State<AppState>, headers: HeaderMap, ip: ClientIp, Path(id): Path<String>, Form(form): Form<Fields>) -> PageResult {
+pub async fn revoke_token(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ip: ClientIp,
+    Path(id): Path<String>,
+    Form(form): Form<Fields>,
+) -> PageResult {
     check_csrf(&state, &headers, &form).or_page(&state)?;
     let caller = form_caller(&state, &headers).await.or_page(&state)?;
     let user = caller.require_user().or_page(&state)?.clone();
-    let revoked = users::revoke_token(&state.db, &user.id, &id, granary_core::time::now_ms()).await.or_page(&state)?;
+    let revoked = users::revoke_token(&state.db, &user.id, &id, granary_core::time::now_ms())
+        .await
+        .or_page(&state)?;
     if revoked {
-        audit_event(&state, Some(&user.name), "token.revoked", Some(&id), None, &ip).await;
+        audit_event(
+            &state,
+            Some(&user.name),
+            "token.revoked",
+            Some(&id),
+            None,
+            &ip,
+        )
+        .await;
     }
-    let msg = if revoked { "The token was revoked." } else { "No such live token." };
+    let msg = if revoked {
+        "The token was revoked."
+    } else {
+        "No such live token."
+    };
     tokens_page(&state, &headers, &caller, None, Some(msg.into())).await
 }
 
 /// `GET /{owner}/{name}/settings` (admins of the namespace).
-pub async fn model_settings(State(state): State<AppState>, headers: HeaderMap, caller: Caller, Path((owner, name)): Path<(String, String)>) -> PageResult {
+pub async fn model_settings(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    caller: Caller,
+    Path((owner, name)): Path<(String, String)>,
+) -> PageResult {
     let id = model_id(&owner, &name).or_page(&state)?;
     let model = readable_model(&state, &caller, &id).await.or_page(&state)?;
-    access::require_role(&state.db, &caller, &model.owner, Role::Admin).await.or_page(&state)?;
+    access::require_role(&state.db, &caller, &model.owner, Role::Admin)
+        .await
+        .or_page(&state)?;
     let (csrf, set) = csrf_token(&state, &headers);
-    let acceptances = gates::acceptances(&state.db, &model.id).await.or_page(&state)?;
+    let acceptances = gates::acceptances(&state.db, &model.id)
+        .await
+        .or_page(&state)?;
     let ctx = json!({
         "title": format!("Settings · {}", model.full_name()),
         "csrf": csrf,
@@ -348,38 +504,97 @@ pub async fn model_settings(State(state): State<AppState>, headers: HeaderMap, c
 }
 
 /// `POST /{owner}/{name}/settings`: visibility and gate.
-pub async fn update_model_settings(State(state): State<AppState>, headers: HeaderMap, ip: ClientIp, Path((owner, name)): Path<(String, String)>, Form(form): Form<Fields>) -> PageResult {
+pub async fn update_model_settings(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ip: ClientIp,
+    Path((owner, name)): Path<(String, String)>,
+    Form(form): Form<Fields>,
+) -> PageResult {
     check_csrf(&state, &headers, &form).or_page(&state)?;
     let caller = form_caller(&state, &headers).await.or_page(&state)?;
     let id = model_id(&owner, &name).or_page(&state)?;
     let private = form.get("visibility").map(|v| v == "private");
     let gated = form.get("gate").map(|v| v == "gated");
-    let model = repos::update_settings(&state, &Actor { caller: &caller, ip: &ip }, &id, private, gated).await.or_page(&state)?;
-    Ok(Redirect::to(&format!("/{}/{}/settings", super::seg(&model.owner), super::seg(&model.name))).into_response())
+    let model = repos::update_settings(
+        &state,
+        &Actor {
+            caller: &caller,
+            ip: &ip,
+        },
+        &id,
+        private,
+        gated,
+    )
+    .await
+    .or_page(&state)?;
+    Ok(Redirect::to(&format!(
+        "/{}/{}/settings",
+        super::seg(&model.owner),
+        super::seg(&model.name)
+    ))
+    .into_response())
 }
 
 /// `POST /{owner}/{name}/delete`: deletes the model (the form asks to type its name).
-pub async fn delete_model(State(state): State<AppState>, headers: HeaderMap, ip: ClientIp, Path((owner, name)): Path<(String, String)>, Form(form): Form<Fields>) -> PageResult {
+pub async fn delete_model(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ip: ClientIp,
+    Path((owner, name)): Path<(String, String)>,
+    Form(form): Form<Fields>,
+) -> PageResult {
     check_csrf(&state, &headers, &form).or_page(&state)?;
     let caller = form_caller(&state, &headers).await.or_page(&state)?;
     let id = model_id(&owner, &name).or_page(&state)?;
     let model = readable_model(&state, &caller, &id).await.or_page(&state)?;
     if form.get("confirm").map(|c| c.trim()) != Some(model.full_name().as_str()) {
-        return Err(AppError::Invalid(format!("type `{}` to confirm the deletion", model.full_name()))).or_page(&state);
+        return Err(AppError::Invalid(format!(
+            "type `{}` to confirm the deletion",
+            model.full_name()
+        )))
+        .or_page(&state);
     }
-    repos::delete(&state, &Actor { caller: &caller, ip: &ip }, &id).await.or_page(&state)?;
+    repos::delete(
+        &state,
+        &Actor {
+            caller: &caller,
+            ip: &ip,
+        },
+        &id,
+    )
+    .await
+    .or_page(&state)?;
     Ok(Redirect::to(&format!("/{}", super::seg(&model.owner))).into_response())
 }
 
 /// `POST /{owner}/{name}/accept-license`: the signed-in user accepts a gated model's license.
-pub async fn accept_license(State(state): State<AppState>, headers: HeaderMap, Path((owner, name)): Path<(String, String)>, Form(form): Form<Fields>) -> PageResult {
+pub async fn accept_license(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((owner, name)): Path<(String, String)>,
+    Form(form): Form<Fields>,
+) -> PageResult {
     check_csrf(&state, &headers, &form).or_page(&state)?;
     let caller = form_caller(&state, &headers).await.or_page(&state)?;
     let id = model_id(&owner, &name).or_page(&state)?;
     let model = readable_model(&state, &caller, &id).await.or_page(&state)?;
     let user = caller.require_user().or_page(&state)?;
-    gates::accept(&state.db, &model.id, &user.id, model.head_revision.as_deref(), granary_core::time::now_ms()).await.or_page(&state)?;
-    Ok(Redirect::to(&format!("/{}/{}", super::seg(&model.owner), super::seg(&model.name))).into_response())
+    gates::accept(
+        &state.db,
+        &model.id,
+        &user.id,
+        model.head_revision.as_deref(),
+        granary_core::time::now_ms(),
+    )
+    .await
+    .or_page(&state)?;
+    Ok(Redirect::to(&format!(
+        "/{}/{}",
+        super::seg(&model.owner),
+        super::seg(&model.name)
+    ))
+    .into_response())
 }
 
 /// The hidden CSRF field and cookie for pages (like the model page) that show a form.
@@ -391,4 +606,3 @@ pub fn csrf_for_page(state: &AppState, headers: &HeaderMap) -> (String, Option<S
 pub fn set_csrf_cookie(res: Response, cookie: Option<String>) -> Response {
     with_cookie(res, cookie)
 }
-

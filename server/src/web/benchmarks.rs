@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use super::files::{revision_graph, walk};
 use super::model::{EvaluationView, ModelHeader, evaluation_views, load_model};
-use super::{OrPage, PageResult, human_size, page, seg, short, when, When};
+use super::{OrPage, PageResult, When, human_size, page, seg, short, when};
 use crate::app::AppState;
 use crate::auth::Caller;
 use crate::db::{revisions, web as q};
@@ -112,7 +112,9 @@ struct BenchmarksPage {
     revisions: usize,
 }
 
-const COLORS: [&str; 6] = ["#1f6feb", "#d9480f", "#2f9e44", "#9c36b5", "#e8590c", "#0b7285"];
+const COLORS: [&str; 6] = [
+    "#1f6feb", "#d9480f", "#2f9e44", "#9c36b5", "#e8590c", "#0b7285",
+];
 
 /// `GET /{owner}/{name}/benchmarks`.
 pub async fn benchmarks(
@@ -129,7 +131,11 @@ pub async fn benchmarks(
         None => vec![],
     };
     history.reverse();
-    let index: HashMap<&str, usize> = history.iter().enumerate().map(|(i, n)| (n.id.as_str(), i)).collect();
+    let index: HashMap<&str, usize> = history
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.id.as_str(), i))
+        .collect();
 
     let mut runs = Vec::new();
     let mut any_tokens = false;
@@ -138,36 +144,83 @@ pub async fn benchmarks(
     let mut by_workload: SeriesValues = BTreeMap::new();
     let mut by_device: SeriesValues = BTreeMap::new();
     for run in q::model_runs(&state.db, &model.id).await.or_page(&state)? {
-        let Some(&i) = index.get(run.revision_id.as_str()) else { continue };
-        let Ok(report) = serde_json::from_str::<VerificationReport>(&run.report) else { continue };
+        let Some(&i) = index.get(run.revision_id.as_str()) else {
+            continue;
+        };
+        let Ok(report) = serde_json::from_str::<VerificationReport>(&run.report) else {
+            continue;
+        };
         // A degraded run ran to the end: its speed is measured like a passed one's.
         if matches!(report.status.as_str(), "passed" | "degraded") {
             any_tokens |= report.tokens_per_s.is_some();
             let throughput = report.tokens_per_s.or(report.items_per_s);
             // The newest run of a revision on a device wins.
-            by_workload.entry(series_label(&run.device, &report)).or_default().insert(i, (throughput, None));
-            by_device.entry(run.device.clone()).or_default().insert(i, (None, report.load_ms));
+            by_workload
+                .entry(series_label(&run.device, &report))
+                .or_default()
+                .insert(i, (throughput, None));
+            by_device
+                .entry(run.device.clone())
+                .or_default()
+                .insert(i, (None, report.load_ms));
         }
-        runs.push((i, run.finished_at, row(&history[i].id, &history[i].message, &base, &run.device, &report, run.finished_at)));
+        runs.push((
+            i,
+            run.finished_at,
+            row(
+                &history[i].id,
+                &history[i].message,
+                &base,
+                &run.device,
+                &report,
+                run.finished_at,
+            ),
+        ));
     }
     // Newest revision first, newest run first within it.
     runs.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)));
 
-    let labels: Vec<String> = history.iter().map(|n| short(&n.id)[..7].to_string()).collect();
+    let labels: Vec<String> = history
+        .iter()
+        .map(|n| short(&n.id)[..7].to_string())
+        .collect();
     let mut charts = Vec::new();
-    let throughput_unit = if by_workload.values().flat_map(|m| m.values()).any(|v| v.0.is_some()) {
+    let throughput_unit = if by_workload
+        .values()
+        .flat_map(|m| m.values())
+        .any(|v| v.0.is_some())
+    {
         let unit = if any_tokens { "tokens/s" } else { "items/s" };
-        Some(chart("Throughput per revision", unit, &labels, &by_workload, |v| v.0))
+        Some(chart(
+            "Throughput per revision",
+            unit,
+            &labels,
+            &by_workload,
+            |v| v.0,
+        ))
     } else {
         None
     };
     charts.extend(throughput_unit);
-    if by_device.values().flat_map(|m| m.values()).any(|v| v.1.is_some()) {
-        charts.push(chart("Load time per revision", "ms", &labels, &by_device, |v| v.1));
+    if by_device
+        .values()
+        .flat_map(|m| m.values())
+        .any(|v| v.1.is_some())
+    {
+        charts.push(chart(
+            "Load time per revision",
+            "ms",
+            &labels,
+            &by_device,
+            |v| v.1,
+        ));
     }
 
     let head_card = match &model.head_revision {
-        Some(head) => revisions::find(&state.db, &model.id, head).await.or_page(&state)?.map(|r| r.card.clone()),
+        Some(head) => revisions::find(&state.db, &model.id, head)
+            .await
+            .or_page(&state)?
+            .map(|r| r.card.clone()),
         None => None,
     };
     let reported = head_card
@@ -195,12 +248,23 @@ type SeriesValues = BTreeMap<String, BTreeMap<usize, (Option<f64>, Option<f64>)>
 /// with the digest's start so two workloads of one name stay apart.
 fn series_label(device: &str, r: &VerificationReport) -> String {
     match &r.workload {
-        Some(w) => format!("{device} · {} ({})", w.name, w.digest.get(..8).unwrap_or(&w.digest)),
+        Some(w) => format!(
+            "{device} · {} ({})",
+            w.name,
+            w.digest.get(..8).unwrap_or(&w.digest)
+        ),
         None => format!("{device} · undisclosed workload"),
     }
 }
 
-fn row(revision: &str, message: &str, base: &str, device: &str, r: &VerificationReport, finished: i64) -> RunRow {
+fn row(
+    revision: &str,
+    message: &str,
+    base: &str,
+    device: &str,
+    r: &VerificationReport,
+    finished: i64,
+) -> RunRow {
     RunRow {
         revision_short: short(revision),
         revision_url: format!("{base}/tree/{revision}"),
@@ -247,14 +311,21 @@ fn chart(
     let y_max = nice_ceiling(max);
     let n = labels.len().max(1);
     let x_of = |i: usize| {
-        if n == 1 { (left + right) / 2.0 } else { left + (right - left) * i as f64 / (n - 1) as f64 }
+        if n == 1 {
+            (left + right) / 2.0
+        } else {
+            left + (right - left) * i as f64 / (n - 1) as f64
+        }
     };
     let y_of = |v: f64| bottom - (bottom - top) * (v / y_max);
     let series = by_device
         .iter()
         .enumerate()
         .filter_map(|(k, (device, values))| {
-            let pts: Vec<(usize, f64)> = values.iter().filter_map(|(i, v)| pick(v).map(|x| (*i, x))).collect();
+            let pts: Vec<(usize, f64)> = values
+                .iter()
+                .filter_map(|(i, v)| pick(v).map(|x| (*i, x)))
+                .collect();
             if pts.is_empty() {
                 return None;
             }
@@ -280,7 +351,10 @@ fn chart(
     let y_ticks = (0..=4)
         .map(|k| {
             let v = y_max * k as f64 / 4.0;
-            Tick { at: round1(y_of(v)), label: fmt_value(v) }
+            Tick {
+                at: round1(y_of(v)),
+                label: fmt_value(v),
+            }
         })
         .collect();
     // At most ~10 revision labels along the x axis.
@@ -289,9 +363,24 @@ fn chart(
         .iter()
         .enumerate()
         .filter(|(i, _)| i % step == 0 || *i == labels.len() - 1)
-        .map(|(i, l)| Tick { at: round1(x_of(i)), label: l.clone() })
+        .map(|(i, l)| Tick {
+            at: round1(x_of(i)),
+            label: l.clone(),
+        })
         .collect();
-    Chart { title: title.into(), unit: unit.into(), width, height, left, top, right, bottom, y_ticks, x_ticks, series }
+    Chart {
+        title: title.into(),
+        unit: unit.into(),
+        width,
+        height,
+        left,
+        top,
+        right,
+        bottom,
+        y_ticks,
+        x_ticks,
+        series,
+    }
 }
 
 fn round1(v: f64) -> f64 {
@@ -332,25 +421,51 @@ fn self_reported(card: &serde_json::Value) -> Vec<Reported> {
         Some(other) => other.to_string(),
     };
     let mut out = Vec::new();
-    let Some(entries) = card.get("model-index").and_then(|m| m.as_array()) else { return out };
+    let Some(entries) = card.get("model-index").and_then(|m| m.as_array()) else {
+        return out;
+    };
     for entry in entries.iter().take(20) {
         let model = text(entry, "name");
-        for result in entry.get("results").and_then(|r| r.as_array()).into_iter().flatten().take(100) {
+        for result in entry
+            .get("results")
+            .and_then(|r| r.as_array())
+            .into_iter()
+            .flatten()
+            .take(100)
+        {
             let task = result.get("task").map(|t| {
                 let name = text(t, "name");
-                if name.is_empty() { text(t, "type") } else { name }
+                if name.is_empty() {
+                    text(t, "type")
+                } else {
+                    name
+                }
             });
             let dataset = result.get("dataset").map(|d| {
                 let name = text(d, "name");
-                if name.is_empty() { text(d, "type") } else { name }
+                if name.is_empty() {
+                    text(d, "type")
+                } else {
+                    name
+                }
             });
-            for metric in result.get("metrics").and_then(|m| m.as_array()).into_iter().flatten().take(100) {
+            for metric in result
+                .get("metrics")
+                .and_then(|m| m.as_array())
+                .into_iter()
+                .flatten()
+                .take(100)
+            {
                 let name = text(metric, "name");
                 out.push(Reported {
                     model: model.clone(),
                     task: task.clone().unwrap_or_default(),
                     dataset: dataset.clone().unwrap_or_default(),
-                    metric: if name.is_empty() { text(metric, "type") } else { name },
+                    metric: if name.is_empty() {
+                        text(metric, "type")
+                    } else {
+                        name
+                    },
                     value: text(metric, "value"),
                 });
             }
@@ -379,7 +494,14 @@ mod tests {
             "metrics": [{"type": "acc", "value": 0.61}]}]}]});
         let r = self_reported(&card);
         assert_eq!(r.len(), 1);
-        assert_eq!((r[0].task.as_str(), r[0].dataset.as_str(), r[0].metric.as_str(), r[0].value.as_str()),
-                   ("text-generation", "HellaSwag", "acc", "0.61"));
+        assert_eq!(
+            (
+                r[0].task.as_str(),
+                r[0].dataset.as_str(),
+                r[0].metric.as_str(),
+                r[0].value.as_str()
+            ),
+            ("text-generation", "HellaSwag", "acc", "0.61")
+        );
     }
 }

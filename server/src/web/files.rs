@@ -9,7 +9,9 @@ use axum::response::{IntoResponse, Redirect};
 use serde::{Deserialize, Serialize};
 
 use super::model::{ModelHeader, load_model, load_revision, manifest_of};
-use super::{OrPage, PageError, PageResult, human_count, human_size, page, path_url, seg, short, when, When};
+use super::{
+    OrPage, PageError, PageResult, When, human_count, human_size, page, path_url, seg, short, when,
+};
 use crate::app::AppState;
 use crate::auth::Caller;
 use crate::db::models::ModelRow;
@@ -60,7 +62,11 @@ fn base_url(model: &ModelRow) -> String {
 }
 
 fn files_base(model: &ModelRow, revision: &str) -> String {
-    format!("/api/v1/models/{}/{}/files/{revision}/", seg(&model.owner), seg(&model.name))
+    format!(
+        "/api/v1/models/{}/{}/files/{revision}/",
+        seg(&model.owner),
+        seg(&model.name)
+    )
 }
 
 /// `GET /{owner}/{name}/tree/{rev}`.
@@ -88,7 +94,10 @@ pub async fn tree(
                 download_url: format!("{downloads}{}", path_url(p)),
                 tensors_url: is_st.then(|| format!("{base}/tensors/{}/{}", seg(&rev), path_url(p))),
                 tensors: f.safetensors.as_ref().map(|s| s.tensors),
-                parameters: f.safetensors.as_ref().map(|s| human_count(s.total_parameters())),
+                parameters: f
+                    .safetensors
+                    .as_ref()
+                    .map(|s| human_count(s.total_parameters())),
             }
         })
         .collect();
@@ -132,7 +141,11 @@ async fn ref_links(
             current: r.name == rev || (rev == revision && r.revision_id == revision),
             name: r.name,
         };
-        if r.kind == refs::BRANCH { branches.push(link) } else { tags.push(link) }
+        if r.kind == refs::BRANCH {
+            branches.push(link)
+        } else {
+            tags.push(link)
+        }
     }
     Ok((branches, tags))
 }
@@ -172,7 +185,12 @@ pub async fn tensors(
     let model = load_model(&state, &caller, &owner, &name).await?;
     let r = load_revision(&state, &model, &rev).await?;
     let manifest = manifest_of(&state, &r)?;
-    let missing = || AppError::EntryNotFound(format!("revision {} has no safetensors file `{path}`", short(&r.id)));
+    let missing = || {
+        AppError::EntryNotFound(format!(
+            "revision {} has no safetensors file `{path}`",
+            short(&r.id)
+        ))
+    };
     let file = manifest
         .file(&path)
         .filter(|_| path.ends_with(".safetensors"))
@@ -195,10 +213,16 @@ pub async fn tensors(
         .map_err(|e| AppError::Invalid(e.to_string()))
         .or_page(&state)?;
     if n > MAX_BROWSED_HEADER {
-        return Err(AppError::TooLarge(format!("this file's header is {n} bytes, too large to browse here")))
-            .or_page(&state);
+        return Err(AppError::TooLarge(format!(
+            "this file's header is {n} bytes, too large to browse here"
+        )))
+        .or_page(&state);
     }
-    let header = state.storage.read_blob_range(layout, 8..8 + n).await.or_page(&state)?;
+    let header = state
+        .storage
+        .read_blob_range(layout, 8..8 + n)
+        .await
+        .or_page(&state)?;
     let (tensors, metadata) = parse_header(&header).or_page(&state)?;
     let total: u64 = tensors.iter().map(|t| t.1).sum();
     let base = base_url(&model);
@@ -238,27 +262,48 @@ fn parse_header(header: &[u8]) -> Result<(Vec<(TensorRow, u64)>, Vec<(String, St
             if let Some(m) = value.as_object() {
                 metadata = m
                     .iter()
-                    .map(|(k, v)| (k.clone(), v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())))
+                    .map(|(k, v)| {
+                        (
+                            k.clone(),
+                            v.as_str()
+                                .map(str::to_string)
+                                .unwrap_or_else(|| v.to_string()),
+                        )
+                    })
                     .collect();
             }
             continue;
         }
-        let info: TensorInfo = serde_json::from_value(value)
-            .map_err(|e| AppError::Invalid(format!("tensor `{name}` in the header is malformed: {e}")))?;
+        let info: TensorInfo = serde_json::from_value(value).map_err(|e| {
+            AppError::Invalid(format!("tensor `{name}` in the header is malformed: {e}"))
+        })?;
         let count: u64 = info.shape.iter().product();
         let shape = format!(
             "[{}]",
-            info.shape.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")
+            info.shape
+                .iter()
+                .map(u64::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
         );
         let bytes = info.data_offsets.1.saturating_sub(info.data_offsets.0);
         tensors.push((
             info.data_offsets.0,
-            TensorRow { name, dtype: info.dtype, shape, parameters: human_count(count), size: human_size(bytes) },
+            TensorRow {
+                name,
+                dtype: info.dtype,
+                shape,
+                parameters: human_count(count),
+                size: human_size(bytes),
+            },
             count,
         ));
     }
     tensors.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.name.cmp(&b.1.name)));
-    Ok((tensors.into_iter().map(|(_, row, n)| (row, n)).collect(), metadata))
+    Ok((
+        tensors.into_iter().map(|(_, row, n)| (row, n)).collect(),
+        metadata,
+    ))
 }
 
 /// Revisions per page of the history.
@@ -294,7 +339,11 @@ pub struct CommitsQuery {
 }
 
 /// Walks `start` and its parents, newest first, up to `limit` revisions.
-pub fn walk<'a>(nodes: &'a HashMap<String, RevisionNode>, start: &str, limit: usize) -> Vec<&'a RevisionNode> {
+pub fn walk<'a>(
+    nodes: &'a HashMap<String, RevisionNode>,
+    start: &str,
+    limit: usize,
+) -> Vec<&'a RevisionNode> {
     let mut out = Vec::new();
     let mut next = nodes.get(start);
     while let Some(node) = next {
@@ -308,7 +357,10 @@ pub fn walk<'a>(nodes: &'a HashMap<String, RevisionNode>, start: &str, limit: us
 }
 
 /// Every revision of a model by id.
-pub async fn revision_graph(state: &AppState, model: &ModelRow) -> Result<HashMap<String, RevisionNode>, PageError> {
+pub async fn revision_graph(
+    state: &AppState,
+    model: &ModelRow,
+) -> Result<HashMap<String, RevisionNode>, PageError> {
     Ok(q::revision_nodes(&state.db, &model.id)
         .await
         .or_page(state)?
@@ -334,7 +386,12 @@ pub async fn commits(
     let mut chain = walk(&nodes, &start, COMMITS_PER_PAGE + 1);
     let next_url = (chain.len() > COMMITS_PER_PAGE).then(|| {
         let next = chain.pop().expect("longer than a page");
-        format!("{}/commits/{}?after={}", base_url(&model), seg(&rev), next.id)
+        format!(
+            "{}/commits/{}?after={}",
+            base_url(&model),
+            seg(&rev),
+            next.id
+        )
     });
     let base = base_url(&model);
     let commits = chain
@@ -346,7 +403,10 @@ pub async fn commits(
             message: n.message.clone(),
             created: when(n.created_at),
             tree_url: format!("{base}/tree/{}", n.id),
-            compare_url: n.parent_id.as_ref().map(|p| format!("{base}/compare/{}...{}", p, n.id)),
+            compare_url: n
+                .parent_id
+                .as_ref()
+                .map(|p| format!("{base}/compare/{}...{}", p, n.id)),
             id: n.id.clone(),
         })
         .collect();
@@ -396,7 +456,10 @@ pub async fn compare(
 ) -> PageResult {
     let model = load_model(&state, &caller, &owner, &name).await?;
     let Some((from, to)) = spec.split_once("...") else {
-        return Err(AppError::NotFound("compare two revisions as `compare/A...B`".into())).or_page(&state);
+        return Err(AppError::NotFound(
+            "compare two revisions as `compare/A...B`".into(),
+        ))
+        .or_page(&state);
     };
     render_compare(&state, &model, Some((from.to_string(), to.to_string()))).await
 }
@@ -430,7 +493,11 @@ struct ComparePage {
     unchanged: usize,
 }
 
-async fn render_compare(state: &AppState, model: &ModelRow, pair: Option<(String, String)>) -> PageResult {
+async fn render_compare(
+    state: &AppState,
+    model: &ModelRow,
+    pair: Option<(String, String)>,
+) -> PageResult {
     let mut ctx = ComparePage {
         title: format!("Compare revisions of {}", model.full_name()),
         model: ModelHeader::new(model, "commits"),

@@ -24,10 +24,19 @@ struct HomePage {
 /// `GET /`.
 pub async fn home(State(state): State<AppState>) -> PageResult {
     let db = &state.db;
-    let by = |sort| Search { sort, ..Search::default() };
-    let newest = q::search(db, &by(Sort::Updated), 0, Some(PER_LIST)).await.or_page(&state)?;
-    let popular = q::search(db, &by(Sort::Downloads), 0, Some(PER_LIST)).await.or_page(&state)?;
-    let verified = q::recently_verified(db, PER_LIST as u32).await.or_page(&state)?;
+    let by = |sort| Search {
+        sort,
+        ..Search::default()
+    };
+    let newest = q::search(db, &by(Sort::Updated), 0, Some(PER_LIST))
+        .await
+        .or_page(&state)?;
+    let popular = q::search(db, &by(Sort::Downloads), 0, Some(PER_LIST))
+        .await
+        .or_page(&state)?;
+    let verified = q::recently_verified(db, PER_LIST as u32)
+        .await
+        .or_page(&state)?;
     let model_count = q::count(db, &Search::default()).await.or_page(&state)?;
     page(
         &state,

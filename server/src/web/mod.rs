@@ -38,14 +38,20 @@ pub fn router() -> Router<AppState> {
         .route("/login", get(account::login_form).post(account::login))
         .route("/logout", post(account::logout))
         .route("/signup", get(account::signup_form).post(account::signup))
-        .route("/settings/tokens", get(account::tokens).post(account::create_token))
+        .route(
+            "/settings/tokens",
+            get(account::tokens).post(account::create_token),
+        )
         .route("/settings/tokens/{id}/revoke", post(account::revoke_token))
         .route(
             "/{owner}/{name}/settings",
             get(account::model_settings).post(account::update_model_settings),
         )
         .route("/{owner}/{name}/delete", post(account::delete_model))
-        .route("/{owner}/{name}/accept-license", post(account::accept_license))
+        .route(
+            "/{owner}/{name}/accept-license",
+            post(account::accept_license),
+        )
         .route("/static/{*path}", get(templates::static_file))
         .route("/{owner}", get(people::owner))
         .route("/{owner}/{name}", get(model::model_page))
@@ -74,7 +80,10 @@ pub trait OrPage<T> {
 
 impl<T, E: Into<AppError>> OrPage<T> for Result<T, E> {
     fn or_page(self, state: &AppState) -> Result<T, PageError> {
-        self.map_err(|e| PageError { state: state.clone(), error: e.into() })
+        self.map_err(|e| PageError {
+            state: state.clone(),
+            error: e.into(),
+        })
     }
 }
 
@@ -114,7 +123,9 @@ pub fn error_page(state: &AppState, error: AppError) -> Response {
 
 /// Renders `template` with `ctx` as a 200 page.
 pub fn page(state: &AppState, template: &str, ctx: &impl Serialize) -> PageResult {
-    let html = Web::of(state).and_then(|web| web.render(template, ctx)).or_page(state)?;
+    let html = Web::of(state)
+        .and_then(|web| web.render(template, ctx))
+        .or_page(state)?;
     Ok(with_page_headers(Html(html).into_response()))
 }
 
@@ -126,12 +137,20 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'none'; ob
 fn with_page_headers(mut res: Response) -> Response {
     let h = res.headers_mut();
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY));
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
     res
 }
-
 
 /// The URL of this server as clients should use it: `--public-url`, else from `Host`.
 pub fn server_url(state: &AppState, headers: &HeaderMap) -> String {

@@ -8,7 +8,10 @@ use granary_core::api::VerificationReport;
 use granary_core::manifest::Manifest;
 use serde::Serialize;
 
-use super::{OrPage, PageError, PageResult, human_count, human_size, page, path_url, seg, server_url, short, when, When};
+use super::{
+    OrPage, PageError, PageResult, When, human_count, human_size, page, path_url, seg, server_url,
+    short, when,
+};
 use crate::app::AppState;
 use crate::auth::Caller;
 use crate::db::models::ModelRow;
@@ -60,14 +63,25 @@ impl ModelHeader {
 }
 
 /// Loads a model the caller may see; an invalid, missing or private one is a 404 page.
-pub async fn load_model(state: &AppState, caller: &Caller, owner: &str, name: &str) -> Result<ModelRow, PageError> {
+pub async fn load_model(
+    state: &AppState,
+    caller: &Caller,
+    owner: &str,
+    name: &str,
+) -> Result<ModelRow, PageError> {
     let not_found = || AppError::model_not_found(&format!("{owner}/{name}"));
-    let id = granary_core::ModelId::new(owner, name).map_err(|_| not_found()).or_page(state)?;
+    let id = granary_core::ModelId::new(owner, name)
+        .map_err(|_| not_found())
+        .or_page(state)?;
     readable_model(state, caller, &id).await.or_page(state)
 }
 
 /// Resolves a ref of a model; an unknown one is a 404 page.
-pub async fn load_revision(state: &AppState, model: &ModelRow, rev: &str) -> Result<std::sync::Arc<RevisionRow>, PageError> {
+pub async fn load_revision(
+    state: &AppState,
+    model: &ModelRow,
+    rev: &str,
+) -> Result<std::sync::Arc<RevisionRow>, PageError> {
     resolve_revision(&state.db, model, rev)
         .await
         .map_err(|e| match e {
@@ -79,7 +93,9 @@ pub async fn load_revision(state: &AppState, model: &ModelRow, rev: &str) -> Res
 
 /// Parses a revision's stored manifest.
 pub fn manifest_of(state: &AppState, r: &RevisionRow) -> Result<Manifest, PageError> {
-    serde_json::from_str(&r.manifest).map_err(AppError::internal).or_page(state)
+    serde_json::from_str(&r.manifest)
+        .map_err(AppError::internal)
+        .or_page(state)
 }
 
 /// A front-matter badge: a label, its text and maybe a link.
@@ -103,17 +119,29 @@ pub struct LicenseView {
 /// Where a license's text is: SPDX's page for an SPDX id, else the LICENSE file of the revision.
 pub fn license_view(r: &RevisionRow, manifest: &Manifest, files_base: &str) -> LicenseView {
     let id = r.license_id.clone();
-    let license_file = ["LICENSE", "LICENSE.md", "LICENSE.txt", "LICENCE", "license", "LICENSE.MD"]
-        .into_iter()
-        .find(|p| manifest.file(p).is_some())
-        .map(|p| format!("{files_base}{}", path_url(p)));
+    let license_file = [
+        "LICENSE",
+        "LICENSE.md",
+        "LICENSE.txt",
+        "LICENCE",
+        "license",
+        "LICENSE.MD",
+    ]
+    .into_iter()
+    .find(|p| manifest.file(p).is_some())
+    .map(|p| format!("{files_base}{}", path_url(p)));
     let url = match spdx::license_id(&id) {
         Some(l) if !id.eq_ignore_ascii_case("other") => {
             Some(format!("https://spdx.org/licenses/{}.html", l.name))
         }
         _ => license_file,
     };
-    LicenseView { id, name: r.license_name.clone(), permissive: r.permissive != 0, url }
+    LicenseView {
+        id,
+        name: r.license_name.clone(),
+        permissive: r.permissive != 0,
+        url,
+    }
 }
 
 /// The strings of a front-matter field that is a string or a list of strings.
@@ -142,26 +170,56 @@ pub fn badges(card: &serde_json::Value, license: &LicenseView) -> Vec<Badge> {
     }];
     let models_with = |key: &str, value: &str| Some(format!("/models?{key}={}", seg(value)));
     for task in strings(card, "pipeline_tag") {
-        out.push(Badge { kind: "task", label: "Task", url: models_with("task", &task), text: task });
+        out.push(Badge {
+            kind: "task",
+            label: "Task",
+            url: models_with("task", &task),
+            text: task,
+        });
     }
     for lib in strings(card, "library_name") {
-        out.push(Badge { kind: "library", label: "Library", url: models_with("library", &lib), text: lib });
+        out.push(Badge {
+            kind: "library",
+            label: "Library",
+            url: models_with("library", &lib),
+            text: lib,
+        });
     }
     for base in strings(card, "base_model") {
         let url = base
             .parse::<granary_core::ModelId>()
             .ok()
             .map(|id| format!("/{}/{}", seg(id.owner()), seg(id.name())));
-        out.push(Badge { kind: "base", label: "Base model", text: base, url });
+        out.push(Badge {
+            kind: "base",
+            label: "Base model",
+            text: base,
+            url,
+        });
     }
     for d in strings(card, "datasets") {
-        out.push(Badge { kind: "dataset", label: "Dataset", text: d, url: None });
+        out.push(Badge {
+            kind: "dataset",
+            label: "Dataset",
+            text: d,
+            url: None,
+        });
     }
     for l in strings(card, "language") {
-        out.push(Badge { kind: "language", label: "Language", text: l, url: None });
+        out.push(Badge {
+            kind: "language",
+            label: "Language",
+            text: l,
+            url: None,
+        });
     }
     for t in strings(card, "tags") {
-        out.push(Badge { kind: "tag", label: "Tag", url: models_with("q", &t), text: t });
+        out.push(Badge {
+            kind: "tag",
+            label: "Tag",
+            url: models_with("q", &t),
+            text: t,
+        });
     }
     out
 }
@@ -314,7 +372,12 @@ pub async fn model_page(
     };
     let r = load_revision(&state, &model, &head).await?;
     let manifest = manifest_of(&state, &r)?;
-    let files_base = format!("/api/v1/models/{}/{}/files/{}/", seg(&model.owner), seg(&model.name), r.id);
+    let files_base = format!(
+        "/api/v1/models/{}/{}/files/{}/",
+        seg(&model.owner),
+        seg(&model.name),
+        r.id
+    );
     let card: serde_json::Value = serde_json::from_str(&r.card).unwrap_or_default();
     let license = license_view(&r, &manifest, &files_base);
     ctx.empty = false;
@@ -326,12 +389,17 @@ pub async fn model_page(
     ctx.parameters = (total > 0).then(|| human_count(total));
     ctx.dtypes = params
         .into_iter()
-        .map(|(dtype, n)| DtypeCount { dtype, count: human_count(n) })
+        .map(|(dtype, n)| DtypeCount {
+            dtype,
+            count: human_count(n),
+        })
         .collect();
     ctx.file_count = manifest.files.len();
     ctx.size = human_size(manifest.total_size());
     ctx.updated = Some(when(r.created_at));
-    let reports = crate::routes::verification::reports(&state.db, &model.id, &r.id).await.or_page(&state)?;
+    let reports = crate::routes::verification::reports(&state.db, &model.id, &r.id)
+        .await
+        .or_page(&state)?;
     ctx.pending = reports
         .iter()
         .find(|v| matches!(v.status.as_str(), "queued" | "running"))
@@ -346,19 +414,33 @@ pub async fn model_page(
 }
 
 /// The README of a revision as safe HTML, if it has one.
-async fn readme_html(state: &AppState, manifest: &Manifest, files_base: &str) -> Result<Option<String>, PageError> {
+async fn readme_html(
+    state: &AppState,
+    manifest: &Manifest,
+    files_base: &str,
+) -> Result<Option<String>, PageError> {
     let Some(file) = manifest
         .files
         .iter()
         .find(|f| f.path.as_str() == "README.md")
-        .or_else(|| manifest.files.iter().find(|f| f.path.as_str().eq_ignore_ascii_case("readme.md")))
+        .or_else(|| {
+            manifest
+                .files
+                .iter()
+                .find(|f| f.path.as_str().eq_ignore_ascii_case("readme.md"))
+        })
     else {
         return Ok(None);
     };
     let layout = blobs::find(&state.db, &file.sha256)
         .await
         .or_page(state)?
-        .ok_or_else(|| AppError::internal(anyhow::anyhow!("blob {} of a revision is missing", file.sha256)))
+        .ok_or_else(|| {
+            AppError::internal(anyhow::anyhow!(
+                "blob {} of a revision is missing",
+                file.sha256
+            ))
+        })
         .or_page(state)?;
     let bytes = state
         .storage

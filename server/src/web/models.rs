@@ -9,7 +9,7 @@ use std::sync::{LazyLock, Mutex};
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
 
-use super::{OrPage, PageResult, human_count, human_size, page, query_value, seg, when, When};
+use super::{OrPage, PageResult, When, human_count, human_size, page, query_value, seg, when};
 use crate::app::AppState;
 use crate::db::blobs;
 use crate::db::web::{self as q, ListedModel, Search, Sort};
@@ -107,14 +107,22 @@ impl ListQuery {
             permissive_only: matches!(self.permissive.as_str(), "on" | "1" | "true"),
             task: some(&self.task),
             library: some(&self.library),
-            verification: some(&self.verified)
-                .filter(|v| matches!(v.as_str(), "passed" | "degraded" | "failed" | "error" | "unverified")),
+            verification: some(&self.verified).filter(|v| {
+                matches!(
+                    v.as_str(),
+                    "passed" | "degraded" | "failed" | "error" | "unverified"
+                )
+            }),
             sort: sort_of(&self.sort),
         }
     }
 
     fn page(&self) -> u64 {
-        self.page.as_deref().and_then(|p| p.parse().ok()).unwrap_or(1).clamp(1, 10_000)
+        self.page
+            .as_deref()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(1)
+            .clamp(1, 10_000)
     }
 
     /// The query string of this list at page `page` (empty values left out).
@@ -138,7 +146,11 @@ impl ListQuery {
         if page > 1 {
             parts.push(format!("page={page}"));
         }
-        if parts.is_empty() { "/models".into() } else { format!("/models?{}", parts.join("&")) }
+        if parts.is_empty() {
+            "/models".into()
+        } else {
+            format!("/models?{}", parts.join("&"))
+        }
     }
 }
 
@@ -169,13 +181,30 @@ struct ListPage {
 
 /// Common choices offered by the filter inputs (any value may be typed).
 const LICENSES: &[&str] = &[
-    "apache-2.0", "mit", "bsd-3-clause", "bsd-2-clause", "cc-by-4.0", "cc-by-sa-4.0", "openrail",
-    "llama3", "gemma", "other",
+    "apache-2.0",
+    "mit",
+    "bsd-3-clause",
+    "bsd-2-clause",
+    "cc-by-4.0",
+    "cc-by-sa-4.0",
+    "openrail",
+    "llama3",
+    "gemma",
+    "other",
 ];
 const TASKS: &[&str] = &[
-    "text-generation", "text-classification", "token-classification", "fill-mask",
-    "feature-extraction", "sentence-similarity", "question-answering", "summarization",
-    "translation", "image-classification", "automatic-speech-recognition", "text-to-image",
+    "text-generation",
+    "text-classification",
+    "token-classification",
+    "fill-mask",
+    "feature-extraction",
+    "sentence-similarity",
+    "question-answering",
+    "summarization",
+    "translation",
+    "image-classification",
+    "automatic-speech-recognition",
+    "text-to-image",
 ];
 
 /// `GET /models`.
@@ -192,11 +221,16 @@ pub async fn list(State(state): State<AppState>, Query(query): Query<ListQuery>)
     } else {
         // The architecture is in each head revision's config.json, not in the database:
         // filter the other way's matches here, then page.
-        let rows = q::search(&state.db, &search, 0, None).await.or_page(&state)?;
+        let rows = q::search(&state.db, &search, 0, None)
+            .await
+            .or_page(&state)?;
         let mut matched = Vec::new();
         for row in &rows {
             let found = architecture(&state, &row.id, &row.head_revision).await;
-            if found.as_deref().is_some_and(|a| a.eq_ignore_ascii_case(&arch)) {
+            if found
+                .as_deref()
+                .is_some_and(|a| a.eq_ignore_ascii_case(&arch))
+            {
                 let mut it = item(row);
                 it.architecture = found;
                 matched.push(it);
@@ -204,7 +238,14 @@ pub async fn list(State(state): State<AppState>, Query(query): Query<ListQuery>)
         }
         let total = matched.len() as u64;
         let start = ((page_no - 1) * PER_PAGE) as usize;
-        (matched.into_iter().skip(start).take(PER_PAGE as usize).collect(), total)
+        (
+            matched
+                .into_iter()
+                .skip(start)
+                .take(PER_PAGE as usize)
+                .collect(),
+            total,
+        )
     };
     for m in models.iter_mut().filter(|m| m.architecture.is_none()) {
         m.architecture = architecture(&state, &m.model_id, &m.head).await;
@@ -240,11 +281,14 @@ pub async fn list(State(state): State<AppState>, Query(query): Query<ListQuery>)
 }
 
 /// `architectures[0]` of config.json, by the blob's digest: blobs never change.
-static ARCHITECTURES: LazyLock<Mutex<HashMap<String, Option<String>>>> = LazyLock::new(Default::default);
+static ARCHITECTURES: LazyLock<Mutex<HashMap<String, Option<String>>>> =
+    LazyLock::new(Default::default);
 
 /// The architecture config.json of a revision names (`LlamaForCausalLM`), if any.
 pub async fn architecture(state: &AppState, model_id: &str, revision_id: &str) -> Option<String> {
-    let sha = q::file_digest(&state.db, model_id, revision_id, "config.json").await.ok()??;
+    let sha = q::file_digest(&state.db, model_id, revision_id, "config.json")
+        .await
+        .ok()??;
     if let Some(hit) = ARCHITECTURES.lock().ok()?.get(&sha) {
         return hit.clone();
     }
@@ -264,7 +308,11 @@ async fn read_architecture(state: &AppState, sha: &str) -> Option<String> {
     if layout.size > MAX_CONFIG {
         return None;
     }
-    let bytes = state.storage.read_blob_range(layout, 0..layout.size).await.ok()?;
+    let bytes = state
+        .storage
+        .read_blob_range(layout, 0..layout.size)
+        .await
+        .ok()?;
     let config: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
     config
         .get("architectures")

@@ -26,11 +26,20 @@ pub async fn owner(
     Path(owner): Path<String>,
 ) -> PageResult {
     let not_found = || AppError::NotFound(format!("There is no user or organisation `{owner}`."));
-    granary_core::names::validate_owner(&owner).map_err(|_| not_found()).or_page(&state)?;
-    let user = users::find_by_name(&state.db, &owner).await.or_page(&state)?;
+    granary_core::names::validate_owner(&owner)
+        .map_err(|_| not_found())
+        .or_page(&state)?;
+    let user = users::find_by_name(&state.db, &owner)
+        .await
+        .or_page(&state)?;
     // Members of an organisation see its private models, as everywhere else (access.rs).
-    let sees_private = crate::access::role_on(&state.db, &caller, &owner).await.or_page(&state)?.is_some();
-    let models = q::owner_models(&state.db, &owner, sees_private).await.or_page(&state)?;
+    let sees_private = crate::access::role_on(&state.db, &caller, &owner)
+        .await
+        .or_page(&state)?
+        .is_some();
+    let models = q::owner_models(&state.db, &owner, sees_private)
+        .await
+        .or_page(&state)?;
     if user.is_none() && models.is_empty() {
         return Err(not_found()).or_page(&state);
     }

@@ -12,7 +12,10 @@ use pulldown_cmark::{Event, HeadingLevel, Options, Parser, Tag, TagEnd};
 /// The Markdown body of a card, without its front matter block.
 pub fn strip_front_matter(readme: &str) -> &str {
     let text = readme.strip_prefix('\u{feff}').unwrap_or(readme);
-    let Some(rest) = text.strip_prefix("---\n").or_else(|| text.strip_prefix("---\r\n")) else {
+    let Some(rest) = text
+        .strip_prefix("---\n")
+        .or_else(|| text.strip_prefix("---\r\n"))
+    else {
         return text;
     };
     if let Some(rest) = rest.strip_prefix("---") {
@@ -38,9 +41,17 @@ pub fn markdown_to_safe_html(markdown: &str, files_base: &str) -> String {
         | Options::ENABLE_STRIKETHROUGH
         | Options::ENABLE_TASKLISTS;
     let events = Parser::new_ext(markdown, options).map(|event| match event {
-        Event::Start(Tag::Heading { level, id, classes, attrs }) => {
-            Event::Start(Tag::Heading { level: demote(level), id, classes, attrs })
-        }
+        Event::Start(Tag::Heading {
+            level,
+            id,
+            classes,
+            attrs,
+        }) => Event::Start(Tag::Heading {
+            level: demote(level),
+            id,
+            classes,
+            attrs,
+        }),
         Event::End(TagEnd::Heading(level)) => Event::End(TagEnd::Heading(demote(level))),
         other => other,
     });
@@ -134,17 +145,29 @@ mod tests {
 
     #[test]
     fn strips_front_matter() {
-        assert_eq!(strip_front_matter("---\nlicense: mit\n---\n# Hi\n"), "# Hi\n");
+        assert_eq!(
+            strip_front_matter("---\nlicense: mit\n---\n# Hi\n"),
+            "# Hi\n"
+        );
         assert_eq!(strip_front_matter("# Hi\n"), "# Hi\n");
-        assert_eq!(strip_front_matter("---\r\nlicense: mit\r\n---\r\nbody"), "body");
+        assert_eq!(
+            strip_front_matter("---\r\nlicense: mit\r\n---\r\nbody"),
+            "body"
+        );
         assert_eq!(strip_front_matter("---\nlicense: mit\n---"), "");
     }
 
     #[test]
     fn renders_tables_code_and_demotes_headings() {
-        let html = markdown_to_safe_html("# T\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n```rust\nfn x() {}\n```\n", BASE);
+        let html = markdown_to_safe_html(
+            "# T\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n```rust\nfn x() {}\n```\n",
+            BASE,
+        );
         assert!(html.contains("<h2>T</h2>"), "{html}");
-        assert!(html.contains("<table>") && html.contains("<td>1</td>"), "{html}");
+        assert!(
+            html.contains("<table>") && html.contains("<td>1</td>"),
+            "{html}"
+        );
         assert!(html.contains("<code class=\"language-rust\">"), "{html}");
     }
 
@@ -157,18 +180,39 @@ mod tests {
             <a href=\"https://ok.example\" onclick=\"alert(1)\" style=\"color:red\">ok</a>\n\n\
             <form action=\"/x\"><input type=\"text\" name=\"q\"></form>\n";
         let html = markdown_to_safe_html(card, BASE);
-        for bad in ["<script", "onerror", "javascript:", "<iframe", "onclick", "style=", "<form", "type=\"text\""] {
+        for bad in [
+            "<script",
+            "onerror",
+            "javascript:",
+            "<iframe",
+            "onclick",
+            "style=",
+            "<form",
+            "type=\"text\"",
+        ] {
             assert!(!html.contains(bad), "{bad} survived in {html}");
         }
         assert!(html.contains("href=\"https://ok.example\""), "{html}");
-        assert!(html.contains("rel=\"nofollow noopener noreferrer\""), "{html}");
+        assert!(
+            html.contains("rel=\"nofollow noopener noreferrer\""),
+            "{html}"
+        );
     }
 
     #[test]
     fn resolves_relative_urls_into_the_revision() {
-        let html = markdown_to_safe_html("![plot](images/plot.png) [lic](./LICENSE) [up](../../x) [s](#usage)", BASE);
-        assert!(html.contains("src=\"/api/v1/models/alice/m/files/abc/images/plot.png\""), "{html}");
-        assert!(html.contains("href=\"/api/v1/models/alice/m/files/abc/LICENSE\""), "{html}");
+        let html = markdown_to_safe_html(
+            "![plot](images/plot.png) [lic](./LICENSE) [up](../../x) [s](#usage)",
+            BASE,
+        );
+        assert!(
+            html.contains("src=\"/api/v1/models/alice/m/files/abc/images/plot.png\""),
+            "{html}"
+        );
+        assert!(
+            html.contains("href=\"/api/v1/models/alice/m/files/abc/LICENSE\""),
+            "{html}"
+        );
         assert!(html.contains("href=\"#usage\""), "{html}");
         assert!(!html.contains("../"), "{html}");
     }

@@ -36,14 +36,18 @@ impl fmt::Debug for Web {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Web")
             .field("templates_dir", &self.templates_dir)
-            .field("templates", &self.tera.as_ref().map(|t| t.get_template_names().count()))
+            .field(
+                "templates",
+                &self.tera.as_ref().map(|t| t.get_template_names().count()),
+            )
             .field("statics", &self.statics.keys().collect::<Vec<_>>())
             .finish()
     }
 }
 
 /// The loaded templates of each configuration this process has served (one, outside tests).
-static LOADED: LazyLock<Mutex<HashMap<(PathBuf, PathBuf), Arc<Web>>>> = LazyLock::new(Default::default);
+static LOADED: LazyLock<Mutex<HashMap<(PathBuf, PathBuf), Arc<Web>>>> =
+    LazyLock::new(Default::default);
 
 impl Web {
     /// The templates and static files `state`'s configuration names, loaded on first use.
@@ -67,8 +71,12 @@ impl Web {
         let templates_dir = dir.display().to_string();
         let tera = if dir.is_dir() {
             let glob = format!("{}/**/*.html", templates_dir.trim_end_matches('/'));
-            let mut tera = tera::Tera::new(&glob)
-                .map_err(|e| anyhow::anyhow!("cannot load the web templates in {templates_dir}: {}", chain(&e)))?;
+            let mut tera = tera::Tera::new(&glob).map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot load the web templates in {templates_dir}: {}",
+                    chain(&e)
+                )
+            })?;
             tera.autoescape_on(vec![".html"]);
             tera.set_escape_fn(escape_html);
             Some(tera)
@@ -82,7 +90,11 @@ impl Web {
         } else {
             tracing::warn!(dir = %config.static_dir.display(), "no static directory (see --static-dir)");
         }
-        Ok(Self { tera, templates_dir, statics })
+        Ok(Self {
+            tera,
+            templates_dir,
+            statics,
+        })
     }
 
     /// Renders a template with `ctx` plus the values every page uses.
@@ -137,7 +149,11 @@ fn chain(e: &dyn std::error::Error) -> String {
     out
 }
 
-fn load_statics(dir: &Path, prefix: &str, out: &mut HashMap<String, StaticFile>) -> anyhow::Result<()> {
+fn load_statics(
+    dir: &Path,
+    prefix: &str,
+    out: &mut HashMap<String, StaticFile>,
+) -> anyhow::Result<()> {
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
         let name = entry.file_name().to_string_lossy().into_owned();
@@ -156,7 +172,14 @@ fn load_statics(dir: &Path, prefix: &str, out: &mut HashMap<String, StaticFile>)
             Some("txt") => "text/plain; charset=utf-8",
             _ => "application/octet-stream",
         };
-        out.insert(key, StaticFile { bytes, content_type, etag: format!("\"{}\"", &digest[..16]) });
+        out.insert(
+            key,
+            StaticFile {
+                bytes,
+                content_type,
+                etag: format!("\"{}\"", &digest[..16]),
+            },
+        );
     }
     Ok(())
 }
@@ -179,17 +202,29 @@ pub async fn static_file(
     let matches = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == file.etag || t.trim() == "*"));
+        .is_some_and(|v| {
+            v.split(',')
+                .any(|t| t.trim() == file.etag || t.trim() == "*")
+        });
     if matches {
-        return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag), (header::CACHE_CONTROL, cache)])
+        return (
+            StatusCode::NOT_MODIFIED,
+            [(header::ETAG, etag), (header::CACHE_CONTROL, cache)],
+        )
             .into_response();
     }
     (
         [
-            (header::CONTENT_TYPE, HeaderValue::from_static(file.content_type)),
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(file.content_type),
+            ),
             (header::ETAG, etag),
             (header::CACHE_CONTROL, cache),
-            (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
+            (
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            ),
         ],
         file.bytes.clone(),
     )

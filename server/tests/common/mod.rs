@@ -93,8 +93,12 @@ impl TestApp {
     /// Creates a user and returns a write token.
     pub async fn user(&self, name: &str) -> String {
         let now = granary_core::time::now_ms();
-        let user = granary_server::db::users::ensure(&self.app.db, name, false, now).await.unwrap();
-        granary_server::db::users::create_token(&self.app.db, &user.id, "test", "admin", now).await.unwrap()
+        let user = granary_server::db::users::ensure(&self.app.db, name, false, now)
+            .await
+            .unwrap();
+        granary_server::db::users::create_token(&self.app.db, &user.id, "test", "admin", now)
+            .await
+            .unwrap()
     }
 
     pub fn api(&self, path: &str) -> String {
@@ -106,7 +110,13 @@ impl TestApp {
     }
 
     pub async fn post_json(&self, token: &str, path: &str, body: &Value) -> Response {
-        self.client.post(self.api(path)).bearer_auth(token).json(body).send().await.unwrap()
+        self.client
+            .post(self.api(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
     }
 
     /// A token of a server administrator (`granary-admin`, created on first use).
@@ -140,16 +150,34 @@ impl TestApp {
     /// Starts (or finds) the upload of `bytes`.
     pub async fn start_upload(&self, token: &str, bytes: &[u8]) -> UploadStatus {
         let res = self
-            .post_json(token, "/uploads", &json!({"sha256": Sha256::of(bytes), "size": bytes.len()}))
+            .post_json(
+                token,
+                "/uploads",
+                &json!({"sha256": Sha256::of(bytes), "size": bytes.len()}),
+            )
             .await;
-        assert_eq!(res.status(), StatusCode::OK, "{}", res.text().await.unwrap());
+        assert_eq!(
+            res.status(),
+            StatusCode::OK,
+            "{}",
+            res.text().await.unwrap()
+        );
         res.json().await.unwrap()
     }
 
-    pub async fn put_part(&self, token: &str, status: &UploadStatus, bytes: &[u8], n: u64) -> Response {
+    pub async fn put_part(
+        &self,
+        token: &str,
+        status: &UploadStatus,
+        bytes: &[u8],
+        n: u64,
+    ) -> Response {
         let (a, b) = status.part_range(n);
         self.client
-            .put(self.api(&format!("/uploads/{}/parts/{n}", status.id.as_ref().unwrap())))
+            .put(self.api(&format!(
+                "/uploads/{}/parts/{n}",
+                status.id.as_ref().unwrap()
+            )))
             .bearer_auth(token)
             .body(bytes[a as usize..b as usize].to_vec())
             .send()
@@ -159,7 +187,10 @@ impl TestApp {
 
     pub async fn complete(&self, token: &str, status: &UploadStatus) -> Response {
         self.client
-            .post(self.api(&format!("/uploads/{}/complete", status.id.as_ref().unwrap())))
+            .post(self.api(&format!(
+                "/uploads/{}/complete",
+                status.id.as_ref().unwrap()
+            )))
             .bearer_auth(token)
             .send()
             .await
@@ -174,10 +205,20 @@ impl TestApp {
         }
         for n in status.missing_parts() {
             let res = self.put_part(token, &status, bytes, n).await;
-            assert_eq!(res.status(), StatusCode::OK, "{}", res.text().await.unwrap());
+            assert_eq!(
+                res.status(),
+                StatusCode::OK,
+                "{}",
+                res.text().await.unwrap()
+            );
         }
         let res = self.complete(token, &status).await;
-        assert_eq!(res.status(), StatusCode::OK, "{}", res.text().await.unwrap());
+        assert_eq!(
+            res.status(),
+            StatusCode::OK,
+            "{}",
+            res.text().await.unwrap()
+        );
     }
 
     /// Uploads every file and commits them; returns the raw response.
@@ -200,13 +241,25 @@ impl TestApp {
         if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
             b.extend(e.clone());
         }
-        self.post_json(token, &format!("/models/{model}/commits"), &body).await
+        self.post_json(token, &format!("/models/{model}/commits"), &body)
+            .await
     }
 
     /// `push`, asserting success; returns the revision id.
-    pub async fn push_ok(&self, token: &str, model: &str, files: &[(&str, Vec<u8>)], parent: Option<&str>) -> String {
+    pub async fn push_ok(
+        &self,
+        token: &str,
+        model: &str,
+        files: &[(&str, Vec<u8>)],
+        parent: Option<&str>,
+    ) -> String {
         let res = self.push(token, model, files, parent, json!({})).await;
-        assert_eq!(res.status(), StatusCode::CREATED, "{}", res.text().await.unwrap());
+        assert_eq!(
+            res.status(),
+            StatusCode::CREATED,
+            "{}",
+            res.text().await.unwrap()
+        );
         let v: Value = res.json().await.unwrap();
         v["id"].as_str().unwrap().to_string()
     }
@@ -226,7 +279,13 @@ impl TestApp {
 
     /// A Git LFS upload batch for one object of `size` bytes with digest `oid`; answers the
     /// batch's first object.
-    pub async fn lfs_batch_one(&self, token: &str, model: &str, oid: &Sha256, size: usize) -> Value {
+    pub async fn lfs_batch_one(
+        &self,
+        token: &str,
+        model: &str,
+        oid: &Sha256,
+        size: usize,
+    ) -> Value {
         let batch = json!({"operation": "upload", "transfers": ["basic"], "hash_algo": "sha256",
             "objects": [{"oid": oid.hex(), "size": size}]});
         let res = self
@@ -243,13 +302,20 @@ impl TestApp {
 
     /// Runs `fsck --deep` on the registry's data; panics with the report unless clean.
     pub async fn assert_fsck_clean(&self) {
-        let opts = granary_server::maintenance::fsck::FsckOptions { repair: false, deep: true, grace_ms: 0 };
-        let report = granary_server::maintenance::fsck::check(&self.app, opts).await.unwrap();
+        let opts = granary_server::maintenance::fsck::FsckOptions {
+            repair: false,
+            deep: true,
+            grace_ms: 0,
+        };
+        let report = granary_server::maintenance::fsck::check(&self.app, opts)
+            .await
+            .unwrap();
         assert!(report.is_clean(), "fsck --deep: {:?}", report.problems);
     }
 
     pub async fn download(&self, model: &str, rev: &str, path: &str) -> Response {
-        self.get(&format!("/models/{model}/files/{rev}/{path}")).await
+        self.get(&format!("/models/{model}/files/{rev}/{path}"))
+            .await
     }
 
     /// Every object key in the store, sorted.
@@ -278,12 +344,18 @@ impl Drop for TestApp {
 }
 
 pub fn commit_file(path: &str, bytes: &[u8]) -> CommitFile {
-    CommitFile { path: RepoPath::parse(path).unwrap(), size: bytes.len() as u64, sha256: Sha256::of(bytes) }
+    CommitFile {
+        path: RepoPath::parse(path).unwrap(),
+        size: bytes.len() as u64,
+        sha256: Sha256::of(bytes),
+    }
 }
 
 /// Deterministic pseudo-random f32 values in [-1, 1).
 pub fn f32_bytes(n: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut x = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     let mut out = Vec::with_capacity(n * 4);
     for _ in 0..n {
         x ^= x << 13;
@@ -299,8 +371,18 @@ pub fn f32_bytes(n: usize, seed: u64) -> Vec<u8> {
 pub fn shard(mib: usize, seed: u64) -> Vec<u8> {
     let n = mib * 1024 * 1024 / 4 / 2;
     granary_core::safetensors_header::build(&[
-        (&format!("layer{seed}.weight"), "F32", vec![(n / 256) as u64, 256], f32_bytes(n, seed)),
-        (&format!("layer{seed}.bias"), "F32", vec![n as u64], f32_bytes(n, seed + 100)),
+        (
+            &format!("layer{seed}.weight"),
+            "F32",
+            vec![(n / 256) as u64, 256],
+            f32_bytes(n, seed),
+        ),
+        (
+            &format!("layer{seed}.bias"),
+            "F32",
+            vec![n as u64],
+            f32_bytes(n, seed + 100),
+        ),
     ])
 }
 
@@ -312,7 +394,10 @@ pub fn model_files() -> Vec<(&'static str, Vec<u8>)> {
         ("model-00001-of-00003.safetensors", shard(2, 1)),
         ("model-00002-of-00003.safetensors", shard(2, 2)),
         ("model-00003-of-00003.safetensors", shard(2, 3)),
-        ("config.json", br#"{"architectures": ["LlamaForCausalLM"], "hidden_size": 256}"#.to_vec()),
+        (
+            "config.json",
+            br#"{"architectures": ["LlamaForCausalLM"], "hidden_size": 256}"#.to_vec(),
+        ),
         ("README.md", README.as_bytes().to_vec()),
     ]
 }
@@ -322,7 +407,11 @@ pub fn model_files() -> Vec<(&'static str, Vec<u8>)> {
 pub fn stored_zip(members: &[(&str, &[u8])]) -> Vec<u8> {
     let (mut out, mut central) = (Vec::new(), Vec::new());
     for (name, data) in members {
-        let (offset, size, name_len) = (out.len() as u32, (data.len() as u32).to_le_bytes(), (name.len() as u16).to_le_bytes());
+        let (offset, size, name_len) = (
+            out.len() as u32,
+            (data.len() as u32).to_le_bytes(),
+            (name.len() as u16).to_le_bytes(),
+        );
         out.extend_from_slice(b"PK\x03\x04\x14\x00\x00\x00\x00\x00");
         out.extend_from_slice(&[0; 8]);
         out.extend_from_slice(&size);

@@ -10,7 +10,8 @@ pub struct TestDatabase {
 }
 
 fn server() -> String {
-    std::env::var("GRANARY_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+    std::env::var("GRANARY_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
 }
 
 impl TestDatabase {
@@ -20,8 +21,14 @@ impl TestDatabase {
         let mut conn = sqlx::PgConnection::connect(&format!("{}/postgres", server()))
             .await
             .expect("PostgreSQL must run on 127.0.0.1:5432 for the postgres tests (GRANARY_TEST_POSTGRES to change)");
-        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.unwrap();
-        Self { url: format!("{}/{name}", server()), name }
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        Self {
+            url: format!("{}/{name}", server()),
+            name,
+        }
     }
 }
 
@@ -33,7 +40,9 @@ impl Drop for TestDatabase {
         let admin = format!("{}/postgres", server());
         let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
         let dropped = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
             rt.block_on(async {
                 let mut conn = sqlx::PgConnection::connect(&admin).await?;
                 sqlx::query(&sql).execute(&mut conn).await?;
@@ -43,7 +52,10 @@ impl Drop for TestDatabase {
         })
         .join();
         if !matches!(dropped, Ok(Ok(()))) {
-            eprintln!("could not drop the test database {}: {dropped:?}", self.name);
+            eprintln!(
+                "could not drop the test database {}: {dropped:?}",
+                self.name
+            );
         }
     }
 }

@@ -18,21 +18,36 @@ pub struct Moto {
 impl Moto {
     /// Starts `moto_server` and creates `bucket`.
     pub async fn start(bucket: &str) -> Self {
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = Command::new(std::env::var("GRANARY_TEST_MOTO").unwrap_or_else(|_| "moto_server".into()))
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("moto_server must be installed (pip install 'moto[server]') for the S3 tests");
-        let moto = Self { child, endpoint: format!("http://127.0.0.1:{port}") };
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(
+            std::env::var("GRANARY_TEST_MOTO").unwrap_or_else(|_| "moto_server".into()),
+        )
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("moto_server must be installed (pip install 'moto[server]') for the S3 tests");
+        let moto = Self {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+        };
         let client = reqwest::Client::new();
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            match client.put(format!("{}/{bucket}", moto.endpoint)).send().await {
+            match client
+                .put(format!("{}/{bucket}", moto.endpoint))
+                .send()
+                .await
+            {
                 Ok(r) if r.status().is_success() => break,
-                _ if Instant::now() > deadline => panic!("moto_server did not start on port {port}"),
+                _ if Instant::now() > deadline => {
+                    panic!("moto_server did not start on port {port}")
+                }
                 _ => tokio::time::sleep(Duration::from_millis(100)).await,
             }
         }

@@ -154,10 +154,22 @@ fn first_local_member(head: &[u8]) -> Option<String> {
         return None;
     }
     let (at, name_len) = (LOCAL_LEN as usize, le(head, 26, 2) as usize);
-    let name = head.get(at..at + name_len).unwrap_or(&head[at.min(head.len())..]);
+    let name = head
+        .get(at..at + name_len)
+        .unwrap_or(&head[at.min(head.len())..]);
     let kind = pickle_name(name)?;
-    let shown = Member { name: name.to_vec(), flags: 0, method: 0, compressed_size: 0, size: 0, local_header: 0 };
-    Some(format!("a zip archive whose first member is the pickle `{}`{kind}", shown.display_name()))
+    let shown = Member {
+        name: name.to_vec(),
+        flags: 0,
+        method: 0,
+        compressed_size: 0,
+        size: 0,
+        local_header: 0,
+    };
+    Some(format!(
+        "a zip archive whose first member is the pickle `{}`{kind}",
+        shown.display_name()
+    ))
 }
 
 /// `.pkl` and `.pickle` members, and what they usually are.

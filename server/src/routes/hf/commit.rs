@@ -23,7 +23,10 @@ use granary_core::{RepoPath, Sha256};
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 
-use super::{HfCaller, HfError, HfResult, base_url, commit_oid, json_status, manifest_files, readable, revision};
+use super::{
+    HfCaller, HfError, HfResult, base_url, commit_oid, json_status, manifest_files, readable,
+    revision,
+};
 use crate::app::{AppState, Stats};
 use crate::db::{blobs, refs};
 use crate::error::{AppError, AppResult, Path};
@@ -34,12 +37,27 @@ const MAX_LINE: usize = 1024 * 1024;
 
 /// One operation of a commit, in body order.
 enum Op {
-    Header { summary: String, description: String, parent: Option<String> },
-    File { path: String, blob: BlobLayout },
-    Lfs { path: String, oid: String, size: Option<u64> },
+    Header {
+        summary: String,
+        description: String,
+        parent: Option<String>,
+    },
+    File {
+        path: String,
+        blob: BlobLayout,
+    },
+    Lfs {
+        path: String,
+        oid: String,
+        size: Option<u64>,
+    },
     Delete(String),
     DeleteFolder(String),
-    Copy { src: String, dest: String, src_revision: Option<String> },
+    Copy {
+        src: String,
+        dest: String,
+        src_revision: Option<String>,
+    },
 }
 
 pub async fn create_commit(
@@ -50,14 +68,23 @@ pub async fn create_commit(
     RawQuery(raw): RawQuery,
     body: Body,
 ) -> HfResult<Response> {
-    if raw.as_deref().is_some_and(|q| q.split('&').any(|p| p == "create_pr=1" || p == "create_pr=true")) {
-        return Err(HfError::invalid("Granary has no pull requests: commit to a branch instead"));
+    if raw.as_deref().is_some_and(|q| {
+        q.split('&')
+            .any(|p| p == "create_pr=1" || p == "create_pr=true")
+    }) {
+        return Err(HfError::invalid(
+            "Granary has no pull requests: commit to a branch instead",
+        ));
     }
     let model = readable(&state, &caller, &owner, &name).await?;
     let user = super::writer(&state, &caller, &model.owner).await?;
     let head = match refs::find(&state.db, &model.id, refs::BRANCH, &branch).await? {
         Some(r) => Some(r.revision_id),
-        None if branch == model.default_branch && refs::list(&state.db, &model.id).await?.is_empty() => None,
+        None if branch == model.default_branch
+            && refs::list(&state.db, &model.id).await?.is_empty() =>
+        {
+            None
+        }
         None => {
             return Err(AppError::RevisionNotFound(format!(
                 "{} has no branch `{branch}`: commits go to an existing branch (create it first)",
@@ -68,8 +95,15 @@ pub async fn create_commit(
     };
 
     let ops = read_ops(&state, &user.id, body).await?;
-    let Some(Op::Header { summary, description, parent }) = ops.first() else {
-        return Err(HfError::invalid("the first line of a commit must be its `header`"));
+    let Some(Op::Header {
+        summary,
+        description,
+        parent,
+    }) = ops.first()
+    else {
+        return Err(HfError::invalid(
+            "the first line of a commit must be its `header`",
+        ));
     };
     let parent_id = match parent {
         Some(p) => Some(revision(&state, &model, p).await?.id.clone()),
@@ -79,19 +113,29 @@ pub async fn create_commit(
     if let Some(p) = &parent_id {
         let r = revision(&state, &model, p).await?;
         for f in manifest_files(&r)?.files {
-            files.insert(f.path.to_string(), CommitFile { path: f.path, size: f.size, sha256: f.sha256 });
+            files.insert(
+                f.path.to_string(),
+                CommitFile {
+                    path: f.path,
+                    size: f.size,
+                    sha256: f.sha256,
+                },
+            );
         }
     }
     let base = files.clone();
     for op in &ops[1..] {
         match op {
-            Op::Header { .. } => return Err(HfError::invalid("a commit has one `header` line, first")),
+            Op::Header { .. } => {
+                return Err(HfError::invalid("a commit has one `header` line, first"));
+            }
             Op::File { path, blob } => {
                 files.insert(path.clone(), commit_file(path, blob.sha256, blob.size)?);
             }
             Op::Lfs { path, oid, size } => {
-                let sha: Sha256 =
-                    oid.parse().map_err(|_| HfError::invalid(format!("`{path}`: `{oid}` is not a SHA-256")))?;
+                let sha: Sha256 = oid
+                    .parse()
+                    .map_err(|_| HfError::invalid(format!("`{path}`: `{oid}` is not a SHA-256")))?;
                 // The size is the client's word; the commit checks it, and that the
                 // caller may name this blob, like every other file.
                 let size = match size {
@@ -104,7 +148,10 @@ pub async fn create_commit(
             }
             Op::Delete(path) => {
                 if files.remove(path.trim_matches('/')).is_none() {
-                    return Err(AppError::EntryNotFound(format!("cannot delete `{path}`: no such file")).into());
+                    return Err(AppError::EntryNotFound(format!(
+                        "cannot delete `{path}`: no such file"
+                    ))
+                    .into());
                 }
             }
             Op::DeleteFolder(path) => {
@@ -116,26 +163,44 @@ pub async fn create_commit(
                     files.retain(|p, _| !p.starts_with(&prefix));
                 }
             }
-            Op::Copy { src, dest, src_revision } => {
+            Op::Copy {
+                src,
+                dest,
+                src_revision,
+            } => {
                 let source = match src_revision {
                     Some(rev) => {
                         let r = revision(&state, &model, rev).await?;
-                        manifest_files(&r)?.files.into_iter().find(|f| f.path.as_str() == src).map(|f| (f.sha256, f.size))
+                        manifest_files(&r)?
+                            .files
+                            .into_iter()
+                            .find(|f| f.path.as_str() == src)
+                            .map(|f| (f.sha256, f.size))
                     }
                     None => base.get(src).map(|f| (f.sha256, f.size)),
                 };
                 let (sha, size) = source.ok_or_else(|| {
-                    HfError::from(AppError::EntryNotFound(format!("cannot copy `{src}`: no such file")))
+                    HfError::from(AppError::EntryNotFound(format!(
+                        "cannot copy `{src}`: no such file"
+                    )))
                 })?;
                 files.insert(dest.clone(), commit_file(dest, sha, size)?);
             }
         }
     }
-    let message = if description.trim().is_empty() { summary.clone() } else { format!("{summary}\n\n{description}") };
+    let message = if description.trim().is_empty() {
+        summary.clone()
+    } else {
+        format!("{summary}\n\n{description}")
+    };
     let id = super::repo_id(&model.owner, &model.name)?;
     let req = CommitRequest {
         branch: branch.clone(),
-        parent: parent_id.as_deref().map(str::parse).transpose().map_err(AppError::internal)?,
+        parent: parent_id
+            .as_deref()
+            .map(str::parse)
+            .transpose()
+            .map_err(AppError::internal)?,
         message,
         license: None,
         license_name: None,
@@ -155,8 +220,15 @@ pub async fn create_commit(
 }
 
 /// The size of a blob the caller may name by digest (an `lfsFile` line without `size`).
-async fn lfs_size(state: &AppState, caller: &crate::auth::Caller, sha: &Sha256) -> HfResult<Option<u64>> {
-    if !crate::access::referable_blobs(&state.db, caller, &[*sha]).await?.contains(sha) {
+async fn lfs_size(
+    state: &AppState,
+    caller: &crate::auth::Caller,
+    sha: &Sha256,
+) -> HfResult<Option<u64>> {
+    if !crate::access::referable_blobs(&state.db, caller, &[*sha])
+        .await?
+        .contains(sha)
+    {
         return Ok(None);
     }
     Ok(blobs::find(&state.db, sha).await?.map(|b| b.size))
@@ -179,20 +251,36 @@ impl Inline {
     fn start(state: &AppState, uploader: &str) -> Self {
         let (tx, rx) = futures::channel::mpsc::channel(4);
         let (app, uploader) = (state.clone(), uploader.to_string());
-        let task = tokio::spawn(async move { crate::ingest::store_stream(&app, &uploader, rx, None).await });
-        Self { tx, task, pending: Vec::new() }
+        let task =
+            tokio::spawn(
+                async move { crate::ingest::store_stream(&app, &uploader, rx, None).await },
+            );
+        Self {
+            tx,
+            task,
+            pending: Vec::new(),
+        }
     }
 
     /// Decodes the whole 4-character groups of `pending` (all of it when `last`) and sends them.
     async fn feed(&mut self, state: &AppState, text: &[u8], last: bool) -> HfResult<()> {
-        self.pending.extend(text.iter().filter(|b| !b.is_ascii_whitespace() && **b != b'\\'));
-        let whole = if last { self.pending.len() } else { self.pending.len() / 4 * 4 };
+        self.pending.extend(
+            text.iter()
+                .filter(|b| !b.is_ascii_whitespace() && **b != b'\\'),
+        );
+        let whole = if last {
+            self.pending.len()
+        } else {
+            self.pending.len() / 4 * 4
+        };
         if whole == 0 || (!last && whole < 64 * 1024) {
             return Ok(());
         }
         let decoded = base64::engine::general_purpose::STANDARD
             .decode(&self.pending[..whole])
-            .map_err(|e| HfError::invalid(format!("an inline file's content is not valid base64: {e}")))?;
+            .map_err(|e| {
+                HfError::invalid(format!("an inline file's content is not valid base64: {e}"))
+            })?;
         self.pending.drain(..whole);
         Stats::add(&state.stats.blob_bytes_received, decoded.len() as u64);
         if self.tx.send(Ok(Bytes::from(decoded))).await.is_err() {
@@ -205,7 +293,9 @@ impl Inline {
     async fn task_error(&mut self) -> HfError {
         match (&mut self.task).await {
             Ok(Err(e)) => e.into(),
-            Ok(Ok(_)) => AppError::internal(anyhow::anyhow!("the blob store stopped reading early")).into(),
+            Ok(Ok(_)) => {
+                AppError::internal(anyhow::anyhow!("the blob store stopped reading early")).into()
+            }
             Err(e) => AppError::internal(e).into(),
         }
     }
@@ -223,7 +313,9 @@ impl Inline {
 /// True when `line` ends with `"content"`, optional spaces, `:`, optional spaces.
 fn at_content_value(line: &[u8]) -> bool {
     let trimmed = line.trim_ascii_end();
-    let Some(before_colon) = trimmed.strip_suffix(b":") else { return false };
+    let Some(before_colon) = trimmed.strip_suffix(b":") else {
+        return false;
+    };
     before_colon.trim_ascii_end().ends_with(b"\"content\"")
 }
 
@@ -237,7 +329,11 @@ async fn read_ops(state: &AppState, uploader: &str, body: Body) -> HfResult<Vec<
     loop {
         let chunk = match stream.next().await {
             Some(Ok(c)) => c,
-            Some(Err(e)) => return Err(HfError::invalid(format!("reading the commit body failed: {e}"))),
+            Some(Err(e)) => {
+                return Err(HfError::invalid(format!(
+                    "reading the commit body failed: {e}"
+                )));
+            }
             None => break,
         };
         let mut rest: &[u8] = &chunk;
@@ -246,7 +342,9 @@ async fn read_ops(state: &AppState, uploader: &str, body: Body) -> HfResult<Vec<
                 match rest.iter().position(|b| *b == b'"') {
                     Some(end) => {
                         current.feed(state, &rest[..end], false).await?;
-                        let done = inline.take().ok_or_else(|| AppError::internal(anyhow::anyhow!("no inline")))?;
+                        let done = inline
+                            .take()
+                            .ok_or_else(|| AppError::internal(anyhow::anyhow!("no inline")))?;
                         blob = Some(done.finish(state).await?);
                         rest = &rest[end + 1..];
                     }
@@ -281,7 +379,8 @@ async fn read_ops(state: &AppState, uploader: &str, body: Body) -> HfResult<Vec<
                     line.push(b);
                     if line.len() > MAX_LINE {
                         return Err(AppError::TooLarge(
-                            "a commit line is too long: over the limit of 1 MiB outside `content`".into(),
+                            "a commit line is too long: over the limit of 1 MiB outside `content`"
+                                .into(),
                         )
                         .into());
                     }
@@ -290,7 +389,9 @@ async fn read_ops(state: &AppState, uploader: &str, body: Body) -> HfResult<Vec<
         }
     }
     if inline.is_some() {
-        return Err(HfError::invalid("the commit body ended inside a file's content"));
+        return Err(HfError::invalid(
+            "the commit body ended inside a file's content",
+        ));
     }
     if let Some(op) = parse_line(&line, blob.take())? {
         ops.push(op);
@@ -303,11 +404,13 @@ fn parse_line(line: &[u8], blob: Option<BlobLayout>) -> HfResult<Option<Op>> {
     if line.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
-    let v: Value = serde_json::from_slice(line).map_err(|e| HfError::invalid(format!("a commit line is not JSON: {e}")))?;
+    let v: Value = serde_json::from_slice(line)
+        .map_err(|e| HfError::invalid(format!("a commit line is not JSON: {e}")))?;
     let key = v["key"].as_str().unwrap_or_default();
     let value = &v["value"];
     let text = |k: &str| value.get(k).and_then(Value::as_str).map(str::to_string);
-    let path = || text("path").ok_or_else(|| HfError::invalid(format!("a `{key}` line needs a `path`")));
+    let path =
+        || text("path").ok_or_else(|| HfError::invalid(format!("a `{key}` line needs a `path`")));
     let op = match key {
         "header" => Op::Header {
             summary: text("summary").unwrap_or_default(),
@@ -317,11 +420,16 @@ fn parse_line(line: &[u8], blob: Option<BlobLayout>) -> HfResult<Option<Op>> {
         "file" => {
             if let Some(enc) = text("encoding") {
                 if enc != "base64" {
-                    return Err(HfError::invalid(format!("inline files must be base64-encoded, not `{enc}`")));
+                    return Err(HfError::invalid(format!(
+                        "inline files must be base64-encoded, not `{enc}`"
+                    )));
                 }
             }
             let blob = blob.ok_or_else(|| HfError::invalid("a `file` line needs a `content`"))?;
-            Op::File { path: path()?, blob }
+            Op::File {
+                path: path()?,
+                blob,
+            }
         }
         "lfsFile" => Op::Lfs {
             path: path()?,
@@ -332,10 +440,15 @@ fn parse_line(line: &[u8], blob: Option<BlobLayout>) -> HfResult<Option<Op>> {
         "deletedFolder" => Op::DeleteFolder(path()?),
         "copyFile" => Op::Copy {
             src: path()?,
-            dest: text("newPath").ok_or_else(|| HfError::invalid("a `copyFile` line needs a `newPath`"))?,
+            dest: text("newPath")
+                .ok_or_else(|| HfError::invalid("a `copyFile` line needs a `newPath`"))?,
             src_revision: text("srcRevision"),
         },
-        other => return Err(HfError::invalid(format!("unknown commit operation `{other}`"))),
+        other => {
+            return Err(HfError::invalid(format!(
+                "unknown commit operation `{other}`"
+            )));
+        }
     };
     Ok(Some(op))
 }
@@ -344,9 +457,13 @@ fn parse_line(line: &[u8], blob: Option<BlobLayout>) -> HfResult<Option<Op>> {
 mod tests {
     #[test]
     fn finds_content_values() {
-        assert!(super::at_content_value(br#"{"key": "file", "value": {"content": "#));
+        assert!(super::at_content_value(
+            br#"{"key": "file", "value": {"content": "#
+        ));
         assert!(super::at_content_value(br#"{"value":{"content":"#));
-        assert!(!super::at_content_value(br#"{"value": {"summary": "a \"content\": \"#));
+        assert!(!super::at_content_value(
+            br#"{"value": {"summary": "a \"content\": \"#
+        ));
         assert!(!super::at_content_value(br#"{"value": {"path": "#));
     }
 }

@@ -22,7 +22,11 @@ pub type HfResult<T> = Result<T, HfError>;
 
 impl From<AppError> for HfError {
     fn from(error: AppError) -> Self {
-        Self { error, commit: None, anonymous: false }
+        Self {
+            error,
+            commit: None,
+            anonymous: false,
+        }
     }
 }
 
@@ -44,7 +48,11 @@ impl HfError {
     }
 
     pub fn entry_not_found(msg: String, commit: String) -> Self {
-        Self { error: AppError::EntryNotFound(msg), commit: Some(commit), anonymous: false }
+        Self {
+            error: AppError::EntryNotFound(msg),
+            commit: Some(commit),
+            anonymous: false,
+        }
     }
 
     pub fn invalid(msg: impl Into<String>) -> Self {
@@ -89,7 +97,13 @@ impl IntoResponse for HfError {
 /// A message made safe for a header value (printable ASCII, bounded).
 fn header_text(s: &str) -> String {
     s.chars()
-        .map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '?' })
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '?'
+            }
+        })
         .take(500)
         .collect()
 }
@@ -104,14 +118,16 @@ pub async fn add_error_message(mut res: Response) -> Response {
         } else {
             "the request was refused: see the JSON body"
         };
-        res.headers_mut().insert("x-error-message", HeaderValue::from_static(msg));
+        res.headers_mut()
+            .insert("x-error-message", HeaderValue::from_static(msg));
     }
     res
 }
 
 /// Datasets and spaces: Granary holds models only.
 pub async fn other_repo_type() -> HfError {
-    AppError::NotFound("Granary hosts models only: there are no datasets or spaces here".into()).into()
+    AppError::NotFound("Granary hosts models only: there are no datasets or spaces here".into())
+        .into()
 }
 
 /// `xet-read-token`, `xet-write-token`: no Xet storage here.
@@ -119,11 +135,15 @@ pub async fn no_xet() -> Response {
     let msg = "Granary does not speak the Xet protocol: set HF_HUB_DISABLE_XET=1 \
                so that large files are uploaded over Git LFS (see docs/HF.md)";
     let mut res = super::json_status(StatusCode::BAD_REQUEST, serde_json::json!({"error": msg}));
-    res.headers_mut().insert("x-error-message", HeaderValue::from_static(msg));
+    res.headers_mut()
+        .insert("x-error-message", HeaderValue::from_static(msg));
     res
 }
 
 /// Endpoints of the Hub that Granary answers with a plain 404 (best-effort callers).
 pub async fn not_here() -> Response {
-    super::json_status(StatusCode::NOT_FOUND, serde_json::json!({"error": "not available on Granary"}))
+    super::json_status(
+        StatusCode::NOT_FOUND,
+        serde_json::json!({"error": "not available on Granary"}),
+    )
 }

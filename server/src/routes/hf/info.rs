@@ -12,7 +12,9 @@ use granary_core::manifest::{FileEntry, Manifest};
 use granary_core::time::rfc3339;
 use serde_json::{Value, json};
 
-use super::{HfCaller, HfError, HfResult, base_url, commit_oid, manifest_files, oids, readable, revision};
+use super::{
+    HfCaller, HfError, HfResult, base_url, commit_oid, manifest_files, oids, readable, revision,
+};
 use crate::app::AppState;
 use crate::db::models::{ListFilter, ModelRow};
 use crate::db::revisions::RevisionRow;
@@ -31,7 +33,10 @@ fn query_pairs(raw: &Option<String>) -> Vec<(String, String)> {
 }
 
 fn first<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
-    pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    pairs
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
 }
 
 fn flag(pairs: &[(String, String)], key: &str) -> bool {
@@ -39,13 +44,23 @@ fn flag(pairs: &[(String, String)], key: &str) -> bool {
 }
 
 /// The `Link: <…>; rel="next"` header for the next page: this URL with `cursor` replaced.
-fn next_link(state: &AppState, headers: &HeaderMap, path: &str, pairs: &[(String, String)], cursor: &str) -> HfResult<HeaderValue> {
+fn next_link(
+    state: &AppState,
+    headers: &HeaderMap,
+    path: &str,
+    pairs: &[(String, String)],
+    cursor: &str,
+) -> HfResult<HeaderValue> {
     let mut q = url::form_urlencoded::Serializer::new(String::new());
     for (k, v) in pairs.iter().filter(|(k, _)| k != "cursor") {
         q.append_pair(k, v);
     }
     q.append_pair("cursor", cursor);
-    let link = format!("<{}{path}?{}>; rel=\"next\"", base_url(state, headers), q.finish());
+    let link = format!(
+        "<{}{path}?{}>; rel=\"next\"",
+        base_url(state, headers),
+        q.finish()
+    );
     HeaderValue::from_str(&link).map_err(|e| AppError::internal(e).into())
 }
 
@@ -101,7 +116,8 @@ async fn model_json(
             s["blobId"] = json!(oids::tree_oid(state, &f.sha256, f.size).await?);
             if f.size > super::inline_max(&state) {
                 let pointer = oids::lfs_pointer(&f.sha256, f.size);
-                s["lfs"] = json!({"sha256": f.sha256, "size": f.size, "pointerSize": pointer.len()});
+                s["lfs"] =
+                    json!({"sha256": f.sha256, "size": f.size, "pointerSize": pointer.len()});
             }
         }
         siblings.push(s);
@@ -164,15 +180,27 @@ pub async fn list_models(
     RawQuery(raw): RawQuery,
 ) -> HfResult<Response> {
     let pairs = query_pairs(&raw);
-    let limit: u32 = first(&pairs, "limit").and_then(|l| l.parse().ok()).unwrap_or(100).clamp(1, 100);
-    let filters: Vec<String> =
-        pairs.iter().filter(|(k, _)| k == "filter").map(|(_, v)| v.to_string()).collect();
+    let limit: u32 = first(&pairs, "limit")
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(100)
+        .clamp(1, 100);
+    let filters: Vec<String> = pairs
+        .iter()
+        .filter(|(k, _)| k == "filter")
+        .map(|(_, v)| v.to_string())
+        .collect();
     let full = flag(&pairs, "full");
     let filter = ListFilter {
-        owner: first(&pairs, "author").filter(|s| !s.is_empty()).map(str::to_string),
-        text: first(&pairs, "search").filter(|s| !s.is_empty()).map(str::to_string),
+        owner: first(&pairs, "author")
+            .filter(|s| !s.is_empty())
+            .map(str::to_string),
+        text: first(&pairs, "search")
+            .filter(|s| !s.is_empty())
+            .map(str::to_string),
         license: None,
-        after: first(&pairs, "cursor").filter(|s| !s.is_empty()).map(str::to_string),
+        after: first(&pairs, "cursor")
+            .filter(|s| !s.is_empty())
+            .map(str::to_string),
         limit,
         ..Default::default()
     };
@@ -190,11 +218,16 @@ pub async fn list_models(
             None => None,
         };
         let mut v = model_json(&state, m, head.as_deref(), false).await?;
-        let tags: Vec<&str> = v["tags"].as_array().map(|t| t.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+        let tags: Vec<&str> = v["tags"]
+            .as_array()
+            .map(|t| t.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
         let pipeline = v["pipeline_tag"].as_str();
         let library = v["library_name"].as_str();
         let keep = filters.iter().all(|f| {
-            tags.contains(&f.as_str()) || pipeline == Some(f.as_str()) || library == Some(f.as_str())
+            tags.contains(&f.as_str())
+                || pipeline == Some(f.as_str())
+                || library == Some(f.as_str())
         });
         if !keep {
             continue;
@@ -209,7 +242,10 @@ pub async fn list_models(
     }
     let mut res = axum::Json(out).into_response();
     if let Some(cursor) = next {
-        res.headers_mut().insert(header::LINK, next_link(&state, &headers, "/api/models", &pairs, &cursor)?);
+        res.headers_mut().insert(
+            header::LINK,
+            next_link(&state, &headers, "/api/models", &pairs, &cursor)?,
+        );
     }
     Ok(res)
 }
@@ -230,11 +266,21 @@ async fn file_entry(state: &AppState, f: &FileEntry) -> HfResult<Value> {
 }
 
 /// What a tree listing of `dir` holds: `(path, Some(file))` or `(path, None)` for a directory.
-fn tree_items<'a>(manifest: &'a Manifest, dir: &str, recursive: bool) -> Vec<(String, Option<&'a FileEntry>)> {
-    let prefix = if dir.is_empty() { String::new() } else { format!("{dir}/") };
+fn tree_items<'a>(
+    manifest: &'a Manifest,
+    dir: &str,
+    recursive: bool,
+) -> Vec<(String, Option<&'a FileEntry>)> {
+    let prefix = if dir.is_empty() {
+        String::new()
+    } else {
+        format!("{dir}/")
+    };
     let mut items: BTreeMap<String, Option<&FileEntry>> = BTreeMap::new();
     for f in &manifest.files {
-        let Some(rest) = f.path.as_str().strip_prefix(&prefix) else { continue };
+        let Some(rest) = f.path.as_str().strip_prefix(&prefix) else {
+            continue;
+        };
         let segments: Vec<&str> = rest.split('/').collect();
         for i in 1..segments.len() {
             if !recursive && i > 1 {
@@ -267,14 +313,27 @@ async fn tree(
     let items = tree_items(&manifest, &dir, flag(&pairs, "recursive"));
     if items.is_empty() && !dir.is_empty() {
         return Err(HfError::entry_not_found(
-            format!("{dir} is not a folder of revision {} of {}", commit_oid(&r.id), model.full_name()),
+            format!(
+                "{dir} is not a folder of revision {} of {}",
+                commit_oid(&r.id),
+                model.full_name()
+            ),
             commit_oid(&r.id),
         ));
     }
-    let limit: usize = first(&pairs, "limit").and_then(|l| l.parse().ok()).unwrap_or(1000).clamp(1, 1000);
-    let start: usize = first(&pairs, "cursor").and_then(|c| c.parse().ok()).unwrap_or(0);
-    let page: Vec<(String, Option<FileEntry>)> =
-        items.iter().skip(start).take(limit).map(|(p, f)| (p.clone(), f.cloned())).collect();
+    let limit: usize = first(&pairs, "limit")
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(1000)
+        .clamp(1, 1000);
+    let start: usize = first(&pairs, "cursor")
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let page: Vec<(String, Option<FileEntry>)> = items
+        .iter()
+        .skip(start)
+        .take(limit)
+        .map(|(p, f)| (p.clone(), f.cloned()))
+        .collect();
     let entries: Vec<Value> = futures::stream::iter(page)
         .map(|(path, file)| {
             let state = state.clone();
@@ -294,9 +353,19 @@ async fn tree(
         let path = if dir.is_empty() {
             format!("/api/models/{}/tree/{}", model.full_name(), urlencode(&rev))
         } else {
-            format!("/api/models/{}/tree/{}/{dir}", model.full_name(), urlencode(&rev))
+            format!(
+                "/api/models/{}/tree/{}/{dir}",
+                model.full_name(),
+                urlencode(&rev)
+            )
         };
-        let link = next_link(&state, &headers, &path, &pairs, &(start + limit).to_string())?;
+        let link = next_link(
+            &state,
+            &headers,
+            &path,
+            &pairs,
+            &(start + limit).to_string(),
+        )?;
         res.headers_mut().insert(header::LINK, link);
     }
     Ok(res)
@@ -314,7 +383,14 @@ pub async fn tree_root(
     Path((owner, name, rev)): Path<(String, String, String)>,
     RawQuery(raw): RawQuery,
 ) -> HfResult<Response> {
-    tree(state, caller, headers, (owner, name, rev, String::new()), raw).await
+    tree(
+        state,
+        caller,
+        headers,
+        (owner, name, rev, String::new()),
+        raw,
+    )
+    .await
 }
 
 /// `GET /api/models/{owner}/{name}/tree/{rev}/{path…}`.
@@ -345,8 +421,17 @@ pub async fn paths_info(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|c| c.contains("json"));
     let paths: Vec<String> = if is_json {
-        let v: Value = serde_json::from_slice(&body).map_err(|e| HfError::invalid(format!("invalid JSON body: {e}")))?;
-        v["paths"].as_array().map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect()).unwrap_or_default()
+        let v: Value = serde_json::from_slice(&body)
+            .map_err(|e| HfError::invalid(format!("invalid JSON body: {e}")))?;
+        v["paths"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default()
     } else {
         url::form_urlencoded::parse(&body)
             .filter(|(k, _)| k == "paths" || k == "paths[]")
@@ -358,7 +443,11 @@ pub async fn paths_info(
         let p = p.trim_matches('/');
         if let Some(f) = manifest.files.iter().find(|f| f.path.as_str() == p) {
             out.push(file_entry(&state, f).await?);
-        } else if manifest.files.iter().any(|f| f.path.as_str().starts_with(&format!("{p}/"))) {
+        } else if manifest
+            .files
+            .iter()
+            .any(|f| f.path.as_str().starts_with(&format!("{p}/")))
+        {
             out.push(json!({"type": "directory", "path": p, "oid": oids::directory_oid(&r.id, p)}));
         }
     }
@@ -375,8 +464,11 @@ pub async fn list_refs(
     let model = readable(&state, &caller, &owner, &name).await?;
     let (mut branches, mut tags) = (Vec::new(), Vec::new());
     for r in refs::list(&state.db, &model.id).await? {
-        let (list, prefix) =
-            if r.kind == refs::BRANCH { (&mut branches, "refs/heads") } else { (&mut tags, "refs/tags") };
+        let (list, prefix) = if r.kind == refs::BRANCH {
+            (&mut branches, "refs/heads")
+        } else {
+            (&mut tags, "refs/tags")
+        };
         list.push(json!({"name": r.name, "ref": format!("{prefix}/{}", r.name), "targetCommit": commit_oid(&r.revision_id)}));
     }
     let mut v = json!({"branches": branches, "tags": tags, "converts": []});
@@ -396,7 +488,10 @@ pub async fn list_commits(
 ) -> HfResult<Response> {
     let model = readable(&state, &caller, &owner, &name).await?;
     let pairs = query_pairs(&raw);
-    let limit: usize = first(&pairs, "limit").and_then(|l| l.parse().ok()).unwrap_or(50).clamp(1, 1000);
+    let limit: usize = first(&pairs, "limit")
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(50)
+        .clamp(1, 1000);
     let page: usize = first(&pairs, "p").and_then(|l| l.parse().ok()).unwrap_or(0);
     let start = revision(&state, &model, &rev).await?;
     let mut out = Vec::new();
@@ -442,7 +537,10 @@ pub async fn list_commits(
             urlencode(&rev),
             q.finish()
         );
-        res.headers_mut().insert(header::LINK, HeaderValue::from_str(&link).map_err(AppError::internal)?);
+        res.headers_mut().insert(
+            header::LINK,
+            HeaderValue::from_str(&link).map_err(AppError::internal)?,
+        );
     }
     Ok(res)
 }

@@ -39,7 +39,10 @@ use crate::storage::{Key, PutError};
 const URL_LIFETIME_SECS: u64 = 3600;
 
 fn now_secs() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 /// The signing key: derived from the session secret when one is configured (so
@@ -47,7 +50,8 @@ fn now_secs() -> u64 {
 /// in `<data-dir>/hf-signing.key`.
 fn signing_key(state: &AppState) -> HfResult<Vec<u8>> {
     if let Some(secret) = &state.config.accounts.session_secret {
-        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).map_err(AppError::internal)?;
+        let mut mac =
+            Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).map_err(AppError::internal)?;
         mac.update(b"granary-hf-lfs-signing-key");
         return Ok(mac.finalize().into_bytes().to_vec());
     }
@@ -81,21 +85,39 @@ struct Grant<'a> {
 
 impl Grant<'_> {
     fn mac(&self, state: &AppState) -> HfResult<Hmac<sha2::Sha256>> {
-        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&signing_key(state)?).map_err(AppError::internal)?;
-        let Grant { repo, oid, size, chunk, exp, token_id } = self;
-        mac.update(format!("granary-hf-lfs-v2\n{repo}\n{oid}\n{size}\n{chunk}\n{exp}\n{token_id}").as_bytes());
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&signing_key(state)?)
+            .map_err(AppError::internal)?;
+        let Grant {
+            repo,
+            oid,
+            size,
+            chunk,
+            exp,
+            token_id,
+        } = self;
+        mac.update(
+            format!("granary-hf-lfs-v2\n{repo}\n{oid}\n{size}\n{chunk}\n{exp}\n{token_id}")
+                .as_bytes(),
+        );
         Ok(mac)
     }
 
     /// The query string of the URL.
     fn query(&self, state: &AppState) -> HfResult<String> {
         let sig = hex::encode(self.mac(state)?.finalize().into_bytes());
-        Ok(format!("chunk={}&exp={}&tok={}&sig={sig}", self.chunk, self.exp, self.token_id))
+        Ok(format!(
+            "chunk={}&exp={}&tok={}&sig={sig}",
+            self.chunk, self.exp, self.token_id
+        ))
     }
 }
 
 fn repo_key(owner: &str, name: &str) -> String {
-    format!("{}/{}", owner.to_ascii_lowercase(), name.to_ascii_lowercase())
+    format!(
+        "{}/{}",
+        owner.to_ascii_lowercase(),
+        name.to_ascii_lowercase()
+    )
 }
 
 /// An upload URL that checked: the model, its part size (0: basic), the user to
@@ -110,20 +132,56 @@ struct Authorised {
 /// Checks an upload URL: its signature first (a bad one answers exactly like a
 /// missing model, so a URL reveals nothing), then its expiry, then that its token
 /// is live and may still write the model.
-async fn authorise(state: &AppState, owner: &str, name: &str, oid: &str, size: u64, raw: &Option<String>) -> HfResult<Authorised> {
+async fn authorise(
+    state: &AppState,
+    owner: &str,
+    name: &str,
+    oid: &str,
+    size: u64,
+    raw: &Option<String>,
+) -> HfResult<Authorised> {
     let missing = || HfError::repo_not_found(&format!("{owner}/{name}"));
     let pairs: Vec<(String, String)> = raw
         .as_deref()
-        .map(|q| url::form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+        .map(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .into_owned()
+                .collect()
+        })
         .unwrap_or_default();
-    let get = |k: &str| pairs.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
-    let chunk: u64 = get("chunk").and_then(|c| c.parse().ok()).ok_or_else(missing)?;
-    let exp: u64 = get("exp").and_then(|c| c.parse().ok()).ok_or_else(missing)?;
+    let get = |k: &str| {
+        pairs
+            .iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.as_str())
+    };
+    let chunk: u64 = get("chunk")
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(missing)?;
+    let exp: u64 = get("exp")
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(missing)?;
     let token_id = get("tok").ok_or_else(missing)?;
-    let sig = get("sig").and_then(|s| hex::decode(s).ok()).ok_or_else(missing)?;
-    let grant = Grant { repo: repo_key(owner, name), oid, size, chunk, exp, token_id };
-    grant.mac(state)?.verify_slice(&sig).map_err(|_| missing())?;
-    let refused = |why: &str| HfError::from(AppError::Forbidden(format!("this upload URL {why}: ask the batch endpoint again")));
+    let sig = get("sig")
+        .and_then(|s| hex::decode(s).ok())
+        .ok_or_else(missing)?;
+    let grant = Grant {
+        repo: repo_key(owner, name),
+        oid,
+        size,
+        chunk,
+        exp,
+        token_id,
+    };
+    grant
+        .mac(state)?
+        .verify_slice(&sig)
+        .map_err(|_| missing())?;
+    let refused = |why: &str| {
+        HfError::from(AppError::Forbidden(format!(
+            "this upload URL {why}: ask the batch endpoint again"
+        )))
+    };
     if exp < now_secs() {
         return Err(refused("has expired"));
     }
@@ -136,12 +194,20 @@ async fn authorise(state: &AppState, owner: &str, name: &str, oid: &str, size: u
     let uploader = super::writer(state, &caller, &model.owner).await?.id;
     // One staging area per URL: uploads of the same object through other URLs never mix.
     let staging = format!("hf-lfs-{}", &hex::encode(&sig)[..32]);
-    Ok(Authorised { model, chunk, uploader, staging })
+    Ok(Authorised {
+        model,
+        chunk,
+        uploader,
+        staging,
+    })
 }
 
 fn lfs_json(status: StatusCode, v: Value) -> Response {
     let mut res = json_status(status, v);
-    res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/vnd.git-lfs+json"));
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/vnd.git-lfs+json"),
+    );
     res
 }
 
@@ -156,24 +222,34 @@ pub async fn batch(
     let name = repo.strip_suffix(".git").unwrap_or(&repo);
     let model = readable(&state, &caller, &owner, name).await?;
     super::writer(&state, &caller, &model.owner).await?;
-    let v: Value = serde_json::from_slice(&body).map_err(|e| HfError::invalid(format!("invalid JSON body: {e}")))?;
+    let v: Value = serde_json::from_slice(&body)
+        .map_err(|e| HfError::invalid(format!("invalid JSON body: {e}")))?;
     if v["operation"].as_str() != Some("upload") {
-        return Err(HfError::invalid("only the `upload` operation is served here; download with /resolve"));
+        return Err(HfError::invalid(
+            "only the `upload` operation is served here; download with /resolve",
+        ));
     }
-    let multipart_ok = v["transfers"].as_array().is_some_and(|t| t.iter().any(|x| x == "multipart"));
+    let multipart_ok = v["transfers"]
+        .as_array()
+        .is_some_and(|t| t.iter().any(|x| x == "multipart"));
     let part_size = state.config.upload_part_size.max(1024 * 1024);
     let base = base_url(&state, &headers);
     let repo_url = format!("{base}/api/hf-lfs/{}", model.full_name());
-    let token_id = caller
-        .token_id
-        .clone()
-        .ok_or_else(|| HfError::from(AppError::Unauthorized("Git LFS uploads need an API token".into())))?;
+    let token_id = caller.token_id.clone().ok_or_else(|| {
+        HfError::from(AppError::Unauthorized(
+            "Git LFS uploads need an API token".into(),
+        ))
+    })?;
     let exp = now_secs() + URL_LIFETIME_SECS;
     let asked: Vec<Sha256> = v["objects"]
         .as_array()
         .into_iter()
         .flatten()
-        .filter_map(|o| o["oid"].as_str().and_then(|s| s.to_ascii_lowercase().parse().ok()))
+        .filter_map(|o| {
+            o["oid"]
+                .as_str()
+                .and_then(|s| s.to_ascii_lowercase().parse().ok())
+        })
         .collect();
     let referable = crate::access::referable_blobs(&state.db, &caller, &asked).await?;
     let mut objects = Vec::new();
@@ -188,19 +264,33 @@ pub async fn batch(
             objects.push(json!({"oid": oid, "size": size, "error": {"code": 413, "message": format!("files over {} bytes are refused", state.config.max_file_size)}}));
             continue;
         }
-        if referable.contains(&sha) && blobs::find(&state.db, &sha).await?.is_some_and(|b| b.size == size) {
+        if referable.contains(&sha)
+            && blobs::find(&state.db, &sha)
+                .await?
+                .is_some_and(|b| b.size == size)
+        {
             objects.push(json!({"oid": oid, "size": size}));
             continue;
         }
         let verify = json!({"href": format!("{base}/{}.git/info/lfs/objects/verify", model.full_name()), "header": {}});
         let repo = repo_key(&model.owner, &model.name);
-        let grant = |chunk| Grant { repo: repo.clone(), oid: &oid, size, chunk, exp, token_id: &token_id };
+        let grant = |chunk| Grant {
+            repo: repo.clone(),
+            oid: &oid,
+            size,
+            chunk,
+            exp,
+            token_id: &token_id,
+        };
         let upload = if multipart_ok && size > part_size {
             let q = grant(part_size).query(&state)?;
             let mut header = serde_json::Map::new();
             header.insert("chunk_size".into(), json!(part_size.to_string()));
             for n in 1..=size.div_ceil(part_size) {
-                header.insert(n.to_string(), json!(format!("{repo_url}/{oid}/{size}/{n}?{q}")));
+                header.insert(
+                    n.to_string(),
+                    json!(format!("{repo_url}/{oid}/{size}/{n}?{q}")),
+                );
             }
             json!({"href": format!("{repo_url}/{oid}/{size}?{q}"), "header": header})
         } else {
@@ -209,11 +299,15 @@ pub async fn batch(
         };
         objects.push(json!({"oid": oid, "size": size, "authenticated": true, "actions": {"upload": upload, "verify": verify}}));
     }
-    Ok(lfs_json(StatusCode::OK, json!({"transfer": "basic", "objects": objects, "hash_algo": "sha256"})))
+    Ok(lfs_json(
+        StatusCode::OK,
+        json!({"transfer": "basic", "objects": objects, "hash_algo": "sha256"}),
+    ))
 }
 
 fn parse_object(oid: &str) -> HfResult<Sha256> {
-    oid.parse().map_err(|_| HfError::invalid(format!("`{oid}` is not a SHA-256")))
+    oid.parse()
+        .map_err(|_| HfError::invalid(format!("`{oid}` is not a SHA-256")))
 }
 
 /// `PUT /api/hf-lfs/{owner}/{name}/{oid}/{size}?…` (basic transfer): the whole object.
@@ -226,7 +320,9 @@ pub async fn put_object(
     let url = authorise(&state, &owner, &name, &oid, size, &raw).await?;
     let sha = parse_object(&oid)?;
     let app = state.0.clone();
-    let stream = body.into_data_stream().inspect_ok(move |c| Stats::add(&app.stats.blob_bytes_received, c.len() as u64));
+    let stream = body
+        .into_data_stream()
+        .inspect_ok(move |c| Stats::add(&app.stats.blob_bytes_received, c.len() as u64));
     crate::ingest::store_stream(&state, &url.uploader, stream, Some((sha, size))).await?;
     tracing::info!(model = %url.model.full_name(), blob = %sha, bytes = size, "LFS object stored");
     Ok(json_status(StatusCode::OK, json!({})))
@@ -244,7 +340,9 @@ pub async fn put_part(
     let chunk = url.chunk;
     let count = size.div_ceil(chunk.max(1));
     if chunk == 0 || part == 0 || part > count {
-        return Err(HfError::invalid(format!("part {part} is not one of the {count} parts of this upload")));
+        return Err(HfError::invalid(format!(
+            "part {part} is not one of the {count} parts of this upload"
+        )));
     }
     let start = (part - 1) * chunk;
     let len = chunk.min(size - start);
@@ -254,10 +352,14 @@ pub async fn put_part(
         .inspect_ok(move |c| Stats::add(&app.stats.blob_bytes_received, c.len() as u64))
         .boxed();
     let key = Key::UploadPart(&url.staging, part - 1).path();
-    state.storage.put_stream_exact(&key, len, stream).await.map_err(|e| match e {
-        PutError::Store(e) => AppError::internal(e),
-        other => AppError::Invalid(format!("part {part}: {other}")),
-    })?;
+    state
+        .storage
+        .put_stream_exact(&key, len, stream)
+        .await
+        .map_err(|e| match e {
+            PutError::Store(e) => AppError::internal(e),
+            other => AppError::Invalid(format!("part {part}: {other}")),
+        })?;
     let mut res = json_status(StatusCode::OK, json!({}));
     let etag = HeaderValue::from_str(&format!("\"{oid}-{part}\"")).map_err(AppError::internal)?;
     res.headers_mut().insert(header::ETAG, etag);
@@ -280,8 +382,16 @@ pub async fn complete_multipart(
     let dir = url.staging.clone();
     let count = size.div_ceil(chunk);
     for n in 0..count {
-        if !state.storage.exists(&Key::UploadPart(&dir, n).path()).await? {
-            return Err(AppError::Conflict(format!("part {} of {count} was never uploaded: send it again", n + 1)).into());
+        if !state
+            .storage
+            .exists(&Key::UploadPart(&dir, n).path())
+            .await?
+        {
+            return Err(AppError::Conflict(format!(
+                "part {} of {count} was never uploaded: send it again",
+                n + 1
+            ))
+            .into());
         }
     }
     let storage = state.storage.clone();
@@ -296,7 +406,10 @@ pub async fn complete_multipart(
         .try_flatten()
         .boxed();
     let stored = crate::ingest::store_stream(&state, &url.uploader, parts, Some((sha, size))).await;
-    state.storage.delete_prefix(&Key::UploadDir(&dir).path()).await?;
+    state
+        .storage
+        .delete_prefix(&Key::UploadDir(&dir).path())
+        .await?;
     stored?;
     tracing::info!(model = %url.model.full_name(), blob = %sha, bytes = size, parts = count, "LFS object assembled");
     Ok(json_status(StatusCode::OK, json!({})))
@@ -312,14 +425,24 @@ pub async fn verify(
     let name = repo.strip_suffix(".git").unwrap_or(&repo);
     let model = readable(&state, &caller, &owner, name).await?;
     super::writer(&state, &caller, &model.owner).await?;
-    let v: Value = serde_json::from_slice(&body).map_err(|e| HfError::invalid(format!("invalid JSON body: {e}")))?;
+    let v: Value = serde_json::from_slice(&body)
+        .map_err(|e| HfError::invalid(format!("invalid JSON body: {e}")))?;
     let oid = v["oid"].as_str().unwrap_or_default();
     let size = v["size"].as_u64();
     let sha = parse_object(oid)?;
     let referable = crate::access::referable_blobs(&state.db, &caller, &[sha]).await?;
-    match blobs::find(&state.db, &sha).await?.filter(|_| referable.contains(&sha)) {
+    match blobs::find(&state.db, &sha)
+        .await?
+        .filter(|_| referable.contains(&sha))
+    {
         Some(b) if size.is_none_or(|s| s == b.size) => Ok(lfs_json(StatusCode::OK, json!({}))),
-        Some(b) => Err(HfError::invalid(format!("object {oid} has {} bytes, not {}", b.size, size.unwrap_or_default()))),
-        None => Err(HfError::invalid(format!("object {oid} was not received: upload it again"))),
+        Some(b) => Err(HfError::invalid(format!(
+            "object {oid} has {} bytes, not {}",
+            b.size,
+            size.unwrap_or_default()
+        ))),
+        None => Err(HfError::invalid(format!(
+            "object {oid} was not received: upload it again"
+        ))),
     }
 }

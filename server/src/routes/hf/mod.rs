@@ -35,20 +35,44 @@ pub use errors::{HfError, HfResult};
 pub fn router() -> Router<AppState> {
     Router::new()
         // Downloads.
-        .route("/{owner}/{name}/resolve/{rev}/{*path}", get(resolve::resolve_file))
+        .route(
+            "/{owner}/{name}/resolve/{rev}/{*path}",
+            get(resolve::resolve_file),
+        )
         .route("/datasets/{*rest}", any(errors::other_repo_type))
         .route("/spaces/{*rest}", any(errors::other_repo_type))
         // Reading.
         .route("/api/models", get(info::list_models))
         .route("/api/models/{owner}/{name}", get(info::model_info))
-        .route("/api/models/{owner}/{name}/revision/{rev}", get(info::model_info_at))
-        .route("/api/models/{owner}/{name}/tree/{rev}", get(info::tree_root))
-        .route("/api/models/{owner}/{name}/tree/{rev}/{*path}", get(info::tree_path))
-        .route("/api/models/{owner}/{name}/paths-info/{rev}", post(info::paths_info))
+        .route(
+            "/api/models/{owner}/{name}/revision/{rev}",
+            get(info::model_info_at),
+        )
+        .route(
+            "/api/models/{owner}/{name}/tree/{rev}",
+            get(info::tree_root),
+        )
+        .route(
+            "/api/models/{owner}/{name}/tree/{rev}/{*path}",
+            get(info::tree_path),
+        )
+        .route(
+            "/api/models/{owner}/{name}/paths-info/{rev}",
+            post(info::paths_info),
+        )
         .route("/api/models/{owner}/{name}/refs", get(info::list_refs))
-        .route("/api/models/{owner}/{name}/commits/{rev}", get(info::list_commits))
-        .route("/api/models/{owner}/{name}/xet-read-token/{rev}", any(errors::no_xet))
-        .route("/api/models/{owner}/{name}/xet-write-token/{rev}", any(errors::no_xet))
+        .route(
+            "/api/models/{owner}/{name}/commits/{rev}",
+            get(info::list_commits),
+        )
+        .route(
+            "/api/models/{owner}/{name}/xet-read-token/{rev}",
+            any(errors::no_xet),
+        )
+        .route(
+            "/api/models/{owner}/{name}/xet-write-token/{rev}",
+            any(errors::no_xet),
+        )
         .route("/api/datasets/{*rest}", any(errors::other_repo_type))
         .route("/api/spaces/{*rest}", any(errors::other_repo_type))
         .route("/api/agent-harnesses", get(errors::not_here))
@@ -59,14 +83,23 @@ pub fn router() -> Router<AppState> {
             post(repos::validate_yaml).layer(DefaultBodyLimit::max(repos::MAX_VALIDATE_YAML_BODY)),
         )
         .route("/api/repos/create", post(repos::create_repo))
-        .route("/api/repos/delete", axum::routing::delete(repos::delete_repo))
+        .route(
+            "/api/repos/delete",
+            axum::routing::delete(repos::delete_repo),
+        )
         .route(
             "/api/models/{owner}/{name}/branch/{branch}",
             post(repos::create_branch).delete(repos::delete_branch),
         )
-        .route("/api/models/{owner}/{name}/tag/{rev}", post(repos::create_tag).delete(repos::delete_tag))
+        .route(
+            "/api/models/{owner}/{name}/tag/{rev}",
+            post(repos::create_tag).delete(repos::delete_tag),
+        )
         // Uploads.
-        .route("/api/models/{owner}/{name}/preupload/{rev}", post(repos::preupload))
+        .route(
+            "/api/models/{owner}/{name}/preupload/{rev}",
+            post(repos::preupload),
+        )
         .route(
             "/api/models/{owner}/{name}/commit/{rev}",
             post(commit::create_commit).layer(DefaultBodyLimit::disable()),
@@ -75,7 +108,9 @@ pub fn router() -> Router<AppState> {
         .route("/{owner}/{name}/info/lfs/objects/verify", post(lfs::verify))
         .route(
             "/api/hf-lfs/{owner}/{name}/{oid}/{size}",
-            put(lfs::put_object).post(lfs::complete_multipart).layer(DefaultBodyLimit::disable()),
+            put(lfs::put_object)
+                .post(lfs::complete_multipart)
+                .layer(DefaultBodyLimit::disable()),
         )
         .route(
             "/api/hf-lfs/{owner}/{name}/{oid}/{size}/{part}",
@@ -90,7 +125,10 @@ pub struct HfCaller(pub Caller);
 impl axum::extract::FromRequestParts<AppState> for HfCaller {
     type Rejection = HfError;
 
-    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &AppState) -> Result<Self, HfError> {
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, HfError> {
         Ok(HfCaller(Caller::from_request_parts(parts, state).await?))
     }
 }
@@ -117,20 +155,37 @@ pub fn repo_id(ns: &str, name: &str) -> HfResult<ModelId> {
 }
 
 /// The model, if the caller may read it (else RepoNotFound, private ones included).
-pub async fn readable(state: &AppState, caller: &Caller, ns: &str, name: &str) -> HfResult<ModelRow> {
+pub async fn readable(
+    state: &AppState,
+    caller: &Caller,
+    ns: &str,
+    name: &str,
+) -> HfResult<ModelRow> {
     let id = repo_id(ns, name)?;
     Ok(crate::routes::readable_model(state, caller, &id).await?)
 }
 
 /// The caller, if they may write models under `owner` (their own namespace, or an
 /// organisation where they hold the `write` role).
-pub async fn writer(state: &AppState, caller: &Caller, owner: &str) -> HfResult<crate::db::users::UserRow> {
+pub async fn writer(
+    state: &AppState,
+    caller: &Caller,
+    owner: &str,
+) -> HfResult<crate::db::users::UserRow> {
     caller.require_writer()?;
-    Ok(crate::access::require_role(&state.db, caller, owner, crate::access::Role::Write).await?.clone())
+    Ok(
+        crate::access::require_role(&state.db, caller, owner, crate::access::Role::Write)
+            .await?
+            .clone(),
+    )
 }
 
 /// Resolves a revision argument (branch, tag, 40-hex alias, full id).
-pub async fn revision(state: &AppState, model: &ModelRow, rev: &str) -> HfResult<std::sync::Arc<RevisionRow>> {
+pub async fn revision(
+    state: &AppState,
+    model: &ModelRow,
+    rev: &str,
+) -> HfResult<std::sync::Arc<RevisionRow>> {
     match crate::routes::resolve_revision(&state.db, model, rev).await {
         Ok(r) => Ok(r),
         // A name that is not even a valid ref name cannot exist either.

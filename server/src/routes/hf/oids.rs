@@ -40,9 +40,9 @@ pub async fn content_oid(app: &App, sha256: &Sha256) -> HfResult<String> {
     if let Some(oid) = git_oids::find(&app.db, sha256).await? {
         return Ok(oid);
     }
-    let layout = blobs::find(&app.db, sha256)
-        .await?
-        .ok_or_else(|| AppError::internal(anyhow::anyhow!("blob {sha256} of a revision is missing")))?;
+    let layout = blobs::find(&app.db, sha256).await?.ok_or_else(|| {
+        AppError::internal(anyhow::anyhow!("blob {sha256} of a revision is missing"))
+    })?;
     let mut h = Sha1::new();
     h.update(format!("blob {}\0", layout.size).as_bytes());
     let mut stream = app.storage.blob_range_stream(layout, 0..layout.size);
@@ -66,7 +66,13 @@ mod tests {
     #[test]
     fn git_blob_ids() {
         // `printf 'hello\n' | git hash-object --stdin`
-        assert_eq!(super::git_blob_oid(b"hello\n"), "ce013625030ba8dba906f756967f9e9ca394464a");
-        assert_eq!(super::git_blob_oid(b""), "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391");
+        assert_eq!(
+            super::git_blob_oid(b"hello\n"),
+            "ce013625030ba8dba906f756967f9e9ca394464a"
+        );
+        assert_eq!(
+            super::git_blob_oid(b""),
+            "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391"
+        );
     }
 }

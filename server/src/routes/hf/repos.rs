@@ -10,12 +10,15 @@ use axum::response::{IntoResponse, Response};
 use granary_core::names::validate_ref_name;
 use serde_json::{Value, json};
 
-use super::{HfCaller, HfError, HfResult, base_url, json_status, manifest_files, oids, readable, repo_id, revision};
+use super::{
+    HfCaller, HfError, HfResult, base_url, json_status, manifest_files, oids, readable, repo_id,
+    revision,
+};
 use crate::app::AppState;
 use crate::client::ClientIp;
-use crate::repos::{self, Actor, Created};
 use crate::db::{models, refs};
 use crate::error::{AppError, Path};
+use crate::repos::{self, Actor, Created};
 
 /// Parses a JSON body, answering a malformed one in JSON.
 fn json_body(body: &Bytes) -> HfResult<Value> {
@@ -71,7 +74,10 @@ pub async fn validate_yaml(body: Result<Bytes, BytesRejection>) -> Response {
         .and_then(|v| v.get("content").and_then(Value::as_str).map(str::to_string));
     let Some(content) = content else {
         let msg = "the body must be JSON with a `content` string";
-        return json_status(StatusCode::BAD_REQUEST, json!({"error": msg, "errors": [{"message": msg}], "warnings": []}));
+        return json_status(
+            StatusCode::BAD_REQUEST,
+            json!({"error": msg, "errors": [{"message": msg}], "warnings": []}),
+        );
     };
     match crate::publish::card::front_matter(&content) {
         Ok(card) => {
@@ -81,7 +87,10 @@ pub async fn validate_yaml(body: Result<Bytes, BytesRejection>) -> Response {
             }
             json_status(StatusCode::OK, json!({"errors": [], "warnings": warnings}))
         }
-        Err(msg) => json_status(StatusCode::BAD_REQUEST, json!({"error": msg, "errors": [{"message": msg}], "warnings": []})),
+        Err(msg) => json_status(
+            StatusCode::BAD_REQUEST,
+            json!({"error": msg, "errors": [{"message": msg}], "warnings": []}),
+        ),
     }
 }
 
@@ -89,14 +98,22 @@ pub async fn validate_yaml(body: Result<Bytes, BytesRejection>) -> Response {
 fn body_repo(v: &Value, caller_name: &str) -> HfResult<(String, String)> {
     if let Some(t) = v.get("type").and_then(Value::as_str) {
         if t != "model" {
-            return Err(HfError::invalid(format!("Granary hosts models only, not `{t}` repositories")));
+            return Err(HfError::invalid(format!(
+                "Granary hosts models only, not `{t}` repositories"
+            )));
         }
     }
-    let name = v.get("name").and_then(Value::as_str).ok_or_else(|| HfError::invalid("`name` is required"))?;
+    let name = v
+        .get("name")
+        .and_then(Value::as_str)
+        .ok_or_else(|| HfError::invalid("`name` is required"))?;
     let (ns, name) = match name.split_once('/') {
         Some((ns, n)) => (ns.to_string(), n.to_string()),
         None => {
-            let ns = v.get("organization").and_then(Value::as_str).unwrap_or(caller_name);
+            let ns = v
+                .get("organization")
+                .and_then(Value::as_str)
+                .unwrap_or(caller_name);
             (ns.to_string(), name.to_string())
         }
     };
@@ -119,15 +136,32 @@ pub async fn create_repo(
     super::writer(&state, &caller, id.owner()).await?;
     let private = v.get("private").and_then(Value::as_bool).unwrap_or(false)
         || v.get("visibility").and_then(Value::as_str) == Some("private");
-    let (status, model) = match repos::create(&state, &Actor { caller: &caller, ip: &ip }, &id, private, false).await? {
+    let (status, model) = match repos::create(
+        &state,
+        &Actor {
+            caller: &caller,
+            ip: &ip,
+        },
+        &id,
+        private,
+        false,
+    )
+    .await?
+    {
         Created::New(model) => (StatusCode::OK, model),
         Created::Exists(model) => (StatusCode::CONFLICT, model),
     };
     let url = format!("{}/{}", base_url(&state, &headers), model.full_name());
     if status == StatusCode::CONFLICT {
-        return Ok(json_status(status, json!({"error": "You already created this model repo", "url": url})));
+        return Ok(json_status(
+            status,
+            json!({"error": "You already created this model repo", "url": url}),
+        ));
     }
-    Ok(json_status(status, json!({"url": url, "name": model.full_name(), "id": model.id})))
+    Ok(json_status(
+        status,
+        json!({"url": url, "name": model.full_name(), "id": model.id}),
+    ))
 }
 
 /// `DELETE /api/repos/delete` `{"name", "organization"?}` (`admin` on the namespace): deletes the
@@ -142,7 +176,15 @@ pub async fn delete_repo(
     let user = caller.require_user()?.clone();
     let (ns, name) = body_repo(&v, &user.name)?;
     let id = super::repo_id(&ns, &name)?;
-    repos::delete(&state, &Actor { caller: &caller, ip: &ip }, &id).await?;
+    repos::delete(
+        &state,
+        &Actor {
+            caller: &caller,
+            ip: &ip,
+        },
+        &id,
+    )
+    .await?;
     Ok(json_status(StatusCode::OK, json!({})))
 }
 
@@ -164,7 +206,17 @@ pub async fn create_branch(
     let target = revision(&state, &model, &start).await?;
     let now = granary_core::time::now_ms();
     let (mut tx, _guard) = state.db.begin_write().await?;
-    if !refs::compare_and_swap(&mut tx, &model.id, refs::BRANCH, &branch, None, &target.id, now).await? {
+    if !refs::compare_and_swap(
+        &mut tx,
+        &model.id,
+        refs::BRANCH,
+        &branch,
+        None,
+        &target.id,
+        now,
+    )
+    .await?
+    {
         return Ok(json_status(
             StatusCode::CONFLICT,
             json!({"error": format!("branch `{branch}` already exists in {}", model.full_name())}),
@@ -184,10 +236,16 @@ pub async fn delete_branch(
     let model = readable(&state, &caller, &owner, &name).await?;
     super::writer(&state, &caller, &model.owner).await?;
     if branch == model.default_branch {
-        return Err(HfError::invalid(format!("`{branch}` is the default branch and cannot be deleted")));
+        return Err(HfError::invalid(format!(
+            "`{branch}` is the default branch and cannot be deleted"
+        )));
     }
     if !refs::delete(&state.db, &model.id, refs::BRANCH, &branch).await? {
-        return Err(AppError::RevisionNotFound(format!("{} has no branch `{branch}`", model.full_name())).into());
+        return Err(AppError::RevisionNotFound(format!(
+            "{} has no branch `{branch}`",
+            model.full_name()
+        ))
+        .into());
     }
     Ok(json_status(StatusCode::OK, json!({})))
 }
@@ -202,10 +260,16 @@ pub async fn create_tag(
     let v = json_body(&body)?;
     let model = readable(&state, &caller, &owner, &name).await?;
     super::writer(&state, &caller, &model.owner).await?;
-    let tag = v.get("tag").and_then(Value::as_str).ok_or_else(|| HfError::invalid("`tag` is required"))?;
+    let tag = v
+        .get("tag")
+        .and_then(Value::as_str)
+        .ok_or_else(|| HfError::invalid("`tag` is required"))?;
     validate_ref_name(tag).map_err(HfError::invalid)?;
     let target = revision(&state, &model, &rev).await?;
-    if refs::find(&state.db, &model.id, refs::TAG, tag).await?.is_some() {
+    if refs::find(&state.db, &model.id, refs::TAG, tag)
+        .await?
+        .is_some()
+    {
         return Ok(json_status(
             StatusCode::CONFLICT,
             json!({"error": format!("tag `{tag}` already exists in {}", model.full_name())}),
@@ -224,7 +288,11 @@ pub async fn delete_tag(
     let model = readable(&state, &caller, &owner, &name).await?;
     super::writer(&state, &caller, &model.owner).await?;
     if !refs::delete(&state.db, &model.id, refs::TAG, &tag).await? {
-        return Err(AppError::RevisionNotFound(format!("{} has no tag `{tag}`", model.full_name())).into());
+        return Err(AppError::RevisionNotFound(format!(
+            "{} has no tag `{tag}`",
+            model.full_name()
+        ))
+        .into());
     }
     Ok(json_status(StatusCode::OK, json!({})))
 }
@@ -244,16 +312,26 @@ pub async fn preupload(
     super::writer(&state, &caller, &model.owner).await?;
     let current = match revision(&state, &model, &rev).await {
         Ok(r) => Some(manifest_files(&r)?),
-        Err(HfError { error: AppError::RevisionNotFound(_), .. }) => None,
+        Err(HfError {
+            error: AppError::RevisionNotFound(_),
+            ..
+        }) => None,
         Err(e) => return Err(e),
     };
     let max = super::inline_max(&state);
     let mut out = Vec::new();
-    for f in v.get("files").and_then(Value::as_array).into_iter().flatten() {
+    for f in v
+        .get("files")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         let path = f.get("path").and_then(Value::as_str).unwrap_or_default();
         let size = f.get("size").and_then(Value::as_u64).unwrap_or(0);
         let lfs = size > max;
-        let stored = current.as_ref().and_then(|m| m.files.iter().find(|e| e.path.as_str() == path));
+        let stored = current
+            .as_ref()
+            .and_then(|m| m.files.iter().find(|e| e.path.as_str() == path));
         let oid = match stored {
             Some(e) if lfs => Some(e.sha256.hex()),
             Some(e) if e.size == size => Some(oids::content_oid(&state, &e.sha256).await?),

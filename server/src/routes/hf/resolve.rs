@@ -26,13 +26,21 @@ pub async fn resolve_file(
         Ok(s) => s,
         // A name that is not even a valid ref name cannot exist either.
         Err(AppError::Invalid(msg)) => return Err(AppError::RevisionNotFound(msg).into()),
-        Err(e @ (AppError::NotFound(_) | AppError::Gated(_))) => return Err(HfError { anonymous, ..HfError::from(e) }),
+        Err(e @ (AppError::NotFound(_) | AppError::Gated(_))) => {
+            return Err(HfError {
+                anonymous,
+                ..HfError::from(e)
+            });
+        }
         Err(e) => return Err(e.into()),
     };
     let commit = commit_oid(&source.revision.id);
     let file = source.file(&state, &path).await?.ok_or_else(|| {
         HfError::entry_not_found(
-            format!("{path} does not exist at revision {commit} of {}", source.model.full_name()),
+            format!(
+                "{path} does not exist at revision {commit} of {}",
+                source.model.full_name()
+            ),
             commit.clone(),
         )
     })?;
@@ -42,6 +50,9 @@ pub async fn resolve_file(
     h.insert("x-repo-commit", header(commit)?);
     h.insert("x-linked-etag", header(format!("\"{}\"", file.sha256))?);
     h.insert("x-linked-size", header(file.size.to_string())?);
-    h.insert(granary_core::api::headers::REVISION, header(file.revision_id)?);
+    h.insert(
+        granary_core::api::headers::REVISION,
+        header(file.revision_id)?,
+    );
     Ok(res)
 }

@@ -240,7 +240,13 @@ fn a_local_header_naming_a_pickle_is_refused_without_a_central_directory() {
     // Only the first member, as a streaming unzip tool reads it: no end record.
     let cut = &whole[..30 + "archive/data.pkl".len() + pickle.len()];
     let found = check(cut).expect("refused");
-    assert!(found.what.contains("first member is the pickle `archive/data.pkl`"), "{}", found.what);
+    assert!(
+        found
+            .what
+            .contains("first member is the pickle `archive/data.pkl`"),
+        "{}",
+        found.what
+    );
     // A first member of another name is not refused for its name alone.
     let text = zip(&[("notes.txt", b"hello", STORED)]);
     assert!(check(&text[..30 + "notes.txt".len() + 5]).is_none());
