@@ -8,25 +8,11 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common::{Backend, README, TestApp, commit_file, shard};
+use common::{Backend, README, TestApp, client_error, commit_file, shard};
 use granary_core::Sha256;
 use granary_core::safetensors_header::build;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-
-/// Asserts a client error with the JSON error shape; returns the body.
-async fn client_error(res: reqwest::Response, status: StatusCode) -> Value {
-    let got = res.status();
-    let text = res.text().await.unwrap();
-    assert_eq!(got, status, "{text}");
-    let v: Value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"));
-    assert!(
-        v["error"].as_str().is_some_and(|e| !e.is_empty()),
-        "no error sentence: {text}"
-    );
-    assert!(v["code"].as_str().is_some(), "no code: {text}");
-    v
-}
 
 /// Any 4xx with the JSON error shape.
 async fn any_client_error(res: reqwest::Response) -> Value {

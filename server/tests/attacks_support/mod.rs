@@ -2,25 +2,11 @@
 //! the error-shape check and a browser that signs in through the forms.
 
 use granary_server::db::users;
+use reqwest::Client;
 use reqwest::header::SET_COOKIE;
-use reqwest::{Client, StatusCode};
-use serde_json::Value;
 
 use super::common::TestApp;
-
-/// Asserts a client error with the JSON error shape; returns the body.
-pub async fn client_error(res: reqwest::Response, status: StatusCode) -> Value {
-    let got = res.status();
-    let text = res.text().await.unwrap();
-    assert_eq!(got, status, "{text}");
-    let v: Value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"));
-    assert!(
-        v["error"].as_str().is_some_and(|e| !e.is_empty()),
-        "no error sentence: {text}"
-    );
-    assert!(v["code"].as_str().is_some(), "no code: {text}");
-    v
-}
+pub use super::common::client_error;
 
 /// A client that does not follow redirects (sign-in answers 303).
 pub fn browser() -> Client {

@@ -439,3 +439,17 @@ pub fn stored_zip(members: &[(&str, &[u8])]) -> Vec<u8> {
     out.extend_from_slice(&[0, 0]);
     out
 }
+
+/// Asserts a client error with the JSON error shape; returns the body.
+pub async fn client_error(res: reqwest::Response, status: StatusCode) -> Value {
+    let got = res.status();
+    let text = res.text().await.unwrap();
+    assert_eq!(got, status, "{text}");
+    let v: Value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"));
+    assert!(
+        v["error"].as_str().is_some_and(|e| !e.is_empty()),
+        "no error sentence: {text}"
+    );
+    assert!(v["code"].as_str().is_some(), "no code: {text}");
+    v
+}
