@@ -31,10 +31,9 @@ pub async fn uploaded_by(
 ) -> sqlx::Result<HashSet<Sha256>> {
     let mut out = HashSet::new();
     for chunk in digests.chunks(500) {
-        let placeholders: Vec<String> = (2..=chunk.len() + 1).map(|i| format!("${i}")).collect();
         let sql = format!(
             "SELECT sha256 FROM blob_uploaders WHERE user_id = $1 AND sha256 IN ({})",
-            placeholders.join(", ")
+            super::placeholders(2, chunk.len())
         );
         let mut q = sqlx::query_as::<_, (String,)>(&sql).bind(user_id);
         for d in chunk {

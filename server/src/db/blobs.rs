@@ -37,10 +37,9 @@ pub async fn find(db: &Db, sha256: &Sha256) -> sqlx::Result<Option<BlobLayout>> 
 
 /// `SELECT` of the blobs whose digest is one of `n` bound parameters, then `suffix`.
 fn select_in(n: usize, suffix: &str) -> String {
-    let placeholders: Vec<String> = (1..=n).map(|i| format!("${i}")).collect();
     format!(
         "SELECT sha256, size, part_size, part_count FROM blobs WHERE sha256 IN ({}){suffix}",
-        placeholders.join(", ")
+        super::placeholders(1, n)
     )
 }
 
@@ -153,28 +152,24 @@ pub async fn readable_among(
     let mut out = std::collections::HashSet::new();
     for chunk in digests.chunks(400) {
         // $1: the user; then the owners; then the digests.
-        let mut n = 1;
-        let mut next = || {
-            n += 1;
-            format!("${n}")
+        let owner_count = match owners {
+            Owners::Only(list) => list.len(),
+            Owners::All => 0,
         };
         let owner_clause = match owners {
             Owners::All => "1 = 1".to_string(),
             Owners::Only(list) if list.is_empty() => "1 = 0".to_string(),
             Owners::Only(list) => {
-                format!(
-                    "m.owner_key IN ({})",
-                    list.iter().map(|_| next()).collect::<Vec<_>>().join(", ")
-                )
+                format!("m.owner_key IN ({})", super::placeholders(2, list.len()))
             }
         };
-        let digest_params: Vec<String> = chunk.iter().map(|_| next()).collect();
+        let digest_params = super::placeholders(2 + owner_count, chunk.len());
         let sql = format!(
             "SELECT DISTINCT rf.sha256 FROM revision_files rf JOIN models m ON m.id = rf.model_id
              WHERE rf.sha256 IN ({}) AND ({owner_clause}
                OR (m.private = 0 AND (m.gated = 0 OR EXISTS (
                      SELECT 1 FROM license_acceptances a WHERE a.model_id = m.id AND a.user_id = $1))))",
-            digest_params.join(", ")
+            digest_params
         );
         let mut q = sqlx::query_as::<_, (String,)>(&sql).bind(user_id.unwrap_or(""));
         if let Owners::Only(list) = owners {

@@ -147,6 +147,14 @@ fn make_private(path: &std::path::Path, create: bool) -> std::io::Result<()> {
     Ok(())
 }
 
+/// `$first, $first+1, …` for `n` bound parameters, the body of an `IN (…)` list.
+pub(crate) fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// A database URL with its password hidden, for messages.
 fn redact(url: &str) -> String {
     match url::Url::parse(url) {

@@ -60,11 +60,10 @@ pub async fn account_references(
 ) -> sqlx::Result<HashSet<String>> {
     let mut out = HashSet::new();
     for chunk in digests.chunks(500) {
-        let placeholders: Vec<String> = (3..=chunk.len() + 2).map(|i| format!("${i}")).collect();
         let sql = format!(
             "SELECT DISTINCT rf.sha256 FROM revision_files rf JOIN models m ON m.id = rf.model_id
              WHERE m.owner_key IN ({NAMESPACES}) AND rf.sha256 IN ({})",
-            placeholders.join(", ")
+            super::placeholders(3, chunk.len())
         );
         let mut q = sqlx::query_as::<_, (String,)>(&sql)
             .bind(&account.id)
