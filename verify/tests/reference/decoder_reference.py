@@ -158,7 +158,8 @@ def log_softmax(logits):
 def perplexity(model, tok, name, data):
     """The rule the verifier implements too.
 
-    ids = encode(text, add_special_tokens=True); windows of L = min(512, max positions)
+    ids = encode(text, add_special_tokens=True) with tokenizer.json's padding and
+    truncation, if any, turned off; windows of L = min(512, max positions)
     tokens start at 0, S, 2S, ... (S = 256); each window is one forward pass over
     ids[begin:end] and scores positions p in [max(prev_end, begin + 1), end) with
     -log softmax(logits at p - 1)[ids[p]]; it stops after the window that reaches N.
@@ -209,6 +210,9 @@ def main():
     model_dir = Path(args[0])
     started = time.time()
     tok = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+    # A decoder's tokenizer.json normally has neither; a wrong one (an encoder's) may.
+    tok.no_padding()
+    tok.no_truncation()
     model = Llama(model_dir)
     eos = model.config["eos_token_id"]
     log(f"loaded {model_dir} in {time.time() - started:.1f} s: {model.layers} layers, "
