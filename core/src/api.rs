@@ -324,14 +324,23 @@ pub struct Evaluation {
     pub name: String,
     /// SHA-256 (hex) of the evaluation's input set as shipped in the verifier.
     pub digest: String,
-    /// What `value` measures: `spearman` (rank correlation, -1 to 1).
+    /// What `value` measures: `spearman` (rank correlation, -1 to 1) or `perplexity`.
     pub metric: String,
     pub value: f64,
     /// The value below which (or, for lower-is-better metrics, above which) the verdict is `degraded`.
     #[serde(default)]
     pub threshold: Option<f64>,
-    /// `sane` or `degraded`.
+    /// `sane`, `degraded`, or `recorded` for a figure with no threshold.
     pub verdict: String,
+    /// How many tokens the input set is, in the model's tokenisation (text evaluations).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens: Option<u64>,
+    /// The context window each forward pass saw (perplexity).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<u64>,
+    /// How far each window moved on (perplexity).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stride: Option<u64>,
 }
 
 /// A disclosed, fixed throughput workload (docs/VERIFICATION.md, "Workload") and

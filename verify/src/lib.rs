@@ -26,7 +26,11 @@ pub mod fixtures;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub use evaluation::{SENTENCE_PAIRS, SENTENCE_PAIRS_THRESHOLD, sentence_pairs_digest};
+pub use evaluation::{
+    CODE_SAMPLE, ENGLISH_PROSE, PERPLEXITY_CONTEXT, PERPLEXITY_STRIDE, SENTENCE_PAIRS,
+    SENTENCE_PAIRS_THRESHOLD, code_digest, perplexity_threshold, prose_digest,
+    sentence_pairs_digest,
+};
 pub use granary_core::api::{Evaluation, VerificationReport, Workload, WorkloadResult};
 pub use smoke::Embedding;
 

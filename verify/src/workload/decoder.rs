@@ -6,7 +6,7 @@ use granary_core::api::Workload;
 use super::{Part, choose, decoder_ladder, measure, token_ids};
 use crate::outcome::{Result, Stop};
 use crate::smoke::Smoke;
-use crate::smoke::decode::Step;
+use crate::smoke::decode::{Logits, Step};
 
 /// Runs the largest decoder workload that fits `positions` and the time left,
 /// estimating each token at `secs_per_token` (the smoke decode's rate: prompt
@@ -41,11 +41,11 @@ pub fn run_decoder(
         let mut run = || -> candle_core::Result<()> {
             match part {
                 Part::Prompt { tokens } => {
-                    step(&input(&ids[..tokens])?, 0)?;
+                    step(&input(&ids[..tokens])?, 0, Logits::Last)?;
                 }
                 Part::Generate { tokens } => {
                     for (pos, id) in ids[..tokens].iter().enumerate() {
-                        step(&input(&[*id])?, pos)?;
+                        step(&input(&[*id])?, pos, Logits::Last)?;
                     }
                 }
                 Part::Encode { .. } => unreachable!("decoder workloads have no encode part"),
