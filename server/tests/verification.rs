@@ -106,13 +106,15 @@ async fn reports(t: &TestApp, model: &str) -> Vec<Value> {
 async fn fixtures_pass_with_repeatable_fingerprints(backend: Backend) {
     let t = start(backend).await;
     let token = t.user("alice").await;
+    // The GPT-2 fixture's random weights run, but its byte-level tokenizer
+    // covers the registry's English prose, so it is judged on it: `degraded`.
     let kinds = [
-        ("tiny_bert", "bert"),
-        ("tiny_llama", "llama"),
-        ("tiny_gpt2", "gpt2"),
-        ("unknown_arch", "generic"),
+        ("tiny_bert", "bert", "passed"),
+        ("tiny_llama", "llama", "passed"),
+        ("tiny_gpt2", "gpt2", "degraded"),
+        ("unknown_arch", "generic", "passed"),
     ];
-    for (kind, _) in kinds {
+    for (kind, _, _) in kinds {
         let res = push_fixture(&t, &token, &format!("alice/{kind}"), kind).await;
         assert_eq!(
             res.status(),
@@ -123,9 +125,9 @@ async fn fixtures_pass_with_repeatable_fingerprints(backend: Backend) {
     }
     assert_eq!(drain(&t).await, kinds.len());
     let mut first = Vec::new();
-    for (kind, arch) in kinds {
+    for (kind, arch, status) in kinds {
         let r = &reports(&t, &format!("alice/{kind}")).await[0];
-        assert_eq!(r["status"], "passed", "{kind}: {r}");
+        assert_eq!(r["status"], status, "{kind}: {r}");
         assert_eq!(r["architecture"], arch, "{kind}");
         assert!(r["load_ms"].as_f64().unwrap() > 0.0, "{kind}: {r}");
         assert!(
@@ -155,7 +157,7 @@ async fn fixtures_pass_with_repeatable_fingerprints(backend: Backend) {
     }
 
     // A re-run on request gives the same fingerprints.
-    for (kind, _) in kinds {
+    for (kind, _, _) in kinds {
         let res = t
             .client
             .post(t.api(&format!("/models/alice/{kind}/revisions/main/verify")))
@@ -166,10 +168,10 @@ async fn fixtures_pass_with_repeatable_fingerprints(backend: Backend) {
         assert_eq!(res.status(), StatusCode::ACCEPTED);
     }
     assert_eq!(drain(&t).await, kinds.len());
-    for ((kind, _), fp) in kinds.iter().zip(first) {
+    for ((kind, _, status), fp) in kinds.iter().zip(first) {
         let all = reports(&t, &format!("alice/{kind}")).await;
         assert_eq!(all.len(), 2, "{kind}");
-        assert_eq!(all[0]["status"], "passed");
+        assert_eq!(all[0]["status"], *status);
         assert_eq!(
             all[0]["fingerprint"], fp,
             "{kind}: fingerprint changed on re-run"
