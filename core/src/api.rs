@@ -277,6 +277,10 @@ pub struct VerificationReport {
     /// The dtype the model ran in (`F32`, `BF16`, ...).
     #[serde(default)]
     pub dtype: String,
+    /// The stored float dtype(s), `BF16` or `F16+F32`, when the run converted
+    /// them to `dtype` (a CPU computes in F32); absent when it ran them as stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub converted_from: Option<String>,
     /// `bert`, `llama`, `gpt2`, `generic`, ...
     #[serde(default)]
     pub architecture: String,
@@ -314,6 +318,16 @@ pub struct VerificationReport {
     /// before workloads existed, or when no workload fitted the time budget.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workload: Option<Workload>,
+}
+
+impl VerificationReport {
+    /// `F32`, or `F32, converted from BF16`: the run's dtype as pages and the CLI show it.
+    pub fn dtype_label(&self) -> String {
+        match &self.converted_from {
+            Some(from) => format!("{}, converted from {from}", self.dtype),
+            None => self.dtype.clone(),
+        }
+    }
 }
 
 /// One registry-run evaluation of a revision: a fixed input set (named and

@@ -1,7 +1,6 @@
 //! One verification from start to report: header checks, budget, loading,
 //! finiteness, smoke inference, evaluations, and the figures around them.
 
-use std::collections::BTreeMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 use std::time::Instant;
@@ -19,24 +18,11 @@ pub fn verify(input: &VerifyInput) -> VerificationReport {
     let mut log = RunLog::new();
     let device = device::best();
     let mut report = VerificationReport {
-        status: String::new(),
-        reason: None,
         device: device::describe(&device),
         candle_version: CANDLE_VERSION.to_string(),
         verifier_version: VERIFIER_VERSION.to_string(),
-        dtype: String::new(),
-        architecture: String::new(),
-        load_ms: None,
-        peak_memory_bytes: None,
-        latency_ms: None,
-        tokens_per_s: None,
-        items_per_s: None,
-        gflops: None,
-        parameters: BTreeMap::new(),
         fingerprint: serde_json::Value::Null,
-        log: String::new(),
-        evaluations: Vec::new(),
-        workload: None,
+        ..Default::default()
     };
     let peak_reset = memory::reset_peak();
     log.note(format!(
@@ -117,6 +103,17 @@ fn run_dtype(device: &Device, files: &[checks::CheckedFile]) -> DType {
     DType::F32
 }
 
+/// The stored float dtypes (`BF16`, `F16+F32`) when they are not all `run`.
+fn converted_from(files: &[checks::CheckedFile], run: &str) -> Option<String> {
+    let stored: std::collections::BTreeSet<&str> = files
+        .iter()
+        .flat_map(|f| f.elements.keys())
+        .map(String::as_str)
+        .filter(|d| checks::is_float(d))
+        .collect();
+    (stored.iter().any(|d| *d != run)).then(|| stored.into_iter().collect::<Vec<_>>().join("+"))
+}
+
 /// Ok(None) when the revision passes, Ok(Some(reason)) when it runs but an
 /// evaluation calls it degraded.
 fn run(
@@ -150,6 +147,18 @@ fn run(
 
     let dtype = run_dtype(device, &files);
     report.dtype = format!("{dtype:?}").to_uppercase();
+    report.converted_from = converted_from(&files, &report.dtype);
+    if let Some(from) = &report.converted_from {
+        log.note(format!(
+            "floats stored as {from} run as {}: {}",
+            report.dtype,
+            if device.is_cuda() {
+                "the tensors mix float dtypes"
+            } else {
+                "the CPU computes in F32"
+            }
+        ));
+    }
     let needed = checks::loaded_bytes(&files, dtype.size_in_bytes() as u64);
     checks::check_budget(needed, input.memory_budget_bytes)?;
     log.note(format!(

@@ -205,3 +205,36 @@ fn fixtures_are_byte_for_byte_deterministic_and_licensed() {
         assert!(readme.starts_with("---\nlicense: apache-2.0\n"), "{kind}");
     }
 }
+
+/// A BF16 checkpoint on the CPU runs in F32, and the report says it converted.
+#[test]
+fn a_bf16_checkpoint_on_the_cpu_records_its_conversion() {
+    let dir = tempfile::tempdir().unwrap();
+    fixtures::write("tiny_llama", dir.path()).unwrap();
+    let file = dir.path().join("model.safetensors");
+    let tensors = candle_core::safetensors::load(&file, &candle_core::Device::Cpu).unwrap();
+    let bf16: std::collections::HashMap<_, _> = tensors
+        .into_iter()
+        .map(|(name, t)| (name, t.to_dtype(candle_core::DType::BF16).unwrap()))
+        .collect();
+    candle_core::safetensors::save(&bf16, &file).unwrap();
+    let r = verify_dir(dir.path(), GB, Duration::from_secs(60));
+    assert_eq!(r.status, "passed", "{r:#?}");
+    assert!(r.parameters["BF16"] > 0 && !r.parameters.contains_key("F32"));
+    if r.device.starts_with("cpu: ") {
+        assert_eq!(r.dtype, "F32");
+        assert_eq!(r.converted_from.as_deref(), Some("BF16"));
+        assert_eq!(r.dtype_label(), "F32, converted from BF16");
+        assert!(
+            r.log
+                .contains("floats stored as BF16 run as F32: the CPU computes in F32"),
+            "{}",
+            r.log
+        );
+    } else {
+        assert_eq!(
+            (r.dtype.as_str(), r.converted_from.as_deref()),
+            ("BF16", None)
+        );
+    }
+}

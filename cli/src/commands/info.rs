@@ -115,11 +115,11 @@ pub fn render(info: &Value) -> String {
 fn summary(run: &Value) -> String {
     let mut out = format!("    {:<9} {}", s(run, "status"), s(run, "device"));
     if !s(run, "architecture").is_empty() {
-        out.push_str(&format!(
-            " ({} {})",
-            s(run, "architecture"),
-            s(run, "dtype")
-        ));
+        let dtype = match s(run, "converted_from") {
+            "" => s(run, "dtype").to_string(),
+            from => format!("{}, converted from {from}", s(run, "dtype")),
+        };
+        out.push_str(&format!(" ({} {dtype})", s(run, "architecture")));
     }
     if !s(run, "reason").is_empty() {
         out.push_str(&format!(": {}", s(run, "reason")));

@@ -272,7 +272,7 @@ fn row(
         device: device.to_string(),
         status: r.status.clone(),
         reason: r.reason.clone(),
-        dtype: r.dtype.clone(),
+        dtype: r.dtype_label(),
         architecture: r.architecture.clone(),
         load: r.load_ms.map(|ms| format!("{ms:.0} ms")),
         latency: r.latency_ms.map(|ms| format!("{ms:.1} ms")),

@@ -301,7 +301,7 @@ pub fn verification_view(r: &VerificationReport) -> VerificationView {
         reason: r.reason.clone(),
         device: r.device.clone(),
         architecture: r.architecture.clone(),
-        dtype: r.dtype.clone(),
+        dtype: r.dtype_label(),
         load: r.load_ms.map(|ms| format!("{ms:.0} ms")),
         latency: r.latency_ms.map(|ms| format!("{ms:.1} ms")),
         throughput,
