@@ -189,6 +189,23 @@ impl Cluster {
         cmd.output().await.unwrap()
     }
 
+    /// The warnings and errors the replicas logged, for a failure's message (the logs kept
+    /// on a panic are lost when the `Cluster` is shared with a task).
+    fn problems_logged(&self) -> String {
+        let mut out = String::new();
+        for name in ["a", "b"] {
+            let log = std::fs::read_to_string(self.dir.path().join(format!("{name}.log")))
+                .unwrap_or_default();
+            for line in log
+                .lines()
+                .filter(|l| l.contains("WARN") || l.contains("ERROR"))
+            {
+                out.push_str(&format!("{name}: {line}\n"));
+            }
+        }
+        out
+    }
+
     /// A new token for alice.
     async fn token(&self) -> String {
         let out = self.admin(&["user", "create", "alice"]).await;
@@ -754,7 +771,10 @@ async fn gc_racing_pushes_loses_nothing() {
                 c.push(endpoint, &token, fx.path(), &model)
                     .await
                     .unwrap_or_else(|e| {
-                        panic!("push {i} failed again with no collection running:\n{e}")
+                        panic!(
+                            "push {i} failed again with no collection running:\n{e}\n{}",
+                            c.problems_logged()
+                        )
                     })
             }
         };
