@@ -731,7 +731,10 @@ async fn gc_racing_pushes_loses_nothing() {
     // takes a blob it uploaded and the commit is refused ("upload it again"). A refused push
     // is tried again holding `turn`, so no collection runs during that try and it must land:
     // every push gets through in at most two tries however slow the machine (a retry budget
-    // against a timer was not enough once, on a loaded CI machine).
+    // against a timer was not enough once, on a loaded CI machine). The second try resumes the
+    // first one's upload sessions while the replicas may still be finishing its requests: that
+    // must work too (a completion runs to the end without its client; a session found gone is
+    // asked for again).
     let stop = Arc::new(AtomicBool::new(false));
     let turn = Arc::new(tokio::sync::Mutex::new(()));
     let collector = {
