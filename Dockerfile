@@ -27,15 +27,11 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --create-home --home-dir /var/lib/granary granary
 COPY --from=builder /src/target/release/granary-server /src/target/release/granary-verify /src/target/release/granary /usr/local/bin/
-COPY templates /usr/share/granary/templates
-COPY static /usr/share/granary/static
-# Migrations are compiled into granary-server. The data directory holds only the
-# embedded database and store (unused when the URLs below point elsewhere) and the
-# workers' scratch space.
+# Migrations, web templates and static files are compiled into granary-server. The data
+# directory holds only the embedded database and store (unused when the URLs below point
+# elsewhere) and the workers' scratch space.
 ENV GRANARY_DATA_DIR=/var/lib/granary \
     GRANARY_LISTEN=0.0.0.0:8080 \
-    GRANARY_TEMPLATES_DIR=/usr/share/granary/templates \
-    GRANARY_STATIC_DIR=/usr/share/granary/static \
     GRANARY_VERIFIER=/usr/local/bin/granary-verify
 USER granary
 WORKDIR /var/lib/granary

@@ -93,35 +93,22 @@ impl Default for AccountsConfig {
     }
 }
 
-/// Where the web pages' templates and static files are, and how the pages name this server.
-#[derive(Debug, Clone, clap::Args)]
+/// Where the web pages' templates and static files come from, and how the pages name this server.
+#[derive(Debug, Clone, Default, clap::Args)]
 pub struct WebConfig {
-    /// Directory of the web pages' tera templates; default: the source tree's `templates/`.
-    #[arg(long, env = "GRANARY_TEMPLATES_DIR", default_value = WebConfig::DEFAULT_TEMPLATES_DIR)]
-    pub templates_dir: PathBuf,
+    /// Read the web pages' tera templates from this directory instead of the copies built into
+    /// the binary (for working on them without rebuilding).
+    #[arg(long, env = "GRANARY_TEMPLATES_DIR")]
+    pub templates_dir: Option<PathBuf>,
 
-    /// Directory of the web pages' CSS and other static files; default: the source tree's `static/`.
-    #[arg(long, env = "GRANARY_STATIC_DIR", default_value = WebConfig::DEFAULT_STATIC_DIR)]
-    pub static_dir: PathBuf,
+    /// Read the web pages' CSS and other static files from this directory instead of the copies
+    /// built into the binary.
+    #[arg(long, env = "GRANARY_STATIC_DIR")]
+    pub static_dir: Option<PathBuf>,
 
     /// This server's public URL, shown in pull commands; default: taken from each request's `Host`.
     #[arg(long, env = "GRANARY_PUBLIC_URL")]
     pub public_url: Option<String>,
-}
-
-impl WebConfig {
-    pub const DEFAULT_TEMPLATES_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../templates");
-    pub const DEFAULT_STATIC_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../static");
-}
-
-impl Default for WebConfig {
-    fn default() -> Self {
-        Self {
-            templates_dir: PathBuf::from(Self::DEFAULT_TEMPLATES_DIR),
-            static_dir: PathBuf::from(Self::DEFAULT_STATIC_DIR),
-            public_url: None,
-        }
-    }
 }
 
 /// How this process verifies revisions (when it runs a worker).

@@ -129,8 +129,11 @@ async fn upload_one(
             {
                 Ok(()) => sent += end - start,
                 // The part was received after all (an answer lost on the way back, then a
-                // retry): parts are never replaced, so ask again what the upload lacks.
-                Err(e) if kind_of(&e) == Kind::Conflict => {
+                // retry): parts are never replaced, so ask again what the upload lacks. The
+                // session may also be gone: another request (an earlier push of the same
+                // bytes whose completion was still running) completed it; asking again
+                // then finds the blob stored, or starts a new session.
+                Err(e) if matches!(kind_of(&e), Kind::Conflict | Kind::NotFound) => {
                     raced = true;
                     break;
                 }
@@ -149,7 +152,7 @@ async fn upload_one(
             .await
         {
             Ok(_) => return Ok(Some(sent)),
-            Err(e) if kind_of(&e) == Kind::Conflict => continue,
+            Err(e) if matches!(kind_of(&e), Kind::Conflict | Kind::NotFound) => continue,
             Err(e) if kind_of(&e) == Kind::Integrity => {
                 return Err(Failure::new(
                     Kind::Integrity,
@@ -162,7 +165,7 @@ async fn upload_one(
     }
     crate::fail!(
         Other,
-        "{what}: the server still lacks parts after sending them twice; try again"
+        "{what}: the server still lacks parts after sending them twice (or another upload of the same bytes kept ending the session); try again"
     )
 }
 

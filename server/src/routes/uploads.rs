@@ -87,13 +87,22 @@ pub async fn put_part(
 }
 
 /// `POST /api/v1/uploads/{id}/complete`: checks the digest and makes the blob visible.
+///
+/// The completion runs in a task of its own. A client that goes away drops its request's
+/// future; dropped between moving the staged parts into place and ending the session, the
+/// completion would leave a session whose parts are gone, which every later completion (the
+/// same client pushing again resumes it) fails on until garbage collection takes it.
 pub async fn complete_upload(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
 ) -> AppResult<Json<UploadStatus>> {
     let session = sessions::own(&state, &caller, &id).await?;
-    match sessions::complete(&state, &session).await {
+    let (app, owned) = (state.0.clone(), session.clone());
+    let completed = tokio::spawn(async move { sessions::complete(&app, &owned).await })
+        .await
+        .map_err(AppError::internal)?;
+    match completed {
         Ok(live) => Ok(Json(stored_status(&live))),
         Err(e) => settle_race(&state, &session, e).await,
     }

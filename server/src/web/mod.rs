@@ -4,7 +4,8 @@
 //! One file per page family: `home.rs`, `models.rs` (the list), `model.rs`
 //! (a model's card), `files.rs` (tree, tensors, history, compare),
 //! `benchmarks.rs`, `people.rs`; `render.rs` turns model cards into sanitised
-//! HTML and `templates.rs` loads the templates and static files.
+//! HTML and `templates.rs` loads the templates and static files (built into
+//! the binary, or read from `--templates-dir` / `--static-dir`).
 //!
 //! Every page answers errors as a styled page with the right status; a
 //! private model is a 404 exactly like a missing one (`routes::readable_model`).

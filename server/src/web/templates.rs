@@ -1,6 +1,7 @@
-//! Loading the web pages' tera templates (autoescape on for every `.html`)
-//! and static files, and serving the static files with `Cache-Control` and
-//! an `ETag`.
+//! The web pages' tera templates (autoescape on for every `.html`) and static
+//! files: the copies built into the binary (`server/build.rs`), or those of
+//! `--templates-dir` / `--static-dir` when given; and serving the static files
+//! with `Cache-Control` and an `ETag`.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -10,23 +11,30 @@ use std::sync::{Arc, LazyLock, Mutex};
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
 use serde::Serialize;
 
 use crate::app::AppState;
 use crate::config::WebConfig;
 use crate::error::{AppError, AppResult};
 
-/// The templates and static files, loaded once at start.
+/// The templates and static files of the source tree, as they were when this binary was built.
+mod embedded {
+    include!(concat!(env!("OUT_DIR"), "/embedded_web.rs"));
+}
+
+/// The templates and static files, loaded once.
 pub struct Web {
-    /// `None` when the templates directory does not exist (the API still works).
-    tera: Option<tera::Tera>,
-    templates_dir: String,
+    tera: tera::Tera,
+    /// Where they came from, for the logs.
+    source: String,
     statics: HashMap<String, StaticFile>,
 }
 
 /// A static file held in memory.
 struct StaticFile {
-    bytes: Vec<u8>,
+    /// The built-in copy itself, or the bytes read from `--static-dir`.
+    bytes: Bytes,
     content_type: &'static str,
     /// The quoted strong ETag: a prefix of the SHA-256 of the bytes.
     etag: String,
@@ -35,19 +43,18 @@ struct StaticFile {
 impl fmt::Debug for Web {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Web")
-            .field("templates_dir", &self.templates_dir)
-            .field(
-                "templates",
-                &self.tera.as_ref().map(|t| t.get_template_names().count()),
-            )
+            .field("source", &self.source)
+            .field("templates", &self.tera.get_template_names().count())
             .field("statics", &self.statics.keys().collect::<Vec<_>>())
             .finish()
     }
 }
 
+/// The directories a configuration names (`None`: the embedded copies).
+type Sources = (Option<PathBuf>, Option<PathBuf>);
+
 /// The loaded templates of each configuration this process has served (one, outside tests).
-static LOADED: LazyLock<Mutex<HashMap<(PathBuf, PathBuf), Arc<Web>>>> =
-    LazyLock::new(Default::default);
+static LOADED: LazyLock<Mutex<HashMap<Sources, Arc<Web>>>> = LazyLock::new(Default::default);
 
 impl Web {
     /// The templates and static files `state`'s configuration names, loaded on first use.
@@ -64,50 +71,86 @@ impl Web {
         Ok(web)
     }
 
-    /// Loads every `*.html` under the templates directory and every file of the static directory.
-    /// A missing directory is a warning (the pages then answer 500); a broken template is an error.
+    /// Loads the embedded templates and static files, or those of the configured directories.
+    /// An unreadable directory or a broken template is an error (the pages then answer 500; the
+    /// API is not affected).
     pub fn load(config: &WebConfig) -> anyhow::Result<Self> {
-        let dir = &config.templates_dir;
-        let templates_dir = dir.display().to_string();
-        let tera = if dir.is_dir() {
-            let glob = format!("{}/**/*.html", templates_dir.trim_end_matches('/'));
-            let mut tera = tera::Tera::new(&glob).map_err(|e| {
-                anyhow::anyhow!(
-                    "cannot load the web templates in {templates_dir}: {}",
-                    chain(&e)
-                )
-            })?;
-            tera.autoescape_on(vec![".html"]);
-            tera.set_escape_fn(escape_html);
-            Some(tera)
-        } else {
-            tracing::warn!(dir = %templates_dir, "no templates directory: web pages are off (see --templates-dir)");
-            None
+        let (templates, templates_from) = match &config.templates_dir {
+            Some(dir) => {
+                let files = read_dir_files(dir).map_err(|e| {
+                    anyhow::anyhow!("cannot read --templates-dir {}: {e}", dir.display())
+                })?;
+                let html = files
+                    .into_iter()
+                    .filter(|(name, _)| name.ends_with(".html"))
+                    .map(|(name, bytes)| {
+                        String::from_utf8(bytes)
+                            .map(|text| (name.clone(), text))
+                            .map_err(|_| {
+                                anyhow::anyhow!("template {name} in {} is not UTF-8", dir.display())
+                            })
+                    })
+                    .collect::<anyhow::Result<Vec<_>>>()?;
+                (html, dir.display().to_string())
+            }
+            None => (
+                embedded::TEMPLATES
+                    .iter()
+                    .map(|&(name, text)| (name.to_string(), text.to_string()))
+                    .collect(),
+                "built in".to_string(),
+            ),
         };
-        let mut statics = HashMap::new();
-        if config.static_dir.is_dir() {
-            load_statics(&config.static_dir, "", &mut statics)?;
-        } else {
-            tracing::warn!(dir = %config.static_dir.display(), "no static directory (see --static-dir)");
-        }
+        let mut tera = tera::Tera::default();
+        tera.autoescape_on(vec![".html"]);
+        tera.set_escape_fn(escape_html);
+        tera.add_raw_templates(templates).map_err(|e| {
+            anyhow::anyhow!(
+                "cannot load the web templates ({templates_from}): {}",
+                chain(&e)
+            )
+        })?;
+        let (files, statics_from) = match &config.static_dir {
+            Some(dir) => (
+                read_dir_files(dir)
+                    .map_err(|e| {
+                        anyhow::anyhow!("cannot read --static-dir {}: {e}", dir.display())
+                    })?
+                    .into_iter()
+                    .map(|(name, bytes)| (name, Bytes::from(bytes)))
+                    .collect::<Vec<_>>(),
+                dir.display().to_string(),
+            ),
+            None => (
+                embedded::STATIC_FILES
+                    .iter()
+                    .map(|&(name, bytes)| (name.to_string(), Bytes::from_static(bytes)))
+                    .collect(),
+                "built in".to_string(),
+            ),
+        };
+        let statics = files
+            .into_iter()
+            .map(|(name, bytes)| {
+                let file = StaticFile::new(&name, bytes);
+                (name, file)
+            })
+            .collect();
+        let source = format!("templates {templates_from}, static files {statics_from}");
+        tracing::info!(source = %source, "web templates loaded");
         Ok(Self {
             tera,
-            templates_dir,
+            source,
             statics,
         })
     }
 
     /// Renders a template with `ctx` plus the values every page uses.
     pub fn render(&self, template: &str, ctx: &impl Serialize) -> AppResult<String> {
-        let tera = self.tera.as_ref().ok_or_else(|| {
-            AppError::internal(anyhow::anyhow!(
-                "the web templates were not found in {} (set --templates-dir)",
-                self.templates_dir
-            ))
-        })?;
         let mut context = tera::Context::from_serialize(ctx).map_err(AppError::internal)?;
         context.insert("css_version", &self.version("granary.css"));
-        tera.render(template, &context)
+        self.tera
+            .render(template, &context)
             .map_err(|e| AppError::internal(anyhow::anyhow!("rendering {template}: {}", chain(&e))))
     }
 
@@ -117,6 +160,25 @@ impl Web {
             .get(path)
             .map(|f| f.etag.trim_matches('"').to_string())
             .unwrap_or_default()
+    }
+}
+
+impl StaticFile {
+    fn new(name: &str, bytes: Bytes) -> Self {
+        let digest = granary_core::Sha256::of(&bytes).hex();
+        let content_type = match name.rsplit_once('.').map(|(_, e)| e) {
+            Some("css") => "text/css; charset=utf-8",
+            Some("svg") => "image/svg+xml",
+            Some("png") => "image/png",
+            Some("ico") => "image/x-icon",
+            Some("txt") => "text/plain; charset=utf-8",
+            _ => "application/octet-stream",
+        };
+        Self {
+            bytes,
+            content_type,
+            etag: format!("\"{}\"", &digest[..16]),
+        }
     }
 }
 
@@ -149,39 +211,28 @@ fn chain(e: &dyn std::error::Error) -> String {
     out
 }
 
-fn load_statics(
-    dir: &Path,
-    prefix: &str,
-    out: &mut HashMap<String, StaticFile>,
-) -> anyhow::Result<()> {
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let key = format!("{prefix}{name}");
-        if entry.file_type()?.is_dir() {
-            load_statics(&entry.path(), &format!("{key}/"), out)?;
-            continue;
+/// Every file under `dir` as (path relative to it with `/` separators, bytes), as
+/// `server/build.rs` embeds them: names starting with `.` are left out.
+fn read_dir_files(dir: &Path) -> std::io::Result<Vec<(String, Vec<u8>)>> {
+    fn walk(dir: &Path, prefix: &str, out: &mut Vec<(String, Vec<u8>)>) -> std::io::Result<()> {
+        for entry in std::fs::read_dir(dir)? {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') {
+                continue;
+            }
+            let key = format!("{prefix}{name}");
+            if entry.path().is_dir() {
+                walk(&entry.path(), &format!("{key}/"), out)?;
+            } else {
+                out.push((key, std::fs::read(entry.path())?));
+            }
         }
-        let bytes = std::fs::read(entry.path())?;
-        let digest = granary_core::Sha256::of(&bytes).hex();
-        let content_type = match key.rsplit_once('.').map(|(_, e)| e) {
-            Some("css") => "text/css; charset=utf-8",
-            Some("svg") => "image/svg+xml",
-            Some("png") => "image/png",
-            Some("ico") => "image/x-icon",
-            Some("txt") => "text/plain; charset=utf-8",
-            _ => "application/octet-stream",
-        };
-        out.insert(
-            key,
-            StaticFile {
-                bytes,
-                content_type,
-                etag: format!("\"{}\"", &digest[..16]),
-            },
-        );
+        Ok(())
     }
-    Ok(())
+    let mut out = Vec::new();
+    walk(dir, "", &mut out)?;
+    Ok(out)
 }
 
 /// `GET /static/{path}`: a static file, with `ETag`, `Cache-Control` and `304` on a match.
