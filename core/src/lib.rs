@@ -9,6 +9,7 @@
 pub mod api;
 pub mod digest;
 pub mod manifest;
+pub mod model_index;
 pub mod names;
 pub mod paths;
 pub mod roles;

@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use axum::extract::State;
 use granary_core::api::VerificationReport;
+use granary_core::model_index::{self, Reported};
 use serde::Serialize;
 
 use super::files::{revision_graph, walk};
@@ -90,16 +91,6 @@ struct Chart {
 struct Tick {
     at: f64,
     label: String,
-}
-
-/// A self-reported result from the card's `model-index`.
-#[derive(Serialize)]
-struct Reported {
-    model: String,
-    task: String,
-    dataset: String,
-    metric: String,
-    value: String,
 }
 
 #[derive(Serialize)]
@@ -225,7 +216,7 @@ pub async fn benchmarks(
     };
     let reported = head_card
         .and_then(|c| serde_json::from_str::<serde_json::Value>(&c).ok())
-        .map(|c| self_reported(&c))
+        .map(|c| model_index::self_reported(&c))
         .unwrap_or_default();
     page(
         &state,
@@ -413,67 +404,6 @@ fn nice_ceiling(v: f64) -> f64 {
     10.0 * mag
 }
 
-/// The `model-index` results of a card: `[{name, results: [{task, dataset, metrics}]}]`.
-fn self_reported(card: &serde_json::Value) -> Vec<Reported> {
-    let text = |v: &serde_json::Value, key: &str| match v.get(key) {
-        Some(serde_json::Value::String(s)) => s.clone(),
-        Some(serde_json::Value::Null) | None => String::new(),
-        Some(other) => other.to_string(),
-    };
-    let mut out = Vec::new();
-    let Some(entries) = card.get("model-index").and_then(|m| m.as_array()) else {
-        return out;
-    };
-    for entry in entries.iter().take(20) {
-        let model = text(entry, "name");
-        for result in entry
-            .get("results")
-            .and_then(|r| r.as_array())
-            .into_iter()
-            .flatten()
-            .take(100)
-        {
-            let task = result.get("task").map(|t| {
-                let name = text(t, "name");
-                if name.is_empty() {
-                    text(t, "type")
-                } else {
-                    name
-                }
-            });
-            let dataset = result.get("dataset").map(|d| {
-                let name = text(d, "name");
-                if name.is_empty() {
-                    text(d, "type")
-                } else {
-                    name
-                }
-            });
-            for metric in result
-                .get("metrics")
-                .and_then(|m| m.as_array())
-                .into_iter()
-                .flatten()
-                .take(100)
-            {
-                let name = text(metric, "name");
-                out.push(Reported {
-                    model: model.clone(),
-                    task: task.clone().unwrap_or_default(),
-                    dataset: dataset.clone().unwrap_or_default(),
-                    metric: if name.is_empty() {
-                        text(metric, "type")
-                    } else {
-                        name
-                    },
-                    value: text(metric, "value"),
-                });
-            }
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -484,24 +414,5 @@ mod tests {
         assert_eq!(nice_ceiling(7.0), 10.0);
         assert_eq!(nice_ceiling(120.0), 200.0);
         assert_eq!(nice_ceiling(400.0), 500.0);
-    }
-
-    #[test]
-    fn reads_model_index() {
-        let card = serde_json::json!({"model-index": [{"name": "m", "results": [{
-            "task": {"type": "text-generation"},
-            "dataset": {"name": "HellaSwag", "type": "hellaswag"},
-            "metrics": [{"type": "acc", "value": 0.61}]}]}]});
-        let r = self_reported(&card);
-        assert_eq!(r.len(), 1);
-        assert_eq!(
-            (
-                r[0].task.as_str(),
-                r[0].dataset.as_str(),
-                r[0].metric.as_str(),
-                r[0].value.as_str()
-            ),
-            ("text-generation", "HellaSwag", "acc", "0.61")
-        );
     }
 }

@@ -6,6 +6,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use granary_core::api::VerificationReport;
 use granary_core::manifest::Manifest;
+use granary_core::model_index::{self, Reported};
 use serde::Serialize;
 
 use super::{
@@ -336,6 +337,8 @@ struct ModelPage {
     pull_cli: String,
     pull_hf: String,
     verification: Option<VerificationView>,
+    /// The card's own `model-index` figures, shown beside the measured ones.
+    reported: Vec<Reported>,
     pending: Option<String>,
     branches: usize,
     tags: usize,
@@ -370,6 +373,7 @@ pub async fn model_page(
         pull_cli: format!("granary pull {}", model.full_name()),
         pull_hf: format!("HF_ENDPOINT={server} hf download {}", model.full_name()),
         verification: None,
+        reported: Vec::new(),
         pending: None,
         branches: refs.iter().filter(|r| r.kind == refs::BRANCH).count(),
         tags: refs.iter().filter(|r| r.kind == refs::TAG).count(),
@@ -391,6 +395,7 @@ pub async fn model_page(
     let license = license_view(&r, &manifest, &files_base);
     ctx.empty = false;
     ctx.badges = badges(&card, &license);
+    ctx.reported = model_index::self_reported(&card);
     ctx.license = Some(license);
     ctx.card_html = readme_html(&state, &manifest, &files_base).await?;
     let params = manifest.parameters();
