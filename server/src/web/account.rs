@@ -572,6 +572,7 @@ pub async fn delete_model(
 pub async fn accept_license(
     State(state): State<AppState>,
     headers: HeaderMap,
+    ip: ClientIp,
     Path((owner, name)): Path<(String, String)>,
     Form(form): Form<Fields>,
 ) -> PageResult {
@@ -579,16 +580,13 @@ pub async fn accept_license(
     let caller = form_caller(&state, &headers).await.or_page(&state)?;
     let id = model_id(&owner, &name).or_page(&state)?;
     let model = readable_model(&state, &caller, &id).await.or_page(&state)?;
-    let user = caller.require_user().or_page(&state)?;
-    gates::accept(
-        &state.db,
-        &model.id,
-        &user.id,
-        model.head_revision.as_deref(),
-        granary_core::time::now_ms(),
-    )
-    .await
-    .or_page(&state)?;
+    let actor = Actor {
+        caller: &caller,
+        ip: &ip,
+    };
+    repos::accept_license(&state, &actor, &model)
+        .await
+        .or_page(&state)?;
     Ok(Redirect::to(&format!(
         "/{}/{}",
         super::seg(&model.owner),
