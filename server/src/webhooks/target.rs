@@ -62,16 +62,14 @@ pub async fn resolve(url: &Url, allow_private: bool) -> Result<Target, String> {
         }
         None => return Err(format!("`{url}`: a webhook URL needs a host")),
     };
-    if !allow_private {
-        if let Some(bad) = addrs.iter().find(|a| is_internal(a.ip())) {
-            let host = url.host_str().unwrap_or_default();
-            return Err(format!(
-                "`{host}` is (or resolves to) {}, a loopback, private, link-local or otherwise \
-                 internal address: webhooks deliver only to public addresses (an administrator \
-                 may allow others with --webhooks-allow-private)",
-                bad.ip()
-            ));
-        }
+    if !allow_private && let Some(bad) = addrs.iter().find(|a| is_internal(a.ip())) {
+        let host = url.host_str().unwrap_or_default();
+        return Err(format!(
+            "`{host}` is (or resolves to) {}, a loopback, private, link-local or otherwise \
+             internal address: webhooks deliver only to public addresses (an administrator \
+             may allow others with --webhooks-allow-private)",
+            bad.ip()
+        ));
     }
     Ok(Target {
         url: url.clone(),
