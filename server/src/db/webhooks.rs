@@ -332,16 +332,21 @@ pub struct AttemptRow {
     pub duration_ms: i64,
 }
 
-/// The attempts at a webhook's deliveries, oldest first.
-pub async fn attempts(db: &Db, webhook_id: &str) -> sqlx::Result<Vec<AttemptRow>> {
-    sqlx::query_as(
-        "SELECT a.delivery_id, a.at, a.status, a.error, a.duration_ms
-         FROM webhook_attempts a JOIN webhook_deliveries d ON d.id = a.delivery_id
-         WHERE d.webhook_id = $1 ORDER BY a.at, a.id",
-    )
-    .bind(webhook_id)
-    .fetch_all(&db.pool)
-    .await
+/// The attempts at these deliveries (at most 100, as a listing pages them), oldest first.
+pub async fn attempts(db: &Db, delivery_ids: &[String]) -> sqlx::Result<Vec<AttemptRow>> {
+    if delivery_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT delivery_id, at, status, error, duration_ms FROM webhook_attempts
+         WHERE delivery_id IN ({}) ORDER BY at, id",
+        super::placeholders(1, delivery_ids.len())
+    );
+    let mut q = sqlx::query_as::<_, AttemptRow>(&sql);
+    for id in delivery_ids {
+        q = q.bind(id);
+    }
+    q.fetch_all(&db.pool).await
 }
 
 /// How many deliveries are pending (for tests and health).

@@ -21,6 +21,9 @@ pub const SIGNATURE_HEADER: &str = "x-granary-signature";
 pub const EVENT_HEADER: &str = "x-granary-event";
 pub const DELIVERY_HEADER: &str = "x-granary-delivery";
 
+/// How many deliveries one process sends at once.
+pub const CONCURRENCY: usize = 4;
+
 /// Sends webhook deliveries until told to stop.
 pub struct Dispatcher {
     app: Arc<App>,
@@ -33,15 +36,29 @@ impl Dispatcher {
         Self { app, name }
     }
 
-    /// Delivers until `shutdown` resolves, polling the outbox when it is empty.
+    /// Delivers until `shutdown` resolves, [`CONCURRENCY`] at a time, polling the outbox
+    /// when it is empty. A slow receiver holds one of them, never the others' deliveries.
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
+        let this = Arc::new(self);
+        tracing::info!(worker = %this.name, "webhook delivery started");
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        // Dropping the set (this future aborted) aborts the loops with it, as a kill would.
+        let mut loops = tokio::task::JoinSet::new();
+        for _ in 0..CONCURRENCY {
+            loops.spawn(this.clone().deliver_until(stopped.clone()));
+        }
+        shutdown.await;
+        let _ = stop.send(true);
+        while loops.join_next().await.is_some() {}
+        tracing::info!(worker = %this.name, "webhook delivery stopped");
+    }
+
+    async fn deliver_until(self: Arc<Self>, mut stopped: tokio::sync::watch::Receiver<bool>) {
         let config = &self.app.config.webhooks;
         let idle = Duration::from_millis(config.retry_base_ms.clamp(10, 1000));
-        tracing::info!(worker = %self.name, "webhook delivery started");
-        tokio::pin!(shutdown);
-        loop {
+        while !*stopped.borrow() {
             let wait = match self.deliver_next().await {
-                Ok(true) => Duration::ZERO,
+                Ok(true) => continue,
                 Ok(false) => idle,
                 Err(e) => {
                     tracing::error!(error = %e, "webhook delivery failed to reach the database");
@@ -49,11 +66,10 @@ impl Dispatcher {
                 }
             };
             tokio::select! {
-                _ = &mut shutdown => break,
+                _ = stopped.changed() => {}
                 _ = tokio::time::sleep(wait) => {}
             }
         }
-        tracing::info!(worker = %self.name, "webhook delivery stopped");
     }
 
     /// Claims and attempts one due delivery; false when none was due.

@@ -201,7 +201,8 @@ pub async fn ping(app: &App, caller: &Caller, scope: &Scope, id: &str) -> AppRes
 pub async fn deliveries(app: &App, scope: &Scope, id: &str, limit: u32) -> AppResult<DeliveryList> {
     let w = scope.webhook(app, id).await?;
     let rows = webhooks::deliveries(&app.db, &w.id, limit).await?;
-    let attempts = webhooks::attempts(&app.db, &w.id).await?;
+    let ids: Vec<String> = rows.iter().map(|d| d.id.clone()).collect();
+    let attempts = webhooks::attempts(&app.db, &ids).await?;
     let deliveries = rows
         .into_iter()
         .map(|d| DeliveryInfo {
