@@ -11,6 +11,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use url::{Host, Url};
 
+/// The longest a receiver's name may take to resolve.
+const RESOLVE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// A receiver URL, parsed, with the addresses it was checked at.
 #[derive(Debug, Clone)]
 pub struct Target {
@@ -51,8 +54,12 @@ pub async fn resolve(url: &Url, allow_private: bool) -> Result<Target, String> {
         Some(Host::Ipv4(ip)) => (None, vec![SocketAddr::new(IpAddr::V4(ip), port)]),
         Some(Host::Ipv6(ip)) => (None, vec![SocketAddr::new(IpAddr::V6(ip), port)]),
         Some(Host::Domain(name)) => {
-            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((name, port))
+            let lookup = tokio::net::lookup_host((name, port));
+            let addrs: Vec<SocketAddr> = tokio::time::timeout(RESOLVE_TIMEOUT, lookup)
                 .await
+                .map_err(|_| {
+                    format!("cannot resolve `{name}`: no answer within {RESOLVE_TIMEOUT:?}")
+                })?
                 .map_err(|e| format!("cannot resolve `{name}`: {e}"))?
                 .collect();
             if addrs.is_empty() {
