@@ -24,11 +24,14 @@ fn json(c: &Client, args: &[&str]) -> serde_json::Value {
         .unwrap_or_else(|e| panic!("granary {all:?} printed no JSON ({e})"))
 }
 
-/// A receiver that answers every POST 200 and keeps (event header, body).
-fn receiver() -> (String, Arc<Mutex<Vec<(String, String)>>>) {
+/// What the receiver got: (`X-Granary-Event`, body) per request.
+type Received = Arc<Mutex<Vec<(String, String)>>>;
+
+/// A receiver that answers every POST 200 and keeps what it got.
+fn receiver() -> (String, Received) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    let got: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
+    let got: Received = Arc::default();
     let kept = got.clone();
     std::thread::spawn(move || {
         for stream in listener.incoming() {

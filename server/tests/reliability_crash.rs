@@ -559,16 +559,16 @@ async fn kill_9_during_upload_commit_and_verification() {
     check_invariants(data).await;
 }
 
+/// The `X-Granary-Delivery` of every request a receiver got, and whether it answered.
+type Deliveries = std::sync::Arc<std::sync::Mutex<Vec<(String, bool)>>>;
+
 /// A webhook receiver on loopback whose first request never gets an answer; later ones
-/// get `200`. Keeps the `X-Granary-Delivery` of every request and whether it was answered.
-fn hanging_receiver() -> (
-    String,
-    std::sync::Arc<std::sync::Mutex<Vec<(String, bool)>>>,
-) {
+/// get `200`.
+fn hanging_receiver() -> (String, Deliveries) {
     use std::io::{Read, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    let got: std::sync::Arc<std::sync::Mutex<Vec<(String, bool)>>> = Default::default();
+    let got: Deliveries = Default::default();
     let kept = got.clone();
     std::thread::spawn(move || {
         for (n, stream) in listener.incoming().enumerate() {
