@@ -74,5 +74,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Token(cmd) => commands::token::run(&ctx, cmd).await,
         Command::Org(cmd) => commands::org::run(&ctx, cmd).await,
         Command::License(cmd) => commands::repo::license(&ctx, cmd).await,
+        Command::Webhook(cmd) => commands::webhook::run(&ctx, cmd).await,
     }
 }

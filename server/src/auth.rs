@@ -43,6 +43,11 @@ impl Caller {
         }
     }
 
+    /// The user's name, for the record of what they did.
+    pub fn name(&self) -> Option<&str> {
+        self.user.as_ref().map(|u| u.name.as_str())
+    }
+
     /// The user, or 401 for an anonymous caller.
     pub fn require_user(&self) -> Result<&UserRow, AppError> {
         self.user.as_ref().ok_or_else(|| {

@@ -53,6 +53,56 @@ pub struct Config {
 
     #[command(flatten)]
     pub s3: S3Config,
+
+    #[command(flatten)]
+    pub webhooks: WebhooksConfig,
+}
+
+/// How webhook deliveries are checked, sent and retried (docs/SECURITY.md, docs/API.md).
+#[derive(Debug, Clone, clap::Args)]
+pub struct WebhooksConfig {
+    /// Let webhooks reach loopback, private, link-local and other internal addresses
+    /// (refused by default: a webhook must not be a way into the registry's network).
+    #[arg(
+        long = "webhooks-allow-private",
+        env = "GRANARY_WEBHOOKS_ALLOW_PRIVATE"
+    )]
+    pub allow_private: bool,
+
+    /// The wait before the first retry of a failed delivery, in milliseconds; doubled per failure.
+    #[arg(
+        long = "webhook-retry-base-ms",
+        env = "GRANARY_WEBHOOK_RETRY_BASE_MS",
+        default_value_t = 30_000
+    )]
+    pub retry_base_ms: u64,
+
+    /// How many attempts a delivery gets before it is marked `failed`.
+    #[arg(
+        long = "webhook-max-attempts",
+        env = "GRANARY_WEBHOOK_MAX_ATTEMPTS",
+        default_value_t = 8
+    )]
+    pub max_attempts: i64,
+
+    /// The longest one delivery may take, in seconds.
+    #[arg(
+        long = "webhook-timeout-secs",
+        env = "GRANARY_WEBHOOK_TIMEOUT_SECS",
+        default_value_t = 10
+    )]
+    pub timeout_secs: u64,
+}
+
+impl Default for WebhooksConfig {
+    fn default() -> Self {
+        Self {
+            allow_private: false,
+            retry_base_ms: 30_000,
+            max_attempts: 8,
+            timeout_secs: 10,
+        }
+    }
 }
 
 /// Who may sign up, how sessions are signed, which licenses may be published.
@@ -196,6 +246,7 @@ impl Config {
             limits: crate::limits::LimitsConfig::default(),
             uploads: crate::quota::UploadLimits::default(),
             s3: S3Config::default(),
+            webhooks: WebhooksConfig::default(),
         }
     }
 

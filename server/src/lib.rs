@@ -19,6 +19,7 @@ pub mod presign;
 pub mod publish;
 pub mod quota;
 pub mod ratelimit;
+pub mod refs;
 pub mod repos;
 pub mod router;
 pub mod routes;
@@ -27,6 +28,7 @@ pub mod storage;
 pub mod tokens;
 pub mod verification;
 pub mod web;
+pub mod webhooks;
 
 use std::sync::Arc;
 

@@ -240,6 +240,13 @@ async fn run_serve(config: Config, serve: ServeConfig) -> anyhow::Result<()> {
         }));
         Some((tx, handle))
     };
+    // Webhook deliveries: every replica sends them (leases keep two from sending one at once).
+    let (webhooks_stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let webhooks = tokio::spawn(granary_server::webhooks::Dispatcher::new(app.clone()).run(
+        async move {
+            let _ = stop_rx.await;
+        },
+    ));
     let gc = (serve.gc_interval_minutes > 0).then(|| {
         let every = std::time::Duration::from_secs(serve.gc_interval_minutes * 60);
         tokio::spawn(granary_server::maintenance::gc::run_periodically(
@@ -260,6 +267,8 @@ async fn run_serve(config: Config, serve: ServeConfig) -> anyhow::Result<()> {
         let _ = tx.send(());
         let _ = handle.await;
     }
+    let _ = webhooks_stop.send(());
+    let _ = webhooks.await;
     if let Some(gc) = gc {
         gc.abort();
     }

@@ -8,7 +8,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 
 use crate::app::AppState;
-use crate::routes::{accounts, commits, files, meta, models, uploads, verification};
+use crate::routes::{accounts, commits, files, meta, models, uploads, verification, webhooks};
 
 /// The default largest JSON body accepted (a commit of many files is the biggest);
 /// `--max-json-body` sets it (`limits.rs`).
@@ -93,6 +93,39 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/models/{owner}/{name}/files/{rev}/{*path}",
             get(files::download_file),
+        )
+        // Webhooks of one model, and of every model of a namespace (docs/API.md).
+        .route(
+            "/models/{owner}/{name}/webhooks",
+            post(webhooks::create_model_webhook).get(webhooks::list_model_webhooks),
+        )
+        .route(
+            "/models/{owner}/{name}/webhooks/{id}",
+            axum::routing::delete(webhooks::delete_model_webhook),
+        )
+        .route(
+            "/models/{owner}/{name}/webhooks/{id}/test",
+            post(webhooks::test_model_webhook),
+        )
+        .route(
+            "/models/{owner}/{name}/webhooks/{id}/deliveries",
+            get(webhooks::list_model_deliveries),
+        )
+        .route(
+            "/namespaces/{ns}/webhooks",
+            post(webhooks::create_namespace_webhook).get(webhooks::list_namespace_webhooks),
+        )
+        .route(
+            "/namespaces/{ns}/webhooks/{id}",
+            axum::routing::delete(webhooks::delete_namespace_webhook),
+        )
+        .route(
+            "/namespaces/{ns}/webhooks/{id}/test",
+            post(webhooks::test_namespace_webhook),
+        )
+        .route(
+            "/namespaces/{ns}/webhooks/{id}/deliveries",
+            get(webhooks::list_namespace_deliveries),
         );
 
     let request_id = HeaderName::from_static("x-request-id");

@@ -747,6 +747,7 @@ async fn every_surface_creates_changes_and_deletes_alike(backend: Backend) {
         audit_of(&t, "alice/hubbed").await,
         [
             "repo.created private=true gated=false",
+            "revision.published",
             "repo.visibility public",
             "repo.deleted"
         ],

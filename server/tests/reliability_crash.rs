@@ -5,7 +5,8 @@
 //! the manifest and all its blobs exist), refs and model heads consistent,
 //! every stored blob's bytes still match its digest, `granary-server fsck
 //! --deep` clean; the real CLI's push resumes and its pull is byte-identical;
-//! the verification job is taken again after its lease and finishes.
+//! the verification job is taken again after its lease and finishes; a webhook
+//! delivery in flight at the kill is sent after the restart.
 //!
 //! Needs the binaries: `cargo build --workspace --bins` (scripts/test does).
 
@@ -41,6 +42,10 @@ struct Server {
 
 impl Server {
     fn start(data: &Path, verifier: &Path) -> Self {
+        Self::start_with_env(data, verifier, &[])
+    }
+
+    fn start_with_env(data: &Path, verifier: &Path, env: &[(&str, &str)]) -> Self {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -52,6 +57,7 @@ impl Server {
             .env("GRANARY_UPLOAD_PART_SIZE", PART.to_string())
             .env("GRANARY_VERIFIER", verifier)
             .env("GRANARY_JOB_LEASE_SECS", "2")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(log)
             .spawn()
@@ -551,4 +557,143 @@ async fn kill_9_during_upload_commit_and_verification() {
     );
     drop(server);
     check_invariants(data).await;
+}
+
+/// The `X-Granary-Delivery` of every request a receiver got, and whether it answered.
+type Deliveries = std::sync::Arc<std::sync::Mutex<Vec<(String, bool)>>>;
+
+/// A webhook receiver on loopback whose first request never gets an answer; later ones
+/// get `200`.
+fn hanging_receiver() -> (String, Deliveries) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let got: Deliveries = Default::default();
+    let kept = got.clone();
+    std::thread::spawn(move || {
+        for (n, stream) in listener.incoming().enumerate() {
+            let Ok(mut stream) = stream else { continue };
+            let kept = kept.clone();
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let (mut length, mut delivery) = (0usize, String::new());
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                    let lower = line.to_ascii_lowercase();
+                    if let Some(v) = lower.strip_prefix("content-length:") {
+                        length = v.trim().parse().unwrap_or(0);
+                    }
+                    if let Some(v) = lower.strip_prefix("x-granary-delivery:") {
+                        delivery = v.trim().to_string();
+                    }
+                }
+                let mut body = vec![0; length];
+                let _ = reader.read_exact(&mut body);
+                let answer = n > 0;
+                kept.lock().unwrap().push((delivery, answer));
+                if answer {
+                    let _ = stream.write_all(
+                        b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                    );
+                } else {
+                    // Hold the connection open, unanswered, until the sender is gone.
+                    let _ = reader.read_to_end(&mut Vec::new());
+                }
+            });
+        }
+    });
+    (url, got)
+}
+
+fn wait_until(what: &str, secs: u64, mut cond: impl FnMut() -> bool) {
+    let end = Instant::now() + Duration::from_secs(secs);
+    while !cond() {
+        assert!(Instant::now() < end, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn kill_9_with_a_webhook_delivery_in_flight() {
+    let data = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let token = create_user(data.path(), "alice");
+    let verifier = script(&data.path().join("verifier.sh"), "exit 1");
+    // A delivery's lease is three timeouts: 6 s after the kill it is sent again.
+    let env = [
+        ("GRANARY_WEBHOOKS_ALLOW_PRIVATE", "true"),
+        ("GRANARY_WEBHOOK_TIMEOUT_SECS", "2"),
+        ("GRANARY_WEBHOOK_RETRY_BASE_MS", "100"),
+    ];
+    let server = Server::start_with_env(data.path(), &verifier, &env);
+    let (url, got) = hanging_receiver();
+    let out = cli(home.path(), &server.url, &token)
+        .args([
+            "webhook",
+            "add",
+            "alice",
+            &url,
+            "--event",
+            "revision.published",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let hook: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let id = hook["id"].as_str().unwrap().to_string();
+    let src = home.path().join("src");
+    write_model(&src, 7, 1);
+    let out = cli(home.path(), &server.url, &token)
+        .arg("push")
+        .arg(&src)
+        .arg("alice/hooked")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // The delivery is on the wire, unanswered, when the process dies.
+    wait_until("the first attempt", 30, || !got.lock().unwrap().is_empty());
+    let in_flight = got.lock().unwrap()[0].0.clone();
+    assert!(!in_flight.is_empty());
+    server.kill9();
+
+    let server = Server::start_with_env(data.path(), &verifier, &env);
+    wait_until("the delivery after the restart", 60, || {
+        got.lock()
+            .unwrap()
+            .iter()
+            .any(|(d, answered)| *d == in_flight && *answered)
+    });
+    // The dead attempt left no record (its lease ran out); the one that worked did.
+    let list = || -> Value {
+        let out = cli(home.path(), &server.url, &token)
+            .args(["webhook", "deliveries", "alice", &id, "--json"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    wait_until("the delivery recorded", 30, || {
+        list()[0]["state"] == "delivered"
+    });
+    let d = list();
+    assert_eq!(d.as_array().unwrap().len(), 1);
+    assert_eq!(d[0]["event_id"], in_flight.as_str());
+    assert_eq!(d[0]["attempts"][0]["status"], 200);
 }

@@ -1,7 +1,7 @@
 //! Accounts in the browser, over real HTTP: sign-in with a password, the
 //! session cookie, CSRF on every state-changing form, tokens made and revoked
 //! on the web, model settings, license acceptance, sign-out revoking the
-//! session, sign-up modes and the sign-in rate limit.
+//! session, sign-up modes and the sign-in rate limit, webhooks on the settings page.
 
 mod common;
 
@@ -13,7 +13,8 @@ use serde_json::Value;
 
 on_every_backend!(
     sign_in_tokens_settings_and_sign_out,
-    sign_up_modes_and_rate_limits
+    sign_up_modes_and_rate_limits,
+    webhooks_on_the_settings_page,
 );
 
 fn client() -> Client {
@@ -482,4 +483,100 @@ async fn sign_up_modes_and_rate_limits(backend: Backend) {
         assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     }
     assert!(limited, "41 failed sign-ins in a minute must hit the limit");
+}
+
+/// A model's admins add a webhook on its settings page (the secret shown once, the SSRF
+/// guard as on the API) and remove it; nobody else may.
+async fn webhooks_on_the_settings_page(backend: Backend) {
+    let t = TestApp::start(backend).await;
+    let c = client();
+    with_password(&t, "alice", "alice-password-1").await;
+    with_password(&t, "bob", "bob-password-22").await;
+    let alice = t.user("alice").await;
+    t.push_ok(
+        &alice,
+        "alice/m",
+        &[("README.md", README.as_bytes().to_vec())],
+        None,
+    )
+    .await;
+    let (cookies, csrf) = sign_in(&t, &c, "alice", "alice-password-1").await;
+    let add = |url: &'static str, cookies: String, csrf: String| {
+        c.post(format!("{}/alice/m/webhooks", t.url))
+            .header(COOKIE, cookies)
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("url", url),
+                ("events", "tag.created, repo.deleted"),
+            ])
+            .send()
+    };
+
+    // A loopback receiver is refused here too (the server has no --webhooks-allow-private).
+    let res = add("http://127.0.0.1:9/hook", cookies.clone(), csrf.clone())
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert!(res.text().await.unwrap().contains("public addresses"));
+    // A public one is registered (nothing is sent until an event happens).
+    let res = add("http://1.1.1.1/hook", cookies.clone(), csrf.clone())
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let html = res.text().await.unwrap();
+    let secret_at = html.find("whsec_").expect("the secret is shown once");
+    let secret = &html[secret_at..secret_at + 70];
+    let page = c
+        .get(format!("{}/alice/m/settings", t.url))
+        .header(COOKIE, &cookies)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("http://1.1.1.1/hook") && page.contains("tag.created, repo.deleted"));
+    assert!(!page.contains(secret), "the secret is not shown again");
+    let hooks: Value = c
+        .get(t.api("/models/alice/m/webhooks"))
+        .bearer_auth(&alice)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = hooks["webhooks"][0]["id"].as_str().unwrap().to_string();
+
+    // Bob may neither add nor remove; a form without a valid CSRF token does nothing.
+    let (bob_cookies, bob_csrf) = sign_in(&t, &c, "bob", "bob-password-22").await;
+    let res = add("http://1.1.1.1/bob", bob_cookies.clone(), bob_csrf.clone())
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let remove = |cookies: String, csrf: String| {
+        c.post(format!("{}/alice/m/webhooks/{id}/delete", t.url))
+            .header(COOKIE, cookies)
+            .form(&[("csrf", csrf.as_str())])
+            .send()
+    };
+    assert_eq!(
+        remove(bob_cookies, bob_csrf).await.unwrap().status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_ne!(
+        remove(cookies.clone(), "0".repeat(64))
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::SEE_OTHER
+    );
+    let res = remove(cookies, csrf).await.unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert!(
+        granary_server::db::webhooks::find(&t.app.db, &id)
+            .await
+            .unwrap()
+            .is_none()
+    );
 }

@@ -10,3 +10,4 @@ pub mod org;
 pub mod repo;
 pub mod tag;
 pub mod token;
+pub mod webhook;

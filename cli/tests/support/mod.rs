@@ -43,6 +43,11 @@ pub struct Server {
 
 impl Server {
     pub fn start() -> Self {
+        Self::start_with_env(&[])
+    }
+
+    /// A server with extra `GRANARY_*` settings.
+    pub fn start_with_env(env: &[(&str, &str)]) -> Self {
         let data = tempfile::tempdir().unwrap();
         let token = create_user(data.path(), "alice");
         let bob_token = create_user(data.path(), "bob");
@@ -52,6 +57,7 @@ impl Server {
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data.path())
             .env("GRANARY_UPLOAD_PART_SIZE", PART_SIZE.to_string())
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(log)
             .spawn()

@@ -3,39 +3,36 @@
 
 use sqlx::FromRow;
 
-use super::Db;
+use super::{Db, Tx};
 
-pub async fn set_private(db: &Db, model_id: &str, private: bool, now: i64) -> sqlx::Result<()> {
-    let _guard = db.write_guard().await;
+pub async fn set_private(tx: &mut Tx, model_id: &str, private: bool, now: i64) -> sqlx::Result<()> {
     sqlx::query("UPDATE models SET private = $2, updated_at = $3 WHERE id = $1")
         .bind(model_id)
         .bind(private as i64)
         .bind(now)
-        .execute(&db.pool)
+        .execute(&mut **tx)
         .await?;
     Ok(())
 }
 
-pub async fn set_gated(db: &Db, model_id: &str, gated: bool, now: i64) -> sqlx::Result<()> {
-    let _guard = db.write_guard().await;
+pub async fn set_gated(tx: &mut Tx, model_id: &str, gated: bool, now: i64) -> sqlx::Result<()> {
     sqlx::query("UPDATE models SET gated = $2, updated_at = $3 WHERE id = $1")
         .bind(model_id)
         .bind(gated as i64)
         .bind(now)
-        .execute(&db.pool)
+        .execute(&mut **tx)
         .await?;
     Ok(())
 }
 
 /// Records that a user accepted the model's license at a revision.
 pub async fn accept(
-    db: &Db,
+    tx: &mut Tx,
     model_id: &str,
     user_id: &str,
     revision_id: Option<&str>,
     now: i64,
 ) -> sqlx::Result<()> {
-    let _guard = db.write_guard().await;
     sqlx::query(
         "INSERT INTO license_acceptances (model_id, user_id, revision_id, accepted_at) VALUES ($1, $2, $3, $4)
          ON CONFLICT (model_id, user_id) DO UPDATE SET revision_id = excluded.revision_id, accepted_at = excluded.accepted_at",
@@ -44,7 +41,7 @@ pub async fn accept(
     .bind(user_id)
     .bind(revision_id)
     .bind(now)
-    .execute(&db.pool)
+    .execute(&mut **tx)
     .await?;
     Ok(())
 }
@@ -77,10 +74,10 @@ pub async fn acceptances(db: &Db, model_id: &str) -> sqlx::Result<Vec<Acceptance
     .await
 }
 
-/// Deletes a model with its revisions, refs, files, jobs and acceptances. Blobs stay for the
-/// garbage collector, which removes those no revision references.
-pub async fn delete_model(db: &Db, model_id: &str) -> sqlx::Result<()> {
-    let (mut tx, _guard) = db.begin_write().await?;
+/// Deletes a model with its revisions, refs, files, jobs, acceptances and webhooks. Blobs
+/// stay for the garbage collector, which removes those no revision references.
+pub async fn delete_model(tx: &mut Tx, model_id: &str) -> sqlx::Result<()> {
+    super::webhooks::delete_of_model(tx, model_id).await?;
     for table in [
         "license_acceptances",
         "verification_runs",
@@ -91,12 +88,12 @@ pub async fn delete_model(db: &Db, model_id: &str) -> sqlx::Result<()> {
     ] {
         sqlx::query(&format!("DELETE FROM {table} WHERE model_id = $1"))
             .bind(model_id)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
     }
     sqlx::query("DELETE FROM models WHERE id = $1")
         .bind(model_id)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
-    tx.commit().await
+    Ok(())
 }

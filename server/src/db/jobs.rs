@@ -6,6 +6,8 @@
 
 use sqlx::FromRow;
 
+use super::events::{self, ModelEvent};
+use super::models::ModelRow;
 use super::{Backend, Db, Tx, new_id};
 
 pub const QUEUED: &str = "queued";
@@ -152,6 +154,31 @@ pub async fn finish(db: &Db, run: &FinishedRun<'_>) -> sqlx::Result<bool> {
     .bind(run.finished_at)
     .execute(&mut *tx)
     .await?;
+    let model: Option<ModelRow> = sqlx::query_as(&format!(
+        "SELECT {} FROM models WHERE id = $1",
+        super::models::COLUMNS
+    ))
+    .bind(&run.job.model_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Some(model) = &model {
+        let report: serde_json::Value =
+            serde_json::from_str(run.report_json).unwrap_or(serde_json::Value::Null);
+        let event = ModelEvent {
+            kind: "verification.finished",
+            model: model.into(),
+            actor: None,
+            ip: None,
+            detail: Some(run.status),
+            data: serde_json::json!({
+                "revision": run.job.revision_id,
+                "status": run.status,
+                "device": run.device,
+                "report": report,
+            }),
+        };
+        events::emit(&mut tx, &event, run.finished_at).await?;
+    }
     tx.commit().await?;
     Ok(true)
 }

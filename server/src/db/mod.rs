@@ -3,9 +3,9 @@
 //! SQLite and PostgreSQL through sqlx's `Any` driver (`$1` placeholders,
 //! TEXT ids, BIGINT times and flags).
 
-pub mod audit;
 pub mod blob_uploaders;
 pub mod blobs;
+pub mod events;
 pub mod gates;
 pub mod git_oids;
 pub mod invites;
@@ -20,6 +20,7 @@ pub mod sessions;
 pub mod uploads;
 pub mod users;
 pub mod web;
+pub mod webhooks;
 
 use std::sync::Arc;
 

@@ -31,7 +31,7 @@ impl ModelRow {
     }
 }
 
-const COLUMNS: &str = "id, owner, name, private, default_branch, downloads, head_revision, \
+pub(crate) const COLUMNS: &str = "id, owner, name, private, default_branch, downloads, head_revision, \
     license_id, total_size, parameter_total, gated, permissive, created_at, updated_at";
 
 /// A model and the verification rows of its head revision, in one round trip (model
@@ -109,17 +109,23 @@ pub async fn create(
     Ok(r.rows_affected() == 1)
 }
 
-/// Finds the model inside a write transaction, creating it if absent.
+/// Finds the model inside a write transaction, creating it if absent; true when created.
 pub async fn find_or_create(
     tx: &mut Tx,
     id: &ModelId,
     private: bool,
     now: i64,
-) -> sqlx::Result<ModelRow> {
-    create(tx, id, private, false, now).await?;
+) -> sqlx::Result<(ModelRow, bool)> {
+    let created = create(tx, id, private, false, now).await?;
+    let model = find_in(tx, id).await?.ok_or(sqlx::Error::RowNotFound)?;
+    Ok((model, created))
+}
+
+/// Inside a transaction: the model, if it exists.
+pub async fn find_in(tx: &mut Tx, id: &ModelId) -> sqlx::Result<Option<ModelRow>> {
     sqlx::query_as(&format!("SELECT {COLUMNS} FROM models WHERE name_key = $1"))
         .bind(id.key())
-        .fetch_one(&mut **tx)
+        .fetch_optional(&mut **tx)
         .await
 }
 

@@ -96,13 +96,21 @@ pub async fn target_in(
     Ok(row.map(|(r,)| r))
 }
 
-pub async fn delete(db: &Db, model_id: &str, kind: &str, name: &str) -> sqlx::Result<bool> {
-    let _guard = db.write_guard().await;
-    let r = sqlx::query("DELETE FROM refs WHERE model_id = $1 AND kind = $2 AND name = $3")
-        .bind(model_id)
-        .bind(kind)
-        .bind(name)
-        .execute(&db.pool)
-        .await?;
-    Ok(r.rows_affected() > 0)
+/// Inside `tx`: deletes a ref; answers the revision it named, if it existed.
+pub async fn delete(
+    tx: &mut Tx,
+    model_id: &str,
+    kind: &str,
+    name: &str,
+) -> sqlx::Result<Option<String>> {
+    let target = target_in(tx, model_id, kind, name).await?;
+    if target.is_some() {
+        sqlx::query("DELETE FROM refs WHERE model_id = $1 AND kind = $2 AND name = $3")
+            .bind(model_id)
+            .bind(kind)
+            .bind(name)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(target)
 }

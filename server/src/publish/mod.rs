@@ -14,9 +14,11 @@ use granary_core::manifest::{FileEntry, MANIFEST_FORMAT, Manifest};
 use granary_core::names::validate_ref_name;
 use granary_core::paths::check_path_set;
 use granary_core::{ModelId, Sha256};
+use serde_json::json;
 
 use crate::app::App;
 use crate::auth::Caller;
+use crate::db::events::{self, ModelEvent};
 use crate::db::models::{self, Head, ModelRow};
 use crate::db::revisions::{self, NewRevision, RevisionRow};
 use crate::db::{blobs, jobs, refs};
@@ -128,7 +130,8 @@ async fn land(
 ) -> AppResult<Published> {
     let now = row.created_at;
     let (mut tx, _guard) = app.db.begin_write().await?;
-    let model = models::find_or_create(&mut tx, id, req.private.unwrap_or(false), now).await?;
+    let private = req.private.unwrap_or(false);
+    let (model, created) = models::find_or_create(&mut tx, id, private, now).await?;
     // Checked again under a share lock: garbage collection may have removed an
     // unreferenced blob since `stored_layouts`, and must not until this commits.
     let digests: Vec<Sha256> = manifest.files.iter().map(|f| f.sha256).collect();
@@ -208,6 +211,41 @@ async fn land(
     } else {
         models::touch(&mut tx, &model.id, now).await?;
     }
+    let actor = Some(row.author.as_str());
+    if created {
+        let detail = format!("private={private} gated=false");
+        let data = json!({"private": private, "gated": false});
+        emit(
+            &mut tx,
+            &model,
+            actor,
+            "repo.created",
+            Some(&detail),
+            data,
+            now,
+        )
+        .await?;
+    }
+    let data = json!({
+        "revision": row.id,
+        "parent": parent,
+        "branch": req.branch,
+        "message": row.message,
+        "files": row.file_count,
+        "total_size": row.total_size,
+        "parameters": row.parameter_total,
+        "license": row.license_id,
+    });
+    emit(
+        &mut tx,
+        &model,
+        actor,
+        "revision.published",
+        None,
+        data,
+        now,
+    )
+    .await?;
     tx.commit().await?;
     app.jobs_queued.notify_one();
     tracing::info!(model = %id, revision = %row.id, branch = %req.branch, files = row.file_count, "revision published");
@@ -218,6 +256,27 @@ async fn land(
         model,
         revision: row,
     })
+}
+
+/// Records an event of the commit inside its transaction.
+async fn emit(
+    tx: &mut crate::db::Tx,
+    model: &ModelRow,
+    actor: Option<&str>,
+    kind: &str,
+    detail: Option<&str>,
+    data: serde_json::Value,
+    now: i64,
+) -> sqlx::Result<()> {
+    let event = ModelEvent {
+        kind,
+        model: model.into(),
+        actor,
+        ip: None,
+        detail,
+        data,
+    };
+    events::emit(tx, &event, now).await.map(|_| ())
 }
 
 /// The registry's license policy, and the LICENSE file that `other` needs.

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use crate::access::{Role, require_role};
 use crate::app::AppState;
 use crate::auth::Caller;
-use crate::db::audit::{self, Event};
+use crate::db::events::{self as audit, Event};
 use crate::db::users;
 use crate::db::{gates, orgs};
 use crate::error::{AppError, AppResult, Json, Path, Query};
@@ -368,20 +368,17 @@ pub async fn delete_repo(
 pub async fn accept_license(
     State(state): State<AppState>,
     caller: Caller,
+    ip: ClientIp,
     Path((owner, name)): Path<(String, String)>,
 ) -> AppResult<Json<Value>> {
     let id = model_id(&owner, &name)?;
     let model = readable_model(&state, &caller, &id).await?;
+    let actor = Actor {
+        caller: &caller,
+        ip: &ip,
+    };
+    let now = repos::accept_license(&state, &actor, &model).await?;
     let user = caller.require_user()?;
-    let now = granary_core::time::now_ms();
-    gates::accept(
-        &state.db,
-        &model.id,
-        &user.id,
-        model.head_revision.as_deref(),
-        now,
-    )
-    .await?;
     Ok(Json(
         json!({"model": model.full_name(), "user": user.name, "revision": model.head_revision, "accepted_at": now}),
     ))

@@ -8,6 +8,7 @@ pub mod meta;
 pub mod models;
 pub mod uploads;
 pub mod verification;
+pub mod webhooks;
 
 use std::sync::Arc;
 

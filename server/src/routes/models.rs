@@ -299,52 +299,19 @@ pub async fn put_tag(
         .await?;
     validate_ref_name(&tag).map_err(AppError::Invalid)?;
     let target = resolve_revision(&state.db, &model, &req.revision).await?;
-    let status = create_tag(&state.db, &model, &tag, &target.id, req.force).await?;
+    let status = crate::refs::create_tag(
+        &state.db,
+        &model,
+        caller.name(),
+        &tag,
+        &target.id,
+        req.force,
+    )
+    .await?;
     let row = refs::find(&state.db, &model.id, refs::TAG, &tag)
         .await?
         .ok_or_else(|| AppError::internal(anyhow::anyhow!("tag vanished after write")))?;
     Ok((status, Json(ref_info(&row)?)))
-}
-
-/// Creates or (with `force`) moves a tag; shared by every surface that tags.
-pub async fn create_tag(
-    db: &Db,
-    model: &ModelRow,
-    tag: &str,
-    target: &str,
-    force: bool,
-) -> AppResult<StatusCode> {
-    let now = granary_core::time::now_ms();
-    let (mut tx, _guard) = db.begin_write().await?;
-    if refs::compare_and_swap(&mut tx, &model.id, refs::TAG, tag, None, target, now).await? {
-        models::touch(&mut tx, &model.id, now).await?;
-        tx.commit().await?;
-        return Ok(StatusCode::CREATED);
-    }
-    let current = refs::target_in(&mut tx, &model.id, refs::TAG, tag)
-        .await?
-        .ok_or(sqlx::Error::RowNotFound)?;
-    if current == target {
-        return Ok(StatusCode::OK);
-    }
-    if !force {
-        return Err(AppError::Conflict(format!(
-            "tag `{tag}` already names revision {}; tags do not move silently: pass force to move it",
-            &current[..12]
-        )));
-    }
-    refs::compare_and_swap(
-        &mut tx,
-        &model.id,
-        refs::TAG,
-        tag,
-        Some(&current),
-        target,
-        now,
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(StatusCode::OK)
 }
 
 /// `DELETE /api/v1/models/{owner}/{name}/tags/{tag}`.
@@ -357,7 +324,7 @@ pub async fn delete_tag(
     let model = readable_model(&state, &caller, &id).await?;
     crate::access::require_role(&state.db, &caller, &model.owner, crate::access::Role::Write)
         .await?;
-    if refs::delete(&state.db, &model.id, refs::TAG, &tag).await? {
+    if crate::refs::delete_tag(&state.db, &model, caller.name(), &tag).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(AppError::NotFound(format!(

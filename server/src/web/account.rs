@@ -16,7 +16,6 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::{OrPage, PageResult, page};
-use crate::access::{self, Role};
 use crate::app::AppState;
 use crate::auth::{Caller, cookie_in, session_caller};
 use crate::db::users;
@@ -29,7 +28,7 @@ use crate::routes::{model_id, readable_model};
 use crate::session::{AUDIENCE, COOKIE, CSRF_COOKIE, Claims, ISSUER};
 use crate::tokens::{self, TokenRequest};
 
-type Fields = HashMap<String, String>;
+pub(super) type Fields = HashMap<String, String>;
 
 /// `; Secure` when the browser reached us over HTTPS (`client::is_https`), so that the cookie is
 /// never sent in clear; nothing otherwise (a plain-HTTP registry on a laptop must still work).
@@ -56,7 +55,7 @@ fn csrf_binding(state: &AppState, headers: &HeaderMap) -> Option<String> {
 
 /// The CSRF token for this browser's forms (an HMAC of what they are bound to, so a token
 /// from one session is refused in another), and the pre-session cookie to set when it is new.
-fn csrf_token(state: &AppState, headers: &HeaderMap) -> (String, Option<String>) {
+pub(super) fn csrf_token(state: &AppState, headers: &HeaderMap) -> (String, Option<String>) {
     if let Some(binding) = csrf_binding(state, headers) {
         return (state.session_keys.csrf_token(&binding), None);
     }
@@ -74,7 +73,11 @@ fn csrf_token(state: &AppState, headers: &HeaderMap) -> (String, Option<String>)
 }
 
 /// Refuses a form whose CSRF field is not the token of this browser's session (or pre-session id).
-fn check_csrf(state: &AppState, headers: &HeaderMap, form: &Fields) -> Result<(), AppError> {
+pub(super) fn check_csrf(
+    state: &AppState,
+    headers: &HeaderMap,
+    form: &Fields,
+) -> Result<(), AppError> {
     let expected = csrf_binding(state, headers)
         .map(|b| state.session_keys.csrf_token(&b))
         .unwrap_or_default();
@@ -96,7 +99,7 @@ fn check_csrf(state: &AppState, headers: &HeaderMap, form: &Fields) -> Result<()
 }
 
 /// The signed-in caller of a form post.
-async fn form_caller(state: &AppState, headers: &HeaderMap) -> Result<Caller, AppError> {
+pub(super) async fn form_caller(state: &AppState, headers: &HeaderMap) -> Result<Caller, AppError> {
     let jwt =
         cookie_in(headers, COOKIE).ok_or_else(|| AppError::Unauthorized("sign in first".into()))?;
     session_caller(state, &jwt, granary_core::time::now_ms())
@@ -104,7 +107,7 @@ async fn form_caller(state: &AppState, headers: &HeaderMap) -> Result<Caller, Ap
         .ok_or_else(|| AppError::Unauthorized("your session has ended: sign in again".into()))
 }
 
-fn with_cookie(mut res: Response, cookie: Option<String>) -> Response {
+pub(super) fn with_cookie(mut res: Response, cookie: Option<String>) -> Response {
     if let Some(c) = cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
         res.headers_mut().append(header::SET_COOKIE, c);
     }
@@ -482,14 +485,31 @@ pub async fn model_settings(
     Path((owner, name)): Path<(String, String)>,
 ) -> PageResult {
     let id = model_id(&owner, &name).or_page(&state)?;
-    let model = readable_model(&state, &caller, &id).await.or_page(&state)?;
-    access::require_role(&state.db, &caller, &model.owner, Role::Admin)
+    settings_page(&state, &headers, &caller, &id, None).await
+}
+
+/// The settings page of a model, with a webhook just created (its secret shown once).
+pub(super) async fn settings_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    caller: &Caller,
+    id: &granary_core::ModelId,
+    created: Option<granary_core::api::WebhookInfo>,
+) -> PageResult {
+    let scope = crate::webhooks::Scope::model(state, caller, id)
         .await
-        .or_page(&state)?;
-    let (csrf, set) = csrf_token(&state, &headers);
+        .or_page(state)?;
+    let crate::webhooks::Scope::Model(model) = &scope else {
+        unreachable!("Scope::model answers a model's scope")
+    };
+    let (csrf, set) = csrf_token(state, headers);
     let acceptances = gates::acceptances(&state.db, &model.id)
         .await
-        .or_page(&state)?;
+        .or_page(state)?;
+    let webhooks = crate::webhooks::list(state, &scope)
+        .await
+        .or_page(state)?
+        .webhooks;
     let ctx = json!({
         "title": format!("Settings · {}", model.full_name()),
         "csrf": csrf,
@@ -499,8 +519,10 @@ pub async fn model_settings(
         "private": model.private != 0,
         "gated": model.gated != 0,
         "acceptances": acceptances,
+        "webhooks": webhooks,
+        "created": created,
     });
-    Ok(with_cookie(page(&state, "model_settings.html", &ctx)?, set))
+    Ok(with_cookie(page(state, "model_settings.html", &ctx)?, set))
 }
 
 /// `POST /{owner}/{name}/settings`: visibility and gate.
@@ -572,6 +594,7 @@ pub async fn delete_model(
 pub async fn accept_license(
     State(state): State<AppState>,
     headers: HeaderMap,
+    ip: ClientIp,
     Path((owner, name)): Path<(String, String)>,
     Form(form): Form<Fields>,
 ) -> PageResult {
@@ -579,16 +602,13 @@ pub async fn accept_license(
     let caller = form_caller(&state, &headers).await.or_page(&state)?;
     let id = model_id(&owner, &name).or_page(&state)?;
     let model = readable_model(&state, &caller, &id).await.or_page(&state)?;
-    let user = caller.require_user().or_page(&state)?;
-    gates::accept(
-        &state.db,
-        &model.id,
-        &user.id,
-        model.head_revision.as_deref(),
-        granary_core::time::now_ms(),
-    )
-    .await
-    .or_page(&state)?;
+    let actor = Actor {
+        caller: &caller,
+        ip: &ip,
+    };
+    repos::accept_license(&state, &actor, &model)
+        .await
+        .or_page(&state)?;
     Ok(Redirect::to(&format!(
         "/{}/{}",
         super::seg(&model.owner),

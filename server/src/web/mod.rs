@@ -19,6 +19,7 @@ pub mod models;
 pub mod people;
 pub mod render;
 pub mod templates;
+pub mod webhooks;
 
 use axum::Router;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -49,6 +50,11 @@ pub fn router() -> Router<AppState> {
             get(account::model_settings).post(account::update_model_settings),
         )
         .route("/{owner}/{name}/delete", post(account::delete_model))
+        .route("/{owner}/{name}/webhooks", post(webhooks::add_webhook))
+        .route(
+            "/{owner}/{name}/webhooks/{id}/delete",
+            post(webhooks::remove_webhook),
+        )
         .route(
             "/{owner}/{name}/accept-license",
             post(account::accept_license),

@@ -16,7 +16,7 @@ use super::{
 };
 use crate::app::AppState;
 use crate::client::ClientIp;
-use crate::db::{models, refs};
+use crate::db::refs;
 use crate::error::{AppError, Path};
 use crate::repos::{self, Actor, Created};
 
@@ -204,26 +204,12 @@ pub async fn create_branch(
         None => model.default_branch.clone(),
     };
     let target = revision(&state, &model, &start).await?;
-    let now = granary_core::time::now_ms();
-    let (mut tx, _guard) = state.db.begin_write().await?;
-    if !refs::compare_and_swap(
-        &mut tx,
-        &model.id,
-        refs::BRANCH,
-        &branch,
-        None,
-        &target.id,
-        now,
-    )
-    .await?
-    {
+    if !crate::refs::create_branch(&state.db, &model, caller.name(), &branch, &target.id).await? {
         return Ok(json_status(
             StatusCode::CONFLICT,
             json!({"error": format!("branch `{branch}` already exists in {}", model.full_name())}),
         ));
     }
-    models::touch(&mut tx, &model.id, now).await?;
-    tx.commit().await?;
     Ok(json_status(StatusCode::OK, json!({})))
 }
 
@@ -240,7 +226,7 @@ pub async fn delete_branch(
             "`{branch}` is the default branch and cannot be deleted"
         )));
     }
-    if !refs::delete(&state.db, &model.id, refs::BRANCH, &branch).await? {
+    if !crate::refs::delete_branch(&state.db, &model, caller.name(), &branch).await? {
         return Err(AppError::RevisionNotFound(format!(
             "{} has no branch `{branch}`",
             model.full_name()
@@ -275,7 +261,7 @@ pub async fn create_tag(
             json!({"error": format!("tag `{tag}` already exists in {}", model.full_name())}),
         ));
     }
-    crate::routes::models::create_tag(&state.db, &model, tag, &target.id, false).await?;
+    crate::refs::create_tag(&state.db, &model, caller.name(), tag, &target.id, false).await?;
     Ok(json_status(StatusCode::OK, json!({})))
 }
 
@@ -287,7 +273,7 @@ pub async fn delete_tag(
 ) -> HfResult<Response> {
     let model = readable(&state, &caller, &owner, &name).await?;
     super::writer(&state, &caller, &model.owner).await?;
-    if !refs::delete(&state.db, &model.id, refs::TAG, &tag).await? {
+    if !crate::refs::delete_tag(&state.db, &model, caller.name(), &tag).await? {
         return Err(AppError::RevisionNotFound(format!(
             "{} has no tag `{tag}`",
             model.full_name()
