@@ -357,6 +357,25 @@ pub struct Evaluation {
     pub stride: Option<u64>,
 }
 
+impl Evaluation {
+    /// `perplexity 21.8619 (threshold 1000) over 2850 tokens, context 512, stride 256`:
+    /// what pages and the CLI print beside the verdict.
+    pub fn summary(&self) -> String {
+        let mut out = format!("{} {:.4}", self.metric, self.value);
+        if let Some(t) = self.threshold {
+            out.push_str(&format!(" (threshold {t})"));
+        }
+        if let (Some(tokens), Some(context), Some(stride)) =
+            (self.tokens, self.context, self.stride)
+        {
+            out.push_str(&format!(
+                " over {tokens} tokens, context {context}, stride {stride}"
+            ));
+        }
+        out
+    }
+}
+
 /// A disclosed, fixed throughput workload (docs/VERIFICATION.md, "Workload") and
 /// what it measured. Figures of different `digest`s are different series.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -3,7 +3,8 @@
 //! `verification`) included.
 
 use anyhow::Result;
-use granary_core::api::Workload;
+use granary_core::api::{Evaluation, Workload};
+use granary_core::model_index;
 use serde_json::Value;
 
 use crate::cli::InfoArgs;
@@ -92,6 +93,21 @@ pub fn render(info: &Value) -> String {
             s(f, "path")
         ));
     }
+    let reported = rev
+        .get("card")
+        .map(model_index::self_reported)
+        .unwrap_or_default();
+    if !reported.is_empty() {
+        out.push_str("  self-reported by the card (model-index, not checked by Granary)\n");
+        for r in &reported {
+            let on = [r.dataset.as_str(), r.task.as_str()]
+                .into_iter()
+                .filter(|s| !s.is_empty())
+                .collect::<Vec<_>>()
+                .join(", ");
+            out.push_str(&format!("    {} {}  {on}\n", r.metric, r.value));
+        }
+    }
     let verification = rev.get("verification").or_else(|| info.get("verification"));
     if let Some(v) = verification.filter(|v| !v.is_null()) {
         out.push_str("  verification\n");
@@ -125,24 +141,17 @@ fn summary(run: &Value) -> String {
         out.push_str(&format!(": {}", s(run, "reason")));
     }
     out.push('\n');
-    for e in run
+    let evaluations: Vec<Evaluation> = run
         .get("evaluations")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        let value = e.get("value").and_then(Value::as_f64).unwrap_or(f64::NAN);
-        let threshold = e
-            .get("threshold")
-            .and_then(Value::as_f64)
-            .map(|t| format!(" (threshold {t})"))
-            .unwrap_or_default();
-        let digest: String = s(e, "digest").chars().take(12).collect();
+        .and_then(|e| serde_json::from_value(e.clone()).ok())
+        .unwrap_or_default();
+    for e in evaluations {
+        let digest: String = e.digest.chars().take(12).collect();
         out.push_str(&format!(
-            "      {}  {} {value:.4}{threshold}: {}, inputs {digest}\n",
-            s(e, "name"),
-            s(e, "metric"),
-            s(e, "verdict")
+            "      {}  {}: {}, inputs {digest}\n",
+            e.name,
+            e.summary(),
+            e.verdict
         ));
     }
     out.push_str(&workload(run));
@@ -219,6 +228,35 @@ mod tests {
             text.contains("      sentence-pairs-v1  spearman -0.5500 (threshold 0.2): degraded, inputs 909090909090\n"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_decoder_run_shows_its_perplexity_beside_the_cards_own_figures() {
+        let info = serde_json::json!({
+            "id": "alice/smol",
+            "revision": {
+                "id": "ab".repeat(32), "created_at": 0, "files": [],
+                "card": {"model-index": [{"name": "smol", "results": [{
+                    "task": {"type": "text-generation"},
+                    "dataset": {"name": "HellaSwag", "type": "hellaswag"},
+                    "metrics": [{"type": "acc_norm", "value": 42.1}]}]}]},
+                "verification": [{
+                    "status": "passed", "device": "cpu: Test", "architecture": "llama",
+                    "dtype": "F32", "converted_from": "BF16",
+                    "evaluations": [{"name": "english-prose-v1", "digest": "00".repeat(32),
+                        "metric": "perplexity", "value": 21.8619, "threshold": 1000.0,
+                        "verdict": "sane", "tokens": 2850, "context": 512, "stride": 256}]
+                }]
+            }
+        });
+        let text = super::render(&info);
+        for want in [
+            "  self-reported by the card (model-index, not checked by Granary)\n    acc_norm 42.1  HellaSwag, text-generation\n",
+            "    passed    cpu: Test (llama F32, converted from BF16)\n",
+            "      english-prose-v1  perplexity 21.8619 (threshold 1000) over 2850 tokens, context 512, stride 256: sane, inputs 000000000000\n",
+        ] {
+            assert!(text.contains(want), "missing {want:?} in\n{text}");
+        }
     }
 
     #[test]

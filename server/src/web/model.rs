@@ -260,19 +260,7 @@ pub fn evaluation_views(r: &VerificationReport) -> Vec<EvaluationView> {
         .iter()
         .map(|e| EvaluationView {
             name: e.name.clone(),
-            result: {
-                let mut result = format!("{} {:.4}", e.metric, e.value);
-                if let Some(t) = e.threshold {
-                    result.push_str(&format!(" (threshold {t})"));
-                }
-                if let (Some(tokens), Some(context), Some(stride)) = (e.tokens, e.context, e.stride)
-                {
-                    result.push_str(&format!(
-                        " over {tokens} tokens, context {context}, stride {stride}"
-                    ));
-                }
-                result
-            },
+            result: e.summary(),
             verdict: e.verdict.clone(),
             digest_short: e.digest.chars().take(12).collect(),
             digest: e.digest.clone(),
