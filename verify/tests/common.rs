@@ -128,3 +128,26 @@ pub fn permutation(n: usize, mut seed: u64) -> Vec<u32> {
     }
     order
 }
+
+/// Asserts the report is `degraded` by `evaluation` (whose verdict says so), that
+/// the reason holds every one of `reason_parts`, and that the smoke inference
+/// still left its figures (degraded is not broken). Returns the evaluation.
+pub fn assert_degraded_by<'r>(
+    report: &'r granary_verify::VerificationReport,
+    evaluation: &str,
+    reason_parts: &[&str],
+) -> &'r granary_verify::Evaluation {
+    assert_eq!(report.status, "degraded", "{report:#?}");
+    let eval = report
+        .evaluations
+        .iter()
+        .find(|e| e.name == evaluation)
+        .unwrap_or_else(|| panic!("no {evaluation} in {:#?}", report.evaluations));
+    assert_eq!(eval.verdict, "degraded");
+    let reason = report.reason.as_deref().unwrap_or_default();
+    for part in reason_parts {
+        assert!(reason.contains(part), "reason `{reason}` lacks `{part}`");
+    }
+    assert!(report.latency_ms.is_some() && !report.fingerprint.is_null());
+    eval
+}

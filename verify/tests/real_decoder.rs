@@ -16,7 +16,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use candle_core::{Device, Tensor};
-use common::{GB, copy_dir, minilm_or_skip, permutation, smollm2_or_skip, verify_dir};
+use common::{
+    GB, assert_degraded_by, copy_dir, minilm_or_skip, permutation, smollm2_or_skip, verify_dir,
+};
 use granary_verify::{
     CODE_SAMPLE, ENGLISH_PROSE, Evaluation, PERPLEXITY_CONTEXT, PERPLEXITY_STRIDE,
     VerificationReport, code_digest, prose_digest,
@@ -45,18 +47,16 @@ fn evaluation<'r>(report: &'r VerificationReport, name: &str) -> &'r Evaluation 
 }
 
 fn assert_degraded(report: &VerificationReport, case: &str) {
-    let prose = evaluation(report, ENGLISH_PROSE);
-    eprintln!("{case}: perplexity {}", prose.value);
-    assert_eq!(report.status, "degraded", "{report:#?}");
-    assert_eq!(prose.verdict, "degraded");
-    assert!(prose.value > prose.threshold.unwrap(), "{prose:?}");
-    let reason = report.reason.as_deref().unwrap_or_default();
-    assert!(
-        reason.starts_with("runs, but its perplexity on English text is")
-            && reason.contains("the weights or the tokenizer look broken"),
-        "{reason}"
+    let prose = assert_degraded_by(
+        report,
+        ENGLISH_PROSE,
+        &[
+            "runs, but its perplexity on English text is",
+            "the weights or the tokenizer look broken",
+        ],
     );
-    assert!(report.latency_ms.is_some() && !report.fingerprint.is_null());
+    eprintln!("{case}: perplexity {}", prose.value);
+    assert!(prose.value > prose.threshold.unwrap(), "{prose:?}");
 }
 
 #[test]

@@ -15,7 +15,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use candle_core::{Device, Tensor};
-use common::{GB, copy_dir, minilm_or_skip, permutation, verify_dir};
+use common::{GB, assert_degraded_by, copy_dir, minilm_or_skip, permutation, verify_dir};
 use granary_verify::{
     Evaluation, SENTENCE_PAIRS, SENTENCE_PAIRS_THRESHOLD, VerificationReport, fixtures,
     sentence_pairs_digest,
@@ -47,17 +47,15 @@ fn sentence_pairs(report: &VerificationReport) -> &Evaluation {
 fn assert_degraded(report: &VerificationReport, case: &str) {
     let eval = sentence_pairs(report);
     eprintln!("{case}: rank correlation {}", eval.value);
-    assert_eq!(report.status, "degraded", "{report:#?}");
-    assert_eq!(eval.verdict, "degraded");
-    assert!(eval.value < SENTENCE_PAIRS_THRESHOLD, "{eval:?}");
-    let reason = report.reason.as_deref().unwrap_or_default();
-    assert!(
-        reason.contains("do not tell paraphrases from unrelated sentences")
-            && reason.contains("the weights or the tokenizer look broken"),
-        "{reason}"
+    assert_degraded_by(
+        report,
+        SENTENCE_PAIRS,
+        &[
+            "do not tell paraphrases from unrelated sentences",
+            "the weights or the tokenizer look broken",
+        ],
     );
-    // Degraded is not broken: the smoke inference still ran and left its figures.
-    assert!(report.latency_ms.is_some() && !report.fingerprint.is_null());
+    assert!(eval.value < SENTENCE_PAIRS_THRESHOLD, "{eval:?}");
 }
 
 #[test]
