@@ -28,6 +28,9 @@ pub const STRIDE: usize = 256;
 /// the vocabulary size). Working small models score 10 to 40 on it; broken
 /// copies score thousands (docs/VERIFICATION.md).
 pub const MAX_PERPLEXITY: f64 = 1000.0;
+/// A text's evaluation stops, unjudged, when the rest of it would need more
+/// than this share of the time left (the workload runs after it).
+pub const TIME_SHARE: f64 = 0.5;
 /// A text is evaluated only if the tokenizer maps at most this share of its
 /// tokens to its unknown token: perplexity over unknown tokens means nothing.
 pub const MAX_UNKNOWN: f64 = 0.01;
@@ -78,17 +81,47 @@ pub fn windows(n: usize, context: usize, stride: usize) -> Vec<(usize, usize, us
     out
 }
 
+/// The seconds the remaining `total - done` tokens would take at the rate of
+/// the first `done`, when that is more than `share` of the time `left`.
+fn too_slow(
+    elapsed: std::time::Duration,
+    done: usize,
+    total: usize,
+    left: std::time::Duration,
+    share: f64,
+) -> Option<f64> {
+    if done == 0 {
+        return None;
+    }
+    let needed = elapsed.as_secs_f64() / done as f64 * (total - done) as f64;
+    (needed > left.as_secs_f64() * share).then_some(needed)
+}
+
 /// Perplexity of `ids` under the model: exp of the mean negative log-likelihood.
+/// `Err(seconds)` instead when, measured on the windows run so far, the rest
+/// would need more than `share` of the time left: a model too slow for the
+/// budget is not judged on text rather than failed for being slow.
 fn perplexity(
     smoke: &mut Smoke,
     step: &mut Step,
     ids: &[u32],
     context: usize,
     stride: usize,
-) -> Result<f64> {
+    share: f64,
+) -> Result<std::result::Result<f64, f64>> {
     let device = smoke.device.clone();
     let (mut nll, mut scored) = (0f64, 0usize);
-    for (begin, end, first) in windows(ids.len(), context, stride) {
+    let plan = windows(ids.len(), context, stride);
+    let total: usize = plan.iter().map(|(b, e, _)| e - b).sum();
+    let (mut done, started) = (0usize, std::time::Instant::now());
+    for (begin, end, first) in plan {
+        let left = smoke
+            .deadline
+            .saturating_duration_since(std::time::Instant::now());
+        if let Some(needed) = too_slow(started.elapsed(), done, total, left, share) {
+            return Ok(Err(needed));
+        }
+        done += end - begin;
         smoke.check_time(&format!(
             "during the perplexity evaluation, at token {begin}"
         ))?;
@@ -116,7 +149,7 @@ fn perplexity(
             scored += 1;
         }
     }
-    Ok((nll / scored as f64).exp())
+    Ok(Ok((nll / scored as f64).exp()))
 }
 
 /// What one text gives: its ids, or why it cannot be evaluated.
@@ -181,7 +214,17 @@ pub fn evaluate(
                 continue;
             }
         };
-        let ppl = perplexity(smoke, step, &ids, context, stride)?;
+        let ppl = match perplexity(smoke, step, &ids, context, stride, TIME_SHARE)? {
+            Ok(ppl) => ppl,
+            Err(needed) => {
+                smoke.log.note(format!(
+                    "{name} not evaluated: the rest of the text would take about {needed:.0} s, \
+                     more than {:.0} % of the time left",
+                    TIME_SHARE * 100.0
+                ));
+                continue;
+            }
+        };
         if !ppl.is_finite() {
             return Err(Stop::failed(format!(
                 "{name}: the perplexity is not finite"
@@ -256,6 +299,19 @@ mod tests {
         assert_eq!(windows(300, 512, 256), vec![(0, 300, 1)]);
         assert_eq!(windows(1, 512, 256), vec![]);
         assert_eq!(windows(600, 512, 256), vec![(0, 512, 1), (256, 600, 512)]);
+    }
+
+    #[test]
+    fn a_text_too_slow_for_the_time_left_stops_after_its_first_window() {
+        use std::time::Duration;
+        let s = Duration::from_secs;
+        // Nothing measured yet: always start.
+        assert_eq!(too_slow(s(0), 0, 5000, s(1), 0.5), None);
+        // 512 tokens in 10 s, 4488 to go: about 88 s, over half of 100 s.
+        let needed = too_slow(s(10), 512, 5000, s(100), 0.5).unwrap();
+        assert!((needed - 87.65625).abs() < 1e-9);
+        // The same with 200 s left fits.
+        assert_eq!(too_slow(s(10), 512, 5000, s(200), 0.5), None);
     }
 
     #[test]
