@@ -110,12 +110,22 @@ pub async fn find(db: &Db, model_id: &str, id: &str) -> sqlx::Result<Option<Arc<
 /// manifests and cards. A revision never changes once written, and a model's id is
 /// never reused, so an entry can only go stale by being unreachable; it is then
 /// evicted like any other.
-#[derive(Debug)]
-pub struct RevisionCache(Mutex<(LruCache<(String, String), Arc<RevisionRow>>, usize)>);
+#[derive(Debug, Default)]
+pub struct RevisionCache(Mutex<CachedRevisions>);
 
-impl Default for RevisionCache {
+/// The cached rows by `(model id, revision id)`, and the bytes they cost.
+#[derive(Debug)]
+struct CachedRevisions {
+    lru: LruCache<(String, String), Arc<RevisionRow>>,
+    used: usize,
+}
+
+impl Default for CachedRevisions {
     fn default() -> Self {
-        Self(Mutex::new((LruCache::new_unbounded(), 0)))
+        Self {
+            lru: LruCache::new_unbounded(),
+            used: 0,
+        }
     }
 }
 
@@ -131,7 +141,7 @@ impl RevisionCache {
         self.0
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .0
+            .lru
             .get(key)
             .cloned()
     }
@@ -143,7 +153,7 @@ impl RevisionCache {
             return row;
         }
         let mut guard = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        let (lru, used) = &mut *guard;
+        let CachedRevisions { lru, used } = &mut *guard;
         if let Some(old) = lru.insert(key, row.clone()) {
             *used -= Self::cost(&old);
         }

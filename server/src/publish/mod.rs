@@ -149,13 +149,13 @@ async fn land(
         )));
     }
     let parent = req.parent.map(|p| p.hex());
-    if let Some(p) = &parent {
-        if !revisions::exists_in(&mut tx, &model.id, p).await? {
-            return Err(AppError::Conflict(format!(
-                "parent revision {} is not a revision of `{id}`: pull, then push again",
-                &p[..12]
-            )));
-        }
+    if let Some(p) = &parent
+        && !revisions::exists_in(&mut tx, &model.id, p).await?
+    {
+        return Err(AppError::Conflict(format!(
+            "parent revision {} is not a revision of `{id}`: pull, then push again",
+            &p[..12]
+        )));
     }
     let files = manifest
         .files

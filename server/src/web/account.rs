@@ -263,12 +263,12 @@ pub async fn logout(
     Form(form): Form<Fields>,
 ) -> PageResult {
     check_csrf(&state, &headers, &form).or_page(&state)?;
-    if let Some(jwt) = cookie_in(&headers, COOKIE) {
-        if let Ok(claims) = state.session_keys.verify(&jwt) {
-            sessions::revoke(&state.db, &claims.sid, granary_core::time::now_ms())
-                .await
-                .or_page(&state)?;
-        }
+    if let Some(jwt) = cookie_in(&headers, COOKIE)
+        && let Ok(claims) = state.session_keys.verify(&jwt)
+    {
+        sessions::revoke(&state.db, &claims.sid, granary_core::time::now_ms())
+            .await
+            .or_page(&state)?;
     }
     let clear = format!(
         "{COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{}",
