@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use hashlink::LruCache;
 use sqlx::FromRow;
 
-use super::{Db, Tx};
+use super::{Db, Flag, Tx, flag};
 
 #[derive(Debug, Clone, FromRow)]
 pub struct RevisionRow {
@@ -16,7 +16,8 @@ pub struct RevisionRow {
     pub created_at: i64,
     pub license_id: String,
     pub license_name: Option<String>,
-    pub permissive: i64,
+    #[sqlx(try_from = "Flag")]
+    pub permissive: bool,
     pub total_size: i64,
     pub parameter_total: i64,
     pub file_count: i64,
@@ -52,7 +53,7 @@ pub async fn insert(tx: &mut Tx, rev: &NewRevision<'_>) -> sqlx::Result<bool> {
     .bind(r.created_at)
     .bind(&r.license_id)
     .bind(&r.license_name)
-    .bind(r.permissive)
+    .bind(flag(r.permissive))
     .bind(r.total_size)
     .bind(r.parameter_total)
     .bind(r.file_count)

@@ -110,7 +110,7 @@ pub async fn commit(
         created_at: manifest.created_at,
         license_id: license.info.id.clone(),
         license_name: license.info.name.clone(),
-        permissive: license.permissive as i64,
+        permissive: license.permissive,
         total_size: manifest.total_size() as i64,
         parameter_total: parameter_total as i64,
         file_count: manifest.files.len() as i64,
@@ -203,7 +203,7 @@ async fn land(
         let head = Head {
             revision: &row.id,
             license_id: &row.license_id,
-            permissive: row.permissive != 0,
+            permissive: row.permissive,
             total_size: row.total_size as u64,
             parameter_total: row.parameter_total as u64,
         };
