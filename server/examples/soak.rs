@@ -307,9 +307,8 @@ async fn main() {
             }
         }));
     }
-    for p in 0..pushers {
-        let (d, token, shared, owner) =
-            (d.clone(), tokens[p].clone(), shared.clone(), owner.clone());
+    for (p, token) in tokens.iter().take(pushers).enumerate() {
+        let (d, token, shared, owner) = (d.clone(), token.clone(), shared.clone(), owner.clone());
         tasks.push(tokio::spawn(async move {
             let me = d
                 .client
@@ -351,7 +350,7 @@ async fn main() {
                     Err(e) => d.unexpected("push", e),
                 }
                 // Every third round, race the others on the shared branch.
-                if n % 3 == 0 && me == owner {
+                if n.is_multiple_of(3) && me == owner {
                     let parent = d.head(&shared).await.unwrap_or(None);
                     let files = vec![(
                         "README.md".to_string(),

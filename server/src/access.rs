@@ -29,7 +29,7 @@ pub async fn role_on(db: &Db, caller: &Caller, owner: &str) -> AppResult<Option<
     {
         return Ok(None);
     }
-    let role = if user.is_admin != 0 || user.name.eq_ignore_ascii_case(owner) {
+    let role = if user.is_admin || user.name.eq_ignore_ascii_case(owner) {
         Some(Role::Admin)
     } else {
         orgs::role_of(db, owner, &user.id).await?
@@ -58,13 +58,13 @@ pub async fn require_role<'a>(
 
 /// Whether the caller may see the model at all (private models need `read`).
 pub async fn can_read(db: &Db, caller: &Caller, model: &ModelRow) -> AppResult<bool> {
-    Ok(model.private == 0 || role_on(db, caller, &model.owner).await?.is_some())
+    Ok(!model.private || role_on(db, caller, &model.owner).await?.is_some())
 }
 
 /// Whether the caller may download the files of a readable model: a gated
 /// model needs its license accepted by the caller, unless they hold a role on it.
 pub async fn check_download(db: &Db, caller: &Caller, model: &ModelRow) -> AppResult<()> {
-    if model.gated == 0 || role_on(db, caller, &model.owner).await?.is_some() {
+    if !model.gated || role_on(db, caller, &model.owner).await?.is_some() {
         return Ok(());
     }
     let id = model.full_name();
@@ -85,7 +85,7 @@ pub async fn readable_owners(db: &Db, caller: &Caller) -> AppResult<Owners> {
     let Some(user) = &caller.user else {
         return Ok(Owners::Only(vec![]));
     };
-    if user.is_admin != 0 {
+    if user.is_admin {
         return Ok(match &caller.owner_limit {
             None => Owners::All,
             Some(limit) => Owners::Only(vec![limit.to_ascii_lowercase()]),

@@ -70,7 +70,7 @@ impl Caller {
 
     /// A server administrator acting with an unrestricted admin-capable grant.
     pub fn is_admin(&self) -> bool {
-        self.user.as_ref().is_some_and(|u| u.is_admin != 0) && self.owner_limit.is_none()
+        self.user.as_ref().is_some_and(|u| u.is_admin) && self.owner_limit.is_none()
     }
 
     /// May this caller write under `owner` as a user or server admin? (Organisation
@@ -81,7 +81,7 @@ impl Caller {
             .owner_limit
             .as_ref()
             .is_some_and(|l| !l.eq_ignore_ascii_case(owner));
-        if !limited_elsewhere && (user.name.eq_ignore_ascii_case(owner) || user.is_admin != 0) {
+        if !limited_elsewhere && (user.name.eq_ignore_ascii_case(owner) || user.is_admin) {
             Ok(user)
         } else {
             Err(AppError::Forbidden(format!(

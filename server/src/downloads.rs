@@ -91,7 +91,7 @@ pub async fn open(state: &AppState, caller: &Caller, id: &ModelId, rev: &str) ->
     let revision = crate::routes::resolve_revision(&state.db, &model, rev).await?;
     let by_id = rev.len() >= 40 && revision.id.starts_with(&rev.to_ascii_lowercase());
     let policy = CachePolicy {
-        public: model.private == 0 && model.gated == 0,
+        public: !model.private && !model.gated,
         immutable: by_id,
     };
     Ok(Source {

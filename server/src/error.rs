@@ -109,10 +109,10 @@ impl IntoResponse for AppError {
             code: self.code().to_string(),
         };
         let mut res = (self.status(), axum::Json(body)).into_response();
-        if let Self::RangeNotSatisfiable { size } = self {
-            if let Ok(v) = HeaderValue::from_str(&format!("bytes */{size}")) {
-                res.headers_mut().insert(header::CONTENT_RANGE, v);
-            }
+        if let Self::RangeNotSatisfiable { size } = self
+            && let Ok(v) = HeaderValue::from_str(&format!("bytes */{size}"))
+        {
+            res.headers_mut().insert(header::CONTENT_RANGE, v);
         }
         res
     }

@@ -220,7 +220,7 @@ async fn main() -> anyhow::Result<()> {
             println!(
                 "created a token for user `{}`{}:",
                 user.name,
-                if user.is_admin != 0 { " (admin)" } else { "" }
+                if user.is_admin { " (admin)" } else { "" }
             );
             println!("{token}");
             Ok(())

@@ -113,7 +113,7 @@ pub async fn update_settings(
     let now = granary_core::time::now_ms();
     let (mut tx, _guard) = app.db.begin_write().await?;
     // Only what changes is written (and recorded).
-    if let Some(p) = private.filter(|p| *p != (model.private != 0)) {
+    if let Some(p) = private.filter(|p| *p != model.private) {
         gates::set_private(&mut tx, &model.id, p, now).await?;
         let detail = if p { "private" } else { "public" };
         let data = json!({"private": p});
@@ -121,7 +121,7 @@ pub async fn update_settings(
             .emit(&mut tx, &model, "repo.visibility", Some(detail), data, now)
             .await?;
     }
-    if let Some(g) = gated.filter(|g| *g != (model.gated != 0)) {
+    if let Some(g) = gated.filter(|g| *g != model.gated) {
         gates::set_gated(&mut tx, &model.id, g, now).await?;
         let detail = if g { "gated" } else { "ungated" };
         let data = json!({"gated": g});

@@ -291,10 +291,10 @@ impl Storage {
     }
 
     pub async fn delete_quietly(&self, key: &Path) {
-        if let Err(e) = self.store.delete(key).await {
-            if !matches!(e, object_store::Error::NotFound { .. }) {
-                tracing::warn!(key = %key, error = %e, "could not delete object");
-            }
+        if let Err(e) = self.store.delete(key).await
+            && !matches!(e, object_store::Error::NotFound { .. })
+        {
+            tracing::warn!(key = %key, error = %e, "could not delete object");
         }
     }
 

@@ -177,6 +177,10 @@ fn row(codes: [u16; 8]) -> [u16; 8] {
     codes
 }
 
+/// One request of the matrix: what it is, method, URL, JSON body, and the expected status
+/// per role (see [`row`]).
+type Case = (&'static str, Method, String, Option<Value>, [u16; 8]);
+
 async fn authorization_matrix(backend: Backend) {
     let t = TestApp::start(backend).await;
     let c = setup(&t).await;
@@ -186,7 +190,7 @@ async fn authorization_matrix(backend: Backend) {
     let public_read = row([200, 200, 200, 200, 200, 200, 401, 200]);
     let private_read = row([404, 404, 200, 200, 200, 200, 401, 200]);
     let gated_pull = row([403, 403, 200, 200, 200, 200, 401, 200]);
-    let cases: Vec<(&str, Method, String, Option<Value>, [u16; 8])> = vec![
+    let cases: Vec<Case> = vec![
         (
             "read public (API)",
             Method::GET,

@@ -56,7 +56,7 @@ impl Rng {
         }
     }
     fn chance(&mut self, one_in: u64) -> bool {
-        self.next() % one_in == 0
+        self.next().is_multiple_of(one_in)
     }
 }
 
@@ -248,7 +248,7 @@ fn run_target(
             };
             if let Some(why) = failure {
                 std::fs::create_dir_all(&crash_dir).unwrap();
-                let path = crash_dir.join(Sha256::of(input).hex()[..16].to_string());
+                let path = crash_dir.join(&Sha256::of(input).hex()[..16]);
                 std::fs::write(&path, input).unwrap();
                 eprintln!("{name}: {why} (input saved to {})", path.display());
                 failures.push((why, path));
@@ -278,10 +278,11 @@ fn run_target(
         for _ in 0..64 {
             let base = &corpus[rng.below(corpus.len())];
             let input = mutate(&mut rng, base, &corpus, dict);
-            if let Some(sig) = exec(&input, &mut failures, &mut execs) {
-                if seen.insert(sig) && corpus.len() < 4096 {
-                    corpus.push(input);
-                }
+            if let Some(sig) = exec(&input, &mut failures, &mut execs)
+                && seen.insert(sig)
+                && corpus.len() < 4096
+            {
+                corpus.push(input);
             }
         }
     }
@@ -408,7 +409,7 @@ fn fuzz_safetensors_header() {
     let mut toggle = 0u64;
     let r = run_target("safetensors", seeds, dict, &mut |input| {
         toggle += 1;
-        if toggle % 2 == 0 {
+        if toggle.is_multiple_of(2) {
             safetensors_target(&fix_prefix(input))
         } else {
             safetensors_target(input)

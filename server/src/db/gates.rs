@@ -3,12 +3,12 @@
 
 use sqlx::FromRow;
 
-use super::{Db, Tx};
+use super::{Db, Tx, flag};
 
 pub async fn set_private(tx: &mut Tx, model_id: &str, private: bool, now: i64) -> sqlx::Result<()> {
     sqlx::query("UPDATE models SET private = $2, updated_at = $3 WHERE id = $1")
         .bind(model_id)
-        .bind(private as i64)
+        .bind(flag(private))
         .bind(now)
         .execute(&mut **tx)
         .await?;
@@ -18,7 +18,7 @@ pub async fn set_private(tx: &mut Tx, model_id: &str, private: bool, now: i64) -
 pub async fn set_gated(tx: &mut Tx, model_id: &str, gated: bool, now: i64) -> sqlx::Result<()> {
     sqlx::query("UPDATE models SET gated = $2, updated_at = $3 WHERE id = $1")
         .bind(model_id)
-        .bind(gated as i64)
+        .bind(flag(gated))
         .bind(now)
         .execute(&mut **tx)
         .await?;

@@ -1,7 +1,8 @@
 //! All SQL lives under this module: one file per table, each returning plain
 //! row structs that routes convert to wire types. The same statements run on
 //! SQLite and PostgreSQL through sqlx's `Any` driver (`$1` placeholders,
-//! TEXT ids, BIGINT times and flags).
+//! TEXT ids, BIGINT times and flags). Flags are 0/1 in the schema and `bool` in every
+//! row struct: [`Flag`] decodes them, [`flag`] encodes them.
 
 pub mod blob_uploaders;
 pub mod blobs;
@@ -146,6 +147,23 @@ fn make_private(path: &std::path::Path, create: bool) -> std::io::Result<()> {
         crate::data_dir::restrict(std::path::Path::new(&file))?;
     }
     Ok(())
+}
+
+/// A flag column (BIGINT 0/1 on both engines) as read. A row struct's `bool` field takes
+/// `#[sqlx(try_from = "Flag")]`, so no 0/1 integer leaves this module.
+#[derive(sqlx::Type)]
+#[sqlx(transparent)]
+pub(crate) struct Flag(i64);
+
+impl From<Flag> for bool {
+    fn from(f: Flag) -> bool {
+        f.0 != 0
+    }
+}
+
+/// A flag as written: 1 for true, 0 for false.
+pub(crate) fn flag(b: bool) -> i64 {
+    i64::from(b)
 }
 
 /// `$first, $first+1, …` for `n` bound parameters, the body of an `IN (…)` list.

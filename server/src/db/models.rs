@@ -5,22 +5,25 @@ use granary_core::ModelId;
 use sqlx::FromRow;
 
 use super::jobs::VerificationRow;
-use super::{Db, Tx, like_escape, new_id};
+use super::{Db, Flag, Tx, flag, like_escape, new_id};
 
 #[derive(Debug, Clone, FromRow)]
 pub struct ModelRow {
     pub id: String,
     pub owner: String,
     pub name: String,
-    pub private: i64,
+    #[sqlx(try_from = "Flag")]
+    pub private: bool,
     pub default_branch: String,
     pub downloads: i64,
     pub head_revision: Option<String>,
     pub license_id: Option<String>,
     pub total_size: i64,
     pub parameter_total: i64,
-    pub gated: i64,
-    pub permissive: i64,
+    #[sqlx(try_from = "Flag")]
+    pub gated: bool,
+    #[sqlx(try_from = "Flag")]
+    pub permissive: bool,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -101,8 +104,8 @@ pub async fn create(
     .bind(id.name())
     .bind(id.owner().to_ascii_lowercase())
     .bind(id.key())
-    .bind(private as i64)
-    .bind(gated as i64)
+    .bind(flag(private))
+    .bind(flag(gated))
     .bind(now)
     .execute(&mut **tx)
     .await?;
@@ -149,7 +152,7 @@ pub async fn set_head(tx: &mut Tx, model_id: &str, head: &Head<'_>, now: i64) ->
     .bind(head.total_size as i64)
     .bind(head.parameter_total as i64)
     .bind(now)
-    .bind(head.permissive as i64)
+    .bind(flag(head.permissive))
     .execute(&mut **tx)
     .await?;
     Ok(())

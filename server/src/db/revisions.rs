@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use hashlink::LruCache;
 use sqlx::FromRow;
 
-use super::{Db, Tx};
+use super::{Db, Flag, Tx, flag};
 
 #[derive(Debug, Clone, FromRow)]
 pub struct RevisionRow {
@@ -16,7 +16,8 @@ pub struct RevisionRow {
     pub created_at: i64,
     pub license_id: String,
     pub license_name: Option<String>,
-    pub permissive: i64,
+    #[sqlx(try_from = "Flag")]
+    pub permissive: bool,
     pub total_size: i64,
     pub parameter_total: i64,
     pub file_count: i64,
@@ -52,7 +53,7 @@ pub async fn insert(tx: &mut Tx, rev: &NewRevision<'_>) -> sqlx::Result<bool> {
     .bind(r.created_at)
     .bind(&r.license_id)
     .bind(&r.license_name)
-    .bind(r.permissive)
+    .bind(flag(r.permissive))
     .bind(r.total_size)
     .bind(r.parameter_total)
     .bind(r.file_count)
@@ -110,12 +111,22 @@ pub async fn find(db: &Db, model_id: &str, id: &str) -> sqlx::Result<Option<Arc<
 /// manifests and cards. A revision never changes once written, and a model's id is
 /// never reused, so an entry can only go stale by being unreachable; it is then
 /// evicted like any other.
-#[derive(Debug)]
-pub struct RevisionCache(Mutex<(LruCache<(String, String), Arc<RevisionRow>>, usize)>);
+#[derive(Debug, Default)]
+pub struct RevisionCache(Mutex<CachedRevisions>);
 
-impl Default for RevisionCache {
+/// The cached rows by `(model id, revision id)`, and the bytes they cost.
+#[derive(Debug)]
+struct CachedRevisions {
+    lru: LruCache<(String, String), Arc<RevisionRow>>,
+    used: usize,
+}
+
+impl Default for CachedRevisions {
     fn default() -> Self {
-        Self(Mutex::new((LruCache::new_unbounded(), 0)))
+        Self {
+            lru: LruCache::new_unbounded(),
+            used: 0,
+        }
     }
 }
 
@@ -131,7 +142,7 @@ impl RevisionCache {
         self.0
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .0
+            .lru
             .get(key)
             .cloned()
     }
@@ -143,7 +154,7 @@ impl RevisionCache {
             return row;
         }
         let mut guard = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        let (lru, used) = &mut *guard;
+        let CachedRevisions { lru, used } = &mut *guard;
         if let Some(old) = lru.insert(key, row.clone()) {
             *used -= Self::cost(&old);
         }

@@ -4,13 +4,14 @@ use granary_core::Role;
 use sha2::Digest as _;
 use sqlx::FromRow;
 
-use super::{Db, new_id};
+use super::{Db, Flag, flag, new_id};
 
 #[derive(Debug, Clone, FromRow)]
 pub struct UserRow {
     pub id: String,
     pub name: String,
-    pub is_admin: i64,
+    #[sqlx(try_from = "Flag")]
+    pub is_admin: bool,
     /// `user` or `org`: both own models and share one namespace.
     pub kind: String,
 }
@@ -50,7 +51,7 @@ pub async fn ensure(db: &Db, name: &str, admin: bool, now: i64) -> sqlx::Result<
     .bind(new_id())
     .bind(name)
     .bind(name.to_ascii_lowercase())
-    .bind(admin as i64)
+    .bind(flag(admin))
     .bind(now)
     .execute(&db.pool)
     .await?;
@@ -159,7 +160,8 @@ async fn find_live_token(
     struct Found {
         id: String,
         name: String,
-        is_admin: i64,
+        #[sqlx(try_from = "Flag")]
+        is_admin: bool,
         kind: String,
         token_id: String,
         scope: String,
@@ -235,7 +237,8 @@ pub async fn find_with_password(
     struct Found {
         id: String,
         name: String,
-        is_admin: i64,
+        #[sqlx(try_from = "Flag")]
+        is_admin: bool,
         kind: String,
         password_hash: Option<String>,
     }

@@ -4,7 +4,7 @@
 
 use sqlx::FromRow;
 
-use super::{Db, like_escape};
+use super::{Db, Flag, flag, like_escape};
 
 /// A model as listings show it: the model row with its head revision's facts.
 #[derive(Debug, Clone, FromRow)]
@@ -12,14 +12,16 @@ pub struct ListedModel {
     pub id: String,
     pub owner: String,
     pub name: String,
-    pub private: i64,
+    #[sqlx(try_from = "Flag")]
+    pub private: bool,
     pub downloads: i64,
     pub head_revision: String,
     pub license_id: Option<String>,
     pub total_size: i64,
     pub parameter_total: i64,
     pub updated_at: i64,
-    pub permissive: i64,
+    #[sqlx(try_from = "Flag")]
+    pub permissive: bool,
     pub file_count: i64,
     /// The head revision's README front matter, as JSON.
     pub card: String,
@@ -193,7 +195,7 @@ pub async fn owner_models(
     );
     sqlx::query_as(&sql)
         .bind(owner.to_ascii_lowercase())
-        .bind(include_private as i64)
+        .bind(flag(include_private))
         .fetch_all(&db.pool)
         .await
 }

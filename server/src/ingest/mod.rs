@@ -115,13 +115,13 @@ async fn finish(
     layout: BlobLayout,
     expected: Option<(Sha256, u64)>,
 ) -> AppResult<BlobLayout> {
-    if let Some((sha, size)) = expected {
-        if sha != layout.sha256 || size != layout.size {
-            return Err(AppError::DigestMismatch(format!(
-                "the bytes have SHA-256 {} and size {}, but {sha} and {size} were declared; nothing was stored",
-                layout.sha256, layout.size
-            )));
-        }
+    if let Some((sha, size)) = expected
+        && (sha != layout.sha256 || size != layout.size)
+    {
+        return Err(AppError::DigestMismatch(format!(
+            "the bytes have SHA-256 {} and size {}, but {sha} and {size} were declared; nothing was stored",
+            layout.sha256, layout.size
+        )));
     }
     let staged: Vec<Path> = (0..layout.part_count)
         .map(|n| Key::UploadPart(staging, n).path())

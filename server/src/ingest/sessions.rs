@@ -87,16 +87,15 @@ pub async fn open(app: &App, caller: &Caller, sha256: Sha256, size: u64) -> AppR
     if crate::access::referable_blobs(&app.db, caller, &[sha256])
         .await?
         .contains(&sha256)
+        && let Some(layout) = blobs::find(&app.db, &sha256).await?
     {
-        if let Some(layout) = blobs::find(&app.db, &sha256).await? {
-            if layout.size == size {
-                return Ok(Opened::Stored(layout));
-            }
-            return Err(AppError::Invalid(format!(
-                "blob {sha256} is stored with {} bytes, not {size}",
-                layout.size
-            )));
+        if layout.size == size {
+            return Ok(Opened::Stored(layout));
         }
+        return Err(AppError::Invalid(format!(
+            "blob {sha256} is stored with {} bytes, not {size}",
+            layout.size
+        )));
     }
     if let Some(session) = uploads::find_for(&app.db, &user.id, &sha256).await? {
         return Ok(Opened::Session(session));

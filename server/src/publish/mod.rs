@@ -110,7 +110,7 @@ pub async fn commit(
         created_at: manifest.created_at,
         license_id: license.info.id.clone(),
         license_name: license.info.name.clone(),
-        permissive: license.permissive as i64,
+        permissive: license.permissive,
         total_size: manifest.total_size() as i64,
         parameter_total: parameter_total as i64,
         file_count: manifest.files.len() as i64,
@@ -149,13 +149,13 @@ async fn land(
         )));
     }
     let parent = req.parent.map(|p| p.hex());
-    if let Some(p) = &parent {
-        if !revisions::exists_in(&mut tx, &model.id, p).await? {
-            return Err(AppError::Conflict(format!(
-                "parent revision {} is not a revision of `{id}`: pull, then push again",
-                &p[..12]
-            )));
-        }
+    if let Some(p) = &parent
+        && !revisions::exists_in(&mut tx, &model.id, p).await?
+    {
+        return Err(AppError::Conflict(format!(
+            "parent revision {} is not a revision of `{id}`: pull, then push again",
+            &p[..12]
+        )));
     }
     let files = manifest
         .files
@@ -203,7 +203,7 @@ async fn land(
         let head = Head {
             revision: &row.id,
             license_id: &row.license_id,
-            permissive: row.permissive != 0,
+            permissive: row.permissive,
             total_size: row.total_size as u64,
             parameter_total: row.parameter_total as u64,
         };

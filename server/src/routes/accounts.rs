@@ -340,7 +340,7 @@ pub async fn update_settings(
     )
     .await?;
     Ok(Json(
-        json!({"id": m.full_name(), "private": m.private != 0, "gated": m.gated != 0}),
+        json!({"id": m.full_name(), "private": m.private, "gated": m.gated}),
     ))
 }
 

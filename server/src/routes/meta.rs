@@ -20,7 +20,7 @@ pub async fn whoami(caller: Caller) -> AppResult<Json<WhoAmI>> {
     let user = caller.require_user()?;
     Ok(Json(WhoAmI {
         name: user.name.clone(),
-        admin: user.is_admin != 0,
+        admin: user.is_admin,
     }))
 }
 

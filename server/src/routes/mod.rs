@@ -87,10 +87,10 @@ pub async fn resolve_revision(db: &Db, model: &ModelRow, rev: &str) -> AppResult
 async fn resolve_name(db: &Db, model: &ModelRow, name: &str) -> AppResult<Option<String>> {
     // The default branch only moves by a commit, which copies its new head into the
     // model row in the same transaction (and it cannot be deleted): no query needed.
-    if name == model.default_branch {
-        if let Some(head) = &model.head_revision {
-            return Ok(Some(head.clone()));
-        }
+    if name == model.default_branch
+        && let Some(head) = &model.head_revision
+    {
+        return Ok(Some(head.clone()));
     }
     for kind in [refs::BRANCH, refs::TAG] {
         if let Some(r) = refs::find(db, &model.id, kind, name).await? {

@@ -263,12 +263,12 @@ pub async fn logout(
     Form(form): Form<Fields>,
 ) -> PageResult {
     check_csrf(&state, &headers, &form).or_page(&state)?;
-    if let Some(jwt) = cookie_in(&headers, COOKIE) {
-        if let Ok(claims) = state.session_keys.verify(&jwt) {
-            sessions::revoke(&state.db, &claims.sid, granary_core::time::now_ms())
-                .await
-                .or_page(&state)?;
-        }
+    if let Some(jwt) = cookie_in(&headers, COOKIE)
+        && let Ok(claims) = state.session_keys.verify(&jwt)
+    {
+        sessions::revoke(&state.db, &claims.sid, granary_core::time::now_ms())
+            .await
+            .or_page(&state)?;
     }
     let clear = format!(
         "{COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{}",
@@ -516,8 +516,8 @@ pub(super) async fn settings_page(
         "id": model.full_name(),
         "owner": model.owner,
         "name": model.name,
-        "private": model.private != 0,
-        "gated": model.gated != 0,
+        "private": model.private,
+        "gated": model.gated,
         "acceptances": acceptances,
         "webhooks": webhooks,
         "created": created,

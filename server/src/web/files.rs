@@ -223,7 +223,7 @@ pub async fn tensors(
         .read_blob_range(layout, 8..8 + n)
         .await
         .or_page(&state)?;
-    let (tensors, metadata) = parse_header(&header).or_page(&state)?;
+    let ParsedHeader { tensors, metadata } = parse_header(&header).or_page(&state)?;
     let total: u64 = tensors.iter().map(|t| t.1).sum();
     let base = base_url(&model);
     page(
@@ -251,8 +251,16 @@ struct TensorInfo {
     data_offsets: (u64, u64),
 }
 
+/// What a safetensors header lists.
+struct ParsedHeader {
+    /// The tensors in file order, each with its parameter count.
+    tensors: Vec<(TensorRow, u64)>,
+    /// The `__metadata__` entries, values as text.
+    metadata: Vec<(String, String)>,
+}
+
 /// The tensors of a header, in file order, with their parameter counts; and `__metadata__`.
-fn parse_header(header: &[u8]) -> Result<(Vec<(TensorRow, u64)>, Vec<(String, String)>), AppError> {
+fn parse_header(header: &[u8]) -> Result<ParsedHeader, AppError> {
     let map: BTreeMap<String, serde_json::Value> = serde_json::from_slice(header)
         .map_err(|e| AppError::Invalid(format!("the safetensors header is not valid JSON: {e}")))?;
     let mut metadata = Vec::new();
@@ -300,10 +308,10 @@ fn parse_header(header: &[u8]) -> Result<(Vec<(TensorRow, u64)>, Vec<(String, St
         ));
     }
     tensors.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.name.cmp(&b.1.name)));
-    Ok((
-        tensors.into_iter().map(|(_, row, n)| (row, n)).collect(),
+    Ok(ParsedHeader {
+        tensors: tensors.into_iter().map(|(_, row, n)| (row, n)).collect(),
         metadata,
-    ))
+    })
 }
 
 /// Revisions per page of the history.
@@ -592,7 +600,7 @@ mod tests {
             ("a.bias", "F32", vec![3], vec![0; 12]),
         ]);
         let n = u64::from_le_bytes(file[..8].try_into().unwrap()) as usize;
-        let (tensors, _) = parse_header(&file[8..8 + n]).unwrap();
+        let tensors = parse_header(&file[8..8 + n]).unwrap().tensors;
         assert_eq!(tensors.len(), 2);
         assert_eq!(tensors[0].0.name, "b.weight");
         assert_eq!(tensors[0].0.shape, "[2, 3]");

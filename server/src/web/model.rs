@@ -51,7 +51,7 @@ impl ModelHeader {
             owner: model.owner.clone(),
             name: model.name.clone(),
             owner_url: format!("/{}", seg(&model.owner)),
-            private: model.private != 0,
+            private: model.private,
             default_branch: model.default_branch.clone(),
             tree_url: format!("{url}/tree/{branch}"),
             commits_url: format!("{url}/commits/{branch}"),
@@ -140,7 +140,7 @@ pub fn license_view(r: &RevisionRow, manifest: &Manifest, files_base: &str) -> L
     LicenseView {
         id,
         name: r.license_name.clone(),
-        permissive: r.permissive != 0,
+        permissive: r.permissive,
         url,
     }
 }

@@ -62,14 +62,7 @@ pub async fn replayed_part_is_refused_and_the_hashed_bytes_are_stored(backend: B
     );
     // And after every part arrived, a replay of either is refused too.
     assert_refused_as_received(
-        put_bytes(
-            &t,
-            &alice,
-            &status,
-            1,
-            vec![0; (real.len() - b as usize) as usize],
-        )
-        .await,
+        put_bytes(&t, &alice, &status, 1, vec![0; real.len() - b as usize]).await,
     )
     .await;
     assert_eq!(t.complete(&alice, &status).await.status(), StatusCode::OK);

@@ -67,9 +67,12 @@ fn unknown_id(tok: &Tokenizer) -> Option<u32> {
 /// smaller than the context, as [`evaluate`] chooses).
 pub fn windows(n: usize, context: usize, stride: usize) -> Vec<(usize, usize, usize)> {
     let mut out = Vec::new();
+    if n < 2 {
+        return out;
+    }
     let mut prev_end = 0;
     let mut begin = 0;
-    while n >= 2 {
+    loop {
         let end = (begin + context).min(n);
         out.push((begin, end, prev_end.max(begin + 1)));
         prev_end = end;

@@ -418,12 +418,12 @@ fn parse_line(line: &[u8], blob: Option<BlobLayout>) -> HfResult<Option<Op>> {
             parent: text("parentCommit"),
         },
         "file" => {
-            if let Some(enc) = text("encoding") {
-                if enc != "base64" {
-                    return Err(HfError::invalid(format!(
-                        "inline files must be base64-encoded, not `{enc}`"
-                    )));
-                }
+            if let Some(enc) = text("encoding")
+                && enc != "base64"
+            {
+                return Err(HfError::invalid(format!(
+                    "inline files must be base64-encoded, not `{enc}`"
+                )));
             }
             let blob = blob.ok_or_else(|| HfError::invalid("a `file` line needs a `content`"))?;
             Op::File {

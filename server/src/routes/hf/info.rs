@@ -96,8 +96,8 @@ async fn model_json(
         "id": model.full_name(),
         "modelId": model.full_name(),
         "author": model.owner,
-        "private": model.private != 0,
-        "gated": if model.gated != 0 { json!("manual") } else { json!(false) },
+        "private": model.private,
+        "gated": if model.gated { json!("manual") } else { json!(false) },
         "disabled": false,
         "downloads": model.downloads,
         "likes": 0,
@@ -114,7 +114,7 @@ async fn model_json(
         let mut s = json!({"rfilename": f.path.as_str(), "size": f.size});
         if with_blobs {
             s["blobId"] = json!(oids::tree_oid(state, &f.sha256, f.size).await?);
-            if f.size > super::inline_max(&state) {
+            if f.size > super::inline_max(state) {
                 let pointer = oids::lfs_pointer(&f.sha256, f.size);
                 s["lfs"] =
                     json!({"sha256": f.sha256, "size": f.size, "pointerSize": pointer.len()});
@@ -232,11 +232,9 @@ pub async fn list_models(
         if !keep {
             continue;
         }
-        if !full {
-            if let Some(o) = v.as_object_mut() {
-                o.remove("siblings");
-                o.remove("cardData");
-            }
+        if !full && let Some(o) = v.as_object_mut() {
+            o.remove("siblings");
+            o.remove("cardData");
         }
         out.push(v);
     }
@@ -258,7 +256,7 @@ async fn file_entry(state: &AppState, f: &FileEntry) -> HfResult<Value> {
         "oid": oids::tree_oid(state, &f.sha256, f.size).await?,
         "size": f.size,
     });
-    if f.size > super::inline_max(&state) {
+    if f.size > super::inline_max(state) {
         let pointer = oids::lfs_pointer(&f.sha256, f.size);
         v["lfs"] = json!({"oid": f.sha256, "size": f.size, "pointerSize": pointer.len()});
     }

@@ -96,12 +96,12 @@ pub async fn validate_yaml(body: Result<Bytes, BytesRejection>) -> Response {
 
 /// The namespace and name of a create/delete body; `organization` null means the caller.
 fn body_repo(v: &Value, caller_name: &str) -> HfResult<(String, String)> {
-    if let Some(t) = v.get("type").and_then(Value::as_str) {
-        if t != "model" {
-            return Err(HfError::invalid(format!(
-                "Granary hosts models only, not `{t}` repositories"
-            )));
-        }
+    if let Some(t) = v.get("type").and_then(Value::as_str)
+        && t != "model"
+    {
+        return Err(HfError::invalid(format!(
+            "Granary hosts models only, not `{t}` repositories"
+        )));
     }
     let name = v
         .get("name")
