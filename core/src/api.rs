@@ -255,6 +255,76 @@ pub mod headers {
     pub const REQUEST_ID: &str = "x-request-id";
 }
 
+/// Where a verification stands, or how it ended (docs/VERIFICATION.md).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VerificationStatus {
+    Queued,
+    Running,
+    Passed,
+    Degraded,
+    Failed,
+    /// Also what a report that never got a status counts as.
+    #[default]
+    Error,
+}
+
+impl VerificationStatus {
+    pub const ALL: [VerificationStatus; 6] = [
+        Self::Queued,
+        Self::Running,
+        Self::Passed,
+        Self::Degraded,
+        Self::Failed,
+        Self::Error,
+    ];
+
+    /// The word the API, the database and the pages use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Running => "running",
+            Self::Passed => "passed",
+            Self::Degraded => "degraded",
+            Self::Failed => "failed",
+            Self::Error => "error",
+        }
+    }
+
+    /// The status a word names, if any.
+    pub fn parse(word: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == word)
+    }
+
+    /// Whether the run is over (not `queued` or `running`).
+    pub fn is_finished(self) -> bool {
+        !matches!(self, Self::Queued | Self::Running)
+    }
+
+    /// Whether the model ran to the end (`passed` or `degraded`), so its figures are real.
+    pub fn ran(self) -> bool {
+        matches!(self, Self::Passed | Self::Degraded)
+    }
+}
+
+impl std::fmt::Display for VerificationStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for VerificationStatus {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl PartialEq<VerificationStatus> for &str {
+    fn eq(&self, other: &VerificationStatus) -> bool {
+        *self == other.as_str()
+    }
+}
+
 /// The outcome of verifying one revision on one device (`status`: `queued`,
 /// `running`, `passed` — it runs and its evaluations are sane —, `degraded` —
 /// it runs but an evaluation is absurd, `reason` says which —, `failed` — the
@@ -262,7 +332,7 @@ pub mod headers {
 /// reasons not the model's). docs/VERIFICATION.md says what each promises.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct VerificationReport {
-    pub status: String,
+    pub status: VerificationStatus,
     /// Why it is degraded, failed or errored; a sentence.
     #[serde(default)]
     pub reason: Option<String>,

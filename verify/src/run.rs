@@ -6,6 +6,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use candle_core::{DType, Device};
+use granary_core::api::VerificationStatus;
 
 use crate::outcome::{Result, Stop};
 use crate::run_log::RunLog;
@@ -61,22 +62,22 @@ pub fn verify(input: &VerifyInput) -> VerificationReport {
     }
     match outcome {
         Ok(None) => {
-            report.status = "passed".into();
+            report.status = VerificationStatus::Passed;
             log.note("passed");
         }
         Ok(Some(reason)) => {
             log.note(format!("degraded: {reason}"));
-            report.status = "degraded".into();
+            report.status = VerificationStatus::Degraded;
             report.reason = Some(reason);
         }
         Err(Stop::Failed(reason)) => {
             log.note(format!("failed: {reason}"));
-            report.status = "failed".into();
+            report.status = VerificationStatus::Failed;
             report.reason = Some(reason);
         }
         Err(Stop::Error(reason)) => {
             log.note(format!("error: {reason}"));
-            report.status = "error".into();
+            report.status = VerificationStatus::Error;
             report.reason = Some(reason);
         }
     }

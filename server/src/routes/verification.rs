@@ -2,7 +2,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use granary_core::api::VerificationReport;
+use granary_core::api::{VerificationReport, VerificationStatus};
 
 use crate::app::AppState;
 use crate::auth::Caller;
@@ -26,7 +26,10 @@ pub fn from_rows(rows: Vec<jobs::VerificationRow>) -> AppResult<Vec<Verification
         out.push(match (row.report, row.state) {
             (Some(report), _) => serde_json::from_str(&report).map_err(AppError::internal)?,
             (None, state) => VerificationReport {
-                status: state.unwrap_or_default(),
+                status: state
+                    .as_deref()
+                    .and_then(VerificationStatus::parse)
+                    .unwrap_or(VerificationStatus::Queued),
                 reason: row.last_error.map(|e| format!("retrying after: {e}")),
                 ..Default::default()
             },

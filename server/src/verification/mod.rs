@@ -9,7 +9,7 @@ mod verifier;
 use std::sync::Arc;
 use std::time::Duration;
 
-use granary_core::api::VerificationReport;
+use granary_core::api::{VerificationReport, VerificationStatus};
 use granary_core::time::now_ms;
 
 use crate::app::App;
@@ -27,7 +27,7 @@ pub struct Worker {
 /// How one job ended.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Outcome {
-    Recorded(String),
+    Recorded(VerificationStatus),
     Retried,
     LostLease,
 }
@@ -96,7 +96,7 @@ impl Worker {
             Ok(report) => self.record(&job, &report, started_at).await?,
             Err(e) if job.attempts >= cfg.job_max_attempts => {
                 let report = VerificationReport {
-                    status: "error".into(),
+                    status: VerificationStatus::Error,
                     reason: Some(format!("gave up after {} attempts: {e:#}", job.attempts)),
                     ..Default::default()
                 };
@@ -131,14 +131,14 @@ impl Worker {
             job,
             worker: &self.name,
             device: &report.device,
-            status: &report.status,
+            status: report.status.as_str(),
             report_json: &json,
             started_at,
             finished_at: now_ms(),
         };
         if jobs::finish(&self.app.db, &run).await? {
             tracing::info!(job = %job.id, status = %report.status, reason = ?report.reason, "verification recorded");
-            Ok(Outcome::Recorded(report.status.clone()))
+            Ok(Outcome::Recorded(report.status))
         } else {
             tracing::warn!(job = %job.id, "lease lost before the result was recorded; another worker owns the job");
             Ok(Outcome::LostLease)
@@ -169,7 +169,7 @@ impl Worker {
             fetch::Fetched::Ok => {}
             fetch::Fetched::Corrupt(reason) => {
                 return Ok(VerificationReport {
-                    status: "failed".into(),
+                    status: VerificationStatus::Failed,
                     reason: Some(reason),
                     ..Default::default()
                 });

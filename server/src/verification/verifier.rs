@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
-use granary_core::api::VerificationReport;
+use granary_core::api::{VerificationReport, VerificationStatus};
 use tokio::io::AsyncReadExt;
 
 use crate::config::VerificationConfig;
@@ -58,7 +58,7 @@ pub async fn run(cfg: &VerificationConfig, dir: &Path) -> anyhow::Result<Verific
     };
     let stderr_tail = tail(&String::from_utf8_lossy(&err), 2000);
     match serde_json::from_slice::<VerificationReport>(&out) {
-        Ok(report) if status.success() || !report.status.is_empty() => Ok(report),
+        Ok(report) => Ok(report),
         _ => Ok(failed(format!(
             "the verifier exited with {status} without a report; its last output: {stderr_tail}"
         ))),
@@ -67,7 +67,7 @@ pub async fn run(cfg: &VerificationConfig, dir: &Path) -> anyhow::Result<Verific
 
 fn failed(reason: String) -> VerificationReport {
     VerificationReport {
-        status: "failed".into(),
+        status: VerificationStatus::Failed,
         reason: Some(reason),
         ..Default::default()
     }

@@ -142,7 +142,7 @@ pub async fn benchmarks(
             continue;
         };
         // A degraded run ran to the end: its speed is measured like a passed one's.
-        if matches!(report.status.as_str(), "passed" | "degraded") {
+        if report.status.ran() {
             any_tokens |= report.tokens_per_s.is_some();
             let throughput = report.tokens_per_s.or(report.items_per_s);
             // The newest run of a revision on a device wins.
@@ -261,7 +261,7 @@ fn row(
         revision_url: format!("{base}/tree/{revision}"),
         message: message.to_string(),
         device: device.to_string(),
-        status: r.status.clone(),
+        status: r.status.to_string(),
         reason: r.reason.clone(),
         dtype: r.dtype_label(),
         architecture: r.architecture.clone(),

@@ -286,7 +286,7 @@ pub fn verification_view(r: &VerificationReport) -> VerificationView {
         .or_else(|| r.items_per_s.map(|t| format!("{t:.1} items/s")))
         .or_else(|| r.gflops.map(|g| format!("{g:.2} GFLOP/s")));
     VerificationView {
-        status: r.status.clone(),
+        status: r.status.to_string(),
         reason: r.reason.clone(),
         device: r.device.clone(),
         architecture: r.architecture.clone(),
@@ -404,11 +404,11 @@ pub async fn model_page(
         .or_page(&state)?;
     ctx.pending = reports
         .iter()
-        .find(|v| matches!(v.status.as_str(), "queued" | "running"))
-        .map(|v| v.status.clone());
+        .find(|v| !v.status.is_finished())
+        .map(|v| v.status.to_string());
     ctx.verification = reports
         .iter()
-        .find(|v| !matches!(v.status.as_str(), "queued" | "running"))
+        .find(|v| v.status.is_finished())
         .map(verification_view);
     ctx.revision_short = Some(short(&r.id));
     ctx.revision = Some(r.id.clone());
