@@ -151,3 +151,32 @@ pub fn assert_degraded_by<'r>(
     assert!(report.latency_ms.is_some() && !report.fingerprint.is_null());
     eval
 }
+
+/// A copy of the model in `dir` whose `model.safetensors` has the rows of each
+/// of `names` permuted (the i-th with seed `seed + i`), as a botched conversion
+/// would leave them. Asserts every tensor really changed.
+pub fn copy_with_shuffled_rows(dir: &Path, names: &[String], seed: u64) -> tempfile::TempDir {
+    use candle_core::{Device, Tensor};
+    let copy = tempfile::tempdir().unwrap();
+    copy_dir(dir, copy.path());
+    let file = copy.path().join("model.safetensors");
+    let mut tensors: std::collections::HashMap<String, Tensor> =
+        candle_core::safetensors::load(&file, &Device::Cpu).unwrap();
+    for (i, name) in names.iter().enumerate() {
+        let w = &tensors[name];
+        let order = Tensor::new(
+            permutation(w.dim(0).unwrap(), seed + i as u64),
+            &Device::Cpu,
+        )
+        .unwrap();
+        let scrambled = w.index_select(&order, 0).unwrap();
+        assert_ne!(
+            scrambled.to_vec2::<f32>().unwrap(),
+            w.to_vec2::<f32>().unwrap(),
+            "{name} unchanged"
+        );
+        tensors.insert(name.clone(), scrambled);
+    }
+    candle_core::safetensors::save(&tensors, &file).unwrap();
+    copy
+}

@@ -11,13 +11,12 @@
 
 mod common;
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
-use candle_core::{Device, Tensor};
 use common::{
-    GB, assert_degraded_by, copy_dir, minilm_or_skip, permutation, smollm2_or_skip, verify_dir,
+    GB, assert_degraded_by, copy_dir, copy_with_shuffled_rows, minilm_or_skip, smollm2_or_skip,
+    verify_dir,
 };
 use granary_verify::{
     CODE_SAMPLE, ENGLISH_PROSE, Evaluation, PERPLEXITY_CONTEXT, PERPLEXITY_STRIDE,
@@ -132,24 +131,15 @@ fn smollm2_with_shuffled_weight_rows_is_degraded() {
     let Some(dir) = smollm2_or_skip("smollm2_with_shuffled_weight_rows_is_degraded") else {
         return;
     };
-    let copy = tempfile::tempdir().unwrap();
-    copy_dir(&dir, copy.path());
-    let file = copy.path().join("model.safetensors");
-    let mut tensors: HashMap<String, Tensor> =
-        candle_core::safetensors::load(&file, &Device::Cpu).unwrap();
-    let mut shuffled = 0;
-    for layer in SHUFFLED_LAYERS {
-        for weight in SHUFFLED_WEIGHTS {
-            let name = format!("model.layers.{layer}.{weight}.weight");
-            let w = &tensors[&name];
-            let order =
-                Tensor::new(permutation(w.dim(0).unwrap(), 11 + shuffled), &Device::Cpu).unwrap();
-            let scrambled = w.index_select(&order, 0).unwrap();
-            tensors.insert(name, scrambled);
-            shuffled += 1;
-        }
-    }
-    candle_core::safetensors::save(&tensors, &file).unwrap();
+    let names: Vec<String> = SHUFFLED_LAYERS
+        .iter()
+        .flat_map(|layer| {
+            SHUFFLED_WEIGHTS
+                .iter()
+                .map(move |w| format!("model.layers.{layer}.{w}.weight"))
+        })
+        .collect();
+    let copy = copy_with_shuffled_rows(&dir, &names, 11);
     assert_degraded(&verify_model(copy.path()), "shuffled weight rows");
 }
 

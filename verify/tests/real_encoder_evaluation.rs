@@ -10,12 +10,12 @@
 
 mod common;
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
-use candle_core::{Device, Tensor};
-use common::{GB, assert_degraded_by, copy_dir, minilm_or_skip, permutation, verify_dir};
+use common::{
+    GB, assert_degraded_by, copy_dir, copy_with_shuffled_rows, minilm_or_skip, verify_dir,
+};
 use granary_verify::{
     Evaluation, SENTENCE_PAIRS, SENTENCE_PAIRS_THRESHOLD, VerificationReport, fixtures,
     sentence_pairs_digest,
@@ -89,28 +89,15 @@ fn minilm_with_shuffled_weight_rows_is_degraded() {
     let Some(dir) = minilm_or_skip("minilm_with_shuffled_weight_rows_is_degraded") else {
         return;
     };
-    let copy = tempfile::tempdir().unwrap();
-    copy_dir(&dir, copy.path());
-    let file = copy.path().join("model.safetensors");
-    let mut tensors: HashMap<String, Tensor> =
-        candle_core::safetensors::load(&file, &Device::Cpu).unwrap();
-    let mut shuffled = 0;
-    for layer in SHUFFLED_LAYERS {
-        for weight in SHUFFLED_WEIGHTS {
-            let name = format!("encoder.layer.{layer}.{weight}");
-            let w = &tensors[&name];
-            let rows = w.dim(0).unwrap();
-            let order = Tensor::new(permutation(rows, 7 + shuffled), &Device::Cpu).unwrap();
-            let scrambled = w.index_select(&order, 0).unwrap();
-            assert_ne!(
-                scrambled.to_vec2::<f32>().unwrap(),
-                w.to_vec2::<f32>().unwrap()
-            );
-            tensors.insert(name, scrambled);
-            shuffled += 1;
-        }
-    }
-    candle_core::safetensors::save(&tensors, &file).unwrap();
+    let names: Vec<String> = SHUFFLED_LAYERS
+        .iter()
+        .flat_map(|layer| {
+            SHUFFLED_WEIGHTS
+                .iter()
+                .map(move |w| format!("encoder.layer.{layer}.{w}"))
+        })
+        .collect();
+    let copy = copy_with_shuffled_rows(&dir, &names, 7);
     assert_degraded(&verify_model(copy.path()), "shuffled weight rows");
 }
 
