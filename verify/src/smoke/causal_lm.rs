@@ -314,8 +314,16 @@ struct Layer {
     gate: Linear,
     up: Linear,
     down: Linear,
-    window: Option<usize>,
+    /// Whether this layer attends through the sliding window.
+    windowed: bool,
     cache: Option<(Tensor, Tensor)>,
+}
+
+/// The attention masks of one forward pass, built once for every layer.
+struct Masks {
+    causal: Tensor,
+    /// Causal and within the sliding window, when the config has one.
+    windowed: Option<Tensor>,
 }
 
 impl Layer {
@@ -333,7 +341,7 @@ impl Layer {
             gate: linear(mlp.pp("gate_proj"), c.hidden, c.intermediate, c.mlp_bias)?,
             up: linear(mlp.pp("up_proj"), c.hidden, c.intermediate, c.mlp_bias)?,
             down: linear(mlp.pp("down_proj"), c.intermediate, c.hidden, c.mlp_bias)?,
-            window: c.sliding_window.filter(|_| index >= c.window_from_layer),
+            windowed: c.sliding_window.is_some() && index >= c.window_from_layer,
             cache: None,
         })
     }
@@ -343,7 +351,7 @@ impl Layer {
         x: &Tensor,
         c: &Config,
         rotary: &(Tensor, Tensor),
-        pos: usize,
+        masks: &Masks,
     ) -> candle_core::Result<Tensor> {
         let (b, t, _) = x.dims3()?;
         let h = self.input_norm.forward(x)?;
@@ -367,8 +375,11 @@ impl Layer {
         let v = repeat_kv(v, rep)?.contiguous()?;
         let scale = 1.0 / (c.head_dim as f64).sqrt();
         let scores = (q.matmul(&k.t()?)? * scale)?;
-        let mask = attention_mask(t, pos, self.window, x.device(), scores.dtype())?;
-        let probs = candle_nn::ops::softmax_last_dim(&scores.broadcast_add(&mask)?)?;
+        let mask = match (self.windowed, &masks.windowed) {
+            (true, Some(windowed)) => windowed,
+            _ => &masks.causal,
+        };
+        let probs = candle_nn::ops::softmax_last_dim(&scores.broadcast_add(mask)?)?;
         let attn = probs
             .matmul(&v)?
             .transpose(1, 2)?
@@ -470,8 +481,17 @@ impl CausalLm {
         let (_, t) = ids.dims2()?;
         let mut x = self.embed.forward(ids)?;
         let rotary = self.rotary(pos, t, ids.device(), x.dtype())?;
+        let mask = |window| attention_mask(t, pos, window, ids.device(), x.dtype());
+        let masks = Masks {
+            causal: mask(None)?,
+            windowed: self
+                .config
+                .sliding_window
+                .map(|w| mask(Some(w)))
+                .transpose()?,
+        };
         for layer in &mut self.layers {
-            x = layer.forward(&x, &self.config, &rotary, pos)?;
+            x = layer.forward(&x, &self.config, &rotary, &masks)?;
         }
         let x = self.norm.forward(&x)?;
         let x = match logits {
