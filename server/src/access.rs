@@ -5,8 +5,9 @@
 
 use std::collections::HashSet;
 
-use granary_core::Sha256;
+use granary_core::{ModelId, Sha256};
 
+use crate::app::App;
 use crate::auth::Caller;
 use crate::db::blobs::Owners;
 use crate::db::models::ModelRow;
@@ -128,4 +129,24 @@ pub async fn referable_blobs(
         found.extend(blobs::readable_among(db, Some(&user.id), &owners, &rest).await?);
     }
     Ok(found)
+}
+
+/// Loads a model the caller may read. A private model the caller may not
+/// see answers exactly like a missing one.
+pub async fn readable_model(state: &App, caller: &Caller, id: &ModelId) -> AppResult<ModelRow> {
+    let model = crate::db::models::find(&state.db, id).await?;
+    ensure_readable(state, caller, id, model).await
+}
+
+/// The model, if it exists and the caller may read it; else "not found", the same either way.
+pub async fn ensure_readable(
+    state: &App,
+    caller: &Caller,
+    id: &ModelId,
+    model: Option<ModelRow>,
+) -> AppResult<ModelRow> {
+    match model {
+        Some(model) if crate::access::can_read(&state.db, caller, &model).await? => Ok(model),
+        _ => Err(AppError::model_not_found(&id.to_string())),
+    }
 }

@@ -21,7 +21,7 @@ pub struct App {
     pub session_keys: crate::session::SessionKeys,
     pub rate_limiter: crate::ratelimit::RateLimiter,
     /// Digests of uploads whose parts arrived in order, so completing them need not re-read.
-    pub upload_digests: crate::ingest::sessions::RunningDigests,
+    pub upload_digests: crate::ingest::digests::RunningDigests,
 }
 
 /// This process's transfer counters (`GET /api/v1/stats`).

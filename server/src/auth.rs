@@ -7,12 +7,12 @@ use axum::http::Method;
 use axum::http::header::{AUTHORIZATION, COOKIE};
 use axum::http::request::Parts;
 
-use crate::access::Role;
 use crate::app::AppState;
 use crate::db::sessions;
 use crate::db::users::{self, UserRow};
 use crate::error::AppError;
 use crate::session;
+use granary_core::Role;
 
 /// The caller of a request: anonymous, or a user through a token or a session.
 #[derive(Debug, Clone, Default)]

@@ -1,5 +1,5 @@
 //! Limits on connections, before any request exists (docs/API.md, "Limits";
-//! `limits::serve` applies them):
+//! `listener::serve` applies them):
 //!
 //! - **caps**: at most `max_connections` open connections, and at most
 //!   `max_connections_per_ip` from one client address (trusted proxies, which
@@ -23,8 +23,8 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Sleep;
 
-use crate::client::{ProxyNet, is_trusted};
-use crate::limits::LimitsConfig;
+use crate::client::proxies::{ProxyNet, is_trusted};
+use crate::config::LimitsConfig;
 
 /// The open connections, counted against the caps.
 #[derive(Debug)]

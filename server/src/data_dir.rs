@@ -70,7 +70,7 @@ pub fn create_secret_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
         .file_name()
         .and_then(|n| n.to_str())
         .unwrap_or("secret");
-    let temp = path.with_file_name(format!(".{name}.{}.tmp", crate::db::new_id()));
+    let temp = path.with_file_name(format!(".{name}.{}.tmp", uuid::Uuid::new_v4().simple()));
     write_new(&temp, contents)?;
     let linked = std::fs::hard_link(&temp, path);
     let _ = std::fs::remove_file(&temp);

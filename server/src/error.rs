@@ -4,6 +4,7 @@
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use granary_core::ModelId;
 use granary_core::api::{ErrorBody, codes};
 
 /// Every way a request can fail. Messages are sentences for the person at the other end.
@@ -171,6 +172,11 @@ impl<T: serde::Serialize> IntoResponse for Json<T> {
     fn into_response(self) -> Response {
         axum::Json(self.0).into_response()
     }
+}
+
+/// Parses `owner/name` from a URL.
+pub fn model_id(owner: &str, name: &str) -> AppResult<ModelId> {
+    ModelId::new(owner, name).map_err(|e| AppError::Invalid(e.to_string()))
 }
 
 /// A path extractor whose rejection has the API's error shape.

@@ -2,6 +2,7 @@
 //! store. `router.rs` lists every route; `app.rs` holds the shared state.
 
 pub mod access;
+pub mod accounts;
 pub mod app;
 pub mod auth;
 pub mod client;
@@ -13,9 +14,9 @@ pub mod downloads;
 pub mod error;
 pub mod ingest;
 pub mod limits;
+pub mod listener;
 pub mod maintenance;
 pub mod passwords;
-pub mod presign;
 pub mod publish;
 pub mod quota;
 pub mod ratelimit;
@@ -44,5 +45,5 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    limits::serve(app, listener, shutdown).await
+    listener::serve(app, listener, shutdown).await
 }

@@ -24,11 +24,7 @@
 //!   upload opens and when a commit lands.
 //! - **body and header sizes**: `max_json_body` for JSON bodies,
 //!   `max_safetensors_header` for the JSON header of a safetensors file.
-//!
-//! [`serve`] runs the connections itself (hyper-util) so that it can set the
-//! header-read timeout, which `axum::serve` does not expose.
 
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
@@ -36,108 +32,18 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use granary_core::Sha256;
 use granary_core::api::ErrorBody;
 use hyper::body::{Body as HttpBody, Frame, SizeHint};
-use tokio::net::TcpListener;
 use tokio::time::{Instant, Sleep};
-use tower::ServiceExt as _;
 
-use crate::app::{App, AppState};
+use crate::app::AppState;
 use crate::client::ClientAddr;
-
-/// The configurable limits (flags and `GRANARY_*` variables); 0 turns a limit off
-/// where noted.
-#[derive(Debug, Clone, clap::Args)]
-pub struct LimitsConfig {
-    /// The longest a request with a small body may take to be answered, in seconds (0: no limit).
-    #[arg(long, env = "GRANARY_REQUEST_TIMEOUT_SECS", default_value_t = 120)]
-    pub request_timeout_secs: u64,
-
-    /// How long a connection may send no header bytes, or a request body no bytes, in seconds
-    /// (0: no limit).
-    #[arg(long, env = "GRANARY_IDLE_TIMEOUT_SECS", default_value_t = 60)]
-    pub idle_timeout_secs: u64,
-
-    /// The least bytes per second a request body must average over each window of the idle timeout
-    /// spent waiting for it; a slower body is answered `408` (0: no limit).
-    #[arg(long, env = "GRANARY_MIN_BODY_RATE", default_value_t = 1024)]
-    pub min_body_rate: u64,
-
-    /// The most connections open at once; more are closed at once (0: no limit).
-    #[arg(long, env = "GRANARY_MAX_CONNECTIONS", default_value_t = 4096)]
-    pub max_connections: usize,
-
-    /// The most connections open at once from one client address (trusted proxies excepted); more are
-    /// closed at once (0: no limit).
-    #[arg(long, env = "GRANARY_MAX_CONNECTIONS_PER_IP", default_value_t = 256)]
-    pub max_connections_per_ip: usize,
-
-    /// Requests allowed per API token per minute (0: no limit).
-    #[arg(long, env = "GRANARY_TOKEN_RATE_PER_MINUTE", default_value_t = 6000)]
-    pub token_rate_per_minute: u32,
-
-    /// Requests without a token allowed per client address per minute (0: no limit).
-    #[arg(
-        long,
-        env = "GRANARY_ANONYMOUS_RATE_PER_MINUTE",
-        default_value_t = 3000
-    )]
-    pub anonymous_rate_per_minute: u32,
-
-    /// Bytes of distinct blobs the models of one owner may reference (0: no quota).
-    #[arg(long, env = "GRANARY_OWNER_QUOTA_BYTES", default_value_t = 0)]
-    pub owner_quota_bytes: u64,
-
-    /// The largest JSON request body accepted, in bytes.
-    #[arg(long, env = "GRANARY_MAX_JSON_BODY", default_value_t = 32 * 1024 * 1024)]
-    pub max_json_body: usize,
-
-    /// The largest safetensors JSON header accepted, in bytes (the format's own cap is 100 MB).
-    #[arg(long, env = "GRANARY_MAX_SAFETENSORS_HEADER", default_value_t = 16 * 1024 * 1024)]
-    pub max_safetensors_header: u64,
-
-    /// Reverse proxies whose `X-Forwarded-For` and `X-Forwarded-Proto` are believed: a comma-separated
-    /// list of IP addresses and CIDR networks (default: none; the client is the socket peer).
-    #[arg(long, env = "GRANARY_TRUSTED_PROXIES", default_value = "")]
-    pub trusted_proxies: crate::client::TrustedProxies,
-}
-
-impl Default for LimitsConfig {
-    fn default() -> Self {
-        Self {
-            request_timeout_secs: 120,
-            idle_timeout_secs: 60,
-            min_body_rate: 1024,
-            max_connections: 4096,
-            max_connections_per_ip: 256,
-            token_rate_per_minute: 6000,
-            anonymous_rate_per_minute: 3000,
-            owner_quota_bytes: 0,
-            max_json_body: 32 * 1024 * 1024,
-            max_safetensors_header: 16 * 1024 * 1024,
-            trusted_proxies: Default::default(),
-        }
-    }
-}
-
-impl LimitsConfig {
-    fn secs(n: u64) -> Option<Duration> {
-        (n > 0).then(|| Duration::from_secs(n))
-    }
-
-    pub fn request_timeout(&self) -> Option<Duration> {
-        Self::secs(self.request_timeout_secs)
-    }
-
-    pub fn idle_timeout(&self) -> Option<Duration> {
-        Self::secs(self.idle_timeout_secs)
-    }
-}
+use crate::config::LimitsConfig;
 
 /// Routes whose request body may be large and slow (blob parts, LFS objects,
 /// Hub commits with inline files): no request timeout, the idle timeout only.
@@ -421,90 +327,6 @@ impl HttpBody for IdleBody {
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
     }
-}
-
-/// Serves `app` on `listener` until `shutdown` resolves, then drains requests.
-/// HTTP/1 and HTTP/2; connections over the caps are closed at once, and those
-/// that send no request bytes for the idle timeout (`connections.rs`) are
-/// closed then.
-pub async fn serve(
-    app: Arc<App>,
-    listener: TcpListener,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-    use hyper_util::server::conn::auto::Builder;
-    use hyper_util::service::TowerToHyperService;
-
-    let idle = app.config.limits.idle_timeout();
-    let caps = crate::connections::ConnectionCaps::new(&app.config.limits);
-    let router = crate::router::router(AppState(app));
-    let (signal_tx, signal_rx) = tokio::sync::watch::channel(());
-    let (close_tx, close_rx) = tokio::sync::watch::channel(());
-    let mut shutdown = std::pin::pin!(shutdown);
-    loop {
-        let (stream, addr): (tokio::net::TcpStream, SocketAddr) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(x) => x,
-                Err(e) => {
-                    // Out of file descriptors and the like: wait a little, keep serving.
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            _ = &mut shutdown => break,
-        };
-        let Some(slot) = caps.admit(addr.ip()) else {
-            drop(stream);
-            continue;
-        };
-        let _ = stream.set_nodelay(true);
-        let service = router
-            .clone()
-            .map_request(move |req: Request<hyper::body::Incoming>| {
-                let mut req = req.map(Body::new);
-                req.extensions_mut().insert(ConnectInfo(addr));
-                req
-            });
-        let service = TowerToHyperService::new(service);
-        let mut signal_rx = signal_rx.clone();
-        let close_rx = close_rx.clone();
-        tokio::spawn(async move {
-            let mut builder = Builder::new(TokioExecutor::new());
-            builder
-                .http1()
-                .timer(TokioTimer::new())
-                .header_read_timeout(idle);
-            // A silent HTTP/2 peer that does not answer pings is closed too.
-            builder
-                .http2()
-                .timer(TokioTimer::new())
-                .keep_alive_interval(idle)
-                .keep_alive_timeout(idle.unwrap_or(Duration::from_secs(20)));
-            let io = TokioIo::new(crate::connections::VersionDeadline::new(stream, idle));
-            let conn = builder.serve_connection_with_upgrades(io, service);
-            let mut conn = std::pin::pin!(conn);
-            tokio::select! {
-                result = conn.as_mut() => {
-                    if let Err(e) = result {
-                        tracing::debug!(error = %e, %addr, "connection ended with an error");
-                    }
-                }
-                _ = signal_rx.changed() => {
-                    conn.as_mut().graceful_shutdown();
-                    let _ = conn.as_mut().await;
-                }
-            }
-            drop(close_rx);
-            drop(slot);
-        });
-    }
-    drop(listener);
-    let _ = signal_tx.send(());
-    drop(close_rx);
-    close_tx.closed().await;
-    Ok(())
 }
 
 #[cfg(test)]

@@ -15,28 +15,6 @@ use crate::db::users::UserRow;
 use crate::error::{AppError, AppResult};
 use crate::storage::BlobLayout;
 
-/// Bounds on uploads in progress, per user (flags and `GRANARY_*` variables). The
-/// storage quota itself is `--owner-quota-bytes` (`limits.rs`).
-#[derive(Debug, Clone, clap::Args)]
-pub struct UploadLimits {
-    /// Upload sessions one user may have open at once.
-    #[arg(long, env = "GRANARY_MAX_OPEN_UPLOADS", default_value_t = 256)]
-    pub max_open_uploads: u64,
-
-    /// Bytes one user's open upload sessions may declare in all.
-    #[arg(long, env = "GRANARY_MAX_STAGED_BYTES", default_value_t = 1024 * 1024 * 1024 * 1024)]
-    pub max_staged_bytes: u64,
-}
-
-impl Default for UploadLimits {
-    fn default() -> Self {
-        Self {
-            max_open_uploads: 256,
-            max_staged_bytes: 1024 * 1024 * 1024 * 1024,
-        }
-    }
-}
-
 /// Refuses a new upload session of `size` bytes that would take `user` past the
 /// open-session caps, or its account past the storage quota.
 pub async fn reserve_upload(app: &App, user: &UserRow, size: u64) -> AppResult<()> {

@@ -3,11 +3,15 @@
 //! written in one transaction with its event (`tag.created`, `tag.deleted`,
 //! `ref.moved`).
 
+use std::sync::Arc;
+
 use axum::http::StatusCode;
+use granary_core::RevisionRef;
 use serde_json::json;
 
 use crate::db::events::{self, ModelEvent};
 use crate::db::models::{self, ModelRow};
+use crate::db::revisions::{self, RevisionRow};
 use crate::db::{Db, Tx, refs};
 use crate::error::{AppError, AppResult};
 
@@ -133,4 +137,58 @@ pub async fn delete_branch(
     emit(&mut tx, model, actor, "ref.moved", data, now).await?;
     tx.commit().await?;
     Ok(true)
+}
+
+/// Resolves a branch, tag, full id or id prefix to a revision of `model`.
+pub async fn resolve_revision(db: &Db, model: &ModelRow, rev: &str) -> AppResult<Arc<RevisionRow>> {
+    let parsed: RevisionRef = rev.parse().map_err(|e: String| {
+        AppError::Invalid(format!("`{rev}` is not a branch, tag or revision id: {e}"))
+    })?;
+    let not_found = || {
+        AppError::RevisionNotFound(format!(
+            "model `{}` has no branch, tag or revision `{rev}`",
+            model.full_name()
+        ))
+    };
+    let id = match parsed {
+        RevisionRef::Id(id) => id.hex(),
+        RevisionRef::Prefix(prefix) => {
+            let mut ids = revisions::ids_with_prefix(db, &model.id, &prefix).await?;
+            match ids.len() {
+                0 => {
+                    // A hex-looking name may still be a branch or tag.
+                    resolve_name(db, model, rev).await?.ok_or_else(not_found)?
+                }
+                1 => ids.remove(0),
+                _ => {
+                    return Err(AppError::Invalid(format!(
+                        "revision prefix `{prefix}` is ambiguous: give more characters"
+                    )));
+                }
+            }
+        }
+        RevisionRef::Name(name) => resolve_name(db, model, &name)
+            .await?
+            .ok_or_else(not_found)?,
+    };
+    revisions::find(db, &model.id, &id)
+        .await?
+        .ok_or_else(not_found)
+}
+
+/// A branch, else a tag, of that name.
+async fn resolve_name(db: &Db, model: &ModelRow, name: &str) -> AppResult<Option<String>> {
+    // The default branch only moves by a commit, which copies its new head into the
+    // model row in the same transaction (and it cannot be deleted): no query needed.
+    if name == model.default_branch
+        && let Some(head) = &model.head_revision
+    {
+        return Ok(Some(head.clone()));
+    }
+    for kind in [refs::BRANCH, refs::TAG] {
+        if let Some(r) = refs::find(db, &model.id, kind, name).await? {
+            return Ok(Some(r.revision_id));
+        }
+    }
+    Ok(None)
 }

@@ -86,7 +86,7 @@ pub async fn create(
 /// read is "not found". The namespace's webhooks hear `repo.deleted`; the model's own
 /// go with it.
 pub async fn delete(app: &App, actor: &Actor<'_>, id: &ModelId) -> AppResult<ModelRow> {
-    let model = crate::routes::readable_model(app, actor.caller, id).await?;
+    let model = crate::access::readable_model(app, actor.caller, id).await?;
     require_role(&app.db, actor.caller, &model.owner, Role::Admin).await?;
     let now = granary_core::time::now_ms();
     let (mut tx, _guard) = app.db.begin_write().await?;
@@ -108,7 +108,7 @@ pub async fn update_settings(
     private: Option<bool>,
     gated: Option<bool>,
 ) -> AppResult<ModelRow> {
-    let model = crate::routes::readable_model(app, actor.caller, id).await?;
+    let model = crate::access::readable_model(app, actor.caller, id).await?;
     require_role(&app.db, actor.caller, &model.owner, Role::Admin).await?;
     let now = granary_core::time::now_ms();
     let (mut tx, _guard) = app.db.begin_write().await?;

@@ -7,13 +7,13 @@
 //! the user's rights alone. The only other way to get a token is
 //! `granary-server user create`, run by the operator on the server itself.
 
-use crate::access::Role;
+use crate::accounts::{audit_event, rate_limit};
 use crate::app::AppState;
 use crate::auth::Caller;
 use crate::client::ClientIp;
 use crate::db::users::{self, TokenSpec};
 use crate::error::{AppError, AppResult};
-use crate::routes::accounts::{audit_event, rate_limit};
+use granary_core::Role;
 
 const DAY_MS: i64 = 86_400_000;
 

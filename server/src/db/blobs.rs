@@ -110,7 +110,7 @@ pub async fn find_many_locked(
     tx: &mut Tx,
     digests: &[Sha256],
 ) -> sqlx::Result<Vec<BlobLayout>> {
-    let lock = super::maintenance::row_lock(db, "SHARE");
+    let lock = db.row_lock("SHARE");
     let mut unique: Vec<String> = digests.iter().map(Sha256::hex).collect();
     unique.sort();
     unique.dedup();

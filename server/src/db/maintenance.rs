@@ -5,17 +5,8 @@
 use granary_core::Sha256;
 use sqlx::FromRow;
 
-use super::{Backend, Db, Tx};
+use super::{Db, Tx};
 use crate::storage::BlobLayout;
-
-/// `FOR UPDATE` (or `FOR SHARE`) on PostgreSQL; nothing on SQLite, whose
-/// writers are serialised anyway.
-pub fn row_lock(db: &Db, mode: &str) -> String {
-    match db.backend {
-        Backend::Postgres => format!(" FOR {mode}"),
-        Backend::Sqlite => String::new(),
-    }
-}
 
 /// An upload session that has seen no part for a while.
 #[derive(Debug, Clone, FromRow)]
@@ -100,7 +91,7 @@ pub async fn lock_unreferenced_blob(
 ) -> sqlx::Result<Option<BlobLayout>> {
     let row: Option<BlobRow> = sqlx::query_as(&format!(
         "SELECT sha256, size, part_size, part_count FROM blobs WHERE sha256 = $1 AND created_at < $2{}",
-        row_lock(db, "UPDATE")
+        db.row_lock("UPDATE")
     ))
     .bind(sha256.hex())
     .bind(cutoff)

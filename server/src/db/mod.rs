@@ -52,6 +52,15 @@ pub struct Db {
 pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
 
 impl Db {
+    /// `FOR UPDATE` (or `FOR SHARE`) on PostgreSQL; nothing on SQLite, whose
+    /// writers are serialised anyway.
+    pub fn row_lock(&self, mode: &str) -> String {
+        match self.backend {
+            Backend::Postgres => format!(" FOR {mode}"),
+            Backend::Sqlite => String::new(),
+        }
+    }
+
     /// Connects and applies the migrations.
     pub async fn connect(url: &str) -> anyhow::Result<Self> {
         install_default_drivers();

@@ -4,7 +4,6 @@
 use granary_core::ModelId;
 use sqlx::FromRow;
 
-use super::jobs::VerificationRow;
 use super::{Db, Flag, Tx, flag, like_escape, new_id};
 
 #[derive(Debug, Clone, FromRow)]
@@ -36,49 +35,6 @@ impl ModelRow {
 
 pub(crate) const COLUMNS: &str = "id, owner, name, private, default_branch, downloads, head_revision, \
     license_id, total_size, parameter_total, gated, permissive, created_at, updated_at";
-
-/// A model and the verification rows of its head revision, in one round trip (model
-/// info asks for both on every request): each branch of the union is an index lookup.
-pub async fn find_with_head_verification(
-    db: &Db,
-    id: &ModelId,
-) -> sqlx::Result<Option<(ModelRow, Vec<VerificationRow>)>> {
-    #[derive(FromRow)]
-    struct Joined {
-        #[sqlx(flatten)]
-        model: ModelRow,
-        #[sqlx(flatten)]
-        verification: VerificationRow,
-        part: i64,
-    }
-    let m = COLUMNS
-        .split(", ")
-        .map(|c| format!("m.{c}"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let rows: Vec<Joined> = sqlx::query_as(&format!(
-        "SELECT {m}, CAST(NULL AS TEXT) AS state, CAST(NULL AS TEXT) AS last_error, CAST(NULL AS TEXT) AS report,
-                CAST(0 AS BIGINT) AS part, CAST(0 AS BIGINT) AS finished_at
-           FROM models m WHERE m.name_key = $1
-         UNION ALL
-         SELECT {m}, j.state, j.last_error, CAST(NULL AS TEXT), CAST(1 AS BIGINT), CAST(0 AS BIGINT)
-           FROM models m JOIN verification_jobs j ON j.model_id = m.id AND j.revision_id = m.head_revision
-          WHERE m.name_key = $1 AND j.state <> 'done'
-         UNION ALL
-         SELECT {m}, CAST(NULL AS TEXT), CAST(NULL AS TEXT), r.report, CAST(2 AS BIGINT), r.finished_at
-           FROM models m JOIN verification_runs r ON r.model_id = m.id AND r.revision_id = m.head_revision
-          WHERE m.name_key = $1
-         ORDER BY part, finished_at DESC"
-    ))
-    .bind(id.key())
-    .fetch_all(&db.pool)
-    .await?;
-    let mut rows = rows.into_iter();
-    Ok(rows
-        .next()
-        .filter(|first| first.part == 0)
-        .map(|first| (first.model, rows.map(|r| r.verification).collect())))
-}
 
 pub async fn find(db: &Db, id: &ModelId) -> sqlx::Result<Option<ModelRow>> {
     sqlx::query_as(&format!("SELECT {COLUMNS} FROM models WHERE name_key = $1"))

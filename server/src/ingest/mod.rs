@@ -6,6 +6,7 @@
 //! Whoever sent them is recorded as an uploader of the blob (`blob_uploaders`),
 //! which is what lets a later commit of theirs name it by digest.
 
+pub mod digests;
 pub mod sessions;
 
 use bytes::Bytes;

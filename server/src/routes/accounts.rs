@@ -9,54 +9,21 @@ use granary_core::names::validate_owner;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::access::readable_model;
 use crate::access::{Role, require_role};
 use crate::app::AppState;
 use crate::auth::Caller;
-use crate::db::events::{self as audit, Event};
+use crate::db::events as audit;
 use crate::db::users;
 use crate::db::{gates, orgs};
+use crate::error::model_id;
 use crate::error::{AppError, AppResult, Json, Path, Query};
 use crate::repos::{self, Actor, Created};
-use crate::routes::{model_id, readable_model};
 use crate::tokens::{self, TokenRequest};
 
 /// The client's address: computed in one place, `client.rs` (trusted proxies included).
-pub use crate::client::ClientIp;
-
-/// Records a security event; a failure to record is logged, never fatal.
-pub async fn audit_event(
-    state: &AppState,
-    actor: Option<&str>,
-    event: &str,
-    subject: Option<&str>,
-    detail: Option<&str>,
-    ip: &ClientIp,
-) {
-    let e = Event {
-        actor,
-        event,
-        subject,
-        detail,
-        ip: ip.0.as_deref(),
-    };
-    if let Err(err) = audit::record(&state.db, &e, granary_core::time::now_ms()).await {
-        tracing::error!(error = %err, event, "could not write the audit log");
-    }
-}
-
-/// Refuses a caller or address that exceeded the sign-in/token rate.
-pub fn rate_limit(state: &AppState, keys: &[String]) -> AppResult<()> {
-    let per_minute = state.config.accounts.auth_rate_per_minute;
-    let now = granary_core::time::now_ms();
-    for key in keys {
-        if !state.rate_limiter.allow(key, per_minute, now) {
-            return Err(AppError::TooManyRequests(format!(
-                "too many sign-in or token requests ({per_minute} a minute allowed): wait a minute"
-            )));
-        }
-    }
-    Ok(())
-}
+use crate::accounts::audit_event;
+use crate::client::ClientIp;
 
 #[derive(Debug, Deserialize)]
 pub struct CreateTokenRequest {

@@ -7,9 +7,10 @@ use granary_core::api::{CommitRequest, RevisionInfo};
 use crate::access::{self, Role};
 use crate::app::AppState;
 use crate::auth::Caller;
+use crate::error::model_id;
 use crate::error::{AppResult, Json, Path};
 use crate::publish;
-use crate::routes::{model_id, models::revision_info};
+use crate::routes::models::revision_info;
 
 pub async fn create_commit(
     State(state): State<AppState>,

@@ -10,8 +10,8 @@ use granary_core::api::headers::REVISION;
 use crate::app::AppState;
 use crate::auth::Caller;
 use crate::downloads;
+use crate::error::model_id;
 use crate::error::{AppError, AppResult, Path};
-use crate::routes::model_id;
 
 pub async fn download_file(
     State(state): State<AppState>,

@@ -12,13 +12,16 @@ use granary_core::manifest::{LicenseInfo, Manifest};
 use granary_core::names::validate_ref_name;
 use serde::Deserialize;
 
+use crate::access::{ensure_readable, readable_model};
 use crate::app::AppState;
 use crate::auth::Caller;
 use crate::db::models::{ListFilter, ModelRow};
 use crate::db::revisions::RevisionRow;
-use crate::db::{Db, models, refs, revisions};
+use crate::db::{Db, jobs, models, refs, revisions};
+use crate::error::model_id;
 use crate::error::{AppError, AppResult, Json, Path, Query};
-use crate::routes::{ensure_readable, model_id, page_limit, readable_model, resolve_revision};
+use crate::refs::resolve_revision;
+use crate::routes::page_limit;
 
 #[derive(Debug, Deserialize)]
 pub struct ListQuery {
@@ -97,7 +100,7 @@ pub async fn get_model(
         }
         // The usual request: the model and its head's verification in one round trip.
         None => {
-            let found = models::find_with_head_verification(&state.db, &id).await?;
+            let found = jobs::find_with_head_verification(&state.db, &id).await?;
             let (model, head_verification) =
                 found.map_or((None, Vec::new()), |(m, v)| (Some(m), v));
             let model = ensure_readable(&state, &caller, &id, model).await?;
@@ -109,7 +112,7 @@ pub async fn get_model(
                 Some(r) => Some(build_revision_info(
                     &model,
                     &r,
-                    super::verification::from_rows(head_verification)?,
+                    crate::verification::from_rows(head_verification)?,
                 )?),
                 None => None,
             };
@@ -132,7 +135,7 @@ pub async fn get_model(
 
 /// Builds the API view of a revision from its row.
 pub async fn revision_info(db: &Db, model: &ModelRow, r: &RevisionRow) -> AppResult<RevisionInfo> {
-    let verification = super::verification::reports(db, &model.id, &r.id).await?;
+    let verification = crate::verification::reports(db, &model.id, &r.id).await?;
     build_revision_info(model, r, verification)
 }
 

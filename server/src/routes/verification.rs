@@ -2,41 +2,16 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use granary_core::api::{VerificationReport, VerificationStatus};
+use granary_core::api::VerificationReport;
 
+use crate::access::readable_model;
 use crate::app::AppState;
 use crate::auth::Caller;
-use crate::db::{Db, jobs};
-use crate::error::{AppError, AppResult, Json, Path};
-use crate::routes::{model_id, readable_model, resolve_revision};
-
-/// Reports of a revision, newest first, with a `queued`/`running` entry for an open job.
-pub async fn reports(
-    db: &Db,
-    model_id: &str,
-    revision_id: &str,
-) -> AppResult<Vec<VerificationReport>> {
-    from_rows(jobs::verification(db, model_id, revision_id).await?)
-}
-
-/// The API view of verification rows (`jobs::verification`).
-pub fn from_rows(rows: Vec<jobs::VerificationRow>) -> AppResult<Vec<VerificationReport>> {
-    let mut out = Vec::new();
-    for row in rows {
-        out.push(match (row.report, row.state) {
-            (Some(report), _) => serde_json::from_str(&report).map_err(AppError::internal)?,
-            (None, state) => VerificationReport {
-                status: state
-                    .as_deref()
-                    .and_then(VerificationStatus::parse)
-                    .unwrap_or(VerificationStatus::Queued),
-                reason: row.last_error.map(|e| format!("retrying after: {e}")),
-                ..Default::default()
-            },
-        });
-    }
-    Ok(out)
-}
+use crate::db::jobs;
+use crate::error::model_id;
+use crate::error::{AppResult, Json, Path};
+use crate::refs::resolve_revision;
+use crate::verification::reports;
 
 /// `GET /api/v1/models/{owner}/{name}/revisions/{rev}/verification`.
 pub async fn get_verification(

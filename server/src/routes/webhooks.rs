@@ -11,8 +11,9 @@ use serde_json::{Value, json};
 
 use crate::app::AppState;
 use crate::auth::Caller;
+use crate::error::model_id;
 use crate::error::{AppResult, Json, Path, Query};
-use crate::routes::{model_id, page_limit};
+use crate::routes::page_limit;
 use crate::webhooks::{self, Scope};
 
 async fn model_scope(

@@ -4,7 +4,10 @@
 //! crash only that child — and records the report.
 
 mod fetch;
+mod reports;
 mod verifier;
+
+pub use reports::{from_rows, reports};
 
 use std::sync::Arc;
 use std::time::Duration;

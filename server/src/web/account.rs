@@ -16,15 +16,17 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::{OrPage, PageResult, page};
+use crate::access::readable_model;
+use crate::accounts::{audit_event, rate_limit};
 use crate::app::AppState;
 use crate::auth::{Caller, cookie_in, session_caller};
+use crate::client::ClientIp;
 use crate::db::users;
 use crate::db::{gates, sessions};
+use crate::error::model_id;
 use crate::error::{AppError, Path};
 use crate::passwords;
 use crate::repos::{self, Actor};
-use crate::routes::accounts::{ClientIp, audit_event, rate_limit};
-use crate::routes::{model_id, readable_model};
 use crate::session::{AUDIENCE, COOKIE, CSRF_COOKIE, Claims, ISSUER};
 use crate::tokens::{self, TokenRequest};
 

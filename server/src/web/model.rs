@@ -13,13 +13,14 @@ use super::{
     OrPage, PageError, PageResult, When, human_count, human_size, page, path_url, seg, server_url,
     short, when,
 };
+use crate::access::readable_model;
 use crate::app::AppState;
 use crate::auth::Caller;
 use crate::db::models::ModelRow;
 use crate::db::revisions::RevisionRow;
 use crate::db::{blobs, refs};
 use crate::error::{AppError, Path};
-use crate::routes::{readable_model, resolve_revision};
+use crate::refs::resolve_revision;
 
 /// The largest README rendered (bigger cards are cut here).
 const MAX_README: u64 = 1024 * 1024;
@@ -399,7 +400,7 @@ pub async fn model_page(
     ctx.file_count = manifest.files.len();
     ctx.size = human_size(manifest.total_size());
     ctx.updated = Some(when(r.created_at));
-    let reports = crate::routes::verification::reports(&state.db, &model.id, &r.id)
+    let reports = crate::verification::reports(&state.db, &model.id, &r.id)
         .await
         .or_page(&state)?;
     ctx.pending = reports

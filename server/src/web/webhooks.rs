@@ -12,7 +12,7 @@ use super::account::{Fields, check_csrf, form_caller, settings_page};
 use super::{OrPage, PageResult};
 use crate::app::AppState;
 use crate::error::Path;
-use crate::routes::model_id;
+use crate::error::model_id;
 use crate::webhooks::{self, Scope};
 
 /// `POST /{owner}/{name}/webhooks`: `url`, `events` (space- or comma-separated; empty: all).

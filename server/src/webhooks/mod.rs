@@ -48,7 +48,7 @@ impl Scope {
     /// The model's webhooks, for its admins; a model the caller may not read is
     /// "not found", a readable one they do not administer 403.
     pub async fn model(app: &App, caller: &Caller, id: &ModelId) -> AppResult<Self> {
-        let model = crate::routes::readable_model(app, caller, id).await?;
+        let model = crate::access::readable_model(app, caller, id).await?;
         require_role(&app.db, caller, &model.owner, Role::Admin).await?;
         Ok(Self::Model(model))
     }

@@ -162,7 +162,7 @@ pub async fn readable(
     name: &str,
 ) -> HfResult<ModelRow> {
     let id = repo_id(ns, name)?;
-    Ok(crate::routes::readable_model(state, caller, &id).await?)
+    Ok(crate::access::readable_model(state, caller, &id).await?)
 }
 
 /// The caller, if they may write models under `owner` (their own namespace, or an
@@ -186,7 +186,7 @@ pub async fn revision(
     model: &ModelRow,
     rev: &str,
 ) -> HfResult<std::sync::Arc<RevisionRow>> {
-    match crate::routes::resolve_revision(&state.db, model, rev).await {
+    match crate::refs::resolve_revision(&state.db, model, rev).await {
         Ok(r) => Ok(r),
         // A name that is not even a valid ref name cannot exist either.
         Err(AppError::Invalid(msg)) => Err(AppError::RevisionNotFound(msg).into()),

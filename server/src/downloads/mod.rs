@@ -32,6 +32,8 @@ use crate::db::models::ModelRow;
 use crate::db::revisions::{self, RevisionRow};
 use crate::error::{AppError, AppResult};
 
+mod presign;
+
 /// How a file response may be cached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CachePolicy {
@@ -86,9 +88,9 @@ pub struct ResolvedFile {
 /// readable, its gate passed, then the revision resolved (a branch, tag, id, id
 /// prefix, or the Hub's 40-hex alias).
 pub async fn open(state: &AppState, caller: &Caller, id: &ModelId, rev: &str) -> AppResult<Source> {
-    let model = crate::routes::readable_model(state, caller, id).await?;
+    let model = crate::access::readable_model(state, caller, id).await?;
     crate::access::check_download(&state.db, caller, &model).await?;
-    let revision = crate::routes::resolve_revision(&state.db, &model, rev).await?;
+    let revision = crate::refs::resolve_revision(&state.db, &model, rev).await?;
     let by_id = rev.len() >= 40 && revision.id.starts_with(&rev.to_ascii_lowercase());
     let policy = CachePolicy {
         public: !model.private && !model.gated,
@@ -183,7 +185,7 @@ pub async fn serve_file(
             file.sha256
         ))
     })?;
-    if let Some(redirect) = crate::presign::redirect(state, headers, file, &layout).await? {
+    if let Some(redirect) = presign::redirect(state, headers, file, &layout).await? {
         return Ok(redirect);
     }
     Stats::add(&state.stats.file_requests, 1);

@@ -4,6 +4,10 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+mod limits;
+
+pub use limits::{LimitsConfig, UploadLimits};
+
 /// Where the registry keeps its state and how it behaves.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Config {
@@ -46,10 +50,10 @@ pub struct Config {
     pub accounts: AccountsConfig,
 
     #[command(flatten)]
-    pub limits: crate::limits::LimitsConfig,
+    pub limits: LimitsConfig,
 
     #[command(flatten)]
-    pub uploads: crate::quota::UploadLimits,
+    pub uploads: UploadLimits,
 
     #[command(flatten)]
     pub s3: S3Config,
@@ -243,8 +247,8 @@ impl Config {
             verification: VerificationConfig::default(),
             web: WebConfig::default(),
             accounts: AccountsConfig::default(),
-            limits: crate::limits::LimitsConfig::default(),
-            uploads: crate::quota::UploadLimits::default(),
+            limits: LimitsConfig::default(),
+            uploads: UploadLimits::default(),
             s3: S3Config::default(),
             webhooks: WebhooksConfig::default(),
         }

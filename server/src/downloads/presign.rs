@@ -23,8 +23,8 @@ use axum::body::Body;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 
+use super::ResolvedFile;
 use crate::app::{AppState, Stats};
-use crate::downloads::ResolvedFile;
 use crate::error::{AppError, AppResult};
 use crate::storage::{BlobLayout, Key};
 
