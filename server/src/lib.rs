@@ -27,9 +27,11 @@ pub mod routes;
 pub mod session;
 pub mod storage;
 pub mod tokens;
+pub mod url_keys;
 pub mod verification;
 pub mod web;
 pub mod webhooks;
+pub mod xet;
 
 use std::sync::Arc;
 

@@ -53,6 +53,8 @@ pub fn streams_request_body(method: &Method, path: &str) -> bool {
     }
     path.starts_with("/api/v1/uploads/")
         || path.starts_with("/api/hf-lfs/")
+        || path.starts_with("/xet/v1/xorbs/")
+        || path == "/xet/v1/shards"
         || (path.starts_with("/api/models/") && path.split('/').nth(5) == Some("commit"))
 }
 

@@ -133,6 +133,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(meta::healthz))
         .nest("/api/v1", api)
         .merge(crate::routes::hf::router()) // The Hugging Face Hub-compatible API (docs/HF.md).
+        .merge(crate::routes::xet::router()) // The Xet CAS of the Hub clients (docs/HF.md, "Xet").
         .merge(crate::web::router()) // The web pages for browsers (docs/WEB.md).
         .fallback(|| async {
             crate::error::AppError::NotFound("no such endpoint: see docs/API.md".into())

@@ -60,6 +60,8 @@ pub enum Key<'a> {
     /// Part `n` of an upload session as attempt `attempt` sent it.
     UploadAttempt(&'a str, u64, &'a str),
     UploadDir(&'a str),
+    /// A Xet xorb, by its hash (the chunks as the client sent them).
+    Xorb(&'a str),
 }
 
 impl Key<'_> {
@@ -80,6 +82,7 @@ impl Key<'_> {
             Key::UploadPart(id, n) => Path::from(format!("uploads/{id}/{n}")),
             Key::UploadAttempt(id, n, attempt) => Path::from(format!("uploads/{id}/{n}.{attempt}")),
             Key::UploadDir(id) => Path::from(format!("uploads/{id}")),
+            Key::Xorb(hash) => Path::from(format!("xet/xorbs/{}/{hash}", &hash[..2])),
         }
     }
 }
@@ -217,6 +220,11 @@ impl Storage {
                 Err(e)
             }
         }
+    }
+
+    /// Writes a small object whole (atomically: readers see all of it or nothing).
+    pub async fn put(&self, key: &Path, bytes: Bytes) -> object_store::Result<()> {
+        self.store.put(key, bytes.into()).await.map(|_| ())
     }
 
     /// Streams the bytes `range` of an object.

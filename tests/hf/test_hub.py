@@ -276,27 +276,46 @@ def test_lfs_upload_and_download(lfs_server, hf_version):
     assert again == r
 
 
-def test_lfs_upload_without_disabling_xet(lfs_server, hf_version):
-    """≥1.20 clients go to Xet for lfs files unless HF_HUB_DISABLE_XET=1; older ones negotiate LFS."""
+def test_xet_upload_and_download(lfs_server, hf_version):
+    """With hf_xet installed and default settings, ≥1.20 clients upload large files over Xet
+    (older ones negotiate LFS); the files come back byte-identical through snapshot_download,
+    `/resolve` names the Xet file of what came over Xet, and the native API sees an ordinary
+    blob with the file's SHA-256."""
     token = lfs_server.user("erin")
-    weights = pathlib.Path(lfs_server.scratch()) / "w.safetensors"
-    weights.write_bytes(safetensors_bytes(7, 100_000))
+    folder = lfs_server.scratch()
+    files = make_model(folder, shard_values=(100_000, 2_500_000))  # 400 KB, 10 MB
     r = run_hub(lfs_server, f"""
         from huggingface_hub import HfApi
         api = HfApi()
         api.create_repo("erin/x")
-        api.upload_file(path_or_fileobj=b"---\\nlicense: mit\\n---\\n", path_in_repo="README.md", repo_id="erin/x")
-        result = api.upload_file(path_or_fileobj={str(weights)!r}, path_in_repo="w.safetensors", repo_id="erin/x").oid
-    """, token=token, check=False)
-    try:
-        import hf_xet  # noqa: F401
-        has_xet = True
-    except ImportError:
-        has_xet = False
-    if hf_version >= (1, 20) and has_xet:
-        assert isinstance(r, dict) and "error" in r, r
+        result = api.upload_folder(folder_path={folder!r}, repo_id="erin/x").oid
+    """, token=token)
+    assert isinstance(r, str) and HEX40.match(r), r
+    big = "model-00002-of-00002.safetensors"
+    status, headers, _ = lfs_server.request(f"/erin/x/resolve/main/{big}", method="HEAD")
+    assert status == 200
+    over_xet = hf_version >= (1, 20)
+    if over_xet:
+        assert re.fullmatch(r"[0-9a-f]{64}", headers.get("X-Xet-Hash", "")), dict(headers)
+        assert "xet-auth" in headers.get("Link", ""), dict(headers)
     else:
-        assert isinstance(r, str) and HEX40.match(r), r
+        assert headers.get("X-Xet-Hash") is None
+    assert headers["X-Linked-Etag"] == '"%s"' % hashlib.sha256(files[big]).hexdigest()
+    cache = lfs_server.scratch()
+    path = pathlib.Path(run_hub(lfs_server, f"""
+        from huggingface_hub import snapshot_download
+        result = snapshot_download("erin/x", cache_dir={cache!r})
+    """, token=token))
+    for name, data in files.items():
+        assert (path / name).read_bytes() == data, name
+    one = run_hub(lfs_server, f"""
+        from huggingface_hub import hf_hub_download
+        result = hf_hub_download("erin/x", {big!r}, cache_dir={lfs_server.scratch()!r})
+    """, token=token)
+    assert pathlib.Path(one).read_bytes() == files[big]
+    manifest = lfs_server.get_json("/api/v1/models/erin/x/revisions/main", token=token)
+    shas = {f["path"]: f["sha256"] for f in manifest["files"]}
+    assert shas[big] == hashlib.sha256(files[big]).hexdigest()
 
 
 def test_interrupted_download_resumes(lfs_server, hf_version):

@@ -40,6 +40,11 @@ pub struct Config {
     #[arg(long, env = "GRANARY_HF_INLINE_MAX", default_value_t = 50 * 1024 * 1024)]
     pub hf_inline_max: u64,
 
+    /// How long a Xet CAS token (`xet-read-token`, `xet-write-token`) is valid, in seconds; the
+    /// clients ask for a new one a minute before it expires.
+    #[arg(long, env = "GRANARY_XET_TOKEN_SECS", default_value_t = 3600)]
+    pub xet_token_secs: u64,
+
     #[command(flatten)]
     pub verification: VerificationConfig,
 
@@ -244,6 +249,7 @@ impl Config {
             max_file_size: 512 * 1024 * 1024 * 1024,
             max_files: 10_000,
             hf_inline_max: 50 * 1024 * 1024,
+            xet_token_secs: 3600,
             verification: VerificationConfig::default(),
             web: WebConfig::default(),
             accounts: AccountsConfig::default(),

@@ -22,6 +22,7 @@ pub mod uploads;
 pub mod users;
 pub mod web;
 pub mod webhooks;
+pub mod xet;
 
 use std::sync::Arc;
 

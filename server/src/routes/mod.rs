@@ -9,6 +9,7 @@ pub mod models;
 pub mod uploads;
 pub mod verification;
 pub mod webhooks;
+pub mod xet;
 
 /// Pagination limit: 1–100, default 50.
 pub fn page_limit(limit: Option<u32>) -> u32 {

@@ -130,16 +130,6 @@ pub async fn other_repo_type() -> HfError {
         .into()
 }
 
-/// `xet-read-token`, `xet-write-token`: no Xet storage here.
-pub async fn no_xet() -> Response {
-    let msg = "Granary does not speak the Xet protocol: set HF_HUB_DISABLE_XET=1 \
-               so that large files are uploaded over Git LFS (see docs/HF.md)";
-    let mut res = super::json_status(StatusCode::BAD_REQUEST, serde_json::json!({"error": msg}));
-    res.headers_mut()
-        .insert("x-error-message", HeaderValue::from_static(msg));
-    res
-}
-
 /// Endpoints of the Hub that Granary answers with a plain 404 (best-effort callers).
 pub async fn not_here() -> Response {
     super::json_status(

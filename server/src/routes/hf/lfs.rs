@@ -45,32 +45,6 @@ fn now_secs() -> u64 {
         .unwrap_or(0)
 }
 
-/// The signing key: derived from the session secret when one is configured (so
-/// every replica of a scaled-out registry signs alike), else created on first use
-/// in `<data-dir>/hf-signing.key`.
-fn signing_key(state: &AppState) -> HfResult<Vec<u8>> {
-    if let Some(secret) = &state.config.accounts.session_secret {
-        let mut mac =
-            Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).map_err(AppError::internal)?;
-        mac.update(b"granary-hf-lfs-signing-key");
-        return Ok(mac.finalize().into_bytes().to_vec());
-    }
-    let path = state.config.data_dir.join("hf-signing.key");
-    match std::fs::read_to_string(&path) {
-        Ok(text) => return hex::decode(text.trim()).map_err(|e| AppError::internal(e).into()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(AppError::internal(e).into()),
-    }
-    let key: [u8; 32] = rand::random();
-    // 0600, and whole or not at all: a concurrent request never reads half a key.
-    match crate::data_dir::create_secret_file(&path, hex::encode(key).as_bytes()) {
-        Ok(()) => Ok(key.to_vec()),
-        // Another request created it first: use that one.
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => signing_key(state),
-        Err(e) => Err(AppError::internal(e).into()),
-    }
-}
-
 /// What an upload URL authorises: one object of one model, for one token's user.
 struct Grant<'a> {
     /// The model, `owner/name` lower-cased.
@@ -85,7 +59,7 @@ struct Grant<'a> {
 
 impl Grant<'_> {
     fn mac(&self, state: &AppState) -> HfResult<Hmac<sha2::Sha256>> {
-        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&signing_key(state)?)
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&crate::url_keys::hf_key(state)?)
             .map_err(AppError::internal)?;
         let Grant {
             repo,

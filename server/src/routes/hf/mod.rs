@@ -8,7 +8,7 @@
 //! paths-info, refs, commits), `resolve.rs` (file downloads), `commit.rs` (the
 //! NDJSON commit), `lfs.rs` (Git LFS batch, signed uploads, verify), `repos.rs`
 //! (create/delete, branches, tags, whoami, validate-yaml, preupload),
-//! `oids.rs` (git blob ids).
+//! `oids.rs` (git blob ids), `xet.rs` (Xet tokens and `/resolve`'s Xet headers).
 
 mod commit;
 mod errors;
@@ -17,6 +17,7 @@ mod lfs;
 mod oids;
 mod repos;
 mod resolve;
+mod xet;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -67,11 +68,11 @@ pub fn router() -> Router<AppState> {
         )
         .route(
             "/api/models/{owner}/{name}/xet-read-token/{rev}",
-            any(errors::no_xet),
+            get(xet::read_token),
         )
         .route(
             "/api/models/{owner}/{name}/xet-write-token/{rev}",
-            any(errors::no_xet),
+            get(xet::write_token),
         )
         .route("/api/datasets/{*rest}", any(errors::other_repo_type))
         .route("/api/spaces/{*rest}", any(errors::other_repo_type))

@@ -52,7 +52,16 @@ pub async fn resolve_file(
     h.insert("x-linked-size", header(file.size.to_string())?);
     h.insert(
         granary_core::api::headers::REVISION,
-        header(file.revision_id)?,
+        header(file.revision_id.clone())?,
     );
+    super::xet::add_resolve_headers(
+        &state,
+        &headers,
+        &source.model,
+        &file.revision_id,
+        &file.sha256.hex(),
+        &mut res,
+    )
+    .await?;
     Ok(res)
 }

@@ -1,0 +1,228 @@
+//! `xet_xorbs`, `xet_xorb_uploaders`, `xet_files`: the Xet storage of files that
+//! stock Hugging Face clients upload (`xet/`).
+
+use std::collections::HashSet;
+
+use sqlx::FromRow;
+
+use super::{Db, Tx};
+
+/// A stored xorb: where each chunk ends, compressed (in the object) and unpacked.
+#[derive(Debug, Clone)]
+pub struct XorbRow {
+    pub hash: String,
+    pub size: u64,
+    pub chunk_ends: Vec<u64>,
+    pub unpacked_ends: Vec<u64>,
+}
+
+#[derive(FromRow)]
+struct RawXorb {
+    hash: String,
+    size: i64,
+    chunk_ends: String,
+    unpacked_ends: String,
+}
+
+fn numbers(list: &str) -> Vec<u64> {
+    list.split(',').filter_map(|n| n.parse().ok()).collect()
+}
+
+fn joined(list: &[u64]) -> String {
+    list.iter()
+        .map(u64::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+impl From<RawXorb> for XorbRow {
+    fn from(r: RawXorb) -> Self {
+        Self {
+            hash: r.hash,
+            size: r.size as u64,
+            chunk_ends: numbers(&r.chunk_ends),
+            unpacked_ends: numbers(&r.unpacked_ends),
+        }
+    }
+}
+
+/// Records a xorb and that `user_id` sent it, in one transaction; true when the
+/// xorb is new.
+pub async fn record_xorb(db: &Db, xorb: &XorbRow, user_id: &str, now: i64) -> sqlx::Result<bool> {
+    let (mut tx, _guard) = db.begin_write().await?;
+    let inserted = sqlx::query(
+        "INSERT INTO xet_xorbs (hash, size, chunks, chunk_ends, unpacked_ends, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (hash) DO NOTHING",
+    )
+    .bind(&xorb.hash)
+    .bind(xorb.size as i64)
+    .bind(xorb.chunk_ends.len() as i64)
+    .bind(joined(&xorb.chunk_ends))
+    .bind(joined(&xorb.unpacked_ends))
+    .bind(now)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected()
+        == 1;
+    record_uploader(&mut tx, &xorb.hash, user_id, now).await?;
+    tx.commit().await?;
+    Ok(inserted)
+}
+
+async fn record_uploader(tx: &mut Tx, hash: &str, user_id: &str, now: i64) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO xet_xorb_uploaders (hash, user_id, created_at) VALUES ($1, $2, $3)
+         ON CONFLICT (hash, user_id) DO NOTHING",
+    )
+    .bind(hash)
+    .bind(user_id)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// The xorb `hash`, if stored.
+pub async fn xorb(db: &Db, hash: &str) -> sqlx::Result<Option<XorbRow>> {
+    let row: Option<RawXorb> = sqlx::query_as(
+        "SELECT hash, size, chunk_ends, unpacked_ends FROM xet_xorbs WHERE hash = $1",
+    )
+    .bind(hash)
+    .fetch_optional(&db.pool)
+    .await?;
+    Ok(row.map(XorbRow::from))
+}
+
+/// Those of `hashes` whose bytes `user_id` has sent.
+pub async fn xorbs_sent_by(
+    db: &Db,
+    user_id: &str,
+    hashes: &[String],
+) -> sqlx::Result<HashSet<String>> {
+    let mut out = HashSet::new();
+    for chunk in hashes.chunks(500) {
+        let sql = format!(
+            "SELECT hash FROM xet_xorb_uploaders WHERE user_id = $1 AND hash IN ({})",
+            super::placeholders(2, chunk.len())
+        );
+        let mut q = sqlx::query_as::<_, (String,)>(&sql).bind(user_id);
+        for h in chunk {
+            q = q.bind(h);
+        }
+        out.extend(q.fetch_all(&db.pool).await?.into_iter().map(|(h,)| h));
+    }
+    Ok(out)
+}
+
+/// A term of a file: chunks `start..end` of a xorb.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Term {
+    pub xorb: String,
+    pub start: u32,
+    pub end: u32,
+}
+
+/// A file rebuilt from Xet terms and stored as the blob `sha256`.
+#[derive(Debug, Clone)]
+pub struct XetFile {
+    pub file_hash: String,
+    pub sha256: String,
+    pub size: u64,
+    pub terms: Vec<Term>,
+}
+
+#[derive(FromRow)]
+struct RawFile {
+    file_hash: String,
+    sha256: String,
+    size: i64,
+    terms: String,
+}
+
+impl From<RawFile> for XetFile {
+    fn from(r: RawFile) -> Self {
+        let terms = r
+            .terms
+            .split(' ')
+            .filter_map(|t| {
+                let mut p = t.split(':');
+                Some(Term {
+                    xorb: p.next()?.to_string(),
+                    start: p.next()?.parse().ok()?,
+                    end: p.next()?.parse().ok()?,
+                })
+            })
+            .collect();
+        Self {
+            file_hash: r.file_hash,
+            sha256: r.sha256,
+            size: r.size as u64,
+            terms,
+        }
+    }
+}
+
+/// Records a rebuilt file; false when its file hash was recorded already.
+pub async fn record_file(db: &Db, file: &XetFile, now: i64) -> sqlx::Result<bool> {
+    let _guard = db.write_guard().await;
+    let terms = file
+        .terms
+        .iter()
+        .map(|t| format!("{}:{}:{}", t.xorb, t.start, t.end))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let r = sqlx::query(
+        "INSERT INTO xet_files (file_hash, sha256, size, terms, created_at) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (file_hash) DO NOTHING",
+    )
+    .bind(&file.file_hash)
+    .bind(&file.sha256)
+    .bind(file.size as i64)
+    .bind(terms)
+    .bind(now)
+    .execute(&db.pool)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+const FILE_COLUMNS: &str = "file_hash, sha256, size, terms";
+
+/// The file recorded under `file_hash`, if any.
+pub async fn file(db: &Db, file_hash: &str) -> sqlx::Result<Option<XetFile>> {
+    let row: Option<RawFile> = sqlx::query_as(&format!(
+        "SELECT {FILE_COLUMNS} FROM xet_files WHERE file_hash = $1"
+    ))
+    .bind(file_hash)
+    .fetch_optional(&db.pool)
+    .await?;
+    Ok(row.map(XetFile::from))
+}
+
+/// A Xet representation of the blob `sha256`, if one was uploaded (the first recorded).
+pub async fn file_of_blob(db: &Db, sha256: &str) -> sqlx::Result<Option<XetFile>> {
+    let row: Option<RawFile> = sqlx::query_as(&format!(
+        "SELECT {FILE_COLUMNS} FROM xet_files WHERE sha256 = $1 ORDER BY created_at, file_hash LIMIT 1"
+    ))
+    .bind(sha256)
+    .fetch_optional(&db.pool)
+    .await?;
+    Ok(row.map(XetFile::from))
+}
+
+/// Whether the revision has a file whose content is the blob `sha256`.
+pub async fn revision_has_blob(
+    db: &Db,
+    model_id: &str,
+    revision_id: &str,
+    sha256: &str,
+) -> sqlx::Result<bool> {
+    let row: Option<(i64,)> = sqlx::query_as(
+        "SELECT 1 FROM revision_files WHERE model_id = $1 AND revision_id = $2 AND sha256 = $3 LIMIT 1",
+    )
+    .bind(model_id)
+    .bind(revision_id)
+    .bind(sha256)
+    .fetch_optional(&db.pool)
+    .await?;
+    Ok(row.is_some())
+}

@@ -1,0 +1,196 @@
+//! The Xet CAS that `hf_xet` talks to, at `/xet` on the same listener (the
+//! `casUrl` of the Hub's `xet-*-token` answers): thin over `crate::xet`. Errors
+//! are the API's JSON shape with the statuses the Xet spec lists (400 bad
+//! input, 401 bad token, 403 wrong scope or bad URL, 404, 416), so that clients
+//! retry only what is retryable. Routes the client tries first and falls back
+//! from on 404 (`/v2/shards`, `/v1/xorb-grants/…`) are not served.
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use futures::TryStreamExt;
+use serde_json::json;
+
+use crate::app::AppState;
+use crate::error::{AppError, AppResult, Json, Path};
+use crate::storage::Key;
+use crate::xet::data::DataGrant;
+use crate::xet::token::{self, Scope};
+use crate::xet::{self as domain, MAX_SHARD_BYTES, MAX_XORB_BYTES};
+
+/// The CAS routes, nested at `/xet`, and the client's telemetry at the root.
+pub fn router() -> Router<AppState> {
+    let cas = Router::new()
+        .route("/v1/reconstructions/{file}", get(reconstruction_v1))
+        .route("/v2/reconstructions/{file}", get(reconstruction_v2))
+        .route("/v1/chunks/{prefix}/{hash}", get(chunk))
+        .route(
+            "/v1/xorbs/{prefix}/{hash}",
+            post(upload_xorb).layer(DefaultBodyLimit::max(MAX_XORB_BYTES)),
+        )
+        .route(
+            "/v1/shards",
+            post(upload_shard).layer(DefaultBodyLimit::max(MAX_SHARD_BYTES)),
+        )
+        .route("/data/{xorb}", get(xorb_data));
+    Router::new()
+        .nest("/xet", cas)
+        .route("/v1/telemetry", post(telemetry))
+}
+
+/// The `casUrl` of this server as the client reached it.
+pub fn cas_url(state: &AppState, headers: &HeaderMap) -> String {
+    format!("{}/xet", crate::client::public_url(state, headers))
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+}
+
+fn range_header(headers: &HeaderMap) -> Option<&str> {
+    headers.get(header::RANGE)?.to_str().ok()
+}
+
+async fn reconstruction_v1(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(file): Path<String>,
+) -> AppResult<Response> {
+    let grant = token::authorise(&state, bearer(&headers), Scope::Read).await?;
+    let answer = domain::reconstruction::v1(
+        &state,
+        &grant,
+        &file,
+        range_header(&headers),
+        &cas_url(&state, &headers),
+    )
+    .await?;
+    Ok(Json(answer).into_response())
+}
+
+async fn reconstruction_v2(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(file): Path<String>,
+) -> AppResult<Response> {
+    let grant = token::authorise(&state, bearer(&headers), Scope::Read).await?;
+    let answer = domain::reconstruction::v2(
+        &state,
+        &grant,
+        &file,
+        range_header(&headers),
+        &cas_url(&state, &headers),
+    )
+    .await?;
+    Ok(Json(answer).into_response())
+}
+
+/// Global chunk dedup: no answers yet (every chunk is "not found"), so a client
+/// learns nothing it does not hold; it uploads the xorbs and the server keeps
+/// one copy.
+async fn chunk(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((_prefix, hash)): Path<(String, String)>,
+) -> AppResult<Response> {
+    token::authorise(&state, bearer(&headers), Scope::Read).await?;
+    Err(AppError::NotFound(format!(
+        "chunk {hash} is not known here"
+    )))
+}
+
+async fn upload_xorb(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((prefix, hash)): Path<(String, String)>,
+    body: Bytes,
+) -> AppResult<Response> {
+    let grant = token::authorise(&state, bearer(&headers), Scope::Write).await?;
+    if prefix != "default" {
+        return Err(AppError::Invalid(format!(
+            "unknown xorb prefix `{prefix}`: only `default`"
+        )));
+    }
+    let user = grant.caller.require_user()?;
+    let inserted = domain::xorbs::store(&state, &user.id, &hash, body)
+        .await
+        .inspect_err(|e| tracing::info!(error = %e, user = %user.name, "xorb refused"))?;
+    Ok(Json(json!({ "was_inserted": inserted })).into_response())
+}
+
+async fn upload_shard(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> AppResult<Response> {
+    let grant = token::authorise(&state, bearer(&headers), Scope::Write).await?;
+    let user = grant.caller.require_user()?;
+    let any_new = domain::shards::register(&state, &user.id, body)
+        .await
+        .inspect_err(|e| tracing::info!(error = %e, user = %user.name, "shard refused"))?;
+    Ok(Json(json!({ "result": u8::from(any_new) })).into_response())
+}
+
+/// Xorb bytes under a signed URL, within the range it grants.
+async fn xorb_data(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(xorb): Path<String>,
+    RawQuery(query): RawQuery,
+) -> AppResult<Response> {
+    let grant = DataGrant::from_query(&state, &xorb, query.as_deref().unwrap_or(""))?;
+    let row = crate::db::xet::xorb(&state.db, &xorb)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("no xorb {xorb}")))?;
+    let granted = grant.range.start..grant.range.end.min(row.size);
+    let (status, range) = match range_header(&headers) {
+        None => (StatusCode::OK, granted.clone()),
+        Some(spec) => {
+            let asked = crate::downloads::parse_range(spec, row.size)?
+                .ok_or_else(|| AppError::Invalid("one `bytes=start-end` range, please".into()))?;
+            if asked.start < granted.start || asked.end > granted.end {
+                return Err(AppError::Forbidden(
+                    "the range lies outside what this URL grants".into(),
+                ));
+            }
+            (StatusCode::PARTIAL_CONTENT, asked)
+        }
+    };
+    let stream = state
+        .storage
+        .get_range_stream(&Key::Xorb(&row.hash).path(), range.clone())
+        .await
+        .map_err(AppError::internal)?
+        .map_err(std::io::Error::other);
+    let mut res = Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "application/octet-stream")
+        .header(header::CONTENT_LENGTH, range.end - range.start);
+    if status == StatusCode::PARTIAL_CONTENT {
+        res = res.header(
+            header::CONTENT_RANGE,
+            HeaderValue::from_str(&format!(
+                "bytes {}-{}/{}",
+                range.start,
+                range.end - 1,
+                row.size
+            ))
+            .map_err(AppError::internal)?,
+        );
+    }
+    res.body(Body::from_stream(stream))
+        .map_err(AppError::internal)
+}
+
+/// The client's telemetry: accepted and dropped.
+async fn telemetry() -> StatusCode {
+    StatusCode::NO_CONTENT
+}
