@@ -133,7 +133,7 @@ async fn upload_shard(
 ) -> AppResult<Response> {
     let grant = token::authorise(&state, bearer(&headers), Scope::Write).await?;
     let user = grant.caller.require_user()?;
-    let any_new = domain::shards::register(&state, &user.id, body)
+    let any_new = domain::shards::register(&state, user, body)
         .await
         .inspect_err(|e| tracing::info!(error = %e, user = %user.name, "shard refused"))?;
     Ok(Json(json!({ "result": u8::from(any_new) })).into_response())

@@ -5,7 +5,7 @@
 //! entries and its SHA-256 (the metadata extension `hf_xet` writes); every xorb
 //! it names is stored and was sent by this user (knowing a xorb hash grants
 //! nothing, as for blobs); every term's chunk range lies inside its xorb and
-//! unpacks to the size the term states; the file fits the size limit. While the
+//! unpacks to the size the term states; the file fits the size limit and the uploader's quota. While the
 //! bytes stream into the blob store, each term's verification hash and finally
 //! the file hash are recomputed from the chunks themselves, and the blob store
 //! refuses a SHA-256 or size other than the shard's. Any failure stores nothing
@@ -25,6 +25,7 @@ use xet_core_structures::metadata_shard::streaming_shard::MDBMinimalShard;
 
 use super::{MAX_SHARD_BYTES, chunk_at};
 use crate::app::{App, AppState};
+use crate::db::users::UserRow;
 use crate::db::xet::{self, Term, XetFile, XorbRow};
 use crate::error::{AppError, AppResult};
 use crate::storage::Key;
@@ -64,7 +65,7 @@ impl PlannedTerm {
 }
 
 /// Registers the files of a shard `user_id` sent; true when any was new.
-pub async fn register(app: &AppState, user_id: &str, body: Bytes) -> AppResult<bool> {
+pub async fn register(app: &AppState, user: &UserRow, body: Bytes) -> AppResult<bool> {
     if body.len() > MAX_SHARD_BYTES {
         return Err(AppError::TooLarge(format!(
             "a shard is at most {MAX_SHARD_BYTES} bytes"
@@ -75,11 +76,13 @@ pub async fn register(app: &AppState, user_id: &str, body: Bytes) -> AppResult<b
     let views: Vec<&MDBFileInfoView> = (0..shard.num_files())
         .filter_map(|i| shard.file(i))
         .collect();
-    let xorbs = available_xorbs(app, user_id, &views).await?;
+    let xorbs = available_xorbs(app, &user.id, &views).await?;
     let mut any_new = false;
     for view in views {
         let planned = plan(app, view, &xorbs)?;
-        any_new |= rebuild(app, user_id, planned).await?;
+        // The rebuilt file counts against the quota as any uploaded blob does.
+        crate::quota::reserve_upload(app, user, planned.size).await?;
+        any_new |= rebuild(app, &user.id, planned).await?;
     }
     Ok(any_new)
 }
