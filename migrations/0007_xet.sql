@@ -12,6 +12,7 @@ CREATE TABLE xet_xorbs (
     chunks BIGINT NOT NULL,
     chunk_ends TEXT NOT NULL,
     unpacked_ends TEXT NOT NULL,
+    -- When it was last sent: a xorb sent again is young again for the collector.
     created_at BIGINT NOT NULL
 );
 
@@ -35,3 +36,12 @@ CREATE TABLE xet_files (
     created_at BIGINT NOT NULL
 );
 CREATE INDEX xet_files_sha256 ON xet_files (sha256);
+
+-- The xorbs each file's terms name: a xorb no file names is collected once older
+-- than the grace period (`maintenance/gc.rs`).
+CREATE TABLE xet_file_xorbs (
+    file_hash TEXT NOT NULL,
+    xorb TEXT NOT NULL,
+    PRIMARY KEY (file_hash, xorb)
+);
+CREATE INDEX xet_file_xorbs_xorb ON xet_file_xorbs (xorb);

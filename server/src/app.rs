@@ -32,6 +32,8 @@ pub struct Stats {
     pub file_requests: AtomicU64,
     /// File requests answered with a redirect to a presigned object-store URL.
     pub file_redirects: AtomicU64,
+    /// Bytes of xorbs and shards received over Xet.
+    pub xet_bytes_received: AtomicU64,
 }
 
 impl Stats {

@@ -73,6 +73,10 @@ class Server:
         except urllib.error.HTTPError as e:
             return e.code, e.headers, e.read()
 
+    def xet_received(self):
+        """Bytes of xorbs and shards this server has received over Xet."""
+        return self.get_json("/api/v1/stats", token=self.admin_token())["xet_bytes_received"]
+
     def sent(self):
         return self.get_json("/api/v1/stats", token=self.admin_token())["file_bytes_sent"]
 

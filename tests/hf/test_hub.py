@@ -2,9 +2,11 @@
 real granary-server: create, upload, download, refs, listings, errors."""
 
 import hashlib
+import json
 import os
 import pathlib
 import re
+import struct
 import subprocess
 import sys
 
@@ -13,6 +15,7 @@ import pytest
 from conftest import make_model, run_hub, safetensors_bytes
 
 HEX40 = re.compile(r"^[0-9a-f]{40}$")
+GRANARY_CLI = os.environ.get("GRANARY_CLI", str(pathlib.Path(__file__).resolve().parents[2] / "target" / "debug" / "granary"))
 
 
 @pytest.fixture(scope="module")
@@ -316,6 +319,74 @@ def test_xet_upload_and_download(lfs_server, hf_version):
     manifest = lfs_server.get_json("/api/v1/models/erin/x/revisions/main", token=token)
     shas = {f["path"]: f["sha256"] for f in manifest["files"]}
     assert shas[big] == hashlib.sha256(files[big]).hexdigest()
+
+
+def big_safetensors(tensors, tensor_bytes, seed):
+    """A safetensors file of `tensors` U8 tensors of random bytes (incompressible, as weights are)."""
+    import random
+    rng = random.Random(seed)
+    blobs = [rng.randbytes(tensor_bytes) for _ in range(tensors)]
+    header, offset = {}, 0
+    for i, b in enumerate(blobs):
+        header[f"layer{i}.weight"] = {"dtype": "U8", "shape": [len(b)], "data_offsets": [offset, offset + len(b)]}
+        offset += len(b)
+    head = json.dumps(header).encode()
+    head += b" " * (-len(head) % 8)
+    return struct.pack("<Q", len(head)) + head, blobs
+
+
+def test_xet_large_file_cli_dedup_and_native_pull(lfs_server, hf_version):
+    """A 100 MiB safetensors file through `hf upload` (the CLI): byte-identical back through
+    `hf download` and `granary pull`. Over Xet (2.x), a second upload with one tensor of twenty
+    changed sends less than 10 % of the file: the client remembers its xorbs, and the server
+    accepts them because the same user sent them."""
+    token = lfs_server.user("xavier")
+    folder = pathlib.Path(lfs_server.scratch())
+    (folder / "README.md").write_bytes(README.encode())
+    head, tensors = big_safetensors(20, 5 * 1024 * 1024, seed=1)
+    (folder / "model.safetensors").write_bytes(head + b"".join(tensors))
+    size = (folder / "model.safetensors").stat().st_size
+    home = lfs_server.scratch()  # one HF_HOME for both uploads: the client's Xet cache
+    hf = pathlib.Path(sys.executable).parent / "hf"
+
+    def upload():
+        env = dict(os.environ, HF_ENDPOINT=lfs_server.url, HF_TOKEN=token, HF_HOME=home,
+                   HF_HUB_DISABLE_TELEMETRY="1", HF_XET_TELEMETRY_ENABLED="false")
+        env.pop("HF_HUB_DISABLE_XET", None)
+        before = lfs_server.xet_received()
+        p = subprocess.run([str(hf), "upload", "xavier/big", str(folder), "."], env=env,
+                           capture_output=True, text=True, timeout=600)
+        assert p.returncode == 0, p.stdout + p.stderr
+        return lfs_server.xet_received() - before
+
+    first = upload()
+    over_xet = hf_version >= (1, 20)
+    if over_xet:
+        assert first >= size * 0.9, (first, size)
+    else:
+        assert first == 0
+    # One tensor of twenty changed.
+    tensors[7] = bytes(b ^ 0x5A for b in tensors[7])
+    data = head + b"".join(tensors)
+    (folder / "model.safetensors").write_bytes(data)
+    second = upload()
+    if over_xet:
+        assert 0 < second < size * 0.10, (second, size)
+    out = lfs_server.scratch()
+    env = dict(os.environ, HF_ENDPOINT=lfs_server.url, HF_TOKEN=token, HF_HOME=lfs_server.scratch(),
+               HF_HUB_DISABLE_TELEMETRY="1", HF_XET_TELEMETRY_ENABLED="false")
+    p = subprocess.run([str(hf), "download", "xavier/big", "--local-dir", out], env=env,
+                       capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert (pathlib.Path(out) / "model.safetensors").read_bytes() == data
+    # The native client pulls the same bytes and checks each file's SHA-256.
+    pulled = lfs_server.scratch()
+    p = subprocess.run([GRANARY_CLI, "--endpoint", lfs_server.url, "--token", token, "-q", "pull",
+                        "xavier/big", "-o", pulled],
+                       env=dict(os.environ, GRANARY_CACHE=lfs_server.scratch(), GRANARY_CONFIG_DIR=lfs_server.scratch()),
+                       capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert (pathlib.Path(pulled) / "model.safetensors").read_bytes() == data
 
 
 def test_interrupted_download_resumes(lfs_server, hf_version):

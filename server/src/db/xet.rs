@@ -46,27 +46,48 @@ impl From<RawXorb> for XorbRow {
     }
 }
 
-/// Records a xorb and that `user_id` sent it, in one transaction; true when the
-/// xorb is new.
-pub async fn record_xorb(db: &Db, xorb: &XorbRow, user_id: &str, now: i64) -> sqlx::Result<bool> {
-    let (mut tx, _guard) = db.begin_write().await?;
-    let inserted = sqlx::query(
-        "INSERT INTO xet_xorbs (hash, size, chunks, chunk_ends, unpacked_ends, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (hash) DO NOTHING",
-    )
+/// Records, inside `tx`, a xorb and that `user_id` sent it (again), making it
+/// young again for the collector; true when the xorb is new. Locks its row first,
+/// so a collection of the same xorb either finished before or waits.
+pub async fn record_xorb_in(
+    tx: &mut Tx,
+    db: &Db,
+    xorb: &XorbRow,
+    user_id: &str,
+    now: i64,
+) -> sqlx::Result<bool> {
+    let existing: Option<(i64,)> = sqlx::query_as(&format!(
+        "SELECT size FROM xet_xorbs WHERE hash = $1{}",
+        db.row_lock("UPDATE")
+    ))
     .bind(&xorb.hash)
-    .bind(xorb.size as i64)
-    .bind(xorb.chunk_ends.len() as i64)
-    .bind(joined(&xorb.chunk_ends))
-    .bind(joined(&xorb.unpacked_ends))
-    .bind(now)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected()
-        == 1;
-    record_uploader(&mut tx, &xorb.hash, user_id, now).await?;
-    tx.commit().await?;
-    Ok(inserted)
+    .fetch_optional(&mut **tx)
+    .await?;
+    match existing {
+        Some(_) => {
+            sqlx::query("UPDATE xet_xorbs SET created_at = $2 WHERE hash = $1")
+                .bind(&xorb.hash)
+                .bind(now)
+                .execute(&mut **tx)
+                .await?;
+        }
+        None => {
+            sqlx::query(
+                "INSERT INTO xet_xorbs (hash, size, chunks, chunk_ends, unpacked_ends, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(&xorb.hash)
+            .bind(xorb.size as i64)
+            .bind(xorb.chunk_ends.len() as i64)
+            .bind(joined(&xorb.chunk_ends))
+            .bind(joined(&xorb.unpacked_ends))
+            .bind(now)
+            .execute(&mut **tx)
+            .await?;
+        }
+    }
+    record_uploader(tx, &xorb.hash, user_id, now).await?;
+    Ok(existing.is_none())
 }
 
 async fn record_uploader(tx: &mut Tx, hash: &str, user_id: &str, now: i64) -> sqlx::Result<()> {
@@ -162,9 +183,10 @@ impl From<RawFile> for XetFile {
     }
 }
 
-/// Records a rebuilt file; false when its file hash was recorded already.
+/// Records a rebuilt file and the xorbs it names; false when its file hash was
+/// recorded already.
 pub async fn record_file(db: &Db, file: &XetFile, now: i64) -> sqlx::Result<bool> {
-    let _guard = db.write_guard().await;
+    let (mut tx, _guard) = db.begin_write().await?;
     let terms = file
         .terms
         .iter()
@@ -180,8 +202,20 @@ pub async fn record_file(db: &Db, file: &XetFile, now: i64) -> sqlx::Result<bool
     .bind(file.size as i64)
     .bind(terms)
     .bind(now)
-    .execute(&db.pool)
+    .execute(&mut *tx)
     .await?;
+    let xorbs: std::collections::BTreeSet<&str> =
+        file.terms.iter().map(|t| t.xorb.as_str()).collect();
+    for xorb in xorbs {
+        sqlx::query(
+            "INSERT INTO xet_file_xorbs (file_hash, xorb) VALUES ($1, $2) ON CONFLICT (file_hash, xorb) DO NOTHING",
+        )
+        .bind(&file.file_hash)
+        .bind(xorb)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
     Ok(r.rows_affected() == 1)
 }
 
@@ -225,4 +259,65 @@ pub async fn revision_has_blob(
     .fetch_optional(&db.pool)
     .await?;
     Ok(row.is_some())
+}
+
+/// Forgets the Xet form of files whose blob was collected; how many.
+pub async fn forget_files_without_blobs(db: &Db) -> sqlx::Result<u64> {
+    let (mut tx, _guard) = db.begin_write().await?;
+    let gone = "SELECT f.file_hash FROM xet_files f WHERE NOT EXISTS (SELECT 1 FROM blobs b WHERE b.sha256 = f.sha256)";
+    sqlx::query(&format!(
+        "DELETE FROM xet_file_xorbs WHERE file_hash IN ({gone})"
+    ))
+    .execute(&mut *tx)
+    .await?;
+    let n = sqlx::query(&format!(
+        "DELETE FROM xet_files WHERE file_hash IN ({gone})"
+    ))
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    tx.commit().await?;
+    Ok(n)
+}
+
+const UNREFERENCED: &str = "created_at < $1 AND NOT EXISTS (SELECT 1 FROM xet_file_xorbs fx WHERE fx.xorb = xet_xorbs.hash)";
+
+/// Xorbs last sent before `cutoff` that no file names: `(hash, size)`.
+pub async fn unreferenced_xorbs(db: &Db, cutoff: i64) -> sqlx::Result<Vec<(String, i64)>> {
+    sqlx::query_as(&format!(
+        "SELECT hash, size FROM xet_xorbs WHERE {UNREFERENCED} ORDER BY hash"
+    ))
+    .bind(cutoff)
+    .fetch_all(&db.pool)
+    .await
+}
+
+/// Locks the xorb's row inside `tx` and deletes it and its senders, if it is still
+/// unreferenced and old; true when it did (the caller deletes the object, then commits).
+pub async fn delete_unreferenced_xorb(
+    db: &Db,
+    tx: &mut Tx,
+    hash: &str,
+    cutoff: i64,
+) -> sqlx::Result<bool> {
+    let still: Option<(String,)> = sqlx::query_as(&format!(
+        "SELECT hash FROM xet_xorbs WHERE hash = $2 AND {UNREFERENCED}{}",
+        db.row_lock("UPDATE")
+    ))
+    .bind(cutoff)
+    .bind(hash)
+    .fetch_optional(&mut **tx)
+    .await?;
+    if still.is_none() {
+        return Ok(false);
+    }
+    sqlx::query("DELETE FROM xet_xorb_uploaders WHERE hash = $1")
+        .bind(hash)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query("DELETE FROM xet_xorbs WHERE hash = $1")
+        .bind(hash)
+        .execute(&mut **tx)
+        .await?;
+    Ok(true)
 }

@@ -1,6 +1,6 @@
 //! Garbage collection: upload sessions nobody continued, staged bytes nobody
-//! owns, and blobs no revision references, each once older than a grace
-//! period.
+//! owns, blobs no revision references, and Xet xorbs no file names, each once
+//! older than a grace period.
 //!
 //! Safe while pushes run, on any number of replicas at once:
 //! - A blob is a candidate only if its row is older than the grace period, so a
@@ -51,6 +51,9 @@ pub struct GcReport {
     pub blobs: u64,
     pub blob_objects: u64,
     pub blob_bytes: u64,
+    /// Xorbs no Xet file names any more (`xet/`), and their bytes.
+    pub xorbs: u64,
+    pub xorb_bytes: u64,
     /// Problems that left something in place (it is tried again next time).
     pub errors: Vec<String>,
 }
@@ -58,7 +61,7 @@ pub struct GcReport {
 impl GcReport {
     pub fn summary(&self) -> String {
         format!(
-            "{}{} upload sessions, {} staged objects ({} bytes), {} blobs ({} objects, {} bytes){}",
+            "{}{} upload sessions, {} staged objects ({} bytes), {} blobs ({} objects, {} bytes), {} xorbs ({} bytes){}",
             if self.dry_run {
                 "would remove "
             } else {
@@ -70,6 +73,8 @@ impl GcReport {
             self.blobs,
             self.blob_objects,
             self.blob_bytes,
+            self.xorbs,
+            self.xorb_bytes,
             if self.errors.is_empty() {
                 String::new()
             } else {
@@ -90,6 +95,7 @@ pub async fn collect(app: &App, opts: GcOptions) -> anyhow::Result<GcReport> {
     collect_sessions(app, cutoff, opts.dry_run, &mut report).await?;
     collect_staging(app, cutoff, opts.dry_run, &mut report).await?;
     collect_blobs(app, cutoff, opts.dry_run, &mut report).await?;
+    collect_xorbs(app, cutoff, opts.dry_run, &mut report).await?;
     tracing::info!(
         dry_run = opts.dry_run,
         sessions = report.upload_sessions,
@@ -219,6 +225,51 @@ async fn collect_blobs(
         report.blobs += 1;
         report.blob_bytes += layout.size;
         tracing::debug!(blob = %layout.sha256, bytes = layout.size, "collected an unreferenced blob");
+    }
+    Ok(())
+}
+
+/// Xorbs sent before `cutoff` that no Xet file names, once the files whose
+/// blobs were collected are forgotten: row, then object, in one transaction
+/// per xorb that holds its row (`xet::xorbs` places a xorb under the same lock).
+async fn collect_xorbs(
+    app: &App,
+    cutoff: i64,
+    dry: bool,
+    report: &mut GcReport,
+) -> anyhow::Result<()> {
+    if !dry {
+        crate::db::xet::forget_files_without_blobs(&app.db).await?;
+    }
+    for (hash, size) in crate::db::xet::unreferenced_xorbs(&app.db, cutoff).await? {
+        if dry {
+            report.xorbs += 1;
+            report.xorb_bytes += size as u64;
+            continue;
+        }
+        let (mut tx, _guard) = app.db.begin_write().await?;
+        match crate::db::xet::delete_unreferenced_xorb(&app.db, &mut tx, &hash, cutoff).await {
+            Ok(true) => {}
+            Ok(false) => continue,
+            Err(e) => {
+                report
+                    .errors
+                    .push(format!("cannot collect xorb {hash}: {e}"));
+                continue;
+            }
+        }
+        if let Err(e) = delete(app, &Key::Xorb(&hash).path()).await {
+            report.errors.push(e);
+            continue; // the transaction rolls back: the row stays, tried again next time
+        }
+        if let Err(e) = tx.commit().await {
+            report
+                .errors
+                .push(format!("cannot collect xorb {hash}: {e}"));
+            continue;
+        }
+        report.xorbs += 1;
+        report.xorb_bytes += size as u64;
     }
     Ok(())
 }

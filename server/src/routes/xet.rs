@@ -14,7 +14,7 @@ use axum::routing::{get, post};
 use futures::TryStreamExt;
 use serde_json::json;
 
-use crate::app::AppState;
+use crate::app::{AppState, Stats};
 use crate::error::{AppError, AppResult, Json, Path};
 use crate::storage::Key;
 use crate::xet::data::DataGrant;
@@ -120,6 +120,7 @@ async fn upload_xorb(
         )));
     }
     let user = grant.caller.require_user()?;
+    Stats::add(&state.stats.xet_bytes_received, body.len() as u64);
     let inserted = domain::xorbs::store(&state, &user.id, &hash, body)
         .await
         .inspect_err(|e| tracing::info!(error = %e, user = %user.name, "xorb refused"))?;
@@ -133,6 +134,7 @@ async fn upload_shard(
 ) -> AppResult<Response> {
     let grant = token::authorise(&state, bearer(&headers), Scope::Write).await?;
     let user = grant.caller.require_user()?;
+    Stats::add(&state.stats.xet_bytes_received, body.len() as u64);
     let any_new = domain::shards::register(&state, user, body)
         .await
         .inspect_err(|e| tracing::info!(error = %e, user = %user.name, "shard refused"))?;

@@ -81,20 +81,38 @@ pub async fn store(app: &App, user_id: &str, claimed: &str, body: Bytes) -> AppR
             parsed.hash.hex()
         )));
     }
-    let hash = parsed.hash.hex();
-    let key = Key::Xorb(&hash).path();
-    if xet::xorb(&app.db, &hash).await?.is_none() {
-        // The object before the row: a row never names missing bytes.
-        app.storage
-            .put(&key, body.slice(..parsed.len))
-            .await
-            .map_err(AppError::internal)?;
-    }
     let row = XorbRow {
-        hash,
+        hash: parsed.hash.hex(),
         size: parsed.len as u64,
         chunk_ends: parsed.chunk_ends,
         unpacked_ends: parsed.unpacked_ends,
     };
-    Ok(xet::record_xorb(&app.db, &row, user_id, granary_core::time::now_ms()).await?)
+    // Staged first, then moved into place under the row's lock, as blobs are
+    // (`ingest::place`): a collection of the same xorb finishes before or waits.
+    let staging = format!("xet-{}", crate::db::new_id());
+    let staged = Key::UploadPart(&staging, 0).path();
+    app.storage
+        .put(&staged, body.slice(..parsed.len))
+        .await
+        .map_err(AppError::internal)?;
+    let placed = place(app, &row, &staged, user_id).await;
+    app.storage.delete_quietly(&staged).await;
+    placed
+}
+
+async fn place(
+    app: &App,
+    row: &XorbRow,
+    staged: &object_store::path::Path,
+    user_id: &str,
+) -> AppResult<bool> {
+    let (mut tx, _guard) = app.db.begin_write().await?;
+    let new =
+        xet::record_xorb_in(&mut tx, &app.db, row, user_id, granary_core::time::now_ms()).await?;
+    app.storage
+        .rename(staged, &Key::Xorb(&row.hash).path())
+        .await
+        .map_err(AppError::internal)?;
+    tx.commit().await?;
+    Ok(new)
 }
