@@ -211,6 +211,7 @@ pub struct AuditLog {
 
 /// The query of `GET /api/v1/audit`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
 pub struct AuditQuery {
     pub limit: Option<u32>,
     /// Only events before this time (ms since the epoch).

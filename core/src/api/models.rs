@@ -101,6 +101,7 @@ pub struct ModelInfo {
 
 /// The query of `GET /api/v1/models/{owner}/{name}`: which revision to show.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
 pub struct RefQuery {
     /// A branch, tag, full revision id or id prefix; default: the default branch.
     #[serde(rename = "ref")]
@@ -134,6 +135,7 @@ pub struct ModelList {
 
 /// The query of `GET /api/v1/models`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
 pub struct ModelListQuery {
     pub owner: Option<String>,
     /// Text in the name.
@@ -195,6 +197,7 @@ pub struct Log {
 
 /// The query of `GET /api/v1/models/{owner}/{name}/log/{rev}`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
 pub struct LogQuery {
     pub limit: Option<u32>,
     /// The `next_cursor` of the previous page.

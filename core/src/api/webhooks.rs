@@ -49,6 +49,7 @@ pub struct PingQueued {
 
 /// The query of `GET …/webhooks/{id}/deliveries`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
 pub struct DeliveriesQuery {
     pub limit: Option<u32>,
 }
