@@ -229,6 +229,71 @@ fn answer_schema<'a>(doc: &'a Value, method: &str, path: &str, status: u16) -> &
     schema
 }
 
+/// A request and the answer it must get.
+struct Case<'a> {
+    method: &'static str,
+    /// The path as the description writes it.
+    described: &'static str,
+    /// The path asked, under `/api/v1`.
+    path: &'static str,
+    token: &'a str,
+    body: Option<Value>,
+    status: u16,
+}
+
+impl<'a> Case<'a> {
+    fn new(
+        method: &'static str,
+        described: &'static str,
+        path: &'static str,
+        token: &'a str,
+    ) -> Self {
+        Self {
+            method,
+            described,
+            path,
+            token,
+            body: None,
+            status: 200,
+        }
+    }
+
+    fn body(mut self, body: Value) -> Self {
+        self.body = Some(body);
+        self
+    }
+
+    fn status(mut self, status: u16) -> Self {
+        self.status = status;
+        self
+    }
+
+    /// Sends the request and checks the answer against its schema in `doc`.
+    async fn check(&self, t: &TestApp, doc: &Value) {
+        let (method, path) = (self.method, self.path);
+        let mut req = t
+            .client
+            .request(method.to_uppercase().parse().unwrap(), t.api(path))
+            .bearer_auth(self.token);
+        if let Some(body) = &self.body {
+            req = req.json(body);
+        }
+        let res = req.send().await.unwrap();
+        assert_eq!(res.status().as_u16(), self.status, "{method} {path}");
+        let value: Value = res.json().await.unwrap();
+        let schema = answer_schema(doc, method, self.described, self.status);
+        let mut errors = Vec::new();
+        check(
+            doc,
+            schema,
+            &value,
+            &format!("{method} {path}"),
+            &mut errors,
+        );
+        assert!(errors.is_empty(), "{errors:#?}\nin {value:#}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_answers_carry_what_their_schemas_require() {
     let t = TestApp::start(Backend::Sqlite).await;
@@ -236,114 +301,66 @@ async fn real_answers_carry_what_their_schemas_require() {
     let alice = t.user("alice").await;
     t.push_ok(&alice, "alice/tiny", &model_files(), None).await;
     let admin = t.admin_token().await;
-
-    // (method, described path, concrete path, token, body, expected status)
-    let cases: Vec<(&str, &str, String, &str, Option<Value>, u16)> = vec![
-        (
-            "get",
-            "/api/v1/models/{owner}/{name}",
-            "/models/alice/tiny".into(),
-            &alice,
-            None,
-            200,
-        ),
-        ("get", "/api/v1/models", "/models".into(), &alice, None, 200),
-        (
+    let model = "/api/v1/models/{owner}/{name}";
+    let cases = [
+        Case::new("get", model, "/models/alice/tiny", &alice),
+        Case::new("get", "/api/v1/models", "/models", &alice),
+        Case::new(
             "get",
             "/api/v1/models/{owner}/{name}/refs",
-            "/models/alice/tiny/refs".into(),
+            "/models/alice/tiny/refs",
             &alice,
-            None,
-            200,
         ),
-        (
+        Case::new(
             "get",
             "/api/v1/models/{owner}/{name}/log/{rev}",
-            "/models/alice/tiny/log/main".into(),
+            "/models/alice/tiny/log/main",
             &alice,
-            None,
-            200,
         ),
-        (
-            "post",
-            "/api/v1/tokens",
-            "/tokens".into(),
-            &alice,
-            Some(json!({"name": "ci", "scope": "read", "expires_days": 3})),
-            201,
-        ),
-        ("get", "/api/v1/tokens", "/tokens".into(), &alice, None, 200),
-        ("get", "/api/v1/whoami", "/whoami".into(), &alice, None, 200),
-        (
-            "post",
-            "/api/v1/orgs",
-            "/orgs".into(),
-            &alice,
-            Some(json!({"name": "acme"})),
-            201,
-        ),
-        (
+        Case::new("post", "/api/v1/tokens", "/tokens", &alice)
+            .body(json!({"name": "ci", "scope": "read", "expires_days": 3}))
+            .status(201),
+        Case::new("get", "/api/v1/tokens", "/tokens", &alice),
+        Case::new("get", "/api/v1/whoami", "/whoami", &alice),
+        Case::new("post", "/api/v1/orgs", "/orgs", &alice)
+            .body(json!({"name": "acme"}))
+            .status(201),
+        Case::new(
             "get",
             "/api/v1/orgs/{org}/members",
-            "/orgs/acme/members".into(),
+            "/orgs/acme/members",
             &alice,
-            None,
-            200,
         ),
-        (
+        Case::new(
             "patch",
             "/api/v1/models/{owner}/{name}/settings",
-            "/models/alice/tiny/settings".into(),
+            "/models/alice/tiny/settings",
             &alice,
-            Some(json!({"gated": true})),
-            200,
-        ),
-        (
+        )
+        .body(json!({"gated": true})),
+        Case::new(
             "post",
             "/api/v1/models/{owner}/{name}/license/accept",
-            "/models/alice/tiny/license/accept".into(),
+            "/models/alice/tiny/license/accept",
             &alice,
-            Some(json!({})),
-            200,
         ),
-        (
+        Case::new(
             "get",
             "/api/v1/models/{owner}/{name}/license/acceptances",
-            "/models/alice/tiny/license/acceptances".into(),
+            "/models/alice/tiny/license/acceptances",
             &alice,
-            None,
-            200,
         ),
-        (
+        Case::new(
             "post",
             "/api/v1/models/{owner}/{name}/revisions/{rev}/verify",
-            "/models/alice/tiny/revisions/main/verify".into(),
+            "/models/alice/tiny/revisions/main/verify",
             &alice,
-            None,
-            202,
-        ),
-        ("get", "/api/v1/audit", "/audit".into(), &admin, None, 200),
-        ("get", "/api/v1/stats", "/stats".into(), &admin, None, 200),
+        )
+        .status(202),
+        Case::new("get", "/api/v1/audit", "/audit", &admin),
+        Case::new("get", "/api/v1/stats", "/stats", &admin),
     ];
-    for (method, described, path, token, body, status) in cases {
-        let mut req = t
-            .client
-            .request(method.to_uppercase().parse().unwrap(), t.api(&path))
-            .bearer_auth(token);
-        if let Some(body) = &body {
-            req = req.json(body);
-        }
-        let res = req.send().await.unwrap();
-        assert_eq!(res.status().as_u16(), status, "{method} {path}");
-        let value: Value = res.json().await.unwrap();
-        let mut errors = Vec::new();
-        check(
-            &doc,
-            answer_schema(&doc, method, described, status),
-            &value,
-            &format!("{method} {path}"),
-            &mut errors,
-        );
-        assert!(errors.is_empty(), "{errors:#?}\nin {value:#}");
+    for case in &cases {
+        case.check(&t, &doc).await;
     }
 }
