@@ -31,258 +31,215 @@ pub const MAX_JSON_BODY: usize = 32 * 1024 * 1024;
 pub fn native_routes() -> Vec<Endpoint> {
     use StatusCode as S;
     vec![
-        Endpoint::get("/openapi.json", "This description", openapi::get_openapi)
+        Endpoint::get("/openapi.json", openapi::get_openapi)
+            .summary("This description")
             .answers_bytes(S::OK, "application/json"),
-        Endpoint::get("/whoami", "Who the token belongs to", meta::whoami).answers::<WhoAmI>(S::OK),
-        Endpoint::get("/stats", "Transfer counters (server admins)", meta::stats)
+        Endpoint::get("/whoami", meta::whoami)
+            .summary("Who the token belongs to")
+            .answers::<WhoAmI>(S::OK),
+        Endpoint::get("/stats", meta::stats)
+            .summary("Transfer counters (server admins)")
             .answers::<ServerStats>(S::OK),
         // Uploads: blobs, then a commit.
-        Endpoint::post(
-            "/blobs/missing",
-            "The blobs to send",
-            uploads::missing_blobs,
-        )
-        .takes::<MissingBlobsRequest>()
-        .answers::<MissingBlobsResponse>(S::OK),
-        Endpoint::post(
-            "/uploads",
-            "Start or find an upload",
-            uploads::create_upload,
-        )
-        .takes::<CreateUploadRequest>()
-        .answers::<UploadStatus>(S::OK),
-        Endpoint::get(
-            "/uploads/{id}",
-            "Where an upload stands",
-            uploads::get_upload,
-        )
-        .answers::<UploadStatus>(S::OK),
-        Endpoint::delete("/uploads/{id}", "Abandon an upload", uploads::delete_upload)
+        Endpoint::post("/blobs/missing", uploads::missing_blobs)
+            .summary("The blobs to send")
+            .takes::<MissingBlobsRequest>()
+            .answers::<MissingBlobsResponse>(S::OK),
+        Endpoint::post("/uploads", uploads::create_upload)
+            .summary("Start or find an upload")
+            .takes::<CreateUploadRequest>()
+            .answers::<UploadStatus>(S::OK),
+        Endpoint::get("/uploads/{id}", uploads::get_upload)
+            .summary("Where an upload stands")
+            .answers::<UploadStatus>(S::OK),
+        Endpoint::delete("/uploads/{id}", uploads::delete_upload)
+            .summary("Abandon an upload")
             .answers_nothing(S::NO_CONTENT),
-        Endpoint::put(
-            "/uploads/{id}/parts/{n}",
-            "Send one part",
-            uploads::put_part,
-        )
-        .map_handler(|h| h.layer(DefaultBodyLimit::disable()))
-        .takes_bytes()
-        .answers::<UploadStatus>(S::OK),
-        Endpoint::post(
-            "/uploads/{id}/complete",
-            "Check and store the blob",
-            uploads::complete_upload,
-        )
-        .answers::<UploadStatus>(S::OK),
+        Endpoint::put("/uploads/{id}/parts/{n}", uploads::put_part)
+            .summary("Send one part")
+            .map_handler(|h| h.layer(DefaultBodyLimit::disable()))
+            .takes_bytes()
+            .answers::<UploadStatus>(S::OK),
+        Endpoint::post("/uploads/{id}/complete", uploads::complete_upload)
+            .summary("Check and store the blob")
+            .answers::<UploadStatus>(S::OK),
         // Accounts.
-        Endpoint::post("/tokens", "Create a token", accounts::create_token)
+        Endpoint::post("/tokens", accounts::create_token)
+            .summary("Create a token")
             .takes::<CreateTokenRequest>()
             .answers::<NewToken>(S::CREATED),
-        Endpoint::get("/tokens", "The caller's tokens", accounts::list_tokens)
+        Endpoint::get("/tokens", accounts::list_tokens)
+            .summary("The caller's tokens")
             .answers::<TokenList>(S::OK),
-        Endpoint::delete("/tokens/{id}", "Revoke a token", accounts::revoke_token)
+        Endpoint::delete("/tokens/{id}", accounts::revoke_token)
+            .summary("Revoke a token")
             .answers_nothing(S::NO_CONTENT),
-        Endpoint::post("/orgs", "Create an organisation", accounts::create_org)
+        Endpoint::post("/orgs", accounts::create_org)
+            .summary("Create an organisation")
             .takes::<CreateOrgRequest>()
             .answers::<OrgInfo>(S::CREATED),
-        Endpoint::get(
-            "/orgs/{org}/members",
-            "An organisation's members",
-            accounts::list_members,
-        )
-        .answers::<MemberList>(S::OK),
-        Endpoint::put(
-            "/orgs/{org}/members/{user}",
-            "Add a member or set its role",
-            accounts::set_member,
-        )
-        .takes::<SetMemberRequest>()
-        .answers::<Membership>(S::OK),
-        Endpoint::delete(
-            "/orgs/{org}/members/{user}",
-            "Remove a member",
-            accounts::remove_member,
-        )
-        .answers_nothing(S::NO_CONTENT),
-        Endpoint::post("/repos", "Create an empty model", accounts::create_repo)
+        Endpoint::get("/orgs/{org}/members", accounts::list_members)
+            .summary("An organisation's members")
+            .answers::<MemberList>(S::OK),
+        Endpoint::put("/orgs/{org}/members/{user}", accounts::set_member)
+            .summary("Add a member or set its role")
+            .takes::<SetMemberRequest>()
+            .answers::<Membership>(S::OK),
+        Endpoint::delete("/orgs/{org}/members/{user}", accounts::remove_member)
+            .summary("Remove a member")
+            .answers_nothing(S::NO_CONTENT),
+        Endpoint::post("/repos", accounts::create_repo)
+            .summary("Create an empty model")
             .takes::<CreateRepoRequest>()
             .answers::<RepoSettings>(S::CREATED),
-        Endpoint::get(
-            "/audit",
-            "The audit log (server admins)",
-            accounts::list_audit,
-        )
-        .query::<AuditQuery>()
-        .answers::<AuditLog>(S::OK),
-        Endpoint::post(
-            "/invites",
-            "A one-time sign-up code (server admins)",
-            accounts::create_invite,
-        )
-        .answers::<Invite>(S::CREATED),
+        Endpoint::get("/audit", accounts::list_audit)
+            .summary("The audit log (server admins)")
+            .query::<AuditQuery>()
+            .answers::<AuditLog>(S::OK),
+        Endpoint::post("/invites", accounts::create_invite)
+            .summary("A one-time sign-up code (server admins)")
+            .answers::<Invite>(S::CREATED),
         // Models.
-        Endpoint::get("/models", "List models", models::list_models)
+        Endpoint::get("/models", models::list_models)
+            .summary("List models")
             .query::<ModelListQuery>()
             .answers::<ModelList>(S::OK),
-        Endpoint::get(
-            "/models/{owner}/{name}",
-            "A model and a revision of it",
-            models::get_model,
-        )
-        .query::<RefQuery>()
-        .answers::<ModelInfo>(S::OK),
-        Endpoint::delete(
-            "/models/{owner}/{name}",
-            "Delete a model",
-            accounts::delete_repo,
-        )
-        .answers_nothing(S::NO_CONTENT),
-        Endpoint::patch(
-            "/models/{owner}/{name}/settings",
-            "Change visibility or gate",
-            accounts::update_settings,
-        )
-        .takes::<UpdateSettingsRequest>()
-        .answers::<RepoSettings>(S::OK),
+        Endpoint::get("/models/{owner}/{name}", models::get_model)
+            .summary("A model and a revision of it")
+            .query::<RefQuery>()
+            .answers::<ModelInfo>(S::OK),
+        Endpoint::delete("/models/{owner}/{name}", accounts::delete_repo)
+            .summary("Delete a model")
+            .answers_nothing(S::NO_CONTENT),
+        Endpoint::patch("/models/{owner}/{name}/settings", accounts::update_settings)
+            .summary("Change visibility or gate")
+            .takes::<UpdateSettingsRequest>()
+            .answers::<RepoSettings>(S::OK),
         Endpoint::post(
             "/models/{owner}/{name}/license/accept",
-            "Accept a gated model's license",
             accounts::accept_license,
         )
+        .summary("Accept a gated model's license")
         .answers::<LicenseAcceptance>(S::OK),
         Endpoint::get(
             "/models/{owner}/{name}/license/acceptances",
-            "Who accepted the license",
             accounts::list_acceptances,
         )
+        .summary("Who accepted the license")
         .answers::<AcceptanceList>(S::OK),
-        Endpoint::post(
-            "/models/{owner}/{name}/commits",
-            "Publish a revision",
-            commits::create_commit,
-        )
-        .takes::<CommitRequest>()
-        .answers::<RevisionInfo>(S::CREATED),
-        Endpoint::get(
-            "/models/{owner}/{name}/refs",
-            "Branches and tags",
-            models::list_refs,
-        )
-        .answers::<Refs>(S::OK),
+        Endpoint::post("/models/{owner}/{name}/commits", commits::create_commit)
+            .summary("Publish a revision")
+            .takes::<CommitRequest>()
+            .answers::<RevisionInfo>(S::CREATED),
+        Endpoint::get("/models/{owner}/{name}/refs", models::list_refs)
+            .summary("Branches and tags")
+            .answers::<Refs>(S::OK),
         Endpoint::get(
             "/models/{owner}/{name}/revisions/{rev}",
-            "A revision",
             models::get_revision,
         )
+        .summary("A revision")
         .answers::<RevisionInfo>(S::OK),
         Endpoint::get(
             "/models/{owner}/{name}/revisions/{rev}/verification",
-            "A revision's verification reports",
             verification::get_verification,
         )
+        .summary("A revision's verification reports")
         .answers_list::<VerificationReport>(S::OK),
         Endpoint::post(
             "/models/{owner}/{name}/revisions/{rev}/verify",
-            "Queue a verification re-run",
             verification::request_verification,
         )
+        .summary("Queue a verification re-run")
         .answers::<VerificationQueued>(S::ACCEPTED),
         Endpoint::get(
             "/models/{owner}/{name}/manifest/{rev}",
-            "A revision's canonical manifest",
             models::get_manifest,
         )
+        .summary("A revision's canonical manifest")
         .answers::<Manifest>(S::OK),
-        Endpoint::get(
-            "/models/{owner}/{name}/log/{rev}",
-            "History, newest first",
-            models::get_log,
-        )
-        .query::<LogQuery>()
-        .answers::<Log>(S::OK),
-        Endpoint::put(
-            "/models/{owner}/{name}/tags/{tag}",
-            "Create or move a tag",
-            models::put_tag,
-        )
-        .takes::<CreateTagRequest>()
-        .answers::<RefInfo>(S::CREATED)
-        .answers::<RefInfo>(S::OK),
-        Endpoint::delete(
-            "/models/{owner}/{name}/tags/{tag}",
-            "Delete a tag",
-            models::delete_tag,
-        )
-        .answers_nothing(S::NO_CONTENT),
+        Endpoint::get("/models/{owner}/{name}/log/{rev}", models::get_log)
+            .summary("History, newest first")
+            .query::<LogQuery>()
+            .answers::<Log>(S::OK),
+        Endpoint::put("/models/{owner}/{name}/tags/{tag}", models::put_tag)
+            .summary("Create or move a tag")
+            .takes::<CreateTagRequest>()
+            .answers::<RefInfo>(S::CREATED)
+            .answers::<RefInfo>(S::OK),
+        Endpoint::delete("/models/{owner}/{name}/tags/{tag}", models::delete_tag)
+            .summary("Delete a tag")
+            .answers_nothing(S::NO_CONTENT),
         Endpoint::get(
             "/models/{owner}/{name}/files/{rev}/{*path}",
-            "Download a file (HEAD too)",
             files::download_file,
         )
+        .summary("Download a file (HEAD too)")
         .answers_bytes(S::OK, "application/octet-stream")
         .answers_bytes(S::PARTIAL_CONTENT, "application/octet-stream"),
         // Webhooks of one model, and of every model of a namespace (docs/API.md).
         Endpoint::post(
             "/models/{owner}/{name}/webhooks",
-            "Register a webhook of a model",
             webhooks::create_model_webhook,
         )
+        .summary("Register a webhook of a model")
         .takes::<CreateWebhookRequest>()
         .answers::<WebhookInfo>(S::CREATED),
         Endpoint::get(
             "/models/{owner}/{name}/webhooks",
-            "A model's webhooks",
             webhooks::list_model_webhooks,
         )
+        .summary("A model's webhooks")
         .answers::<WebhookList>(S::OK),
         Endpoint::delete(
             "/models/{owner}/{name}/webhooks/{id}",
-            "Remove a webhook",
             webhooks::delete_model_webhook,
         )
+        .summary("Remove a webhook")
         .answers_nothing(S::NO_CONTENT),
         Endpoint::post(
             "/models/{owner}/{name}/webhooks/{id}/test",
-            "Send a webhook.ping",
             webhooks::test_model_webhook,
         )
+        .summary("Send a webhook.ping")
         .answers::<PingQueued>(S::ACCEPTED),
         Endpoint::get(
             "/models/{owner}/{name}/webhooks/{id}/deliveries",
-            "A webhook's deliveries",
             webhooks::list_model_deliveries,
         )
+        .summary("A webhook's deliveries")
         .query::<DeliveriesQuery>()
         .answers::<DeliveryList>(S::OK),
         Endpoint::post(
             "/namespaces/{ns}/webhooks",
-            "Register a webhook of a namespace",
             webhooks::create_namespace_webhook,
         )
+        .summary("Register a webhook of a namespace")
         .takes::<CreateWebhookRequest>()
         .answers::<WebhookInfo>(S::CREATED),
         Endpoint::get(
             "/namespaces/{ns}/webhooks",
-            "A namespace's webhooks",
             webhooks::list_namespace_webhooks,
         )
+        .summary("A namespace's webhooks")
         .answers::<WebhookList>(S::OK),
         Endpoint::delete(
             "/namespaces/{ns}/webhooks/{id}",
-            "Remove a webhook",
             webhooks::delete_namespace_webhook,
         )
+        .summary("Remove a webhook")
         .answers_nothing(S::NO_CONTENT),
         Endpoint::post(
             "/namespaces/{ns}/webhooks/{id}/test",
-            "Send a webhook.ping",
             webhooks::test_namespace_webhook,
         )
+        .summary("Send a webhook.ping")
         .answers::<PingQueued>(S::ACCEPTED),
         Endpoint::get(
             "/namespaces/{ns}/webhooks/{id}/deliveries",
-            "A webhook's deliveries",
             webhooks::list_namespace_deliveries,
         )
+        .summary("A webhook's deliveries")
         .query::<DeliveriesQuery>()
         .answers::<DeliveryList>(S::OK),
     ]

@@ -18,6 +18,7 @@ use utoipa::openapi::path::{
 };
 use utoipa::openapi::request_body::RequestBodyBuilder;
 use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, Type};
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{
     ComponentsBuilder, Content, InfoBuilder, OpenApi, OpenApiBuilder, Ref, RefOr, Required,
     ResponseBuilder,
@@ -52,32 +53,22 @@ pub struct Endpoint {
 macro_rules! constructor {
     ($name:ident, $method:ident) => {
         /// A route answering this method at `path`.
-        pub fn $name<H, T>(path: &'static str, summary: &'static str, handler: H) -> Self
+        pub fn $name<H, T>(path: &'static str, handler: H) -> Self
         where
             H: Handler<T, AppState>,
             T: 'static,
         {
-            Self::new(
-                Method::$method,
-                path,
-                summary,
-                axum::routing::$name(handler),
-            )
+            Self::new(Method::$method, path, axum::routing::$name(handler))
         }
     };
 }
 
 impl Endpoint {
-    fn new(
-        method: Method,
-        path: &'static str,
-        summary: &'static str,
-        handler: MethodRouter<AppState>,
-    ) -> Self {
+    fn new(method: Method, path: &'static str, handler: MethodRouter<AppState>) -> Self {
         Self {
             method,
             path,
-            summary,
+            summary: "",
             handler,
             request: None,
             query: None,
@@ -90,6 +81,12 @@ impl Endpoint {
     constructor!(put, PUT);
     constructor!(patch, PATCH);
     constructor!(delete, DELETE);
+
+    /// What it does, in a few words.
+    pub fn summary(mut self, summary: &'static str) -> Self {
+        self.summary = summary;
+        self
+    }
 
     /// The request body is JSON of `B`.
     pub fn takes<B: ToSchema>(mut self) -> Self {
@@ -255,8 +252,19 @@ pub fn document(routes: &[Endpoint]) -> OpenApi {
         )
         .paths(paths.build())
         .components(Some(
-            ComponentsBuilder::new().schemas_from_iter(schemas).build(),
+            ComponentsBuilder::new()
+                .schemas_from_iter(schemas)
+                .security_scheme(
+                    "token",
+                    SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+                )
+                .build(),
         ))
+        // A token, or none: reads of public models need none (docs/API.md, "Auth").
+        .security(Some([
+            SecurityRequirement::default(),
+            SecurityRequirement::new("token", Vec::<String>::new()),
+        ]))
         .build()
 }
 
