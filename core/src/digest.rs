@@ -72,6 +72,21 @@ impl Serialize for Sha256 {
     }
 }
 
+/// On the wire: 64 lowercase hex digits.
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for Sha256 {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some("^[0-9a-f]{64}$"))
+            .description(Some("A SHA-256 digest: 64 lowercase hex digits."))
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for Sha256 {}
+
 impl<'de> Deserialize<'de> for Sha256 {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;

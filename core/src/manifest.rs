@@ -18,6 +18,7 @@ pub const MANIFEST_FORMAT: u32 = 1;
 
 /// Everything a revision is: its files and the facts about how it was made.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Manifest {
     pub format: u32,
     /// The revision this one builds on; `None` for the first revision of a branch.
@@ -32,6 +33,7 @@ pub struct Manifest {
 
 /// The license a revision is published under.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LicenseInfo {
     /// An SPDX id where one exists (`Apache-2.0`), else the Hub's id (`llama3`, `other`).
     pub id: String,
@@ -42,6 +44,7 @@ pub struct LicenseInfo {
 
 /// One file of a revision.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FileEntry {
     pub path: RepoPath,
     pub size: u64,
@@ -56,6 +59,7 @@ pub struct FileEntry {
 
 /// A safetensors header in brief: tensor count and parameters per dtype.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SafetensorsSummary {
     pub tensors: u64,
     pub parameters: BTreeMap<String, u64>,

@@ -244,6 +244,22 @@ impl Serialize for RepoPath {
     }
 }
 
+/// On the wire: a relative path with `/` separators (the rules above).
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for RepoPath {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .description(Some(
+                "A file path inside a model: relative, `/`-separated, no `..`.",
+            ))
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for RepoPath {}
+
 impl<'de> Deserialize<'de> for RepoPath {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         RepoPath::parse(&String::deserialize(d)?).map_err(serde::de::Error::custom)

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// A role on a namespace, or a token's scope, weakest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Read,

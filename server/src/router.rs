@@ -1,137 +1,264 @@
 //! Every route of the server, grouped by who calls it.
 
-use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderName, Request};
-use axum::routing::{get, post, put};
+use axum::http::{HeaderName, Request, StatusCode};
+use axum::routing::get;
+use axum::{Extension, Router};
+use granary_core::api::{
+    AcceptanceList, AuditLog, AuditQuery, CommitRequest, CreateOrgRequest, CreateRepoRequest,
+    CreateTagRequest, CreateTokenRequest, CreateUploadRequest, CreateWebhookRequest,
+    DeliveriesQuery, DeliveryList, Invite, LicenseAcceptance, Log, LogQuery, MemberList,
+    Membership, MissingBlobsRequest, MissingBlobsResponse, ModelInfo, ModelList, ModelListQuery,
+    NewToken, OrgInfo, PingQueued, RefInfo, RefQuery, Refs, RepoSettings, RevisionInfo,
+    ServerStats, SetMemberRequest, TokenList, UpdateSettingsRequest, UploadStatus,
+    VerificationQueued, VerificationReport, WebhookInfo, WebhookList, WhoAmI,
+};
+use granary_core::manifest::Manifest;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
 use crate::app::AppState;
+use crate::routes::openapi::{self, Endpoint};
 use crate::routes::{accounts, commits, files, meta, models, uploads, verification, webhooks};
 
 /// The default largest JSON body accepted (a commit of many files is the biggest);
 /// `--max-json-body` sets it (`limits.rs`).
 pub const MAX_JSON_BODY: usize = 32 * 1024 * 1024;
 
-pub fn router(state: AppState) -> Router {
-    // The native API, spoken by the `granary` CLI.
-    let api = Router::new()
-        .route("/whoami", get(meta::whoami))
-        .route("/stats", get(meta::stats))
-        .route("/blobs/missing", post(uploads::missing_blobs))
-        .route("/uploads", post(uploads::create_upload))
-        .route(
-            "/uploads/{id}",
-            get(uploads::get_upload).delete(uploads::delete_upload),
-        )
-        .route(
-            "/uploads/{id}/parts/{n}",
-            put(uploads::put_part).layer(DefaultBodyLimit::disable()),
-        )
-        .route("/uploads/{id}/complete", post(uploads::complete_upload))
-        .route(
-            "/tokens",
-            post(accounts::create_token).get(accounts::list_tokens),
-        )
-        .route(
-            "/tokens/{id}",
-            axum::routing::delete(accounts::revoke_token),
-        )
-        .route("/orgs", post(accounts::create_org))
-        .route("/orgs/{org}/members", get(accounts::list_members))
-        .route(
-            "/orgs/{org}/members/{user}",
-            put(accounts::set_member).delete(accounts::remove_member),
-        )
-        .route("/repos", post(accounts::create_repo))
-        .route("/audit", get(accounts::list_audit))
-        .route("/invites", post(accounts::create_invite))
-        .route("/models", get(models::list_models))
-        .route(
-            "/models/{owner}/{name}",
-            get(models::get_model).delete(accounts::delete_repo),
-        )
-        .route(
-            "/models/{owner}/{name}/settings",
-            axum::routing::patch(accounts::update_settings),
-        )
-        .route(
+/// The native API, spoken by the `granary` CLI: every route under `/api/v1`, with the
+/// `core::api` types it takes and answers. The router and `GET /api/v1/openapi.json`
+/// (routes/openapi.rs) are both built from this table and nothing else.
+pub fn native_routes() -> Vec<Endpoint> {
+    use StatusCode as S;
+    vec![
+        Endpoint::get("/openapi.json", openapi::get_openapi)
+            .summary("This description")
+            .answers_bytes(S::OK, "application/json"),
+        Endpoint::get("/whoami", meta::whoami)
+            .summary("Who the token belongs to")
+            .answers::<WhoAmI>(S::OK),
+        Endpoint::get("/stats", meta::stats)
+            .summary("Transfer counters (server admins)")
+            .answers::<ServerStats>(S::OK),
+        // Uploads: blobs, then a commit.
+        Endpoint::post("/blobs/missing", uploads::missing_blobs)
+            .summary("The blobs to send")
+            .takes::<MissingBlobsRequest>()
+            .answers::<MissingBlobsResponse>(S::OK),
+        Endpoint::post("/uploads", uploads::create_upload)
+            .summary("Start or find an upload")
+            .takes::<CreateUploadRequest>()
+            .answers::<UploadStatus>(S::OK),
+        Endpoint::get("/uploads/{id}", uploads::get_upload)
+            .summary("Where an upload stands")
+            .answers::<UploadStatus>(S::OK),
+        Endpoint::delete("/uploads/{id}", uploads::delete_upload)
+            .summary("Abandon an upload")
+            .answers_nothing(S::NO_CONTENT),
+        Endpoint::put("/uploads/{id}/parts/{n}", uploads::put_part)
+            .summary("Send one part")
+            .map_handler(|h| h.layer(DefaultBodyLimit::disable()))
+            .takes_bytes()
+            .answers::<UploadStatus>(S::OK),
+        Endpoint::post("/uploads/{id}/complete", uploads::complete_upload)
+            .summary("Check and store the blob")
+            .answers::<UploadStatus>(S::OK),
+        // Accounts.
+        Endpoint::post("/tokens", accounts::create_token)
+            .summary("Create a token")
+            .takes::<CreateTokenRequest>()
+            .answers::<NewToken>(S::CREATED),
+        Endpoint::get("/tokens", accounts::list_tokens)
+            .summary("The caller's tokens")
+            .answers::<TokenList>(S::OK),
+        Endpoint::delete("/tokens/{id}", accounts::revoke_token)
+            .summary("Revoke a token")
+            .answers_nothing(S::NO_CONTENT),
+        Endpoint::post("/orgs", accounts::create_org)
+            .summary("Create an organisation")
+            .takes::<CreateOrgRequest>()
+            .answers::<OrgInfo>(S::CREATED),
+        Endpoint::get("/orgs/{org}/members", accounts::list_members)
+            .summary("An organisation's members")
+            .answers::<MemberList>(S::OK),
+        Endpoint::put("/orgs/{org}/members/{user}", accounts::set_member)
+            .summary("Add a member or set its role")
+            .takes::<SetMemberRequest>()
+            .answers::<Membership>(S::OK),
+        Endpoint::delete("/orgs/{org}/members/{user}", accounts::remove_member)
+            .summary("Remove a member")
+            .answers_nothing(S::NO_CONTENT),
+        Endpoint::post("/repos", accounts::create_repo)
+            .summary("Create an empty model")
+            .takes::<CreateRepoRequest>()
+            .answers::<RepoSettings>(S::CREATED),
+        Endpoint::get("/audit", accounts::list_audit)
+            .summary("The audit log (server admins)")
+            .query::<AuditQuery>()
+            .answers::<AuditLog>(S::OK),
+        Endpoint::post("/invites", accounts::create_invite)
+            .summary("A one-time sign-up code (server admins)")
+            .answers::<Invite>(S::CREATED),
+        // Models.
+        Endpoint::get("/models", models::list_models)
+            .summary("List models")
+            .query::<ModelListQuery>()
+            .answers::<ModelList>(S::OK),
+        Endpoint::get("/models/{owner}/{name}", models::get_model)
+            .summary("A model and a revision of it")
+            .query::<RefQuery>()
+            .answers::<ModelInfo>(S::OK),
+        Endpoint::delete("/models/{owner}/{name}", accounts::delete_repo)
+            .summary("Delete a model")
+            .answers_nothing(S::NO_CONTENT),
+        Endpoint::patch("/models/{owner}/{name}/settings", accounts::update_settings)
+            .summary("Change visibility or gate")
+            .takes::<UpdateSettingsRequest>()
+            .answers::<RepoSettings>(S::OK),
+        Endpoint::post(
             "/models/{owner}/{name}/license/accept",
-            post(accounts::accept_license),
+            accounts::accept_license,
         )
-        .route(
+        .summary("Accept a gated model's license")
+        .answers::<LicenseAcceptance>(S::OK),
+        Endpoint::get(
             "/models/{owner}/{name}/license/acceptances",
-            get(accounts::list_acceptances),
+            accounts::list_acceptances,
         )
-        .route(
-            "/models/{owner}/{name}/commits",
-            post(commits::create_commit),
-        )
-        .route("/models/{owner}/{name}/refs", get(models::list_refs))
-        .route(
+        .summary("Who accepted the license")
+        .answers::<AcceptanceList>(S::OK),
+        Endpoint::post("/models/{owner}/{name}/commits", commits::create_commit)
+            .summary("Publish a revision")
+            .takes::<CommitRequest>()
+            .answers::<RevisionInfo>(S::CREATED),
+        Endpoint::get("/models/{owner}/{name}/refs", models::list_refs)
+            .summary("Branches and tags")
+            .answers::<Refs>(S::OK),
+        Endpoint::get(
             "/models/{owner}/{name}/revisions/{rev}",
-            get(models::get_revision),
+            models::get_revision,
         )
-        .route(
+        .summary("A revision")
+        .answers::<RevisionInfo>(S::OK),
+        Endpoint::get(
             "/models/{owner}/{name}/revisions/{rev}/verification",
-            get(verification::get_verification),
+            verification::get_verification,
         )
-        .route(
+        .summary("A revision's verification reports")
+        .answers_list::<VerificationReport>(S::OK),
+        Endpoint::post(
             "/models/{owner}/{name}/revisions/{rev}/verify",
-            post(verification::request_verification),
+            verification::request_verification,
         )
-        .route(
+        .summary("Queue a verification re-run")
+        .answers::<VerificationQueued>(S::ACCEPTED),
+        Endpoint::get(
             "/models/{owner}/{name}/manifest/{rev}",
-            get(models::get_manifest),
+            models::get_manifest,
         )
-        .route("/models/{owner}/{name}/log/{rev}", get(models::get_log))
-        .route(
-            "/models/{owner}/{name}/tags/{tag}",
-            put(models::put_tag).delete(models::delete_tag),
-        )
-        .route(
+        .summary("A revision's canonical manifest")
+        .answers::<Manifest>(S::OK),
+        Endpoint::get("/models/{owner}/{name}/log/{rev}", models::get_log)
+            .summary("History, newest first")
+            .query::<LogQuery>()
+            .answers::<Log>(S::OK),
+        Endpoint::put("/models/{owner}/{name}/tags/{tag}", models::put_tag)
+            .summary("Create or move a tag")
+            .takes::<CreateTagRequest>()
+            .answers::<RefInfo>(S::CREATED)
+            .answers::<RefInfo>(S::OK),
+        Endpoint::delete("/models/{owner}/{name}/tags/{tag}", models::delete_tag)
+            .summary("Delete a tag")
+            .answers_nothing(S::NO_CONTENT),
+        Endpoint::get(
             "/models/{owner}/{name}/files/{rev}/{*path}",
-            get(files::download_file),
+            files::download_file,
         )
+        .summary("Download a file (HEAD too)")
+        .answers_bytes(S::OK, "application/octet-stream")
+        .answers_bytes(S::PARTIAL_CONTENT, "application/octet-stream"),
         // Webhooks of one model, and of every model of a namespace (docs/API.md).
-        .route(
+        Endpoint::post(
             "/models/{owner}/{name}/webhooks",
-            post(webhooks::create_model_webhook).get(webhooks::list_model_webhooks),
+            webhooks::create_model_webhook,
         )
-        .route(
+        .summary("Register a webhook of a model")
+        .takes::<CreateWebhookRequest>()
+        .answers::<WebhookInfo>(S::CREATED),
+        Endpoint::get(
+            "/models/{owner}/{name}/webhooks",
+            webhooks::list_model_webhooks,
+        )
+        .summary("A model's webhooks")
+        .answers::<WebhookList>(S::OK),
+        Endpoint::delete(
             "/models/{owner}/{name}/webhooks/{id}",
-            axum::routing::delete(webhooks::delete_model_webhook),
+            webhooks::delete_model_webhook,
         )
-        .route(
+        .summary("Remove a webhook")
+        .answers_nothing(S::NO_CONTENT),
+        Endpoint::post(
             "/models/{owner}/{name}/webhooks/{id}/test",
-            post(webhooks::test_model_webhook),
+            webhooks::test_model_webhook,
         )
-        .route(
+        .summary("Send a webhook.ping")
+        .answers::<PingQueued>(S::ACCEPTED),
+        Endpoint::get(
             "/models/{owner}/{name}/webhooks/{id}/deliveries",
-            get(webhooks::list_model_deliveries),
+            webhooks::list_model_deliveries,
         )
-        .route(
+        .summary("A webhook's deliveries")
+        .query::<DeliveriesQuery>()
+        .answers::<DeliveryList>(S::OK),
+        Endpoint::post(
             "/namespaces/{ns}/webhooks",
-            post(webhooks::create_namespace_webhook).get(webhooks::list_namespace_webhooks),
+            webhooks::create_namespace_webhook,
         )
-        .route(
+        .summary("Register a webhook of a namespace")
+        .takes::<CreateWebhookRequest>()
+        .answers::<WebhookInfo>(S::CREATED),
+        Endpoint::get(
+            "/namespaces/{ns}/webhooks",
+            webhooks::list_namespace_webhooks,
+        )
+        .summary("A namespace's webhooks")
+        .answers::<WebhookList>(S::OK),
+        Endpoint::delete(
             "/namespaces/{ns}/webhooks/{id}",
-            axum::routing::delete(webhooks::delete_namespace_webhook),
+            webhooks::delete_namespace_webhook,
         )
-        .route(
+        .summary("Remove a webhook")
+        .answers_nothing(S::NO_CONTENT),
+        Endpoint::post(
             "/namespaces/{ns}/webhooks/{id}/test",
-            post(webhooks::test_namespace_webhook),
+            webhooks::test_namespace_webhook,
         )
-        .route(
+        .summary("Send a webhook.ping")
+        .answers::<PingQueued>(S::ACCEPTED),
+        Endpoint::get(
             "/namespaces/{ns}/webhooks/{id}/deliveries",
-            get(webhooks::list_namespace_deliveries),
-        );
+            webhooks::list_namespace_deliveries,
+        )
+        .summary("A webhook's deliveries")
+        .query::<DeliveriesQuery>()
+        .answers::<DeliveryList>(S::OK),
+    ]
+}
 
+/// The native API's router: the table folded, and its description for `openapi.json`.
+fn native_api(routes: Vec<Endpoint>) -> Router<AppState> {
+    let document = openapi::Document::new(&routes);
+    routes
+        .into_iter()
+        .fold(Router::new(), |api, r| api.route(r.path, r.handler))
+        .layer(Extension(document))
+}
+
+pub fn router(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     Router::new()
         .route("/healthz", get(meta::healthz))
-        .nest("/api/v1", api)
+        .nest("/api/v1", native_api(native_routes()))
         .merge(crate::routes::hf::router()) // The Hugging Face Hub-compatible API (docs/HF.md).
         .merge(crate::routes::xet::router()) // The Xet CAS of the Hub clients (docs/HF.md, "Xet").
         .merge(crate::web::router()) // The web pages for browsers (docs/WEB.md).

@@ -1,9 +1,9 @@
-//! `granary info OWNER/NAME[:REF | @REVISION]`: a revision's facts. The JSON
-//! is passed through as the server sends it, unknown fields (such as
-//! `verification`) included.
+//! `granary info OWNER/NAME[:REF | @REVISION]`: a revision's facts. `--json`
+//! passes the server's JSON through as it came, fields this client does not
+//! know included; the human form reads it as a [`ModelInfo`].
 
 use anyhow::Result;
-use granary_core::api::{Evaluation, Workload};
+use granary_core::api::{ModelInfo, VerificationReport};
 use granary_core::model_index;
 use serde_json::Value;
 
@@ -18,85 +18,58 @@ pub async fn run(ctx: &Ctx, args: InfoArgs) -> Result<()> {
     if let Some(rev) = &target.rev {
         url.push_str(&format!("?ref={}", encode_segment(&rev.to_string())));
     }
-    let info: Value = ctx
-        .client
-        .get_json(&url, &format!("cannot read {}", args.model))
-        .await?;
+    let what = format!("cannot read {}", args.model);
+    let answer: Value = ctx.client.get_json(&url, &what).await?;
     if ctx.global.json {
-        return ctx.print_json(&info);
+        return ctx.print_json(&answer);
     }
+    let info: ModelInfo = crate::client::from_value(answer, &what)?;
     print!("{}", render(&info));
     Ok(())
 }
 
-fn s<'a>(v: &'a Value, key: &str) -> &'a str {
-    v.get(key).and_then(Value::as_str).unwrap_or("")
-}
-
-fn n(v: &Value, key: &str) -> u64 {
-    v.get(key).and_then(Value::as_u64).unwrap_or(0)
-}
-
 /// The human form of a `ModelInfo`.
-pub fn render(info: &Value) -> String {
-    let mut out = format!("{}\n", s(info, "id"));
-    let Some(rev) = info.get("revision").filter(|r| r.is_object()) else {
+pub fn render(info: &ModelInfo) -> String {
+    let mut out = format!("{}\n", info.id);
+    let Some(rev) = &info.revision else {
         out.push_str("  no revision yet\n");
         return out;
     };
-    let license = rev.get("license").map(|l| s(l, "id")).unwrap_or("");
-    let permissive = if rev.get("permissive").and_then(Value::as_bool) == Some(true) {
-        " (permissive)"
-    } else {
-        ""
-    };
+    let permissive = if rev.permissive { " (permissive)" } else { "" };
     let params: Vec<String> = rev
-        .get("parameters")
-        .and_then(Value::as_object)
-        .map(|m| {
-            m.iter()
-                .map(|(k, v)| format!("{k} {}", human_count(v.as_u64().unwrap_or(0))))
-                .collect()
-        })
-        .unwrap_or_default();
-    let files = rev
-        .get("files")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
-    out.push_str(&format!("  revision    {}\n", s(rev, "id")));
-    out.push_str(&format!("  license     {license}{permissive}\n"));
+        .parameters
+        .iter()
+        .map(|(k, v)| format!("{k} {}", human_count(*v)))
+        .collect();
+    out.push_str(&format!("  revision    {}\n", rev.id));
+    out.push_str(&format!("  license     {}{permissive}\n", rev.license.id));
     out.push_str(&format!(
         "  parameters  {} ({})\n",
-        human_count(n(rev, "parameter_total")),
+        human_count(rev.parameter_total),
         params.join(", ")
     ));
     out.push_str(&format!(
         "  size        {} in {} files\n",
-        human_bytes(n(rev, "total_size")),
-        files.len()
+        human_bytes(rev.total_size),
+        rev.files.len()
     ));
-    let when =
-        granary_core::time::rfc3339(rev.get("created_at").and_then(Value::as_i64).unwrap_or(0));
+    let when = granary_core::time::rfc3339(rev.created_at);
     out.push_str(&format!(
         "  committed   {} by {}: {}\n",
         &when[..16].replace('T', " "),
-        s(rev, "author"),
-        s(rev, "message")
+        rev.author,
+        rev.message
     ));
     out.push_str("  files\n");
-    for f in &files {
+    for f in &rev.files {
         out.push_str(&format!(
             "    {:>10}  {}  {}\n",
-            human_bytes(n(f, "size")),
-            s(f, "sha256"),
-            s(f, "path")
+            human_bytes(f.size),
+            f.sha256,
+            f.path
         ));
     }
-    let reported = rev
-        .get("card")
-        .map(model_index::self_reported)
-        .unwrap_or_default();
+    let reported = model_index::self_reported(&rev.card);
     if !reported.is_empty() {
         out.push_str("  self-reported by the card (model-index, not checked by Granary)\n");
         for r in &reported {
@@ -108,44 +81,35 @@ pub fn render(info: &Value) -> String {
             out.push_str(&format!("    {} {}  {on}\n", r.metric, r.value));
         }
     }
-    let verification = rev.get("verification").or_else(|| info.get("verification"));
-    if let Some(v) = verification.filter(|v| !v.is_null()) {
-        out.push_str("  verification\n");
-        let runs = match v {
-            Value::Array(runs) => runs.iter().collect(),
-            run => vec![run],
-        };
-        for run in runs {
-            out.push_str(&summary(run));
-        }
-        let text = serde_json::to_string_pretty(v).unwrap_or_default();
-        for line in text.lines() {
-            out.push_str(&format!("    {line}\n"));
-        }
+    out.push_str("  verification\n");
+    for run in &rev.verification {
+        out.push_str(&summary(run));
+    }
+    // The reports in full, as JSON with its keys in order.
+    let full = serde_json::to_value(&rev.verification).unwrap_or_default();
+    let text = serde_json::to_string_pretty(&full).unwrap_or_default();
+    for line in text.lines() {
+        out.push_str(&format!("    {line}\n"));
     }
     out
 }
 
 /// One run in a line or two: status, where it ran, the reason (for `degraded`,
 /// what looked absurd), then one line per evaluation.
-fn summary(run: &Value) -> String {
-    let mut out = format!("    {:<9} {}", s(run, "status"), s(run, "device"));
-    if !s(run, "architecture").is_empty() {
-        let dtype = match s(run, "converted_from") {
-            "" => s(run, "dtype").to_string(),
-            from => format!("{}, converted from {from}", s(run, "dtype")),
+fn summary(run: &VerificationReport) -> String {
+    let mut out = format!("    {:<9} {}", run.status.as_str(), run.device);
+    if !run.architecture.is_empty() {
+        let dtype = match run.converted_from.as_deref() {
+            None | Some("") => run.dtype.clone(),
+            Some(from) => format!("{}, converted from {from}", run.dtype),
         };
-        out.push_str(&format!(" ({} {dtype})", s(run, "architecture")));
+        out.push_str(&format!(" ({} {dtype})", run.architecture));
     }
-    if !s(run, "reason").is_empty() {
-        out.push_str(&format!(": {}", s(run, "reason")));
+    if let Some(reason) = run.reason.as_deref().filter(|r| !r.is_empty()) {
+        out.push_str(&format!(": {reason}"));
     }
     out.push('\n');
-    let evaluations: Vec<Evaluation> = run
-        .get("evaluations")
-        .and_then(|e| serde_json::from_value(e.clone()).ok())
-        .unwrap_or_default();
-    for e in evaluations {
+    for e in &run.evaluations {
         let digest: String = e.digest.chars().take(12).collect();
         out.push_str(&format!(
             "      {}  {}: {}, inputs {digest}\n",
@@ -160,11 +124,8 @@ fn summary(run: &Value) -> String {
 
 /// The disclosed workload beside its figures, with its digest and the verifier
 /// that ran it; nothing for reports from before workloads existed.
-fn workload(run: &Value) -> String {
-    let Some(w) = run
-        .get("workload")
-        .and_then(|w| serde_json::from_value::<Workload>(w.clone()).ok())
-    else {
+fn workload(run: &VerificationReport) -> String {
+    let Some(w) = &run.workload else {
         return String::new();
     };
     let digest: String = w.digest.chars().take(12).collect();
@@ -173,8 +134,8 @@ fn workload(run: &Value) -> String {
         w.name,
         w.summary()
     );
-    if !s(run, "verifier_version").is_empty() {
-        out.push_str(&format!(", granary-verify {}", s(run, "verifier_version")));
+    if !run.verifier_version.is_empty() {
+        out.push_str(&format!(", granary-verify {}", run.verifier_version));
     }
     out.push('\n');
     if let Some(why) = &w.reduced {
@@ -185,18 +146,47 @@ fn workload(run: &Value) -> String {
 
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn renders_revision_facts_and_unknown_verification() {
-        let info = serde_json::json!({
-            "id": "alice/tiny",
-            "revision": {
-                "id": "ab".repeat(32), "license": {"id": "Apache-2.0"}, "permissive": true,
-                "parameters": {"F32": 1500}, "parameter_total": 1500, "total_size": 6000,
-                "created_at": 0, "author": "alice", "message": "first",
-                "files": [{"path": "w.safetensors", "size": 6000, "sha256": "cd".repeat(32)}],
-                "verification": {"status": "passed"}
-            }
+    use granary_core::api::ModelInfo;
+
+    /// A model answer: `fields` over the required ones, and `revision` over a revision's.
+    fn model(fields: serde_json::Value, revision: serde_json::Value) -> ModelInfo {
+        let mut rev = serde_json::json!({
+            "id": "ab".repeat(32), "model": "alice/tiny", "author": "alice", "message": "first",
+            "created_at": 0, "license": {"id": "Apache-2.0"}, "permissive": false,
+            "total_size": 0, "parameters": {}, "parameter_total": 0, "files": []
         });
+        merge(&mut rev, revision);
+        let mut info = serde_json::json!({
+            "id": "alice/tiny", "owner": "alice", "name": "tiny", "private": false,
+            "created_at": 0, "updated_at": 0, "default_branch": "main", "downloads": 0,
+            "revision": rev
+        });
+        merge(&mut info, fields);
+        serde_json::from_value(info).expect("a ModelInfo")
+    }
+
+    fn merge(into: &mut serde_json::Value, from: serde_json::Value) {
+        for (k, v) in from.as_object().cloned().unwrap_or_default() {
+            into[k] = v;
+        }
+    }
+
+    #[test]
+    fn an_empty_model_says_so() {
+        let info = model(serde_json::json!({"revision": null}), serde_json::json!({}));
+        assert_eq!(super::render(&info), "alice/tiny\n  no revision yet\n");
+    }
+    #[test]
+    fn renders_revision_facts_and_the_full_reports() {
+        let info = model(
+            serde_json::json!({}),
+            serde_json::json!({
+                "license": {"id": "Apache-2.0"}, "permissive": true,
+                "parameters": {"F32": 1500}, "parameter_total": 1500, "total_size": 6000,
+                "files": [{"path": "w.safetensors", "size": 6000, "sha256": "cd".repeat(32)}],
+                "verification": [{"status": "passed"}]
+            }),
+        );
         let text = super::render(&info);
         assert!(text.contains("Apache-2.0 (permissive)"));
         assert!(text.contains("1.5K (F32 1.5K)"));
@@ -207,18 +197,17 @@ mod tests {
     #[test]
     fn a_degraded_run_shows_its_reason_and_evaluation() {
         let reason = "runs, but its embeddings do not tell paraphrases from unrelated sentences";
-        let info = serde_json::json!({
-            "id": "alice/broken",
-            "revision": {
-                "id": "ab".repeat(32), "created_at": 0, "files": [],
+        let info = model(
+            serde_json::json!({"id": "alice/broken"}),
+            serde_json::json!({
                 "verification": [{
                     "status": "degraded", "device": "cpu: Test", "architecture": "bert", "dtype": "F32",
                     "reason": reason,
                     "evaluations": [{"name": "sentence-pairs-v1", "digest": "90".repeat(32),
                         "metric": "spearman", "value": -0.55, "threshold": 0.2, "verdict": "degraded"}]
                 }]
-            }
-        });
+            }),
+        );
         let text = super::render(&info);
         assert!(
             text.contains(&format!("    degraded  cpu: Test (bert F32): {reason}\n")),
@@ -232,10 +221,9 @@ mod tests {
 
     #[test]
     fn a_decoder_run_shows_its_perplexity_beside_the_cards_own_figures() {
-        let info = serde_json::json!({
-            "id": "alice/smol",
-            "revision": {
-                "id": "ab".repeat(32), "created_at": 0, "files": [],
+        let info = model(
+            serde_json::json!({"id": "alice/smol"}),
+            serde_json::json!({
                 "card": {"model-index": [{"name": "smol", "results": [{
                     "task": {"type": "text-generation"},
                     "dataset": {"name": "HellaSwag", "type": "hellaswag"},
@@ -247,8 +235,8 @@ mod tests {
                         "metric": "perplexity", "value": 21.8619, "threshold": 1000.0,
                         "verdict": "sane", "tokens": 2850, "context": 512, "stride": 256}]
                 }]
-            }
-        });
+            }),
+        );
         let text = super::render(&info);
         for want in [
             "  self-reported by the card (model-index, not checked by Granary)\n    acc_norm 42.1  HellaSwag, text-generation\n",
@@ -261,10 +249,9 @@ mod tests {
 
     #[test]
     fn a_run_states_its_workload_beside_the_figures() {
-        let info = serde_json::json!({
-            "id": "alice/tiny",
-            "revision": {
-                "id": "ab".repeat(32), "created_at": 0, "files": [],
+        let info = model(
+            serde_json::json!({"id": "alice/tiny"}),
+            serde_json::json!({
                 "verification": [{
                     "status": "passed", "device": "cpu: Test", "architecture": "llama", "dtype": "F32",
                     "verifier_version": "0.1.0", "tokens_per_s": 40.5,
@@ -275,8 +262,8 @@ mod tests {
                             {"name": "pp128", "unit": "tokens/s", "mean": 123.44, "sd": 5.61},
                             {"name": "tg32", "unit": "tokens/s", "mean": 40.5, "sd": 0.3}]}
                 }]
-            }
-        });
+            }),
+        );
         let text = super::render(&info);
         assert!(
             text.contains(

@@ -1,7 +1,9 @@
 //! `granary org create | add-member | remove-member | members`.
 
 use anyhow::Result;
-use serde_json::{Value, json};
+use granary_core::Role;
+use granary_core::api::{CreateOrgRequest, MemberList, SetMemberRequest};
+use serde_json::Value;
 
 use crate::cli::OrgCommand;
 use crate::context::Ctx;
@@ -11,7 +13,9 @@ pub async fn run(ctx: &Ctx, cmd: OrgCommand) -> Result<()> {
     ctx.client.require_token()?;
     match cmd {
         OrgCommand::Create(args) => {
-            let body = json!({"name": args.org});
+            let body = CreateOrgRequest {
+                name: args.org.clone(),
+            };
             let made: Value = ctx
                 .client
                 .post_json(
@@ -33,9 +37,16 @@ pub async fn run(ctx: &Ctx, cmd: OrgCommand) -> Result<()> {
         OrgCommand::AddMember(args) => {
             let url = member_url(&args.org, &args.user);
             let what = format!("cannot add {} to {}", args.user, args.org);
+            let Some(role) = Role::parse(&args.role) else {
+                crate::fail!(
+                    Invalid,
+                    "role `{}` is not one of read, write, admin",
+                    args.role
+                );
+            };
             let set: Value = ctx
                 .client
-                .put_json(&url, &json!({"role": args.role}), &what)
+                .put_json(&url, &SetMemberRequest { role }, &what)
                 .await?;
             ctx.report.say(format!(
                 "{} is a member of {} with the {} role",
@@ -59,20 +70,14 @@ pub async fn run(ctx: &Ctx, cmd: OrgCommand) -> Result<()> {
         }
         OrgCommand::Members(args) => {
             let url = format!("/api/v1/orgs/{}/members", encode_segment(&args.org));
-            let list: Value = ctx
-                .client
-                .get_json(&url, &format!("cannot list the members of {}", args.org))
-                .await?;
-            let members = list
-                .get("members")
-                .cloned()
-                .unwrap_or(Value::Array(Vec::new()));
+            let what = format!("cannot list the members of {}", args.org);
+            let list: MemberList = ctx.client.get_json(&url, &what).await?;
             if ctx.global.json {
-                return ctx.print_json(&members);
+                // Through a `Value`, so the keys print in order as they always have.
+                return ctx.print_json(&serde_json::to_value(&list.members)?);
             }
-            for m in members.as_array().into_iter().flatten() {
-                let s = |k: &str| m.get(k).and_then(Value::as_str).unwrap_or("").to_string();
-                println!("{:<24} {}", s("name"), s("role"));
+            for m in &list.members {
+                println!("{:<24} {}", m.name, m.role.as_str());
             }
             Ok(())
         }

@@ -5,6 +5,7 @@
 use std::io::{BufRead, IsTerminal, Write};
 
 use anyhow::{Context as _, Result};
+use granary_core::api::{CreateRepoRequest, RepoSettings, UpdateSettingsRequest};
 use serde_json::{Value, json};
 
 use crate::cli::{LicenseCommand, RepoCommand, RepoCreateArgs, RepoDeleteArgs, RepoSettingsArgs};
@@ -22,14 +23,17 @@ pub async fn run(ctx: &Ctx, cmd: RepoCommand) -> Result<()> {
 
 async fn create(ctx: &Ctx, args: RepoCreateArgs) -> Result<()> {
     let id = ModelRef::parse_bare(&args.model)?;
-    let body = json!({"id": id.to_string(), "private": args.private, "gated": args.gated});
-    let made: Value = ctx
-        .client
-        .post_json("/api/v1/repos", &body, &format!("cannot create {id}"))
-        .await?;
+    let body = CreateRepoRequest {
+        id: id.to_string(),
+        private: args.private,
+        gated: args.gated,
+    };
+    let what = format!("cannot create {id}");
+    let answer: Value = ctx.client.post_json("/api/v1/repos", &body, &what).await?;
+    let made: RepoSettings = crate::client::from_value(answer.clone(), &what)?;
     ctx.report
         .say(format!("created {id} ({})", describe(&made)));
-    show(ctx, &made)
+    show(ctx, &answer, &made)
 }
 
 async fn settings(ctx: &Ctx, args: RepoSettingsArgs) -> Result<()> {
@@ -43,14 +47,16 @@ async fn settings(ctx: &Ctx, args: RepoSettingsArgs) -> Result<()> {
             None
         }
     };
-    let body = json!({"private": pick(args.private, args.public), "gated": pick(args.gated, args.ungated)});
+    let body = UpdateSettingsRequest {
+        private: pick(args.private, args.public),
+        gated: pick(args.gated, args.ungated),
+    };
     let url = format!("{}/settings", model_base(&id));
-    let now: Value = ctx
-        .client
-        .patch_json(&url, &body, &format!("cannot change the settings of {id}"))
-        .await?;
+    let what = format!("cannot change the settings of {id}");
+    let answer: Value = ctx.client.patch_json(&url, &body, &what).await?;
+    let now: RepoSettings = crate::client::from_value(answer.clone(), &what)?;
     ctx.report.say(format!("{id} is {}", describe(&now)));
-    show(ctx, &now)
+    show(ctx, &answer, &now)
 }
 
 async fn delete(ctx: &Ctx, args: RepoDeleteArgs) -> Result<()> {
@@ -108,24 +114,21 @@ pub async fn license(ctx: &Ctx, cmd: LicenseCommand) -> Result<()> {
 }
 
 /// `private, gated` / `public, not gated`.
-fn describe(settings: &Value) -> String {
-    let flag = |k: &str| settings.get(k).and_then(Value::as_bool).unwrap_or(false);
-    let visibility = if flag("private") { "private" } else { "public" };
-    let gate = if flag("gated") { "gated" } else { "not gated" };
+fn describe(settings: &RepoSettings) -> String {
+    let visibility = if settings.private {
+        "private"
+    } else {
+        "public"
+    };
+    let gate = if settings.gated { "gated" } else { "not gated" };
     format!("{visibility}, {gate}")
 }
 
-/// `--json`: the server's answer; else the model id on stdout.
-fn show(ctx: &Ctx, settings: &Value) -> Result<()> {
+/// `--json`: the server's answer as it came; else the model id on stdout.
+fn show(ctx: &Ctx, answer: &Value, settings: &RepoSettings) -> Result<()> {
     if ctx.global.json {
-        return ctx.print_json(settings);
+        return ctx.print_json(answer);
     }
-    println!(
-        "{}",
-        settings
-            .get("id")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-    );
+    println!("{}", settings.id);
     Ok(())
 }

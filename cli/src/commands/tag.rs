@@ -2,7 +2,7 @@
 
 use anyhow::Result;
 use granary_core::ModelId;
-use granary_core::api::CreateTagRequest;
+use granary_core::api::{CreateTagRequest, RefInfo};
 
 use crate::cli::TagArgs;
 use crate::context::Ctx;
@@ -12,23 +12,19 @@ use crate::model_ref::{ModelRef, encode_segment, model_base, parse_rev};
 pub async fn run(ctx: &Ctx, args: TagArgs) -> Result<()> {
     let id = ModelRef::parse_bare(&args.model)?;
     let rev = parse_rev(&args.rev, false)?;
-    let info = create(ctx, &id, &rev.to_string(), &args.tag, args.force).await?;
+    let what = format!("cannot tag {id}@{rev} as {}", args.tag);
+    let answer = create(ctx, &id, &rev.to_string(), &args.tag, args.force).await?;
     if ctx.global.json {
-        ctx.print_json(&info)?;
-    } else {
-        ctx.report
-            .say(format!("tagged {id}@{} as {}", args.rev, args.tag));
-        println!(
-            "{}",
-            info.get("revision")
-                .and_then(|v| v.as_str())
-                .unwrap_or_default()
-        );
+        return ctx.print_json(&answer);
     }
+    let info: RefInfo = crate::client::from_value(answer, &what)?;
+    ctx.report
+        .say(format!("tagged {id}@{} as {}", args.rev, args.tag));
+    println!("{}", info.revision);
     Ok(())
 }
 
-/// Creates (or with `force`, moves) a tag; answers the `RefInfo` JSON.
+/// Creates (or with `force`, moves) a tag; answers the `RefInfo` JSON as the server sent it.
 pub async fn create(
     ctx: &Ctx,
     id: &ModelId,

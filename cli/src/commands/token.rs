@@ -1,30 +1,13 @@
 //! `granary token create | ls | revoke`: the caller's API tokens.
 
 use anyhow::Result;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use granary_core::Role;
+use granary_core::api::{CreateTokenRequest, NewToken, TokenList};
+use serde_json::Value;
 
 use crate::cli::{TokenCommand, TokenCreateArgs};
 use crate::context::Ctx;
 use crate::model_ref::encode_segment;
-
-/// A token as `GET /api/v1/tokens` lists it (times in ms since the epoch).
-#[derive(Debug, Deserialize, serde::Serialize)]
-struct TokenRow {
-    id: String,
-    name: String,
-    scope: String,
-    owner_limit: Option<String>,
-    created_at: i64,
-    last_used_at: Option<i64>,
-    expires_at: Option<i64>,
-    revoked_at: Option<i64>,
-}
-
-#[derive(Debug, Deserialize)]
-struct TokenList {
-    tokens: Vec<TokenRow>,
-}
 
 pub async fn run(ctx: &Ctx, cmd: TokenCommand) -> Result<()> {
     ctx.client.require_token()?;
@@ -43,32 +26,35 @@ pub async fn run(ctx: &Ctx, cmd: TokenCommand) -> Result<()> {
 }
 
 async fn create(ctx: &Ctx, args: TokenCreateArgs) -> Result<()> {
-    let body = json!({"name": args.name, "scope": args.scope, "owner": args.owner, "expires_days": args.expires_days});
-    let made: Value = ctx
-        .client
-        .post_json("/api/v1/tokens", &body, "cannot create a token")
-        .await?;
-    if ctx.global.json {
-        return ctx.print_json(&made);
-    }
-    let s = |k: &str| {
-        made.get(k)
-            .and_then(Value::as_str)
-            .unwrap_or("-")
-            .to_string()
+    let Some(scope) = Role::parse(&args.scope) else {
+        crate::fail!(
+            Invalid,
+            "scope `{}` is not one of read, write, admin",
+            args.scope
+        );
     };
-    let expires = made
-        .get("expires_at")
-        .and_then(Value::as_i64)
-        .map_or("never".into(), date);
+    let body = CreateTokenRequest {
+        name: args.name,
+        scope,
+        owner: args.owner,
+        expires_days: args.expires_days,
+        expires_at: None,
+    };
+    let what = "cannot create a token";
+    let answer: Value = ctx.client.post_json("/api/v1/tokens", &body, what).await?;
+    if ctx.global.json {
+        return ctx.print_json(&answer);
+    }
+    let made: NewToken = crate::client::from_value(answer, what)?;
+    let expires = made.expires_at.map_or("never".into(), date);
     ctx.report.say(format!(
         "created token {} `{}`: scope {}, namespace {}, expires {expires}; it is shown only now",
-        s("id"),
-        s("name"),
-        s("scope"),
-        made.get("owner").and_then(Value::as_str).unwrap_or("any"),
+        made.id,
+        made.name,
+        made.scope.as_str(),
+        made.owner.as_deref().unwrap_or("any"),
     ));
-    println!("{}", s("token"));
+    println!("{}", made.token);
     Ok(())
 }
 
@@ -78,7 +64,8 @@ async fn ls(ctx: &Ctx) -> Result<()> {
         .get_json("/api/v1/tokens", "cannot list your tokens")
         .await?;
     if ctx.global.json {
-        return ctx.print_json(&list.tokens);
+        // Through a `Value`, so the keys print in order as they always have.
+        return ctx.print_json(&serde_json::to_value(&list.tokens)?);
     }
     println!(
         "{:<24} {:<16} {:<6} {:<16} {:<17} {:<17} {:<17} STATE",
@@ -97,7 +84,7 @@ async fn ls(ctx: &Ctx) -> Result<()> {
             "{:<24} {:<16} {:<6} {:<16} {:<17} {:<17} {:<17} {state}",
             t.id,
             t.name,
-            t.scope,
+            t.scope.as_str(),
             t.owner_limit.as_deref().unwrap_or("any"),
             date(t.created_at),
             t.last_used_at.map_or("-".into(), date),

@@ -2,7 +2,7 @@
 //! (`OWNER/NAME`) or of every model of a namespace (`OWNER`).
 
 use anyhow::Result;
-use granary_core::api::{CreateWebhookRequest, DeliveryList, WebhookInfo, WebhookList};
+use granary_core::api::{CreateWebhookRequest, DeliveryList, PingQueued, WebhookInfo, WebhookList};
 use serde_json::{Value, json};
 
 use crate::cli::{WebhookAddArgs, WebhookCommand, WebhookIdArgs};
@@ -90,21 +90,15 @@ async fn ls(ctx: &Ctx, target: &str) -> Result<()> {
 
 async fn test(ctx: &Ctx, args: WebhookIdArgs) -> Result<()> {
     let url = format!("{}/{}/test", base(&args.target)?, encode_segment(&args.id));
-    let sent: Value = ctx
-        .client
-        .post_json(
-            &url,
-            &json!({}),
-            &format!("cannot test webhook {}", args.id),
-        )
-        .await?;
+    let what = format!("cannot test webhook {}", args.id);
+    let answer: Value = ctx.client.post_json(&url, &json!({}), &what).await?;
     if ctx.global.json {
-        return ctx.print_json(&sent);
+        return ctx.print_json(&answer);
     }
+    let sent: PingQueued = crate::client::from_value(answer, &what)?;
     ctx.report.say(format!(
         "queued a webhook.ping event {} for webhook {} (see `granary webhook deliveries`)",
-        sent.get("event_id").and_then(Value::as_str).unwrap_or("-"),
-        args.id
+        sent.event_id, args.id
     ));
     Ok(())
 }

@@ -24,18 +24,23 @@ use download::{Fetcher, Wanted, tuning};
 
 /// The revision, if every path in it is safe to write: a path that could leave the
 /// output directory or reach tool configuration (`.git/`) refuses the whole pull
-/// before anything is written, whatever the server sent.
+/// before anything is written, whatever the server sent. [`RepoPath`](granary_core::RepoPath)
+/// refuses such a path as the answer is read; its refusals are the sentences that begin
+/// with "path".
 fn safe_revision(v: serde_json::Value, what: &str) -> Result<RevisionInfo> {
-    for f in v["files"].as_array().into_iter().flatten() {
-        let path = f["path"].as_str().unwrap_or_default();
-        if let Err(e) = granary_core::RepoPath::parse(path) {
+    match serde_json::from_value::<RevisionInfo>(v.clone()) {
+        Ok(info) => Ok(info),
+        Err(e)
+            if e.classify() == serde_json::error::Category::Data
+                && e.to_string().starts_with("path") =>
+        {
             crate::fail!(
                 Invalid,
                 "{what}: refusing to write a file of this revision, nothing was written: {e}"
-            );
+            )
         }
+        Err(_) => crate::client::from_value(v, what),
     }
-    crate::client::from_value(v, what)
 }
 
 pub async fn run(ctx: &Ctx, args: PullArgs) -> Result<()> {

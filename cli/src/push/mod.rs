@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use anyhow::{Context as _, Result};
 use futures::StreamExt;
-use granary_core::api::{BlobRef, CommitFile, CommitRequest, Refs};
+use granary_core::api::{BlobRef, CommitFile, CommitRequest, Refs, RevisionInfo};
 use granary_core::{ModelId, RevisionRef, Sha256};
 
 use crate::cli::PushArgs;
@@ -110,7 +110,7 @@ pub async fn run(ctx: &Ctx, args: PushArgs) -> Result<()> {
     };
     let what = format!("cannot commit to {id}@{}", args.branch);
     let url = format!("{}/commits", model_base(&id));
-    let info: serde_json::Value = match ctx.client.post_json(&url, &commit, &what).await {
+    let answer: serde_json::Value = match ctx.client.post_json(&url, &commit, &what).await {
         Ok(v) => v,
         Err(e) if kind_of(&e) == Kind::Conflict => {
             let server = crate::error::render(&e);
@@ -125,11 +125,8 @@ pub async fn run(ctx: &Ctx, args: PushArgs) -> Result<()> {
         }
         Err(e) => return Err(e),
     };
-    let rev = info
-        .get("id")
-        .and_then(|v| v.as_str())
-        .unwrap_or_default()
-        .to_string();
+    let info: RevisionInfo = crate::client::from_value(answer.clone(), &what)?;
+    let rev = info.id.to_string();
     ctx.report
         .say(format!("committed {id}@{}: {rev}", args.branch));
 
@@ -139,7 +136,7 @@ pub async fn run(ctx: &Ctx, args: PushArgs) -> Result<()> {
         ctx.report.say(format!("tagged {rev} as {tag}"));
     }
     if ctx.global.json {
-        ctx.print_json(&info)?;
+        ctx.print_json(&answer)?;
     } else {
         println!("{rev}");
     }

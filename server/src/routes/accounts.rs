@@ -5,9 +5,13 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use granary_core::ModelId;
+use granary_core::api::{
+    AcceptanceInfo, AcceptanceList, AuditEvent, AuditLog, AuditQuery, CreateOrgRequest,
+    CreateRepoRequest, CreateTokenRequest, Invite, LicenseAcceptance, MemberInfo, MemberList,
+    Membership, NewToken, OrgInfo, RepoSettings, SetMemberRequest, TokenInfo, TokenList,
+    UpdateSettingsRequest,
+};
 use granary_core::names::validate_owner;
-use serde::Deserialize;
-use serde_json::{Value, json};
 
 use crate::access::readable_model;
 use crate::access::{Role, require_role};
@@ -25,35 +29,16 @@ use crate::tokens::{self, TokenRequest};
 use crate::accounts::audit_event;
 use crate::client::ClientIp;
 
-#[derive(Debug, Deserialize)]
-pub struct CreateTokenRequest {
-    #[serde(default)]
-    pub name: Option<String>,
-    #[serde(default = "default_scope")]
-    pub scope: String,
-    #[serde(default)]
-    pub owner: Option<String>,
-    #[serde(default)]
-    pub expires_days: Option<u32>,
-    /// An exact expiry (ms since the epoch), instead of `expires_days`.
-    #[serde(default)]
-    pub expires_at: Option<i64>,
-}
-
-fn default_scope() -> String {
-    "write".into()
-}
-
 /// `POST /api/v1/tokens`: a new token, bounded by the caller's (`tokens::create`).
 pub async fn create_token(
     State(state): State<AppState>,
     caller: Caller,
     ip: ClientIp,
     Json(req): Json<CreateTokenRequest>,
-) -> AppResult<(StatusCode, Json<Value>)> {
+) -> AppResult<(StatusCode, Json<NewToken>)> {
     let request = TokenRequest {
         name: req.name.as_deref().unwrap_or("api"),
-        scope: &req.scope,
+        scope: req.scope.as_str(),
         owner: req.owner.as_deref(),
         expires_days: req.expires_days.map(i64::from),
         expires_at: req.expires_at,
@@ -61,18 +46,52 @@ pub async fn create_token(
     let t = tokens::create(&state, &caller, request, &ip).await?;
     Ok((
         StatusCode::CREATED,
-        Json(
-            json!({"id": t.id, "token": t.token, "name": t.name, "scope": t.scope.as_str(), "owner": t.owner, "expires_at": t.expires_at}),
-        ),
+        Json(NewToken {
+            id: t.id,
+            token: t.token,
+            name: t.name,
+            scope: t.scope,
+            owner: t.owner,
+            expires_at: t.expires_at,
+        }),
     ))
 }
 
 /// `GET /api/v1/tokens`: the caller's tokens, without their secrets.
-pub async fn list_tokens(State(state): State<AppState>, caller: Caller) -> AppResult<Json<Value>> {
+pub async fn list_tokens(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> AppResult<Json<TokenList>> {
     let user = caller.require_user()?;
-    Ok(Json(
-        json!({"tokens": users::list_tokens(&state.db, &user.id).await?}),
-    ))
+    let tokens = users::list_tokens(&state.db, &user.id)
+        .await?
+        .into_iter()
+        .map(|t| {
+            Ok(TokenInfo {
+                scope: role(&t.scope)?,
+                id: t.id,
+                name: t.name,
+                owner_limit: t.owner_limit,
+                created_at: t.created_at,
+                last_used_at: t.last_used_at,
+                expires_at: t.expires_at,
+                revoked_at: t.revoked_at,
+            })
+        })
+        .collect::<AppResult<_>>()?;
+    Ok(Json(TokenList { tokens }))
+}
+
+/// A role or scope as stored; anything else is a broken row.
+fn role(stored: &str) -> AppResult<Role> {
+    Role::parse(stored).ok_or_else(|| AppError::internal_msg(format!("unknown role `{stored}`")))
+}
+
+/// A revision id as stored.
+fn revision_id(stored: Option<&str>) -> AppResult<Option<granary_core::Sha256>> {
+    stored
+        .map(|r| r.parse().map_err(AppError::internal))
+        .transpose()
 }
 
 /// `DELETE /api/v1/tokens/{id}`: revoked at once.
@@ -100,18 +119,13 @@ pub async fn revoke_token(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Debug, Deserialize)]
-pub struct CreateOrgRequest {
-    pub name: String,
-}
-
 /// `POST /api/v1/orgs`: the caller becomes its first admin.
 pub async fn create_org(
     State(state): State<AppState>,
     caller: Caller,
     ip: ClientIp,
     Json(req): Json<CreateOrgRequest>,
-) -> AppResult<(StatusCode, Json<Value>)> {
+) -> AppResult<(StatusCode, Json<OrgInfo>)> {
     let user = caller.require_writer()?;
     if let Some(limit) = &caller.owner_limit {
         return Err(AppError::Forbidden(format!(
@@ -134,7 +148,7 @@ pub async fn create_org(
         &ip,
     )
     .await;
-    Ok((StatusCode::CREATED, Json(json!({"name": req.name}))))
+    Ok((StatusCode::CREATED, Json(OrgInfo { name: req.name })))
 }
 
 async fn org_row(state: &AppState, org: &str) -> AppResult<users::UserRow> {
@@ -151,17 +165,21 @@ pub async fn list_members(
     State(state): State<AppState>,
     caller: Caller,
     Path(org): Path<String>,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Json<MemberList>> {
     let o = org_row(&state, &org).await?;
     require_role(&state.db, &caller, &o.name, Role::Read).await?;
-    Ok(Json(
-        json!({"members": orgs::members(&state.db, &o.id).await?}),
-    ))
-}
-
-#[derive(Debug, Deserialize)]
-pub struct MemberRequest {
-    pub role: String,
+    let members = orgs::members(&state.db, &o.id)
+        .await?
+        .into_iter()
+        .map(|m| {
+            Ok(MemberInfo {
+                role: role(&m.role)?,
+                name: m.name,
+                created_at: m.created_at,
+            })
+        })
+        .collect::<AppResult<_>>()?;
+    Ok(Json(MemberList { members }))
 }
 
 /// `PUT /api/v1/orgs/{org}/members/{user}` (org admins).
@@ -170,16 +188,11 @@ pub async fn set_member(
     caller: Caller,
     ip: ClientIp,
     Path((org, member)): Path<(String, String)>,
-    Json(req): Json<MemberRequest>,
-) -> AppResult<Json<Value>> {
+    Json(req): Json<SetMemberRequest>,
+) -> AppResult<Json<Membership>> {
     let o = org_row(&state, &org).await?;
     let actor = require_role(&state.db, &caller, &o.name, Role::Admin).await?;
-    let role = Role::parse(&req.role).ok_or_else(|| {
-        AppError::Invalid(format!(
-            "role `{}` is not one of read, write, admin",
-            req.role
-        ))
-    })?;
+    let role = req.role;
     let target = match users::find_by_name(&state.db, &member).await? {
         Some(u) if u.kind == "user" => u,
         _ => {
@@ -205,9 +218,11 @@ pub async fn set_member(
         &ip,
     )
     .await;
-    Ok(Json(
-        json!({"org": o.name, "user": target.name, "role": role.as_str()}),
-    ))
+    Ok(Json(Membership {
+        org: o.name,
+        user: target.name,
+        role,
+    }))
 }
 
 /// `DELETE /api/v1/orgs/{org}/members/{user}` (org admins).
@@ -240,22 +255,13 @@ pub async fn remove_member(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Debug, Deserialize)]
-pub struct CreateRepoRequest {
-    pub id: String,
-    #[serde(default)]
-    pub private: bool,
-    #[serde(default)]
-    pub gated: bool,
-}
-
 /// `POST /api/v1/repos`: an empty model, to push into later.
 pub async fn create_repo(
     State(state): State<AppState>,
     caller: Caller,
     ip: ClientIp,
     Json(req): Json<CreateRepoRequest>,
-) -> AppResult<(StatusCode, Json<Value>)> {
+) -> AppResult<(StatusCode, Json<RepoSettings>)> {
     let id: ModelId = req
         .id
         .parse()
@@ -274,16 +280,14 @@ pub async fn create_repo(
     {
         Created::New(_) => Ok((
             StatusCode::CREATED,
-            Json(json!({"id": id.to_string(), "private": req.private, "gated": req.gated})),
+            Json(RepoSettings {
+                id: id.to_string(),
+                private: req.private,
+                gated: req.gated,
+            }),
         )),
         Created::Exists(_) => Err(AppError::Conflict(format!("model `{id}` already exists"))),
     }
-}
-
-#[derive(Debug, Deserialize)]
-pub struct SettingsRequest {
-    pub private: Option<bool>,
-    pub gated: Option<bool>,
 }
 
 /// `PATCH /api/v1/models/{owner}/{name}/settings` (admins of the namespace).
@@ -292,8 +296,8 @@ pub async fn update_settings(
     caller: Caller,
     ip: ClientIp,
     Path((owner, name)): Path<(String, String)>,
-    Json(req): Json<SettingsRequest>,
-) -> AppResult<Json<Value>> {
+    Json(req): Json<UpdateSettingsRequest>,
+) -> AppResult<Json<RepoSettings>> {
     let id = model_id(&owner, &name)?;
     let m = repos::update_settings(
         &state,
@@ -306,9 +310,11 @@ pub async fn update_settings(
         req.gated,
     )
     .await?;
-    Ok(Json(
-        json!({"id": m.full_name(), "private": m.private, "gated": m.gated}),
-    ))
+    Ok(Json(RepoSettings {
+        id: m.full_name(),
+        private: m.private,
+        gated: m.gated,
+    }))
 }
 
 /// `DELETE /api/v1/models/{owner}/{name}` (admins of the namespace).
@@ -337,7 +343,7 @@ pub async fn accept_license(
     caller: Caller,
     ip: ClientIp,
     Path((owner, name)): Path<(String, String)>,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Json<LicenseAcceptance>> {
     let id = model_id(&owner, &name)?;
     let model = readable_model(&state, &caller, &id).await?;
     let actor = Actor {
@@ -346,9 +352,12 @@ pub async fn accept_license(
     };
     let now = repos::accept_license(&state, &actor, &model).await?;
     let user = caller.require_user()?;
-    Ok(Json(
-        json!({"model": model.full_name(), "user": user.name, "revision": model.head_revision, "accepted_at": now}),
-    ))
+    Ok(Json(LicenseAcceptance {
+        model: model.full_name(),
+        user: user.name.clone(),
+        revision: revision_id(model.head_revision.as_deref())?,
+        accepted_at: now,
+    }))
 }
 
 /// `GET /api/v1/models/{owner}/{name}/license/acceptances` (admins of the namespace).
@@ -356,19 +365,22 @@ pub async fn list_acceptances(
     State(state): State<AppState>,
     caller: Caller,
     Path((owner, name)): Path<(String, String)>,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Json<AcceptanceList>> {
     let id = model_id(&owner, &name)?;
     let model = readable_model(&state, &caller, &id).await?;
     require_role(&state.db, &caller, &model.owner, Role::Admin).await?;
-    Ok(Json(
-        json!({"acceptances": gates::acceptances(&state.db, &model.id).await?}),
-    ))
-}
-
-#[derive(Debug, Deserialize)]
-pub struct AuditQuery {
-    pub limit: Option<u32>,
-    pub before: Option<i64>,
+    let acceptances = gates::acceptances(&state.db, &model.id)
+        .await?
+        .into_iter()
+        .map(|a| {
+            Ok(AcceptanceInfo {
+                revision_id: revision_id(a.revision_id.as_deref())?,
+                user: a.user,
+                accepted_at: a.accepted_at,
+            })
+        })
+        .collect::<AppResult<_>>()?;
+    Ok(Json(AcceptanceList { acceptances }))
 }
 
 /// `GET /api/v1/audit` (server admins).
@@ -376,15 +388,27 @@ pub async fn list_audit(
     State(state): State<AppState>,
     caller: Caller,
     Query(q): Query<AuditQuery>,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Json<AuditLog>> {
     caller.require_user()?;
     if !caller.is_admin() {
         return Err(AppError::Forbidden(
             "the audit log is for server administrators".into(),
         ));
     }
-    let events = audit::list(&state.db, crate::routes::page_limit(q.limit), q.before).await?;
-    Ok(Json(json!({"events": events})))
+    let events = audit::list(&state.db, crate::routes::page_limit(q.limit), q.before)
+        .await?
+        .into_iter()
+        .map(|e| AuditEvent {
+            id: e.id,
+            at: e.at,
+            actor: e.actor,
+            event: e.event,
+            subject: e.subject,
+            detail: e.detail,
+            ip: e.ip,
+        })
+        .collect();
+    Ok(Json(AuditLog { events }))
 }
 
 /// `POST /api/v1/invites` (server admins, with an `admin` token): a one-time sign-up code for
@@ -393,7 +417,7 @@ pub async fn create_invite(
     State(state): State<AppState>,
     caller: Caller,
     ip: ClientIp,
-) -> AppResult<(StatusCode, Json<Value>)> {
+) -> AppResult<(StatusCode, Json<Invite>)> {
     let user = caller.require_user()?;
     if !caller.is_admin() {
         return Err(AppError::Forbidden(
@@ -409,5 +433,5 @@ pub async fn create_invite(
     let code =
         crate::db::invites::create(&state.db, &user.name, granary_core::time::now_ms()).await?;
     audit_event(&state, Some(&user.name), "invite.created", None, None, &ip).await;
-    Ok((StatusCode::CREATED, Json(json!({"code": code}))))
+    Ok((StatusCode::CREATED, Json(Invite { code })))
 }

@@ -3,7 +3,7 @@
 use std::sync::atomic::Ordering;
 
 use axum::extract::State;
-use granary_core::api::WhoAmI;
+use granary_core::api::{ServerStats, WhoAmI};
 
 use crate::app::AppState;
 use crate::auth::Caller;
@@ -25,10 +25,7 @@ pub async fn whoami(caller: Caller) -> AppResult<Json<WhoAmI>> {
 }
 
 /// `GET /api/v1/stats` (server admins): this process's transfer counters.
-pub async fn stats(
-    State(state): State<AppState>,
-    caller: Caller,
-) -> AppResult<Json<serde_json::Value>> {
+pub async fn stats(State(state): State<AppState>, caller: Caller) -> AppResult<Json<ServerStats>> {
     caller.require_user()?;
     if !caller.is_admin() {
         return Err(AppError::Forbidden(
@@ -36,10 +33,10 @@ pub async fn stats(
         ));
     }
     let s = &state.stats;
-    Ok(Json(serde_json::json!({
-        "blob_bytes_received": s.blob_bytes_received.load(Ordering::Relaxed),
-        "file_bytes_sent": s.file_bytes_sent.load(Ordering::Relaxed),
-        "file_requests": s.file_requests.load(Ordering::Relaxed),
-        "file_redirects": s.file_redirects.load(Ordering::Relaxed),
-    })))
+    Ok(Json(ServerStats {
+        blob_bytes_received: s.blob_bytes_received.load(Ordering::Relaxed),
+        file_bytes_sent: s.file_bytes_sent.load(Ordering::Relaxed),
+        file_requests: s.file_requests.load(Ordering::Relaxed),
+        file_redirects: s.file_redirects.load(Ordering::Relaxed),
+    }))
 }

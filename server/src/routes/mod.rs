@@ -6,6 +6,7 @@ pub mod files;
 pub mod hf;
 pub mod meta;
 pub mod models;
+pub mod openapi;
 pub mod uploads;
 pub mod verification;
 pub mod webhooks;

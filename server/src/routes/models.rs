@@ -5,12 +5,11 @@ use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use granary_core::api::{
-    CreateTagRequest, FileInfo, Log, LogEntry, ModelInfo, ModelList, ModelSummary, RefInfo, Refs,
-    RevisionInfo, VerificationReport, headers::REVISION,
+    CreateTagRequest, FileInfo, Log, LogEntry, LogQuery, ModelInfo, ModelList, ModelListQuery,
+    ModelSummary, RefInfo, RefQuery, Refs, RevisionInfo, VerificationReport, headers::REVISION,
 };
 use granary_core::manifest::{LicenseInfo, Manifest};
 use granary_core::names::validate_ref_name;
-use serde::Deserialize;
 
 use crate::access::{ensure_readable, readable_model};
 use crate::app::AppState;
@@ -23,22 +22,11 @@ use crate::error::{AppError, AppResult, Json, Path, Query};
 use crate::refs::resolve_revision;
 use crate::routes::page_limit;
 
-#[derive(Debug, Deserialize)]
-pub struct ListQuery {
-    pub owner: Option<String>,
-    pub q: Option<String>,
-    pub license: Option<String>,
-    /// Only models under permissive licenses.
-    pub permissive: Option<bool>,
-    pub limit: Option<u32>,
-    pub cursor: Option<String>,
-}
-
 /// `GET /api/v1/models`.
 pub async fn list_models(
     State(state): State<AppState>,
     _caller: Caller,
-    Query(q): Query<ListQuery>,
+    Query(q): Query<ModelListQuery>,
 ) -> AppResult<Json<ModelList>> {
     let limit = page_limit(q.limit);
     let filter = ListFilter {
@@ -75,12 +63,6 @@ fn model_summary(m: &ModelRow) -> ModelSummary {
         parameter_total: m.parameter_total as u64,
         downloads: m.downloads as u64,
     }
-}
-
-#[derive(Debug, Deserialize)]
-pub struct RefQuery {
-    #[serde(rename = "ref")]
-    pub rev: Option<String>,
 }
 
 /// `GET /api/v1/models/{owner}/{name}[?ref=]`.
@@ -240,12 +222,6 @@ fn ref_info(r: &refs::RefRow) -> AppResult<RefInfo> {
         revision: r.revision_id.parse().map_err(AppError::internal)?,
         updated_at: r.updated_at,
     })
-}
-
-#[derive(Debug, Deserialize)]
-pub struct LogQuery {
-    pub limit: Option<u32>,
-    pub cursor: Option<String>,
 }
 
 /// `GET /api/v1/models/{owner}/{name}/log/{rev}`: newest first, following parents.

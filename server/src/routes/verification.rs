@@ -2,14 +2,14 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use granary_core::api::VerificationReport;
+use granary_core::api::{VerificationQueued, VerificationReport};
 
 use crate::access::readable_model;
 use crate::app::AppState;
 use crate::auth::Caller;
 use crate::db::jobs;
 use crate::error::model_id;
-use crate::error::{AppResult, Json, Path};
+use crate::error::{AppError, AppResult, Json, Path};
 use crate::refs::resolve_revision;
 use crate::verification::reports;
 
@@ -30,7 +30,7 @@ pub async fn request_verification(
     State(state): State<AppState>,
     caller: Caller,
     Path((owner, name, rev)): Path<(String, String, String)>,
-) -> AppResult<(StatusCode, Json<serde_json::Value>)> {
+) -> AppResult<(StatusCode, Json<VerificationQueued>)> {
     let id = model_id(&owner, &name)?;
     let model = readable_model(&state, &caller, &id).await?;
     crate::access::require_role(&state.db, &caller, &model.owner, crate::access::Role::Write)
@@ -40,7 +40,10 @@ pub async fn request_verification(
     state.jobs_queued.notify_one();
     Ok((
         StatusCode::ACCEPTED,
-        Json(serde_json::json!({"job": job, "revision": r.id})),
+        Json(VerificationQueued {
+            job,
+            revision: r.id.parse().map_err(AppError::internal)?,
+        }),
     ))
 }
 

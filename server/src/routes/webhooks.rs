@@ -5,9 +5,9 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use granary_core::api::{CreateWebhookRequest, DeliveryList, WebhookInfo, WebhookList};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use granary_core::api::{
+    CreateWebhookRequest, DeliveriesQuery, DeliveryList, PingQueued, WebhookInfo, WebhookList,
+};
 
 use crate::app::AppState;
 use crate::auth::Caller;
@@ -63,15 +63,10 @@ pub async fn test_model_webhook(
     State(state): State<AppState>,
     caller: Caller,
     Path((owner, name, id)): Path<(String, String, String)>,
-) -> AppResult<(StatusCode, Json<Value>)> {
+) -> AppResult<(StatusCode, Json<PingQueued>)> {
     let scope = model_scope(&state, &caller, &owner, &name).await?;
     let event = webhooks::ping(&state, &caller, &scope, &id).await?;
-    Ok((StatusCode::ACCEPTED, Json(json!({"event_id": event}))))
-}
-
-#[derive(Debug, Deserialize)]
-pub struct DeliveriesQuery {
-    pub limit: Option<u32>,
+    Ok((StatusCode::ACCEPTED, Json(PingQueued { event_id: event })))
 }
 
 /// `GET /api/v1/models/{owner}/{name}/webhooks/{id}/deliveries?limit=`.
@@ -124,10 +119,10 @@ pub async fn test_namespace_webhook(
     State(state): State<AppState>,
     caller: Caller,
     Path((ns, id)): Path<(String, String)>,
-) -> AppResult<(StatusCode, Json<Value>)> {
+) -> AppResult<(StatusCode, Json<PingQueued>)> {
     let scope = Scope::namespace(&state, &caller, &ns).await?;
     let event = webhooks::ping(&state, &caller, &scope, &id).await?;
-    Ok((StatusCode::ACCEPTED, Json(json!({"event_id": event}))))
+    Ok((StatusCode::ACCEPTED, Json(PingQueued { event_id: event })))
 }
 
 /// `GET /api/v1/namespaces/{ns}/webhooks/{id}/deliveries?limit=`.
