@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from conftest import make_model, run_hub, safetensors_bytes
+from conftest import README, make_model, run_hub, safetensors_bytes
 
 HEX40 = re.compile(r"^[0-9a-f]{40}$")
 GRANARY_CLI = os.environ.get("GRANARY_CLI", str(pathlib.Path(__file__).resolve().parents[2] / "target" / "debug" / "granary"))
@@ -370,6 +370,7 @@ def test_xet_large_file_cli_dedup_and_native_pull(lfs_server, hf_version):
     data = head + b"".join(tensors)
     (folder / "model.safetensors").write_bytes(data)
     second = upload()
+    print(f"received over Xet: first upload {first} bytes, second {second} bytes, file {size} bytes")
     if over_xet:
         assert 0 < second < size * 0.10, (second, size)
     out = lfs_server.scratch()

@@ -21,6 +21,8 @@ pub struct ServerStats {
     pub file_bytes_sent: u64,
     pub file_requests: u64,
     pub file_redirects: u64,
+    /// Bytes of xorbs and shards received over Xet (docs/HF.md, "Xet").
+    pub xet_bytes_received: u64,
 }
 
 /// `POST /api/v1/tokens`: a new token, never broader than the caller's.

@@ -38,5 +38,6 @@ pub async fn stats(State(state): State<AppState>, caller: Caller) -> AppResult<J
         file_bytes_sent: s.file_bytes_sent.load(Ordering::Relaxed),
         file_requests: s.file_requests.load(Ordering::Relaxed),
         file_redirects: s.file_redirects.load(Ordering::Relaxed),
+        xet_bytes_received: s.xet_bytes_received.load(Ordering::Relaxed),
     }))
 }
