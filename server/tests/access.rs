@@ -469,6 +469,22 @@ async fn gated_downloads_need_acceptance(backend: Backend) {
             .contains("granary license accept alice/llama-like")
     );
 
+    // One check order on every surface: the gate before the revision, so a caller who has
+    // not accepted learns nothing of which branches, tags or files exist.
+    for url in [
+        t.api("/models/alice/llama-like/files/no-such-branch/w.bin"),
+        t.api("/models/alice/llama-like/files/main/no-such-file"),
+        format!("{}/alice/llama-like/resolve/no-such-branch/w.bin", t.url),
+        format!("{}/alice/llama-like/resolve/main/no-such-file", t.url),
+        format!(
+            "{}/api/models/alice/llama-like/xet-read-token/no-such-branch",
+            t.url
+        ),
+    ] {
+        let res = t.client.get(&url).bearer_auth(&bob).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::FORBIDDEN, "{url}");
+    }
+
     let res = t
         .client
         .post(t.api("/models/alice/llama-like/license/accept"))

@@ -15,6 +15,7 @@ on_every_backend!(
     sign_in_tokens_settings_and_sign_out,
     sign_up_modes_and_rate_limits,
     webhooks_on_the_settings_page,
+    the_web_deletes_a_model_as_the_api_does,
 );
 
 fn client() -> Client {
@@ -578,5 +579,68 @@ async fn webhooks_on_the_settings_page(backend: Backend) {
             .await
             .unwrap()
             .is_none()
+    );
+}
+
+/// Deleting a model on the web is the one domain operation the native API and the Hub
+/// API call (`repos::delete`): the model and its revisions go, and the audit log
+/// records the same `repo.deleted` event with the same actor and subject. A wrong
+/// confirmation deletes nothing.
+async fn the_web_deletes_a_model_as_the_api_does(backend: Backend) {
+    let t = TestApp::start(backend).await;
+    let c = client();
+    with_password(&t, "alice", "alice-password-1").await;
+    let token = t.user("alice").await;
+    let files = vec![("README.md", README.as_bytes().to_vec())];
+    for model in ["alice/webbed", "alice/native"] {
+        t.push_ok(&token, model, &files, None).await;
+    }
+    let (cookies, csrf) = sign_in(&t, &c, "alice", "alice-password-1").await;
+    let delete = |confirm: &'static str| {
+        c.post(format!("{}/alice/webbed/delete", t.url))
+            .header(COOKIE, &cookies)
+            .form(&[("csrf", csrf.as_str()), ("confirm", confirm)])
+            .send()
+    };
+    let res = delete("alice/other").await.unwrap();
+    assert!(res.status().is_client_error(), "{}", res.status());
+    assert_eq!(t.get("/models/alice/webbed").await.status(), StatusCode::OK);
+    let res = delete("alice/webbed").await.unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(res.headers()["location"], "/alice");
+    let res = t
+        .client
+        .delete(t.api("/models/alice/native"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    for model in ["alice/webbed", "alice/native"] {
+        assert_eq!(
+            t.get(&format!("/models/{model}")).await.status(),
+            StatusCode::NOT_FOUND
+        );
+    }
+    let (revisions,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM revisions")
+        .fetch_one(&t.app.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        revisions, 0,
+        "deleted with their revisions, on both surfaces"
+    );
+    let deleted: Vec<(Option<String>, Option<String>)> = sqlx::query_as(
+        "SELECT actor, subject FROM audit_log WHERE event = 'repo.deleted' ORDER BY subject",
+    )
+    .fetch_all(&t.app.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        deleted,
+        [
+            (Some("alice".into()), Some("alice/native".into())),
+            (Some("alice".into()), Some("alice/webbed".into())),
+        ]
     );
 }
