@@ -179,6 +179,29 @@ pub fn model_id(owner: &str, name: &str) -> AppResult<ModelId> {
     ModelId::new(owner, name).map_err(|e| AppError::Invalid(e.to_string()))
 }
 
+/// The model a native route names (`…/{owner}/{name}/…`), validated once: a
+/// malformed name is `400`, before any handler code runs.
+pub struct ModelPath(pub ModelId);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ModelPath {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, AppError> {
+        let Path(params) =
+            Path::<std::collections::HashMap<String, String>>::from_request_parts(parts, state)
+                .await?;
+        match (params.get("owner"), params.get("name")) {
+            (Some(owner), Some(name)) => model_id(owner, name).map(ModelPath),
+            _ => Err(AppError::internal_msg(
+                "ModelPath on a route without {owner} and {name}",
+            )),
+        }
+    }
+}
+
 /// A path extractor whose rejection has the API's error shape.
 #[derive(axum::extract::FromRequestParts)]
 #[from_request(via(axum::extract::Path), rejection(AppError))]

@@ -20,8 +20,7 @@ use crate::auth::Caller;
 use crate::db::events as audit;
 use crate::db::users;
 use crate::db::{gates, orgs};
-use crate::error::model_id;
-use crate::error::{AppError, AppResult, Json, Path, Query};
+use crate::error::{AppError, AppResult, Json, ModelPath, Path, Query};
 use crate::repos::{self, Actor, Created};
 use crate::tokens::{self, TokenRequest};
 
@@ -295,10 +294,9 @@ pub async fn update_settings(
     State(state): State<AppState>,
     caller: Caller,
     ip: ClientIp,
-    Path((owner, name)): Path<(String, String)>,
+    ModelPath(id): ModelPath,
     Json(req): Json<UpdateSettingsRequest>,
 ) -> AppResult<Json<RepoSettings>> {
-    let id = model_id(&owner, &name)?;
     let m = repos::update_settings(
         &state,
         &Actor {
@@ -322,9 +320,8 @@ pub async fn delete_repo(
     State(state): State<AppState>,
     caller: Caller,
     ip: ClientIp,
-    Path((owner, name)): Path<(String, String)>,
+    ModelPath(id): ModelPath,
 ) -> AppResult<StatusCode> {
-    let id = model_id(&owner, &name)?;
     repos::delete(
         &state,
         &Actor {
@@ -342,9 +339,8 @@ pub async fn accept_license(
     State(state): State<AppState>,
     caller: Caller,
     ip: ClientIp,
-    Path((owner, name)): Path<(String, String)>,
+    ModelPath(id): ModelPath,
 ) -> AppResult<Json<LicenseAcceptance>> {
-    let id = model_id(&owner, &name)?;
     let model = readable_model(&state, &caller, &id).await?;
     let actor = Actor {
         caller: &caller,
@@ -364,9 +360,8 @@ pub async fn accept_license(
 pub async fn list_acceptances(
     State(state): State<AppState>,
     caller: Caller,
-    Path((owner, name)): Path<(String, String)>,
+    ModelPath(id): ModelPath,
 ) -> AppResult<Json<AcceptanceList>> {
-    let id = model_id(&owner, &name)?;
     let model = readable_model(&state, &caller, &id).await?;
     require_role(&state.db, &caller, &model.owner, Role::Admin).await?;
     let acceptances = gates::acceptances(&state.db, &model.id)

@@ -7,18 +7,16 @@ use granary_core::api::{CommitRequest, RevisionInfo};
 use crate::access::{self, Role};
 use crate::app::AppState;
 use crate::auth::Caller;
-use crate::error::model_id;
-use crate::error::{AppResult, Json, Path};
+use crate::error::{AppResult, Json, ModelPath};
 use crate::publish;
 use crate::routes::models::revision_info;
 
 pub async fn create_commit(
     State(state): State<AppState>,
     caller: Caller,
-    Path((owner, name)): Path<(String, String)>,
+    ModelPath(id): ModelPath,
     Json(req): Json<CommitRequest>,
 ) -> AppResult<(StatusCode, Json<RevisionInfo>)> {
-    let id = model_id(&owner, &name)?;
     // The write role on the namespace first: without it the answer (401 or 403) is the
     // same whether the model is public, private or missing, so a commit reveals nothing.
     access::require_role(&state.db, &caller, id.owner(), Role::Write).await?;

@@ -10,17 +10,16 @@ use granary_core::api::headers::REVISION;
 use crate::app::AppState;
 use crate::auth::Caller;
 use crate::downloads;
-use crate::error::model_id;
-use crate::error::{AppError, AppResult, Path};
+use crate::error::{AppError, AppResult, ModelPath, Path};
 
 pub async fn download_file(
     State(state): State<AppState>,
     caller: Caller,
     method: Method,
     headers: HeaderMap,
-    Path((owner, name, rev, path)): Path<(String, String, String, String)>,
+    ModelPath(id): ModelPath,
+    Path((_, _, rev, path)): Path<(String, String, String, String)>,
 ) -> AppResult<Response> {
-    let id = model_id(&owner, &name)?;
     let source = downloads::open(&state, &caller, &id, &rev).await?;
     let file = source.file(&state, &path).await?.ok_or_else(|| {
         AppError::EntryNotFound(format!(

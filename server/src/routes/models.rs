@@ -17,8 +17,7 @@ use crate::auth::Caller;
 use crate::db::models::{ListFilter, ModelRow};
 use crate::db::revisions::RevisionRow;
 use crate::db::{Db, jobs, models, refs, revisions};
-use crate::error::model_id;
-use crate::error::{AppError, AppResult, Json, Path, Query};
+use crate::error::{AppError, AppResult, Json, ModelPath, Path, Query};
 use crate::refs::resolve_revision;
 use crate::routes::page_limit;
 
@@ -69,10 +68,9 @@ fn model_summary(m: &ModelRow) -> ModelSummary {
 pub async fn get_model(
     State(state): State<AppState>,
     caller: Caller,
-    Path((owner, name)): Path<(String, String)>,
+    ModelPath(id): ModelPath,
     Query(q): Query<RefQuery>,
 ) -> AppResult<Json<ModelInfo>> {
-    let id = model_id(&owner, &name)?;
     let (model, revision) = match q.rev {
         Some(rev) => {
             let model = readable_model(&state, &caller, &id).await?;
@@ -163,9 +161,9 @@ fn build_revision_info(
 pub async fn get_revision(
     State(state): State<AppState>,
     caller: Caller,
-    Path((owner, name, rev)): Path<(String, String, String)>,
+    ModelPath(id): ModelPath,
+    Path((_, _, rev)): Path<(String, String, String)>,
 ) -> AppResult<Json<RevisionInfo>> {
-    let id = model_id(&owner, &name)?;
     let model = readable_model(&state, &caller, &id).await?;
     let r = resolve_revision(&state.db, &model, &rev).await?;
     Ok(Json(revision_info(&state.db, &model, &r).await?))
@@ -175,9 +173,9 @@ pub async fn get_revision(
 pub async fn get_manifest(
     State(state): State<AppState>,
     caller: Caller,
-    Path((owner, name, rev)): Path<(String, String, String)>,
+    ModelPath(id): ModelPath,
+    Path((_, _, rev)): Path<(String, String, String)>,
 ) -> AppResult<Response> {
-    let id = model_id(&owner, &name)?;
     let model = readable_model(&state, &caller, &id).await?;
     let r = resolve_revision(&state.db, &model, &rev).await?;
     let mut res = r.manifest.clone().into_response();
@@ -197,9 +195,8 @@ pub async fn get_manifest(
 pub async fn list_refs(
     State(state): State<AppState>,
     caller: Caller,
-    Path((owner, name)): Path<(String, String)>,
+    ModelPath(id): ModelPath,
 ) -> AppResult<Json<Refs>> {
-    let id = model_id(&owner, &name)?;
     let model = readable_model(&state, &caller, &id).await?;
     let mut out = Refs {
         branches: vec![],
@@ -228,10 +225,10 @@ fn ref_info(r: &refs::RefRow) -> AppResult<RefInfo> {
 pub async fn get_log(
     State(state): State<AppState>,
     caller: Caller,
-    Path((owner, name, rev)): Path<(String, String, String)>,
+    ModelPath(id): ModelPath,
+    Path((_, _, rev)): Path<(String, String, String)>,
     Query(q): Query<LogQuery>,
 ) -> AppResult<Json<Log>> {
-    let id = model_id(&owner, &name)?;
     let model = readable_model(&state, &caller, &id).await?;
     let limit = page_limit(q.limit) as usize;
     let start = match q.cursor.filter(|c| !c.is_empty()) {
@@ -269,10 +266,10 @@ pub async fn get_log(
 pub async fn put_tag(
     State(state): State<AppState>,
     caller: Caller,
-    Path((owner, name, tag)): Path<(String, String, String)>,
+    ModelPath(id): ModelPath,
+    Path((_, _, tag)): Path<(String, String, String)>,
     Json(req): Json<CreateTagRequest>,
 ) -> AppResult<(StatusCode, Json<RefInfo>)> {
-    let id = model_id(&owner, &name)?;
     let model = readable_model(&state, &caller, &id).await?;
     crate::access::require_role(&state.db, &caller, &model.owner, crate::access::Role::Write)
         .await?;
@@ -297,9 +294,9 @@ pub async fn put_tag(
 pub async fn delete_tag(
     State(state): State<AppState>,
     caller: Caller,
-    Path((owner, name, tag)): Path<(String, String, String)>,
+    ModelPath(id): ModelPath,
+    Path((_, _, tag)): Path<(String, String, String)>,
 ) -> AppResult<StatusCode> {
-    let id = model_id(&owner, &name)?;
     let model = readable_model(&state, &caller, &id).await?;
     crate::access::require_role(&state.db, &caller, &model.owner, crate::access::Role::Write)
         .await?;

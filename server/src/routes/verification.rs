@@ -8,8 +8,7 @@ use crate::access::readable_model;
 use crate::app::AppState;
 use crate::auth::Caller;
 use crate::db::jobs;
-use crate::error::model_id;
-use crate::error::{AppError, AppResult, Json, Path};
+use crate::error::{AppError, AppResult, Json, ModelPath, Path};
 use crate::refs::resolve_revision;
 use crate::verification::reports;
 
@@ -17,9 +16,9 @@ use crate::verification::reports;
 pub async fn get_verification(
     State(state): State<AppState>,
     caller: Caller,
-    Path((owner, name, rev)): Path<(String, String, String)>,
+    ModelPath(id): ModelPath,
+    Path((_, _, rev)): Path<(String, String, String)>,
 ) -> AppResult<Json<Vec<VerificationReport>>> {
-    let id = model_id(&owner, &name)?;
     let model = readable_model(&state, &caller, &id).await?;
     let r = resolve_revision(&state.db, &model, &rev).await?;
     Ok(Json(reports(&state.db, &model.id, &r.id).await?))
@@ -29,9 +28,9 @@ pub async fn get_verification(
 pub async fn request_verification(
     State(state): State<AppState>,
     caller: Caller,
-    Path((owner, name, rev)): Path<(String, String, String)>,
+    ModelPath(id): ModelPath,
+    Path((_, _, rev)): Path<(String, String, String)>,
 ) -> AppResult<(StatusCode, Json<VerificationQueued>)> {
-    let id = model_id(&owner, &name)?;
     let model = readable_model(&state, &caller, &id).await?;
     crate::access::require_role(&state.db, &caller, &model.owner, crate::access::Role::Write)
         .await?;

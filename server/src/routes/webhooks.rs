@@ -11,28 +11,18 @@ use granary_core::api::{
 
 use crate::app::AppState;
 use crate::auth::Caller;
-use crate::error::model_id;
-use crate::error::{AppResult, Json, Path, Query};
+use crate::error::{AppResult, Json, ModelPath, Path, Query};
 use crate::routes::page_limit;
 use crate::webhooks::{self, Scope};
-
-async fn model_scope(
-    state: &AppState,
-    caller: &Caller,
-    owner: &str,
-    name: &str,
-) -> AppResult<Scope> {
-    Scope::model(state, caller, &model_id(owner, name)?).await
-}
 
 /// `POST /api/v1/models/{owner}/{name}/webhooks`.
 pub async fn create_model_webhook(
     State(state): State<AppState>,
     caller: Caller,
-    Path((owner, name)): Path<(String, String)>,
+    ModelPath(model): ModelPath,
     Json(req): Json<CreateWebhookRequest>,
 ) -> AppResult<(StatusCode, Json<WebhookInfo>)> {
-    let scope = model_scope(&state, &caller, &owner, &name).await?;
+    let scope = Scope::model(&state, &caller, &model).await?;
     let info = webhooks::create(&state, &caller, &scope, &req).await?;
     Ok((StatusCode::CREATED, Json(info)))
 }
@@ -41,9 +31,9 @@ pub async fn create_model_webhook(
 pub async fn list_model_webhooks(
     State(state): State<AppState>,
     caller: Caller,
-    Path((owner, name)): Path<(String, String)>,
+    ModelPath(model): ModelPath,
 ) -> AppResult<Json<WebhookList>> {
-    let scope = model_scope(&state, &caller, &owner, &name).await?;
+    let scope = Scope::model(&state, &caller, &model).await?;
     Ok(Json(webhooks::list(&state, &scope).await?))
 }
 
@@ -51,9 +41,10 @@ pub async fn list_model_webhooks(
 pub async fn delete_model_webhook(
     State(state): State<AppState>,
     caller: Caller,
-    Path((owner, name, id)): Path<(String, String, String)>,
+    ModelPath(model): ModelPath,
+    Path((_, _, id)): Path<(String, String, String)>,
 ) -> AppResult<StatusCode> {
-    let scope = model_scope(&state, &caller, &owner, &name).await?;
+    let scope = Scope::model(&state, &caller, &model).await?;
     webhooks::delete(&state, &scope, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -62,9 +53,10 @@ pub async fn delete_model_webhook(
 pub async fn test_model_webhook(
     State(state): State<AppState>,
     caller: Caller,
-    Path((owner, name, id)): Path<(String, String, String)>,
+    ModelPath(model): ModelPath,
+    Path((_, _, id)): Path<(String, String, String)>,
 ) -> AppResult<(StatusCode, Json<PingQueued>)> {
-    let scope = model_scope(&state, &caller, &owner, &name).await?;
+    let scope = Scope::model(&state, &caller, &model).await?;
     let event = webhooks::ping(&state, &caller, &scope, &id).await?;
     Ok((StatusCode::ACCEPTED, Json(PingQueued { event_id: event })))
 }
@@ -73,10 +65,11 @@ pub async fn test_model_webhook(
 pub async fn list_model_deliveries(
     State(state): State<AppState>,
     caller: Caller,
-    Path((owner, name, id)): Path<(String, String, String)>,
+    ModelPath(model): ModelPath,
+    Path((_, _, id)): Path<(String, String, String)>,
     Query(q): Query<DeliveriesQuery>,
 ) -> AppResult<Json<DeliveryList>> {
-    let scope = model_scope(&state, &caller, &owner, &name).await?;
+    let scope = Scope::model(&state, &caller, &model).await?;
     let list = webhooks::deliveries(&state, &scope, &id, page_limit(q.limit)).await?;
     Ok(Json(list))
 }
