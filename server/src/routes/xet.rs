@@ -24,8 +24,7 @@ use crate::xet::{self as domain, MAX_SHARD_BYTES, MAX_XORB_BYTES};
 /// The CAS routes, nested at `/xet`, and the client's telemetry at the root.
 pub fn router() -> Router<AppState> {
     let cas = Router::new()
-        .route("/v1/reconstructions/{file}", get(reconstruction_v1))
-        .route("/v2/reconstructions/{file}", get(reconstruction_v2))
+        .route("/{version}/reconstructions/{file}", get(reconstruction))
         .route("/v1/chunks/{prefix}/{hash}", get(chunk))
         .route(
             "/v1/xorbs/{prefix}/{hash}",
@@ -59,38 +58,28 @@ fn range_header(headers: &HeaderMap) -> Option<&str> {
     headers.get(header::RANGE)?.to_str().ok()
 }
 
-async fn reconstruction_v1(
+/// `GET /xet/{v1|v2}/reconstructions/{file}`: the same answer in either version's shape.
+async fn reconstruction(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(file): Path<String>,
+    Path((version, file)): Path<(String, String)>,
 ) -> AppResult<Response> {
     let grant = token::authorise(&state, bearer(&headers), Scope::Read).await?;
-    let answer = domain::reconstruction::v1(
-        &state,
-        &grant,
-        &file,
-        range_header(&headers),
-        &cas_url(&state, &headers),
-    )
-    .await?;
-    Ok(Json(answer).into_response())
-}
-
-async fn reconstruction_v2(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(file): Path<String>,
-) -> AppResult<Response> {
-    let grant = token::authorise(&state, bearer(&headers), Scope::Read).await?;
-    let answer = domain::reconstruction::v2(
-        &state,
-        &grant,
-        &file,
-        range_header(&headers),
-        &cas_url(&state, &headers),
-    )
-    .await?;
-    Ok(Json(answer).into_response())
+    let (range, cas) = (range_header(&headers), cas_url(&state, &headers));
+    let rec = &domain::reconstruction::Request {
+        app: &state,
+        grant: &grant,
+        file_hash: &file,
+        range,
+        cas_url: &cas,
+    };
+    match version.as_str() {
+        "v1" => Ok(Json(domain::reconstruction::v1(rec).await?).into_response()),
+        "v2" => Ok(Json(domain::reconstruction::v2(rec).await?).into_response()),
+        _ => Err(AppError::NotFound(format!(
+            "no reconstruction API {version}"
+        ))),
+    }
 }
 
 /// Global chunk dedup: no answers yet (every chunk is "not found"), so a client

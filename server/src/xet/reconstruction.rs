@@ -165,14 +165,25 @@ async fn readable_file(
     Ok((file, xorbs))
 }
 
-/// The pieces of `range_header` (or the whole file) of `file_hash`, each with a signed URL.
-async fn signed_pieces(
-    app: &App,
-    grant: &Grant,
-    file_hash: &str,
-    range_header: Option<&str>,
-    cas_url: &str,
-) -> AppResult<(u64, Vec<(Piece, String)>)> {
+/// What a reconstruction is asked for: a file of the grant's revision, a `Range`
+/// header (none: the whole file), and the CAS URL the xorb URLs go under.
+pub struct Request<'a> {
+    pub app: &'a App,
+    pub grant: &'a Grant,
+    pub file_hash: &'a str,
+    pub range: Option<&'a str>,
+    pub cas_url: &'a str,
+}
+
+/// The pieces of the asked range of the file, each with a signed URL.
+async fn signed_pieces(req: &Request<'_>) -> AppResult<(u64, Vec<(Piece, String)>)> {
+    let Request {
+        app,
+        grant,
+        file_hash,
+        range: range_header,
+        cas_url,
+    } = *req;
     let (file, xorbs) = readable_file(app, grant, file_hash).await?;
     let range = match (file.size, range_header) {
         (0, _) | (_, None) => 0..file.size,
@@ -216,14 +227,8 @@ fn byte_range(p: &Piece) -> ByteRange {
 }
 
 /// The v2 reconstruction of a range of a file.
-pub async fn v2(
-    app: &App,
-    grant: &Grant,
-    file_hash: &str,
-    range_header: Option<&str>,
-    cas_url: &str,
-) -> AppResult<ReconstructionV2> {
-    let (offset, pieces) = signed_pieces(app, grant, file_hash, range_header, cas_url).await?;
+pub async fn v2(req: &Request<'_>) -> AppResult<ReconstructionV2> {
+    let (offset, pieces) = signed_pieces(req).await?;
     let mut xorbs: BTreeMap<String, Vec<FetchV2>> = BTreeMap::new();
     for (p, url) in &pieces {
         xorbs.entry(p.xorb.clone()).or_default().push(FetchV2 {
@@ -242,14 +247,8 @@ pub async fn v2(
 }
 
 /// The v1 reconstruction of a range of a file.
-pub async fn v1(
-    app: &App,
-    grant: &Grant,
-    file_hash: &str,
-    range_header: Option<&str>,
-    cas_url: &str,
-) -> AppResult<ReconstructionV1> {
-    let (offset, pieces) = signed_pieces(app, grant, file_hash, range_header, cas_url).await?;
+pub async fn v1(req: &Request<'_>) -> AppResult<ReconstructionV1> {
+    let (offset, pieces) = signed_pieces(req).await?;
     let mut fetch_info: BTreeMap<String, Vec<FetchV1>> = BTreeMap::new();
     for (p, url) in &pieces {
         fetch_info.entry(p.xorb.clone()).or_default().push(FetchV1 {

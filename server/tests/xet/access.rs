@@ -14,17 +14,9 @@ const GATED_README: &str = "---\nlicense: apache-2.0\nextra_gated_prompt: agree\
 
 pub async fn cas_tokens_grant_no_more_than_their_caller_holds(backend: Backend) {
     let t = TestApp::start(backend).await;
-    let alice = t.user("alice").await;
+    let (alice, write) = alice_with_model(&t).await;
     let bob = t.user("bob").await;
-    t.push_ok(
-        &alice,
-        "alice/x",
-        &[("README.md", README.as_bytes().to_vec())],
-        None,
-    )
-    .await;
     let up = Upload::new(weights(50_000, 3), 20_000);
-    let write = cas_token(&t, Some(&alice), "alice/x", "write", "main").await;
     send(&t, &write, &up).await;
     let res = commit(&t, &alice, "alice/x", "w.bin", &up).await;
     assert_eq!(res.status(), StatusCode::OK);

@@ -7,7 +7,7 @@ use xet_core_structures::merklehash::MerkleHash;
 use xet_core_structures::metadata_shard::chunk_verification::range_hash_from_chunks;
 use xet_core_structures::xorb_object::{CompressionScheme, XorbChunkHeader, write_chunk_header};
 
-use super::common::{Backend, README, TestApp, client_error};
+use super::common::{Backend, TestApp, client_error};
 use super::harness::*;
 
 async fn xorb_rows(t: &TestApp) -> i64 {
@@ -27,15 +27,7 @@ async fn blob_stored(t: &TestApp, sha: &Sha256) -> bool {
 
 pub async fn bad_xorbs_and_shards_are_refused_and_nothing_is_stored(backend: Backend) {
     let t = TestApp::start(backend).await;
-    let alice = t.user("alice").await;
-    t.push_ok(
-        &alice,
-        "alice/x",
-        &[("README.md", README.as_bytes().to_vec())],
-        None,
-    )
-    .await;
-    let cas = cas_token(&t, Some(&alice), "alice/x", "write", "main").await;
+    let (alice, cas) = alice_with_model(&t).await;
     let up = Upload::new(weights(100_000, 7), 30_000);
     let objects_before = t.object_keys().await;
 

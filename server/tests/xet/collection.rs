@@ -23,15 +23,7 @@ fn xorb_objects(keys: &[String]) -> Vec<&String> {
 
 pub async fn xorbs_no_file_names_are_collected(backend: Backend) {
     let t = TestApp::start(backend).await;
-    let alice = t.user("alice").await;
-    t.push_ok(
-        &alice,
-        "alice/x",
-        &[("README.md", README.as_bytes().to_vec())],
-        None,
-    )
-    .await;
-    let cas = cas_token(&t, Some(&alice), "alice/x", "write", "main").await;
+    let (alice, cas) = alice_with_model(&t).await;
     let kept = Upload::new(weights(60_000, 11), 20_000);
     send(&t, &cas, &kept).await;
     assert_eq!(

@@ -14,7 +14,7 @@ use xet_core_structures::metadata_shard::file_structs::{
 use xet_core_structures::metadata_shard::xorb_structs::XorbChunkSequenceHeader;
 use xet_core_structures::xorb_object::{CompressionScheme, serialize_chunk};
 
-use super::common::TestApp;
+use super::common::{README, TestApp};
 
 /// A file cut into fixed-size chunks, all in one xorb.
 pub struct Upload {
@@ -242,4 +242,18 @@ pub async fn rebuild_v2(t: &TestApp, answer: &Value, len: usize) -> Vec<u8> {
     out.drain(..skip);
     out.truncate(len);
     out
+}
+
+/// Alice with a model `alice/x` (a README on `main`), and a CAS write token for it.
+pub async fn alice_with_model(t: &TestApp) -> (String, String) {
+    let alice = t.user("alice").await;
+    t.push_ok(
+        &alice,
+        "alice/x",
+        &[("README.md", README.as_bytes().to_vec())],
+        None,
+    )
+    .await;
+    let cas = cas_token(t, Some(&alice), "alice/x", "write", "main").await;
+    (alice, cas)
 }

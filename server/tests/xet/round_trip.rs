@@ -4,21 +4,13 @@
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use super::common::{Backend, README, TestApp};
+use super::common::{Backend, TestApp};
 use super::harness::*;
 
 pub async fn a_xet_upload_becomes_an_ordinary_blob_and_downloads_back(backend: Backend) {
     let t = TestApp::start(backend).await;
-    let alice = t.user("alice").await;
-    t.push_ok(
-        &alice,
-        "alice/x",
-        &[("README.md", README.as_bytes().to_vec())],
-        None,
-    )
-    .await;
+    let (alice, cas) = alice_with_model(&t).await;
     let up = Upload::new(weights(300_000, 1), 40_000);
-    let cas = cas_token(&t, Some(&alice), "alice/x", "write", "main").await;
     let res = post_xorb(&t, &cas, &up.xorb_hash.hex(), &up.xorb).await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(res.json::<Value>().await.unwrap()["was_inserted"], true);
