@@ -14,6 +14,7 @@ use crate::client::ClientIp;
 use crate::db::users::{self, TokenSpec};
 use crate::error::{AppError, AppResult};
 use granary_core::Role;
+use granary_core::api::NewToken;
 
 const DAY_MS: i64 = 86_400_000;
 
@@ -31,17 +32,6 @@ pub struct TokenRequest<'a> {
     pub expires_at: Option<i64>,
 }
 
-/// A token made by [`create`]; `token` is its clear text, shown once.
-#[derive(Debug)]
-pub struct CreatedToken {
-    pub id: String,
-    pub token: String,
-    pub name: String,
-    pub scope: Role,
-    pub owner: Option<String>,
-    pub expires_at: Option<i64>,
-}
-
 /// Creates a token for the calling user, never more than the caller may do itself;
 /// rate limited per address and per user, and recorded in the audit log.
 pub async fn create(
@@ -49,7 +39,7 @@ pub async fn create(
     caller: &Caller,
     req: TokenRequest<'_>,
     ip: &ClientIp,
-) -> AppResult<CreatedToken> {
+) -> AppResult<NewToken> {
     let user = caller.require_user()?.clone();
     rate_limit(
         state,
@@ -75,7 +65,7 @@ pub async fn create(
         ip,
     )
     .await;
-    Ok(CreatedToken {
+    Ok(NewToken {
         id,
         token,
         name: name.to_string(),

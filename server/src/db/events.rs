@@ -114,26 +114,42 @@ async fn insert(tx: &mut Tx, e: &ModelEvent<'_>, now: i64) -> sqlx::Result<Strin
     Ok(id)
 }
 
-#[derive(Debug, Clone, FromRow, serde::Serialize)]
-pub struct AuditRow {
-    pub id: String,
-    pub at: i64,
-    pub actor: Option<String>,
-    pub event: String,
-    pub subject: Option<String>,
-    pub detail: Option<String>,
-    pub ip: Option<String>,
-}
-
 /// The newest events first, before `before` (a time in ms) when given.
-pub async fn list(db: &Db, limit: u32, before: Option<i64>) -> sqlx::Result<Vec<AuditRow>> {
-    sqlx::query_as(
+pub async fn list(
+    db: &Db,
+    limit: u32,
+    before: Option<i64>,
+) -> sqlx::Result<Vec<granary_core::api::AuditEvent>> {
+    type Row = (
+        String,
+        i64,
+        Option<String>,
+        String,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    );
+    let rows: Vec<Row> = sqlx::query_as(
         "SELECT id, at, actor, event, subject, detail, ip FROM audit_log WHERE at < $1 ORDER BY at DESC LIMIT $2",
     )
     .bind(before.unwrap_or(i64::MAX))
     .bind(limit as i64)
     .fetch_all(&db.pool)
-    .await
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(id, at, actor, event, subject, detail, ip)| granary_core::api::AuditEvent {
+                id,
+                at,
+                actor,
+                event,
+                subject,
+                detail,
+                ip,
+            },
+        )
+        .collect())
 }
 
 /// A model event as its deliveries send it.

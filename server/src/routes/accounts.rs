@@ -6,10 +6,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use granary_core::ModelId;
 use granary_core::api::{
-    AcceptanceInfo, AcceptanceList, AuditEvent, AuditLog, AuditQuery, CreateOrgRequest,
-    CreateRepoRequest, CreateTokenRequest, Invite, LicenseAcceptance, MemberInfo, MemberList,
-    Membership, NewToken, OrgInfo, RepoSettings, SetMemberRequest, TokenInfo, TokenList,
-    UpdateSettingsRequest,
+    AcceptanceInfo, AcceptanceList, AuditLog, AuditQuery, CreateOrgRequest, CreateRepoRequest,
+    CreateTokenRequest, Invite, LicenseAcceptance, MemberInfo, MemberList, Membership, NewToken,
+    OrgInfo, RepoSettings, SetMemberRequest, TokenInfo, TokenList, UpdateSettingsRequest,
 };
 use granary_core::names::validate_owner;
 
@@ -42,18 +41,8 @@ pub async fn create_token(
         expires_days: req.expires_days.map(i64::from),
         expires_at: req.expires_at,
     };
-    let t = tokens::create(&state, &caller, request, &ip).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(NewToken {
-            id: t.id,
-            token: t.token,
-            name: t.name,
-            scope: t.scope,
-            owner: t.owner,
-            expires_at: t.expires_at,
-        }),
-    ))
+    let made = tokens::create(&state, &caller, request, &ip).await?;
+    Ok((StatusCode::CREATED, Json(made)))
 }
 
 /// `GET /api/v1/tokens`: the caller's tokens, without their secrets.
@@ -390,19 +379,7 @@ pub async fn list_audit(
             "the audit log is for server administrators".into(),
         ));
     }
-    let events = audit::list(&state.db, crate::routes::page_limit(q.limit), q.before)
-        .await?
-        .into_iter()
-        .map(|e| AuditEvent {
-            id: e.id,
-            at: e.at,
-            actor: e.actor,
-            event: e.event,
-            subject: e.subject,
-            detail: e.detail,
-            ip: e.ip,
-        })
-        .collect();
+    let events = audit::list(&state.db, crate::routes::page_limit(q.limit), q.before).await?;
     Ok(Json(AuditLog { events }))
 }
 
