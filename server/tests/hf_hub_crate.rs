@@ -139,6 +139,7 @@ async fn resolve_headers_and_errors() {
         .send()
         .await
         .unwrap();
-    assert_eq!(res.status(), 400);
-    assert!(res.text().await.unwrap().contains("HF_HUB_DISABLE_XET=1"));
+    // Xet write tokens are for writers only (docs/HF.md, "Xet").
+    assert_eq!(res.status(), 401);
+    assert!(res.headers().contains_key("x-error-message"));
 }

@@ -10,6 +10,7 @@
 //! (create/delete, branches, tags, whoami, validate-yaml, preupload),
 //! `oids.rs` (git blob ids), `xet.rs` (Xet tokens and `/resolve`'s Xet headers).
 
+mod bodies;
 mod commit;
 mod errors;
 mod info;

@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use granary_core::names::validate_ref_name;
 use serde_json::{Value, json};
 
+use super::bodies::{BranchBody, HubJson, PreuploadBody, RepoBody, TagBody};
 use super::{
     HfCaller, HfError, HfResult, base_url, json_status, manifest_files, oids, readable, repo_id,
     revision,
@@ -19,14 +20,6 @@ use crate::client::ClientIp;
 use crate::db::refs;
 use crate::error::{AppError, Path};
 use crate::repos::{self, Actor, Created};
-
-/// Parses a JSON body, answering a malformed one in JSON.
-fn json_body(body: &Bytes) -> HfResult<Value> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(json!({}));
-    }
-    serde_json::from_slice(body).map_err(|e| HfError::invalid(format!("invalid JSON body: {e}")))
-}
 
 /// `GET /api/whoami-v2`.
 pub async fn whoami(HfCaller(caller): HfCaller) -> HfResult<Response> {
@@ -94,9 +87,9 @@ pub async fn validate_yaml(body: Result<Bytes, BytesRejection>) -> Response {
     }
 }
 
-/// The namespace and name of a create/delete body; `organization` null means the caller.
-fn body_repo(v: &Value, caller_name: &str) -> HfResult<(String, String)> {
-    if let Some(t) = v.get("type").and_then(Value::as_str)
+/// The namespace and name of a create/delete body; `organization` none means the caller.
+fn body_repo(v: &RepoBody, caller_name: &str) -> HfResult<(String, String)> {
+    if let Some(t) = v.repo_type.as_deref()
         && t != "model"
     {
         return Err(HfError::invalid(format!(
@@ -104,20 +97,16 @@ fn body_repo(v: &Value, caller_name: &str) -> HfResult<(String, String)> {
         )));
     }
     let name = v
-        .get("name")
-        .and_then(Value::as_str)
+        .name
+        .as_deref()
         .ok_or_else(|| HfError::invalid("`name` is required"))?;
-    let (ns, name) = match name.split_once('/') {
+    Ok(match name.split_once('/') {
         Some((ns, n)) => (ns.to_string(), n.to_string()),
-        None => {
-            let ns = v
-                .get("organization")
-                .and_then(Value::as_str)
-                .unwrap_or(caller_name);
-            (ns.to_string(), name.to_string())
-        }
-    };
-    Ok((ns, name))
+        None => (
+            v.organization.as_deref().unwrap_or(caller_name).to_string(),
+            name.to_string(),
+        ),
+    })
 }
 
 /// `POST /api/repos/create` `{"name", "organization"?, "private"?|"visibility"?}` (`write` on the
@@ -127,15 +116,13 @@ pub async fn create_repo(
     HfCaller(caller): HfCaller,
     ip: ClientIp,
     headers: HeaderMap,
-    body: Bytes,
+    HubJson(v): HubJson<RepoBody>,
 ) -> HfResult<Response> {
-    let v = json_body(&body)?;
     let user = caller.require_user()?.clone();
     let (ns, name) = body_repo(&v, &user.name)?;
     let id = granary_core::ModelId::new(&ns, &name).map_err(|e| HfError::invalid(e.to_string()))?;
     super::writer(&state, &caller, id.owner()).await?;
-    let private = v.get("private").and_then(Value::as_bool).unwrap_or(false)
-        || v.get("visibility").and_then(Value::as_str) == Some("private");
+    let private = v.private.unwrap_or(false) || v.visibility.as_deref() == Some("private");
     let (status, model) = match repos::create(
         &state,
         &Actor {
@@ -170,9 +157,8 @@ pub async fn delete_repo(
     State(state): State<AppState>,
     HfCaller(caller): HfCaller,
     ip: ClientIp,
-    body: Bytes,
+    HubJson(v): HubJson<RepoBody>,
 ) -> HfResult<Response> {
-    let v = json_body(&body)?;
     let user = caller.require_user()?.clone();
     let (ns, name) = body_repo(&v, &user.name)?;
     let id = super::repo_id(&ns, &name)?;
@@ -193,16 +179,14 @@ pub async fn create_branch(
     State(state): State<AppState>,
     HfCaller(caller): HfCaller,
     Path((owner, name, branch)): Path<(String, String, String)>,
-    body: Bytes,
+    HubJson(v): HubJson<BranchBody>,
 ) -> HfResult<Response> {
-    let v = json_body(&body)?;
     let model = readable(&state, &caller, &owner, &name).await?;
     super::writer(&state, &caller, &model.owner).await?;
     validate_ref_name(&branch).map_err(HfError::invalid)?;
-    let start = match v.get("startingPoint").and_then(Value::as_str) {
-        Some(s) => s.to_string(),
-        None => model.default_branch.clone(),
-    };
+    let start = v
+        .starting_point
+        .unwrap_or_else(|| model.default_branch.clone());
     let target = revision(&state, &model, &start).await?;
     if !crate::refs::create_branch(&state.db, &model, caller.name(), &branch, &target.id).await? {
         return Ok(json_status(
@@ -241,14 +225,13 @@ pub async fn create_tag(
     State(state): State<AppState>,
     HfCaller(caller): HfCaller,
     Path((owner, name, rev)): Path<(String, String, String)>,
-    body: Bytes,
+    HubJson(v): HubJson<TagBody>,
 ) -> HfResult<Response> {
-    let v = json_body(&body)?;
     let model = readable(&state, &caller, &owner, &name).await?;
     super::writer(&state, &caller, &model.owner).await?;
     let tag = v
-        .get("tag")
-        .and_then(Value::as_str)
+        .tag
+        .as_deref()
         .ok_or_else(|| HfError::invalid("`tag` is required"))?;
     validate_ref_name(tag).map_err(HfError::invalid)?;
     let target = revision(&state, &model, &rev).await?;
@@ -290,9 +273,8 @@ pub async fn preupload(
     State(state): State<AppState>,
     HfCaller(caller): HfCaller,
     Path((owner, name, rev)): Path<(String, String, String)>,
-    body: Bytes,
+    HubJson(v): HubJson<PreuploadBody>,
 ) -> HfResult<Response> {
-    let v = json_body(&body)?;
     let id = repo_id(&owner, &name)?;
     let model = readable(&state, &caller, id.owner(), id.name()).await?;
     super::writer(&state, &caller, &model.owner).await?;
@@ -306,14 +288,8 @@ pub async fn preupload(
     };
     let max = super::inline_max(&state);
     let mut out = Vec::new();
-    for f in v
-        .get("files")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        let path = f.get("path").and_then(Value::as_str).unwrap_or_default();
-        let size = f.get("size").and_then(Value::as_u64).unwrap_or(0);
+    for f in &v.files {
+        let (path, size) = (f.path.as_str(), f.size);
         let lfs = size > max;
         let stored = current
             .as_ref()
