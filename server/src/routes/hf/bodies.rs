@@ -25,15 +25,18 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for HubJson<T> {
                 HfError::invalid(format!("cannot read the body: {}", r.body_text()))
             }
         })?;
-        let text: &[u8] = if body.iter().all(u8::is_ascii_whitespace) {
-            b"{}"
-        } else {
-            &body
-        };
-        serde_json::from_slice(text)
-            .map(HubJson)
-            .map_err(|e| HfError::invalid(format!("invalid JSON body: {e}")))
+        parse(&body).map(HubJson)
     }
+}
+
+/// Parses a body read already (where access is checked before the body is read).
+pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, HfError> {
+    let text: &[u8] = if body.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else {
+        body
+    };
+    serde_json::from_slice(text).map_err(|e| HfError::invalid(format!("invalid JSON body: {e}")))
 }
 
 /// `POST /api/repos/create`, `DELETE /api/repos/delete`.
@@ -76,4 +79,48 @@ pub struct PreuploadFile {
     pub path: String,
     #[serde(default)]
     pub size: u64,
+}
+
+/// `POST /{owner}/{name}.git/info/lfs/objects/batch` (Git LFS batch API).
+#[derive(Debug, Default, Deserialize)]
+pub struct LfsBatch {
+    #[serde(default)]
+    pub operation: String,
+    #[serde(default)]
+    pub transfers: Vec<String>,
+    #[serde(default)]
+    pub objects: Vec<LfsObject>,
+}
+
+/// An object of a batch, and the body of `…/objects/verify`.
+#[derive(Debug, Default, Deserialize)]
+pub struct LfsObject {
+    #[serde(default)]
+    pub oid: String,
+    pub size: Option<u64>,
+}
+
+/// A line of the NDJSON commit body: `{"key": "header"|"file"|"lfsFile"|"deletedFile"|
+/// "deletedFolder"|"copyFile", "value": {…}}` (a `file`'s `content` is streamed to the store
+/// before the line is parsed, so it is not here).
+#[derive(Debug, Default, Deserialize)]
+pub struct CommitLine {
+    #[serde(default)]
+    pub key: String,
+    #[serde(default)]
+    pub value: CommitValue,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CommitValue {
+    pub summary: Option<String>,
+    pub description: Option<String>,
+    pub parent_commit: Option<String>,
+    pub encoding: Option<String>,
+    pub path: Option<String>,
+    pub oid: Option<String>,
+    pub size: Option<u64>,
+    pub new_path: Option<String>,
+    pub src_revision: Option<String>,
 }

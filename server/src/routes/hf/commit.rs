@@ -20,9 +20,10 @@ use base64::Engine as _;
 use futures::{SinkExt, StreamExt};
 use granary_core::api::{CommitFile, CommitRequest};
 use granary_core::{RepoPath, Sha256};
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio::task::JoinHandle;
 
+use super::bodies::CommitLine;
 use super::{
     HfCaller, HfError, HfResult, base_url, commit_oid, json_status, manifest_files, readable,
     revision,
@@ -404,21 +405,23 @@ fn parse_line(line: &[u8], blob: Option<BlobLayout>) -> HfResult<Option<Op>> {
     if line.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
-    let v: Value = serde_json::from_slice(line)
+    let CommitLine { key, value } = serde_json::from_slice(line)
         .map_err(|e| HfError::invalid(format!("a commit line is not JSON: {e}")))?;
-    let key = v["key"].as_str().unwrap_or_default();
-    let value = &v["value"];
-    let text = |k: &str| value.get(k).and_then(Value::as_str).map(str::to_string);
-    let path =
-        || text("path").ok_or_else(|| HfError::invalid(format!("a `{key}` line needs a `path`")));
+    let key = key.as_str();
+    let path = || {
+        value
+            .path
+            .clone()
+            .ok_or_else(|| HfError::invalid(format!("a `{key}` line needs a `path`")))
+    };
     let op = match key {
         "header" => Op::Header {
-            summary: text("summary").unwrap_or_default(),
-            description: text("description").unwrap_or_default(),
-            parent: text("parentCommit"),
+            summary: value.summary.clone().unwrap_or_default(),
+            description: value.description.clone().unwrap_or_default(),
+            parent: value.parent_commit.clone(),
         },
         "file" => {
-            if let Some(enc) = text("encoding")
+            if let Some(enc) = &value.encoding
                 && enc != "base64"
             {
                 return Err(HfError::invalid(format!(
@@ -433,16 +436,21 @@ fn parse_line(line: &[u8], blob: Option<BlobLayout>) -> HfResult<Option<Op>> {
         }
         "lfsFile" => Op::Lfs {
             path: path()?,
-            oid: text("oid").ok_or_else(|| HfError::invalid("an `lfsFile` line needs an `oid`"))?,
-            size: value.get("size").and_then(Value::as_u64),
+            oid: value
+                .oid
+                .clone()
+                .ok_or_else(|| HfError::invalid("an `lfsFile` line needs an `oid`"))?,
+            size: value.size,
         },
         "deletedFile" => Op::Delete(path()?),
         "deletedFolder" => Op::DeleteFolder(path()?),
         "copyFile" => Op::Copy {
             src: path()?,
-            dest: text("newPath")
+            dest: value
+                .new_path
+                .clone()
                 .ok_or_else(|| HfError::invalid("a `copyFile` line needs a `newPath`"))?,
-            src_revision: text("srcRevision"),
+            src_revision: value.src_revision.clone(),
         },
         other => {
             return Err(HfError::invalid(format!(

@@ -28,6 +28,7 @@ use granary_core::Sha256;
 use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 
+use super::bodies::{LfsBatch, LfsObject, parse};
 use super::{HfCaller, HfError, HfResult, base_url, json_status, readable};
 use crate::app::{AppState, Stats};
 use crate::db::blobs;
@@ -196,16 +197,13 @@ pub async fn batch(
     let name = repo.strip_suffix(".git").unwrap_or(&repo);
     let model = readable(&state, &caller, &owner, name).await?;
     super::writer(&state, &caller, &model.owner).await?;
-    let v: Value = serde_json::from_slice(&body)
-        .map_err(|e| HfError::invalid(format!("invalid JSON body: {e}")))?;
-    if v["operation"].as_str() != Some("upload") {
+    let v: LfsBatch = parse(&body)?;
+    if v.operation != "upload" {
         return Err(HfError::invalid(
             "only the `upload` operation is served here; download with /resolve",
         ));
     }
-    let multipart_ok = v["transfers"]
-        .as_array()
-        .is_some_and(|t| t.iter().any(|x| x == "multipart"));
+    let multipart_ok = v.transfers.iter().any(|x| x == "multipart");
     let part_size = state.config.upload_part_size.max(1024 * 1024);
     let base = base_url(&state, &headers);
     let repo_url = format!("{base}/api/hf-lfs/{}", model.full_name());
@@ -215,21 +213,16 @@ pub async fn batch(
         ))
     })?;
     let exp = now_secs() + URL_LIFETIME_SECS;
-    let asked: Vec<Sha256> = v["objects"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|o| {
-            o["oid"]
-                .as_str()
-                .and_then(|s| s.to_ascii_lowercase().parse().ok())
-        })
+    let asked: Vec<Sha256> = v
+        .objects
+        .iter()
+        .filter_map(|o| o.oid.to_ascii_lowercase().parse().ok())
         .collect();
     let referable = crate::access::referable_blobs(&state.db, &caller, &asked).await?;
     let mut objects = Vec::new();
-    for o in v["objects"].as_array().into_iter().flatten() {
-        let oid = o["oid"].as_str().unwrap_or_default().to_ascii_lowercase();
-        let size = o["size"].as_u64().unwrap_or(0);
+    for o in &v.objects {
+        let oid = o.oid.to_ascii_lowercase();
+        let size = o.size.unwrap_or(0);
         let Ok(sha) = oid.parse::<Sha256>() else {
             objects.push(json!({"oid": oid, "size": size, "error": {"code": 422, "message": "oid must be a SHA-256 in hex"}}));
             continue;
@@ -399,10 +392,8 @@ pub async fn verify(
     let name = repo.strip_suffix(".git").unwrap_or(&repo);
     let model = readable(&state, &caller, &owner, name).await?;
     super::writer(&state, &caller, &model.owner).await?;
-    let v: Value = serde_json::from_slice(&body)
-        .map_err(|e| HfError::invalid(format!("invalid JSON body: {e}")))?;
-    let oid = v["oid"].as_str().unwrap_or_default();
-    let size = v["size"].as_u64();
+    let v: LfsObject = parse(&body)?;
+    let (oid, size) = (v.oid.as_str(), v.size);
     let sha = parse_object(oid)?;
     let referable = crate::access::referable_blobs(&state.db, &caller, &[sha]).await?;
     match blobs::find(&state.db, &sha)
