@@ -9,6 +9,11 @@ pub fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
+/// Seconds since the Unix epoch, now (the expiry of signed URLs and tokens).
+pub fn now_secs() -> u64 {
+    (now_ms() / 1000) as u64
+}
+
 /// `YYYY-MM-DDTHH:MM:SS.mmmZ` for a Unix time in milliseconds.
 pub fn rfc3339(ms: i64) -> String {
     let secs = ms.div_euclid(1000);

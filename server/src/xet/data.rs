@@ -8,9 +8,9 @@ use std::ops::Range;
 
 use hmac::{Hmac, Mac};
 
-use super::token::now_secs;
 use crate::app::App;
 use crate::error::{AppError, AppResult};
+use granary_core::time::now_secs;
 
 const KEY_PURPOSE: &str = "granary-xet-data-url-v1";
 

@@ -9,10 +9,11 @@ use std::ops::Range;
 use serde::Serialize;
 
 use super::data::DataGrant;
-use super::token::{Grant, now_secs};
+use super::token::Grant;
 use crate::app::App;
 use crate::db::xet::{self, XetFile, XorbRow};
 use crate::error::{AppError, AppResult};
+use granary_core::time::now_secs;
 
 /// How long a xorb URL in an answer stays valid.
 const URL_LIFETIME_SECS: u64 = 3600;

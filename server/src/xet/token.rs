@@ -13,6 +13,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use granary_core::ModelId;
+use granary_core::time::now_secs;
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 
@@ -56,11 +57,6 @@ fn mac(app: &App, payload: &str) -> AppResult<Hmac<sha2::Sha256>> {
     let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&key).map_err(AppError::internal)?;
     mac.update(payload.as_bytes());
     Ok(mac)
-}
-
-/// Seconds since the Unix epoch.
-pub fn now_secs() -> u64 {
-    (granary_core::time::now_ms() / 1000) as u64
 }
 
 /// Signs `claims` into a token.

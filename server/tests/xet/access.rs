@@ -51,7 +51,7 @@ pub async fn cas_tokens_grant_no_more_than_their_caller_holds(backend: Backend) 
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     // An expired one too.
     let mut claims = granary_server::xet::token::decode(&t.app, &read).unwrap();
-    claims.exp = granary_server::xet::token::now_secs() - 1;
+    claims.exp = granary_core::time::now_secs() - 1;
     let expired = granary_server::xet::token::issue(&t.app, &claims).unwrap();
     let res = reconstruction(&t, &expired, 2, &file, None).await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);

@@ -17,14 +17,13 @@
 //! `batch` and `verify` answer "already there" only for objects the caller may
 //! name by digest (`access::referable_blobs`): knowing a digest grants nothing.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use axum::body::{Body, Bytes};
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use futures::{StreamExt, TryStreamExt};
 use granary_core::Sha256;
+use granary_core::time::now_secs;
 use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 
@@ -38,13 +37,6 @@ use crate::storage::{Key, PutError};
 
 /// How long an upload URL stays valid (the upload may take longer; it must start by then).
 const URL_LIFETIME_SECS: u64 = 3600;
-
-fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
 
 /// What an upload URL authorises: one object of one model, for one token's user.
 struct Grant<'a> {

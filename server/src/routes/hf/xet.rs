@@ -59,7 +59,7 @@ fn answer(
     scope: Scope,
     reference: String,
 ) -> HfResult<Response> {
-    let exp = token::now_secs() + state.config.xet_token_secs;
+    let exp = granary_core::time::now_secs() + state.config.xet_token_secs;
     let claims = Claims {
         scope,
         model: model.id.clone(),
