@@ -4,6 +4,7 @@
 use std::collections::HashSet;
 
 use sqlx::FromRow;
+use xet_core_structures::merklehash::MerkleHash;
 
 use super::{Db, Tx};
 
@@ -46,13 +47,17 @@ impl From<RawXorb> for XorbRow {
     }
 }
 
-/// Records, inside `tx`, a xorb and that `user_id` sent it (again), making it
-/// young again for the collector; true when the xorb is new. Locks its row first,
-/// so a collection of the same xorb either finished before or waits.
+/// Records, inside `tx`, a xorb (with its chunks' hashes, and those of them
+/// the global dedup route may be asked about) and that `user_id` sent it
+/// (again), making it young again for the collector; true when the xorb is new.
+/// Locks its row first, so a collection of the same xorb either finished before
+/// or waits.
 pub async fn record_xorb_in(
     tx: &mut Tx,
     db: &Db,
     xorb: &XorbRow,
+    hashes: &[MerkleHash],
+    eligible: &[MerkleHash],
     user_id: &str,
     now: i64,
 ) -> sqlx::Result<bool> {
@@ -73,17 +78,21 @@ pub async fn record_xorb_in(
         }
         None => {
             sqlx::query(
-                "INSERT INTO xet_xorbs (hash, size, chunks, chunk_ends, unpacked_ends, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6)",
+                "INSERT INTO xet_xorbs (hash, size, chunks, chunk_ends, unpacked_ends, chunk_hashes, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
             )
             .bind(&xorb.hash)
             .bind(xorb.size as i64)
             .bind(xorb.chunk_ends.len() as i64)
             .bind(joined(&xorb.chunk_ends))
             .bind(joined(&xorb.unpacked_ends))
+            .bind(hashes.iter().map(MerkleHash::hex).collect::<String>())
             .bind(now)
             .execute(&mut **tx)
             .await?;
+            for chunk in eligible {
+                record_dedup_chunk(tx, chunk, &xorb.hash).await?;
+            }
         }
     }
     record_uploader(tx, &xorb.hash, user_id, now).await?;
@@ -101,6 +110,105 @@ async fn record_uploader(tx: &mut Tx, hash: &str, user_id: &str, now: i64) -> sq
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+async fn record_dedup_chunk(tx: &mut Tx, chunk: &MerkleHash, xorb: &str) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO xet_dedup_chunks (chunk_hash, xorb) VALUES ($1, $2)
+         ON CONFLICT (chunk_hash, xorb) DO NOTHING",
+    )
+    .bind(chunk.hex())
+    .bind(xorb)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// The hashes of the xorb's chunks, in order, as recorded when it was uploaded;
+/// `None` for a xorb that is not stored, empty for one stored before they were
+/// recorded (migration 0009).
+pub async fn chunk_hashes(db: &Db, hash: &str) -> sqlx::Result<Option<Vec<MerkleHash>>> {
+    let row: Option<(String,)> =
+        sqlx::query_as("SELECT chunk_hashes FROM xet_xorbs WHERE hash = $1")
+            .bind(hash)
+            .fetch_optional(&db.pool)
+            .await?;
+    Ok(row.map(|(joined,)| {
+        joined
+            .as_bytes()
+            .chunks(64)
+            .filter_map(|h| std::str::from_utf8(h).ok())
+            .filter_map(|h| MerkleHash::from_hex(h).ok())
+            .collect()
+    }))
+}
+
+/// Records hashes computed later for a xorb stored before migration 0009.
+pub async fn set_chunk_hashes(db: &Db, hash: &str, hashes: &[MerkleHash]) -> sqlx::Result<()> {
+    sqlx::query("UPDATE xet_xorbs SET chunk_hashes = $2 WHERE hash = $1")
+        .bind(hash)
+        .bind(hashes.iter().map(MerkleHash::hex).collect::<String>())
+        .execute(&db.pool)
+        .await?;
+    Ok(())
+}
+
+/// The xorbs (at most `limit`) holding the dedup-eligible chunk `chunk`.
+pub async fn xorbs_with_chunk(db: &Db, chunk: &str, limit: i64) -> sqlx::Result<Vec<String>> {
+    let rows: Vec<(String,)> = sqlx::query_as(
+        "SELECT xorb FROM xet_dedup_chunks WHERE chunk_hash = $1 ORDER BY xorb LIMIT $2",
+    )
+    .bind(chunk)
+    .bind(limit)
+    .fetch_all(&db.pool)
+    .await?;
+    Ok(rows.into_iter().map(|(x,)| x).collect())
+}
+
+/// Those of `hashes` that are terms of a file whose blob is one of `blobs`.
+pub async fn xorbs_of_blobs(
+    db: &Db,
+    hashes: &[String],
+    blobs: &[String],
+) -> sqlx::Result<HashSet<String>> {
+    let mut out = HashSet::new();
+    if blobs.is_empty() {
+        return Ok(out);
+    }
+    for chunk in hashes.chunks(200) {
+        for blob_chunk in blobs.chunks(200) {
+            let sql = format!(
+                "SELECT DISTINCT fx.xorb FROM xet_file_xorbs fx JOIN xet_files f ON f.file_hash = fx.file_hash
+                 WHERE fx.xorb IN ({}) AND f.sha256 IN ({})",
+                super::placeholders(1, chunk.len()),
+                super::placeholders(1 + chunk.len(), blob_chunk.len())
+            );
+            let mut q = sqlx::query_as::<_, (String,)>(&sql);
+            for h in chunk.iter().chain(blob_chunk) {
+                q = q.bind(h);
+            }
+            out.extend(q.fetch_all(&db.pool).await?.into_iter().map(|(h,)| h));
+        }
+    }
+    Ok(out)
+}
+
+/// The blobs (SHA-256 hex) of the files whose terms name any of `hashes`.
+pub async fn blobs_of_xorbs(db: &Db, hashes: &[String]) -> sqlx::Result<Vec<String>> {
+    let mut out = std::collections::BTreeSet::new();
+    for chunk in hashes.chunks(500) {
+        let sql = format!(
+            "SELECT DISTINCT f.sha256 FROM xet_file_xorbs fx JOIN xet_files f ON f.file_hash = fx.file_hash
+             WHERE fx.xorb IN ({})",
+            super::placeholders(1, chunk.len())
+        );
+        let mut q = sqlx::query_as::<_, (String,)>(&sql);
+        for h in chunk {
+            q = q.bind(h);
+        }
+        out.extend(q.fetch_all(&db.pool).await?.into_iter().map(|(h,)| h));
+    }
+    Ok(out.into_iter().collect())
 }
 
 /// The xorb `hash`, if stored.
@@ -183,9 +291,15 @@ impl From<RawFile> for XetFile {
     }
 }
 
-/// Records a rebuilt file and the xorbs it names; false when its file hash was
+/// Records a rebuilt file, the xorbs it names and its first chunk (which the
+/// global dedup route may be asked about); false when its file hash was
 /// recorded already.
-pub async fn record_file(db: &Db, file: &XetFile, now: i64) -> sqlx::Result<bool> {
+pub async fn record_file(
+    db: &Db,
+    file: &XetFile,
+    first_chunk: Option<&MerkleHash>,
+    now: i64,
+) -> sqlx::Result<bool> {
     let (mut tx, _guard) = db.begin_write().await?;
     let terms = file
         .terms
@@ -214,6 +328,9 @@ pub async fn record_file(db: &Db, file: &XetFile, now: i64) -> sqlx::Result<bool
         .bind(xorb)
         .execute(&mut *tx)
         .await?;
+    }
+    if let (Some(chunk), Some(first)) = (first_chunk, file.terms.first()) {
+        record_dedup_chunk(&mut tx, chunk, &first.xorb).await?;
     }
     tx.commit().await?;
     Ok(r.rows_affected() == 1)
@@ -311,10 +428,12 @@ pub async fn delete_unreferenced_xorb(
     if still.is_none() {
         return Ok(false);
     }
-    sqlx::query("DELETE FROM xet_xorb_uploaders WHERE hash = $1")
-        .bind(hash)
-        .execute(&mut **tx)
-        .await?;
+    for table in ["xet_xorb_uploaders WHERE hash", "xet_dedup_chunks WHERE xorb"] {
+        sqlx::query(&format!("DELETE FROM {table} = $1"))
+            .bind(hash)
+            .execute(&mut **tx)
+            .await?;
+    }
     sqlx::query("DELETE FROM xet_xorbs WHERE hash = $1")
         .bind(hash)
         .execute(&mut **tx)

@@ -82,18 +82,24 @@ async fn reconstruction(
     }
 }
 
-/// Global chunk dedup: no answers yet (every chunk is "not found"), so a client
-/// learns nothing it does not hold; it uploads the xorbs and the server keeps
-/// one copy.
+/// Global chunk dedup: a keyed shard describing the xorbs that hold the chunk
+/// and that the caller may build on (`xet::dedup`), or 404.
 async fn chunk(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path((_prefix, hash)): Path<(String, String)>,
 ) -> AppResult<Response> {
-    token::authorise(&state, bearer(&headers), Scope::Read).await?;
-    Err(AppError::NotFound(format!(
-        "chunk {hash} is not known here"
-    )))
+    let grant = token::authorise(&state, bearer(&headers), Scope::Read).await?;
+    match domain::dedup::answer(&state, &grant.caller, &hash).await? {
+        Some(shard) => Ok((
+            [(header::CONTENT_TYPE, "application/octet-stream")],
+            shard,
+        )
+            .into_response()),
+        None => Err(AppError::NotFound(format!(
+            "chunk {hash} is not known here"
+        ))),
+    }
 }
 
 async fn upload_xorb(
@@ -124,7 +130,7 @@ async fn upload_shard(
     let grant = token::authorise(&state, bearer(&headers), Scope::Write).await?;
     let user = grant.caller.require_user()?;
     Stats::add(&state.stats.xet_bytes_received, body.len() as u64);
-    let any_new = domain::shards::register(&state, user, body)
+    let any_new = domain::shards::register(&state, &grant.caller, body)
         .await
         .inspect_err(|e| tracing::info!(error = %e, user = %user.name, "shard refused"))?;
     Ok(Json(json!({ "result": u8::from(any_new) })).into_response())

@@ -22,6 +22,7 @@
 //! (de)compression and the shard format.
 
 pub mod data;
+pub mod dedup;
 pub mod reconstruction;
 pub mod shards;
 pub mod token;
@@ -29,7 +30,7 @@ pub mod xorbs;
 
 use std::io::Read;
 
-use xet_core_structures::merklehash::{MerkleHash, compute_data_hash};
+use xet_core_structures::merklehash::MerkleHash;
 use xet_core_structures::xorb_object::byte_grouping::bg4::bg4_regroup;
 use xet_core_structures::xorb_object::{
     CompressionScheme, XORB_CHUNK_HEADER_LENGTH, parse_chunk_header,
@@ -51,9 +52,8 @@ pub fn parse_hash(s: &str) -> Option<MerkleHash> {
         .flatten()
 }
 
-/// One chunk of a xorb, decompressed.
+/// One chunk of a xorb, decompressed (and not yet hashed).
 pub struct Chunk {
-    pub hash: MerkleHash,
     pub data: Vec<u8>,
     /// Where the chunk (header included) ends in the serialized xorb.
     pub end: usize,
@@ -92,11 +92,7 @@ pub fn chunk_at(raw: &[u8], at: usize) -> Result<Option<Chunk>, Malformed> {
         compressed,
         declared as usize,
     )?;
-    Ok(Some(Chunk {
-        hash: compute_data_hash(&data),
-        data,
-        end,
-    }))
+    Ok(Some(Chunk { data, end }))
 }
 
 /// Decompresses a chunk of `declared` bytes. Inflating stops one byte past

@@ -3,69 +3,82 @@
 //!
 //! Checked, in order, before a byte is rebuilt: every file carries verification
 //! entries and its SHA-256 (the metadata extension `hf_xet` writes); every xorb
-//! it names is stored and was sent by this user (knowing a xorb hash grants
-//! nothing, as for blobs); every term's chunk range lies inside its xorb and
-//! unpacks to the size the term states; the file fits the size limit and the uploader's quota. While the
-//! bytes stream into the blob store, each term's verification hash and finally
-//! the file hash are recomputed from the chunks themselves, and the blob store
-//! refuses a SHA-256 or size other than the shard's. Any failure stores nothing
-//! for that file (the answer is 400, which clients do not retry).
+//! it names is stored and available to this user (`dedup::available`: knowing
+//! a xorb hash grants nothing, as for blobs); every term's chunk range lies
+//! inside its xorb and unpacks to the size the term states; each term's
+//! verification hash and the file hash match the chunk hashes the server
+//! computed when the xorbs were uploaded; the file fits the size limit and the
+//! uploader's quota. The bytes then stream into the blob store, which refuses
+//! a SHA-256 or size other than the shard's. Any failure stores nothing for
+//! that file (the answer is 400, which clients do not retry).
 
 use std::collections::{BTreeSet, HashMap};
 use std::io::Cursor;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use futures::{StreamExt, TryStreamExt};
+use futures::StreamExt;
 use granary_core::Sha256;
-use xet_core_structures::merklehash::{MerkleHash, file_hash};
+use xet_core_structures::merklehash::MerkleHash;
 use xet_core_structures::metadata_shard::chunk_verification::range_hash_from_chunks;
 use xet_core_structures::metadata_shard::file_structs::MDBFileInfoView;
 use xet_core_structures::metadata_shard::streaming_shard::MDBMinimalShard;
 
 use super::{MAX_SHARD_BYTES, chunk_at};
 use crate::app::{App, AppState};
-use crate::db::users::UserRow;
+use crate::auth::Caller;
 use crate::db::xet::{self, Term, XetFile, XorbRow};
 use crate::error::{AppError, AppResult};
-use crate::storage::Key;
+
+/// A stored xorb and its chunks' hashes.
+struct Stored {
+    row: XorbRow,
+    hashes: Vec<MerkleHash>,
+}
 
 /// A file of a shard, checked and ready to rebuild.
 struct Planned {
     file_hash: MerkleHash,
+    first_chunk: MerkleHash,
     sha256: Sha256,
     size: u64,
     terms: Vec<PlannedTerm>,
 }
 
 struct PlannedTerm {
-    xorb: Arc<XorbRow>,
+    xorb: Arc<Stored>,
     start: u32,
     end: u32,
-    verification: MerkleHash,
 }
 
 impl PlannedTerm {
     /// The bytes of the xorb object that hold this term's chunks.
     fn byte_range(&self) -> std::ops::Range<u64> {
+        let ends = &self.xorb.row.chunk_ends;
         let from = match self.start {
             0 => 0,
-            s => self.xorb.chunk_ends[s as usize - 1],
+            s => ends[s as usize - 1],
         };
-        from..self.xorb.chunk_ends[self.end as usize - 1]
+        from..ends[self.end as usize - 1]
+    }
+
+    /// Each chunk's hash and unpacked size.
+    fn chunks(&self) -> impl Iterator<Item = (MerkleHash, u64)> + '_ {
+        let ends = &self.xorb.row.unpacked_ends;
+        (self.start as usize..self.end as usize).map(move |i| {
+            let from = if i == 0 { 0 } else { ends[i - 1] };
+            (self.xorb.hashes[i], ends[i] - from)
+        })
     }
 
     fn unpacked(&self) -> u64 {
-        let from = match self.start {
-            0 => 0,
-            s => self.xorb.unpacked_ends[s as usize - 1],
-        };
-        self.xorb.unpacked_ends[self.end as usize - 1] - from
+        self.chunks().map(|(_, n)| n).sum()
     }
 }
 
-/// Registers the files of a shard `user_id` sent; true when any was new.
-pub async fn register(app: &AppState, user: &UserRow, body: Bytes) -> AppResult<bool> {
+/// Registers the files of a shard the caller sent; true when any was new.
+pub async fn register(app: &AppState, caller: &Caller, body: Bytes) -> AppResult<bool> {
+    let user = caller.require_user()?;
     if body.len() > MAX_SHARD_BYTES {
         return Err(AppError::TooLarge(format!(
             "a shard is at most {MAX_SHARD_BYTES} bytes"
@@ -76,7 +89,7 @@ pub async fn register(app: &AppState, user: &UserRow, body: Bytes) -> AppResult<
     let views: Vec<&MDBFileInfoView> = (0..shard.num_files())
         .filter_map(|i| shard.file(i))
         .collect();
-    let xorbs = available_xorbs(app, &user.id, &views).await?;
+    let xorbs = available_xorbs(app, caller, &views).await?;
     let mut any_new = false;
     for view in views {
         let planned = plan(app, view, &xorbs)?;
@@ -87,22 +100,23 @@ pub async fn register(app: &AppState, user: &UserRow, body: Bytes) -> AppResult<
     Ok(any_new)
 }
 
-/// The xorbs the shard names, each stored and sent by `user_id`; else the shard
-/// is refused, alike for a xorb that is missing and one sent by someone else.
+/// The xorbs the shard names, each stored and available to the caller; else
+/// the shard is refused, alike for a xorb that is missing and one the caller
+/// may not build on.
 async fn available_xorbs(
     app: &App,
-    user_id: &str,
+    caller: &Caller,
     views: &[&MDBFileInfoView],
-) -> AppResult<HashMap<String, Arc<XorbRow>>> {
+) -> AppResult<HashMap<String, Arc<Stored>>> {
     let named: BTreeSet<String> = views
         .iter()
         .flat_map(|v| (0..v.num_entries()).map(|i| v.entry(i).xorb_hash.hex()))
         .collect();
     let named: Vec<String> = named.into_iter().collect();
-    let sent = xet::xorbs_sent_by(&app.db, user_id, &named).await?;
+    let available = super::dedup::available(app, caller, &named).await?;
     let mut out = HashMap::new();
     for hash in named {
-        let row = match sent.contains(&hash) {
+        let row = match available.contains(&hash) {
             true => xet::xorb(&app.db, &hash).await?,
             false => None,
         };
@@ -111,7 +125,8 @@ async fn available_xorbs(
                 "the shard names xorb {hash}, which is not stored or not yours: upload it first"
             ))
         })?;
-        out.insert(hash, Arc::new(row));
+        let hashes = super::xorbs::chunk_hashes(app, &row).await?;
+        out.insert(hash, Arc::new(Stored { row, hashes }));
     }
     Ok(out)
 }
@@ -120,7 +135,7 @@ async fn available_xorbs(
 fn plan(
     app: &App,
     view: &MDBFileInfoView,
-    xorbs: &HashMap<String, Arc<XorbRow>>,
+    xorbs: &HashMap<String, Arc<Stored>>,
 ) -> AppResult<Planned> {
     let file_hash = view.file_hash();
     let invalid = |why: String| AppError::Invalid(format!("file {}: {why}", file_hash.hex()));
@@ -142,19 +157,21 @@ fn plan(
         let entry = view.entry(i);
         let xorb = xorbs[&entry.xorb_hash.hex()].clone();
         let (start, end) = (entry.chunk_index_start, entry.chunk_index_end);
-        if start >= end || end as usize > xorb.chunk_ends.len() {
+        if start >= end || end as usize > xorb.row.chunk_ends.len() {
             return Err(invalid(format!(
                 "term {i} names chunks {start}..{end} of xorb {}, which has {}",
-                xorb.hash,
-                xorb.chunk_ends.len()
+                xorb.row.hash,
+                xorb.row.chunk_ends.len()
             )));
         }
-        let term = PlannedTerm {
-            xorb,
-            start,
-            end,
-            verification: view.verification(i).range_hash,
-        };
+        let term = PlannedTerm { xorb, start, end };
+        let hashes: Vec<MerkleHash> = term.chunks().map(|(h, _)| h).collect();
+        if range_hash_from_chunks(&hashes) != view.verification(i).range_hash {
+            return Err(invalid(format!(
+                "the verification hash of term {i} does not match chunks {start}..{end} of xorb {}",
+                term.xorb.row.hash
+            )));
+        }
         if term.unpacked() != entry.unpacked_segment_bytes as u64 {
             return Err(invalid(format!(
                 "term {i} states {} bytes but its chunks hold {}",
@@ -165,6 +182,18 @@ fn plan(
         size += term.unpacked();
         terms.push(term);
     }
+    let chunks: Vec<(MerkleHash, u64)> = terms.iter().flat_map(PlannedTerm::chunks).collect();
+    let got = xet_core_structures::merklehash::file_hash(&chunks);
+    if got != file_hash {
+        return Err(invalid(format!(
+            "the file's chunks hash to {}, not the file hash the shard gives",
+            got.hex()
+        )));
+    }
+    let first_chunk = chunks
+        .first()
+        .map(|(h, _)| *h)
+        .ok_or_else(|| invalid("the file has no terms".into()))?;
     if size > app.config.max_file_size {
         return Err(AppError::TooLarge(format!(
             "file {} is {size} bytes; the largest accepted is {}",
@@ -174,6 +203,7 @@ fn plan(
     }
     Ok(Planned {
         file_hash,
+        first_chunk,
         sha256,
         size,
         terms,
@@ -181,6 +211,7 @@ fn plan(
 }
 
 /// Rebuilds a planned file into the blob store and records it; true when new.
+/// Its hashes were checked in `plan`; the blob store checks its SHA-256 and size.
 async fn rebuild(app: &AppState, user_id: &str, planned: Planned) -> AppResult<bool> {
     let record = XetFile {
         file_hash: planned.file_hash.hex(),
@@ -190,7 +221,7 @@ async fn rebuild(app: &AppState, user_id: &str, planned: Planned) -> AppResult<b
             .terms
             .iter()
             .map(|t| Term {
-                xorb: t.xorb.hash.clone(),
+                xorb: t.xorb.row.hash.clone(),
                 start: t.start,
                 end: t.end,
             })
@@ -198,71 +229,39 @@ async fn rebuild(app: &AppState, user_id: &str, planned: Planned) -> AppResult<b
     };
     let expected = (planned.sha256, planned.size);
     let owned = app.clone();
+    // Reading and unpacking the next terms overlaps hashing and writing this one.
     let stream = Box::pin(
-        futures::stream::iter(planned.terms.into_iter().enumerate())
-            .then(move |(i, term)| {
+        futures::stream::iter(planned.terms)
+            .map(move |term| {
                 let app = owned.clone();
-                async move { term_chunks(&app, i, term).await }
+                async move { term_bytes(&app, term).await }
             })
-            .try_flatten(),
+            .buffered(2),
     );
-    let chunks = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let seen = chunks.clone();
-    let recorded = stream.map_ok(move |(hash, data): (MerkleHash, Bytes)| {
-        seen.lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push((hash, data.len() as u64));
-        data
-    });
-    // The file hash is known only once every chunk has passed: a stream that
-    // ends with a mismatch fails before the blob store keeps anything.
-    let want = planned.file_hash;
-    let checked = recorded.chain(futures::stream::once(async move {
-        let got = file_hash(&chunks.lock().unwrap_or_else(|e| e.into_inner()));
-        match got == want {
-            true => Ok(Bytes::new()),
-            false => Err(format!(
-                "the file's chunks hash to {}, not the file hash {} the shard gives",
-                got.hex(),
-                want.hex()
-            )),
-        }
-    }));
-    crate::ingest::store_stream(app, user_id, Box::pin(checked), Some(expected)).await?;
-    Ok(xet::record_file(&app.db, &record, granary_core::time::now_ms()).await?)
+    crate::ingest::store_stream(app, user_id, stream, Some(expected)).await?;
+    let first = Some(&planned.first_chunk);
+    Ok(xet::record_file(&app.db, &record, first, granary_core::time::now_ms()).await?)
 }
 
-type TermChunks = futures::stream::Iter<std::vec::IntoIter<Result<(MerkleHash, Bytes), String>>>;
-
-/// The chunks of term `i`, decompressed and hashed, once its verification hash
-/// has been checked against them.
-async fn term_chunks(app: &App, i: usize, term: PlannedTerm) -> Result<TermChunks, String> {
-    let key = Key::Xorb(&term.xorb.hash).path();
-    let bytes: Vec<Bytes> = app
-        .storage
-        .get_range_stream(&key, term.byte_range())
+/// The unpacked bytes of a term's chunks.
+async fn term_bytes(app: &App, term: PlannedTerm) -> Result<Bytes, String> {
+    let hash = term.xorb.row.hash.clone();
+    let raw = super::xorbs::read(app, &hash, term.byte_range())
         .await
-        .map_err(|e| format!("reading xorb {} failed: {e}", term.xorb.hash))?
-        .try_collect()
-        .await
-        .map_err(|e| format!("reading xorb {} failed: {e}", term.xorb.hash))?;
-    let raw = bytes.concat();
-    let mut at = 0;
-    let mut out = Vec::with_capacity((term.end - term.start) as usize);
-    let mut hashes = Vec::with_capacity(out.capacity());
-    for _ in term.start..term.end {
-        let chunk = chunk_at(&raw, at)
-            .map_err(|e| format!("xorb {}: {e}", term.xorb.hash))?
-            .ok_or_else(|| format!("xorb {} is damaged", term.xorb.hash))?;
-        at = chunk.end;
-        hashes.push(chunk.hash);
-        out.push(Ok((chunk.hash, Bytes::from(chunk.data))));
-    }
-    if range_hash_from_chunks(&hashes) != term.verification {
-        return Err(format!(
-            "the verification hash of term {i} does not match chunks {}..{} of xorb {}",
-            term.start, term.end, term.xorb.hash
-        ));
-    }
-    Ok(futures::stream::iter(out))
+        .map_err(|e| format!("reading xorb {hash} failed: {e}"))?;
+    let size = term.unpacked() as usize;
+    tokio::task::spawn_blocking(move || {
+        let mut out = Vec::with_capacity(size);
+        let mut at = 0;
+        for _ in term.start..term.end {
+            let chunk = chunk_at(&raw, at)
+                .map_err(|e| format!("xorb {hash}: {e}"))?
+                .ok_or_else(|| format!("xorb {hash} is damaged"))?;
+            at = chunk.end;
+            out.extend_from_slice(&chunk.data);
+        }
+        Ok(Bytes::from(out))
+    })
+    .await
+    .map_err(|e| e.to_string())?
 }

@@ -1,11 +1,13 @@
 //! Xorb uploads (`POST /xet/v1/xorbs/default/{hash}`): every chunk decompressed
 //! and hashed, the xorb hash recomputed and compared with the name it was sent
 //! under; only then is it stored, as the chunks the client sent, under
-//! `xet/xorbs/<hash>`, with a row of where each chunk ends. The sender is
-//! recorded: only those who sent a xorb's bytes may name it in a shard.
+//! `xet/xorbs/<hash>`, with a row of where each chunk ends and what each hashes
+//! to. The sender is recorded: a xorb may be named in a shard only by those who
+//! sent its bytes or may read a file built from it (`dedup::available`).
 
 use bytes::Bytes;
-use xet_core_structures::merklehash::{MerkleHash, xorb_hash};
+use xet_core_structures::merklehash::{MerkleHash, compute_data_hash, xorb_hash};
+use xet_core_structures::metadata_shard::hash_is_global_dedup_eligible;
 
 use super::{MAX_XORB_BYTES, Malformed, chunk_at};
 use crate::app::App;
@@ -16,11 +18,12 @@ use crate::storage::Key;
 /// The most chunks one xorb may hold (the spec's bound).
 pub const MAX_CHUNKS: usize = 8192;
 
-/// A parsed xorb: its hash, how many bytes of the body are chunks, and where
-/// each chunk ends (serialized and unpacked).
+/// A parsed xorb: its hash, how many bytes of the body are chunks, each chunk's
+/// hash and where each chunk ends (serialized and unpacked).
 pub struct Parsed {
     pub hash: MerkleHash,
     pub len: usize,
+    pub chunk_hashes: Vec<MerkleHash>,
     pub chunk_ends: Vec<u64>,
     pub unpacked_ends: Vec<u64>,
 }
@@ -43,7 +46,7 @@ pub fn parse(raw: &[u8]) -> Result<Parsed, Malformed> {
             )));
         }
         unpacked += chunk.data.len() as u64;
-        hashes.push((chunk.hash, chunk.data.len() as u64));
+        hashes.push((compute_data_hash(&chunk.data), chunk.data.len() as u64));
         chunk_ends.push(chunk.end as u64);
         unpacked_ends.push(unpacked);
         at = chunk.end;
@@ -54,6 +57,7 @@ pub fn parse(raw: &[u8]) -> Result<Parsed, Malformed> {
     Ok(Parsed {
         hash: xorb_hash(&hashes),
         len: at,
+        chunk_hashes: hashes.into_iter().map(|(h, _)| h).collect(),
         chunk_ends,
         unpacked_ends,
     })
@@ -95,7 +99,7 @@ pub async fn store(app: &App, user_id: &str, claimed: &str, body: Bytes) -> AppR
         .put(&staged, body.slice(..parsed.len))
         .await
         .map_err(AppError::internal)?;
-    let placed = place(app, &row, &staged, user_id).await;
+    let placed = place(app, &row, &parsed.chunk_hashes, &staged, user_id).await;
     app.storage.delete_quietly(&staged).await;
     placed
 }
@@ -103,16 +107,58 @@ pub async fn store(app: &App, user_id: &str, claimed: &str, body: Bytes) -> AppR
 async fn place(
     app: &App,
     row: &XorbRow,
+    hashes: &[MerkleHash],
     staged: &object_store::path::Path,
     user_id: &str,
 ) -> AppResult<bool> {
+    let eligible: Vec<MerkleHash> = hashes
+        .iter()
+        .filter(|h| hash_is_global_dedup_eligible(h))
+        .copied()
+        .collect();
     let (mut tx, _guard) = app.db.begin_write().await?;
-    let new =
-        xet::record_xorb_in(&mut tx, &app.db, row, user_id, granary_core::time::now_ms()).await?;
+    let now = granary_core::time::now_ms();
+    let new = xet::record_xorb_in(&mut tx, &app.db, row, hashes, &eligible, user_id, now).await?;
     app.storage
         .rename(staged, &Key::Xorb(&row.hash).path())
         .await
         .map_err(AppError::internal)?;
     tx.commit().await?;
     Ok(new)
+}
+
+/// The hashes of a stored xorb's chunks, in order: as recorded at upload, or,
+/// for a xorb stored before they were recorded, computed from its object once
+/// and recorded.
+pub async fn chunk_hashes(app: &App, row: &XorbRow) -> AppResult<Vec<MerkleHash>> {
+    let recorded = xet::chunk_hashes(&app.db, &row.hash)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("no xorb {}", row.hash)))?;
+    if recorded.len() == row.chunk_ends.len() {
+        return Ok(recorded);
+    }
+    let raw = read(app, &row.hash, 0..row.size).await?;
+    let parsed = tokio::task::spawn_blocking(move || parse(&raw))
+        .await
+        .map_err(AppError::internal)?
+        .map_err(|e| AppError::internal_msg(format!("stored xorb {} is damaged: {e}", row.hash)))?;
+    xet::set_chunk_hashes(&app.db, &row.hash, &parsed.chunk_hashes).await?;
+    Ok(parsed.chunk_hashes)
+}
+
+/// The bytes `range` of the stored xorb `hash`.
+pub async fn read(app: &App, hash: &str, range: std::ops::Range<u64>) -> AppResult<Bytes> {
+    use futures::TryStreamExt;
+    let parts: Vec<Bytes> = app
+        .storage
+        .get_range_stream(&Key::Xorb(hash).path(), range)
+        .await
+        .map_err(AppError::internal)?
+        .try_collect()
+        .await
+        .map_err(AppError::internal)?;
+    Ok(match parts.len() {
+        1 => parts.into_iter().next().unwrap_or_default(),
+        _ => Bytes::from(parts.concat()),
+    })
 }

@@ -10,17 +10,20 @@ mod common;
 mod access;
 mod bad_input;
 mod collection;
+mod dedup;
 mod harness;
 mod round_trip;
 
 use access::*;
 use bad_input::*;
 use collection::*;
+use dedup::*;
 use round_trip::*;
 
 on_every_backend!(
     a_xet_upload_becomes_an_ordinary_blob_and_downloads_back,
     bad_xorbs_and_shards_are_refused_and_nothing_is_stored,
     cas_tokens_grant_no_more_than_their_caller_holds,
+    global_dedup_tells_only_of_xorbs_the_caller_holds_or_may_read,
     xorbs_no_file_names_are_collected,
 );
