@@ -339,7 +339,9 @@ def test_xet_large_file_cli_dedup_and_native_pull(lfs_server, hf_version):
     """A 100 MiB safetensors file through `hf upload` (the CLI): byte-identical back through
     `hf download` and `granary pull`. Over Xet (2.x), a second upload with one tensor of twenty
     changed sends less than 10 % of the file: the client remembers its xorbs, and the server
-    accepts them because the same user sent them."""
+    accepts them because the same user sent them. Another user with an empty client cache
+    uploading the same file sends less than 10 % too: the server's global dedup answers tell
+    her of xavier's xorbs, since she may read his public model."""
     token = lfs_server.user("xavier")
     folder = pathlib.Path(lfs_server.scratch())
     (folder / "README.md").write_bytes(README.encode())
@@ -349,12 +351,12 @@ def test_xet_large_file_cli_dedup_and_native_pull(lfs_server, hf_version):
     home = lfs_server.scratch()  # one HF_HOME for both uploads: the client's Xet cache
     hf = pathlib.Path(sys.executable).parent / "hf"
 
-    def upload():
+    def upload(token=token, repo="xavier/big", home=home):
         env = dict(os.environ, HF_ENDPOINT=lfs_server.url, HF_TOKEN=token, HF_HOME=home,
                    HF_HUB_DISABLE_TELEMETRY="1", HF_XET_TELEMETRY_ENABLED="false")
         env.pop("HF_HUB_DISABLE_XET", None)
         before = lfs_server.xet_received()
-        p = subprocess.run([str(hf), "upload", "xavier/big", str(folder), "."], env=env,
+        p = subprocess.run([str(hf), "upload", repo, str(folder), "."], env=env,
                            capture_output=True, text=True, timeout=600)
         assert p.returncode == 0, p.stdout + p.stderr
         return lfs_server.xet_received() - before
@@ -373,6 +375,9 @@ def test_xet_large_file_cli_dedup_and_native_pull(lfs_server, hf_version):
     print(f"received over Xet: first upload {first} bytes, second {second} bytes, file {size} bytes")
     if over_xet:
         assert 0 < second < size * 0.10, (second, size)
+        third = upload(token=lfs_server.user("yolanda"), repo="yolanda/copy", home=lfs_server.scratch())
+        print(f"received over Xet from another user with an empty cache: {third} bytes")
+        assert 0 < third < size * 0.10, (third, size)
     out = lfs_server.scratch()
     env = dict(os.environ, HF_ENDPOINT=lfs_server.url, HF_TOKEN=token, HF_HOME=lfs_server.scratch(),
                HF_HUB_DISABLE_TELEMETRY="1", HF_XET_TELEMETRY_ENABLED="false")

@@ -165,6 +165,38 @@ pub async fn xorbs_with_chunk(db: &Db, chunk: &str, limit: i64) -> sqlx::Result<
     Ok(rows.into_iter().map(|(x,)| x).collect())
 }
 
+/// The xorbs of the files whose terms lie in any of `xorbs`, these first, at most `limit`.
+pub async fn xorbs_of_same_files(
+    db: &Db,
+    xorbs: &[String],
+    limit: usize,
+) -> sqlx::Result<Vec<String>> {
+    let mut out: Vec<String> = xorbs.to_vec();
+    if xorbs.is_empty() {
+        return Ok(out);
+    }
+    let sql = format!(
+        "SELECT DISTINCT fx.xorb FROM xet_file_xorbs fx WHERE fx.file_hash IN (
+           SELECT file_hash FROM xet_file_xorbs WHERE xorb IN ({}))
+         ORDER BY fx.xorb LIMIT {}",
+        super::placeholders(1, xorbs.len()),
+        limit + xorbs.len()
+    );
+    let mut q = sqlx::query_as::<_, (String,)>(&sql);
+    for h in xorbs {
+        q = q.bind(h);
+    }
+    for (h,) in q.fetch_all(&db.pool).await? {
+        if out.len() >= limit {
+            break;
+        }
+        if !out.contains(&h) {
+            out.push(h);
+        }
+    }
+    Ok(out)
+}
+
 /// Those of `hashes` that are terms of a file whose blob is one of `blobs`.
 pub async fn xorbs_of_blobs(
     db: &Db,
@@ -428,7 +460,10 @@ pub async fn delete_unreferenced_xorb(
     if still.is_none() {
         return Ok(false);
     }
-    for table in ["xet_xorb_uploaders WHERE hash", "xet_dedup_chunks WHERE xorb"] {
+    for table in [
+        "xet_xorb_uploaders WHERE hash",
+        "xet_dedup_chunks WHERE xorb",
+    ] {
         sqlx::query(&format!("DELETE FROM {table} = $1"))
             .bind(hash)
             .execute(&mut **tx)

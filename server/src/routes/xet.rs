@@ -91,11 +91,9 @@ async fn chunk(
 ) -> AppResult<Response> {
     let grant = token::authorise(&state, bearer(&headers), Scope::Read).await?;
     match domain::dedup::answer(&state, &grant.caller, &hash).await? {
-        Some(shard) => Ok((
-            [(header::CONTENT_TYPE, "application/octet-stream")],
-            shard,
-        )
-            .into_response()),
+        Some(shard) => {
+            Ok(([(header::CONTENT_TYPE, "application/octet-stream")], shard).into_response())
+        }
         None => Err(AppError::NotFound(format!(
             "chunk {hash} is not known here"
         ))),

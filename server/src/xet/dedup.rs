@@ -30,15 +30,22 @@ use crate::auth::Caller;
 use crate::db::xet::{self, XorbRow};
 use crate::error::{AppError, AppResult};
 
-/// How many xorbs one dedup answer describes at most.
-const MAX_XORBS_PER_ANSWER: i64 = 4;
+/// How many xorbs holding the chunk one dedup answer starts from.
+const MAX_HOLDERS: i64 = 4;
+
+/// How many xorbs one dedup answer describes at most (4 GiB of chunks).
+const MAX_XORBS_PER_ANSWER: usize = 64;
 
 /// How long the key of a dedup answer is good for (the client drops the shard after).
 const ANSWER_KEY_VALID_FOR: Duration = Duration::from_secs(3600);
 
 /// Those of `hashes` the caller may build on: the xorbs it sent, and those
 /// holding terms of a file it may download.
-pub async fn available(app: &App, caller: &Caller, hashes: &[String]) -> AppResult<HashSet<String>> {
+pub async fn available(
+    app: &App,
+    caller: &Caller,
+    hashes: &[String],
+) -> AppResult<HashSet<String>> {
     let Some(user) = &caller.user else {
         return Ok(HashSet::new());
     };
@@ -71,10 +78,15 @@ pub async fn answer(app: &App, caller: &Caller, chunk: &str) -> AppResult<Option
     if super::parse_hash(chunk).is_none() {
         return Err(AppError::Invalid(format!("`{chunk}` is not a chunk hash")));
     }
-    let holders = xet::xorbs_with_chunk(&app.db, chunk, MAX_XORBS_PER_ANSWER).await?;
+    let holders = xet::xorbs_with_chunk(&app.db, chunk, MAX_HOLDERS).await?;
     if holders.is_empty() {
         return Ok(None);
     }
+    // As the Hub's CAS answers with the whole shard a chunk came in, the answer
+    // tells of the other xorbs of the files that hold the chunk too: a client
+    // asks only about one chunk in a thousand, and would otherwise send again
+    // every xorb none of those fell in.
+    let holders = xet::xorbs_of_same_files(&app.db, &holders, MAX_XORBS_PER_ANSWER).await?;
     let available = available(app, caller, &holders).await?;
     let mut shard = MDBInMemoryShard::default();
     for hash in holders.iter().filter(|h| available.contains(*h)) {
