@@ -172,8 +172,9 @@ async fn main() -> anyhow::Result<()> {
                     println!("repaired: {r}");
                 }
                 println!(
-                    "checked {} blobs and {} revisions: {} problems; {} unreferenced objects ({} bytes), {} removed",
+                    "checked {} blobs, {} xorbs and {} revisions: {} problems; {} unreferenced objects ({} bytes), {} removed",
                     report.blobs_checked,
+                    report.xorbs_checked,
                     report.revisions_checked,
                     report.problems.len(),
                     report.garbage_objects,

@@ -34,6 +34,23 @@ pub async fn reserve_upload(app: &App, user: &UserRow, size: u64) -> AppResult<(
             user.name, caps.max_staged_bytes
         )));
     }
+    check_quota(app, user, size, declared).await
+}
+
+/// Refuses a Xet xorb of `size` bytes that would take the account of `user`
+/// past the storage quota, counting the xorbs it sent that no file names yet
+/// (until a shard names them, or the collector removes them).
+pub async fn reserve_xorb(app: &App, user: &UserRow, size: u64) -> AppResult<()> {
+    if app.config.limits.owner_quota_bytes == 0 {
+        return Ok(());
+    }
+    let unnamed = crate::db::xet::unnamed_xorb_bytes(&app.db, &user.id).await?;
+    check_quota(app, user, size, unnamed).await
+}
+
+/// Refuses `size` more bytes when the account's usage (committed, uploaded but
+/// not committed, and `pending`: in flight or otherwise held) would pass the quota.
+async fn check_quota(app: &App, user: &UserRow, size: u64, pending: u64) -> AppResult<()> {
     let limit = app.config.limits.owner_quota_bytes;
     if limit == 0 {
         return Ok(());
@@ -43,11 +60,11 @@ pub async fn reserve_upload(app: &App, user: &UserRow, size: u64) -> AppResult<(
     let uncommitted = crate::db::blob_uploaders::uncommitted_bytes(&app.db, &user.id).await?;
     let used = committed
         .saturating_add(uncommitted)
-        .saturating_add(declared);
+        .saturating_add(pending);
     if used.saturating_add(size) > limit {
         return Err(AppError::TooLarge(format!(
             "uploading {size} more bytes would pass the storage quota of {limit} bytes (owner_quota_bytes): \
-             `{}` stores {committed} bytes, has uploaded {uncommitted} bytes not yet committed and {declared} \
+             `{}` stores {committed} bytes, has uploaded {uncommitted} bytes not yet committed and {pending} \
              bytes in progress; ask the registry's administrator for more",
             user.name
         )));

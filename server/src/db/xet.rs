@@ -475,3 +475,65 @@ pub async fn delete_unreferenced_xorb(
         .await?;
     Ok(true)
 }
+
+/// Every stored xorb: `(hash, size)`.
+pub async fn all_xorbs(db: &Db) -> sqlx::Result<Vec<(String, u64)>> {
+    let rows: Vec<(String, i64)> = sqlx::query_as("SELECT hash, size FROM xet_xorbs ORDER BY hash")
+        .fetch_all(&db.pool)
+        .await?;
+    Ok(rows.into_iter().map(|(h, s)| (h, s as u64)).collect())
+}
+
+/// Files whose terms name a xorb that is not stored: `(file hash, xorb)`.
+pub async fn files_naming_missing_xorbs(db: &Db) -> sqlx::Result<Vec<(String, String)>> {
+    sqlx::query_as(
+        "SELECT fx.file_hash, fx.xorb FROM xet_file_xorbs fx
+         WHERE NOT EXISTS (SELECT 1 FROM xet_xorbs x WHERE x.hash = fx.xorb)
+         ORDER BY fx.file_hash, fx.xorb",
+    )
+    .fetch_all(&db.pool)
+    .await
+}
+
+/// Forgets a damaged xorb: its row, senders and dedup entries, and the Xet form
+/// of every file built on it (their blobs stay); how many files.
+pub async fn forget_xorb(db: &Db, hash: &str) -> sqlx::Result<u64> {
+    let (mut tx, _guard) = db.begin_write().await?;
+    let files = "SELECT file_hash FROM xet_file_xorbs WHERE xorb = $1";
+    let n = sqlx::query(&format!(
+        "DELETE FROM xet_files WHERE file_hash IN ({files})"
+    ))
+    .bind(hash)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    sqlx::query(
+        "DELETE FROM xet_file_xorbs WHERE file_hash NOT IN (SELECT file_hash FROM xet_files)",
+    )
+    .execute(&mut *tx)
+    .await?;
+    for table in [
+        "xet_xorb_uploaders WHERE hash",
+        "xet_dedup_chunks WHERE xorb",
+        "xet_xorbs WHERE hash",
+    ] {
+        sqlx::query(&format!("DELETE FROM {table} = $1"))
+            .bind(hash)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(n)
+}
+
+/// The bytes of the xorbs `user_id` sent that no file names (yet).
+pub async fn unnamed_xorb_bytes(db: &Db, user_id: &str) -> sqlx::Result<u64> {
+    let (n,): (i64,) = sqlx::query_as(
+        "SELECT CAST(COALESCE(SUM(x.size), 0) AS BIGINT) FROM xet_xorbs x JOIN xet_xorb_uploaders u ON u.hash = x.hash
+         WHERE u.user_id = $1 AND NOT EXISTS (SELECT 1 FROM xet_file_xorbs fx WHERE fx.xorb = x.hash)",
+    )
+    .bind(user_id)
+    .fetch_one(&db.pool)
+    .await?;
+    Ok(n as u64)
+}

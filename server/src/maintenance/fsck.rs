@@ -5,7 +5,8 @@
 //!   whose bytes do not hash to its digest);
 //! - a revision file naming a blob that is not stored (or stored with another size);
 //! - a ref naming a revision its model does not have;
-//! - a revision whose manifest bytes do not hash to its id.
+//! - a revision whose manifest bytes do not hash to its id;
+//! - the Xet store's xorbs and files (`fsck_xet.rs`).
 //!
 //! Garbage (reported, not a problem): objects under `blobs/` that no row
 //! describes, and staged objects under `uploads/` that no session owns.
@@ -39,7 +40,7 @@ pub struct FsckOptions {
 /// One thing wrong.
 #[derive(Debug, Clone, Serialize)]
 pub struct Problem {
-    /// `blob`, `file`, `ref` or `manifest`.
+    /// `blob`, `file`, `ref`, `manifest`, `xorb` or `xet_file`.
     pub kind: &'static str,
     /// The blob digest, or `owner/name@revision[:path]`.
     pub subject: String,
@@ -50,6 +51,7 @@ pub struct Problem {
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct FsckReport {
     pub blobs_checked: u64,
+    pub xorbs_checked: u64,
     pub revisions_checked: u64,
     pub problems: Vec<Problem>,
     pub repaired: Vec<String>,
@@ -79,6 +81,7 @@ pub async fn check(app: &App, opts: FsckOptions) -> anyhow::Result<FsckReport> {
     check_refs(app, &mut report).await?;
     check_manifests(app, &mut report).await?;
     check_garbage(app, opts, &rows, objects, &mut report).await?;
+    super::fsck_xet::check(app, opts, &mut report).await?;
     Ok(report)
 }
 

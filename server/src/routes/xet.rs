@@ -114,7 +114,7 @@ async fn upload_xorb(
     }
     let user = grant.caller.require_user()?;
     Stats::add(&state.stats.xet_bytes_received, body.len() as u64);
-    let inserted = domain::xorbs::store(&state, &user.id, &hash, body)
+    let inserted = domain::xorbs::store(&state, user, &hash, body)
         .await
         .inspect_err(|e| tracing::info!(error = %e, user = %user.name, "xorb refused"))?;
     Ok(Json(json!({ "was_inserted": inserted })).into_response())

@@ -11,6 +11,7 @@ use xet_core_structures::metadata_shard::hash_is_global_dedup_eligible;
 
 use super::{MAX_XORB_BYTES, Malformed, chunk_at};
 use crate::app::App;
+use crate::db::users::UserRow;
 use crate::db::xet::{self, XorbRow};
 use crate::error::{AppError, AppResult};
 use crate::storage::Key;
@@ -66,7 +67,8 @@ pub fn parse(raw: &[u8]) -> Result<Parsed, Malformed> {
 /// Checks and stores a xorb `user_id` sent under the name `claimed`; true when
 /// it was not stored before. A body whose hash is not `claimed` is refused and
 /// nothing is kept.
-pub async fn store(app: &App, user_id: &str, claimed: &str, body: Bytes) -> AppResult<bool> {
+pub async fn store(app: &App, user: &UserRow, claimed: &str, body: Bytes) -> AppResult<bool> {
+    let user_id = user.id.as_str();
     let claimed_hash = super::parse_hash(claimed)
         .ok_or_else(|| AppError::Invalid(format!("`{claimed}` is not a xorb hash")))?;
     if body.len() > MAX_XORB_BYTES {
@@ -85,6 +87,8 @@ pub async fn store(app: &App, user_id: &str, claimed: &str, body: Bytes) -> AppR
             parsed.hash.hex()
         )));
     }
+    // Until a shard names it, a xorb counts against its sender's quota.
+    crate::quota::reserve_xorb(app, user, parsed.len as u64).await?;
     let row = XorbRow {
         hash: parsed.hash.hex(),
         size: parsed.len as u64,

@@ -121,3 +121,25 @@ pub async fn bad_xorbs_and_shards_are_refused_and_nothing_is_stored(backend: Bac
     assert!(blob_stored(&t, &up.sha256).await);
     t.assert_fsck_clean().await;
 }
+
+/// Xorbs no shard names yet count against their sender's quota: a writer cannot
+/// fill the store with xorbs it never commits.
+pub async fn unnamed_xorbs_count_against_the_quota(backend: Backend) {
+    let first = Upload::new(weights(80_000, 31), 20_000);
+    let second = Upload::new(weights(80_000, 32), 20_000);
+    // Room for the README and one xorb, not two.
+    let quota = (first.xorb.len() * 3 / 2) as u64;
+    let t = TestApp::start_with(backend, |c| c.limits.owner_quota_bytes = quota).await;
+    let (_alice, cas) = alice_with_model(&t).await;
+    let res = post_xorb(&t, &cas, &first.xorb_hash.hex(), &first.xorb).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = post_xorb(&t, &cas, &second.xorb_hash.hex(), &second.xorb).await;
+    assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(res.text().await.unwrap().contains("owner_quota_bytes"));
+    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM xet_xorbs")
+        .fetch_one(&t.app.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(n, 1, "the refused xorb is not stored");
+    t.assert_fsck_clean().await;
+}

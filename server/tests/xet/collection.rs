@@ -110,3 +110,78 @@ pub async fn xorbs_no_file_names_are_collected(backend: Backend) {
     );
     t.assert_fsck_clean().await;
 }
+
+fn fsck_opts(repair: bool) -> granary_server::maintenance::fsck::FsckOptions {
+    granary_server::maintenance::fsck::FsckOptions {
+        repair,
+        deep: true,
+        grace_ms: 0,
+    }
+}
+
+/// `fsck --deep` finds a xorb whose bytes changed or went missing; `--repair`
+/// forgets it and the Xet form of its files, whose blobs still download.
+pub async fn fsck_finds_damaged_xorbs_and_repair_forgets_them(backend: Backend) {
+    use granary_server::maintenance::fsck::check;
+    let t = TestApp::start(backend).await;
+    let (alice, cas) = alice_with_model(&t).await;
+    let up = Upload::new(weights(60_000, 21), 20_000);
+    send(&t, &cas, &up).await;
+    assert_eq!(
+        commit(&t, &alice, "alice/x", "w.bin", &up).await.status(),
+        StatusCode::OK
+    );
+    let stray = Upload::new(weights(30_000, 22), 10_000);
+    let res = post_xorb(&t, &cas, &stray.xorb_hash.hex(), &stray.xorb).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    t.assert_fsck_clean().await;
+
+    // One byte of the committed file's xorb flipped, the stray xorb's object gone,
+    // and an object no row describes.
+    let key = |h: &str| object_store::path::Path::from(format!("xet/xorbs/{}/{h}", &h[..2]));
+    let mut bytes = up.xorb.clone();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xFF;
+    let hash = up.xorb_hash.hex();
+    t.app.storage.put(&key(&hash), bytes.into()).await.unwrap();
+    t.app
+        .storage
+        .delete_quietly(&key(&stray.xorb_hash.hex()))
+        .await;
+    let orphan = "ab".repeat(32);
+    t.app
+        .storage
+        .put(&key(&orphan), vec![1u8; 10].into())
+        .await
+        .unwrap();
+
+    let report = check(&t.app, fsck_opts(false)).await.unwrap();
+    let found: Vec<(&str, &str)> = report
+        .problems
+        .iter()
+        .map(|p| (p.kind, p.subject.as_str()))
+        .collect();
+    assert!(found.contains(&("xorb", hash.as_str())), "{report:?}");
+    assert!(
+        found.contains(&("xorb", stray.xorb_hash.hex().as_str())),
+        "{report:?}"
+    );
+    assert_eq!(report.garbage_objects, 1, "{report:?}");
+
+    let repaired = check(&t.app, fsck_opts(true)).await.unwrap();
+    assert_eq!(repaired.repaired.len(), 2, "{repaired:?}");
+    assert_eq!(repaired.garbage_removed, 1);
+    t.assert_fsck_clean().await;
+    assert!(xorbs(&t).await.is_empty());
+    // The file is an ordinary blob still; it no longer offers a Xet form.
+    let res = t
+        .client
+        .get(format!("{}/alice/x/resolve/main/w.bin", t.url))
+        .bearer_auth(&alice)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.headers().get("x-xet-hash").is_none());
+    assert_eq!(res.bytes().await.unwrap().as_ref(), &up.data[..]);
+}

@@ -23,7 +23,9 @@ use round_trip::*;
 on_every_backend!(
     a_xet_upload_becomes_an_ordinary_blob_and_downloads_back,
     bad_xorbs_and_shards_are_refused_and_nothing_is_stored,
+    unnamed_xorbs_count_against_the_quota,
     cas_tokens_grant_no_more_than_their_caller_holds,
     global_dedup_tells_only_of_xorbs_the_caller_holds_or_may_read,
     xorbs_no_file_names_are_collected,
+    fsck_finds_damaged_xorbs_and_repair_forgets_them,
 );
