@@ -70,6 +70,27 @@ pub async fn a_xet_upload_becomes_an_ordinary_blob_and_downloads_back(backend: B
         .await
         .unwrap();
     assert!(res.headers().get("x-xet-hash").is_none());
+    // The tree lists the Xet file hash of that file only, as the Hub does.
+    let tree: Value = t
+        .client
+        .get(format!("{}/api/models/alice/x/tree/main", t.url))
+        .bearer_auth(&alice)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let entry = |path: &str| {
+        tree.as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["path"] == path)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(entry("w.bin")["xetHash"], file.as_str());
+    assert!(entry("README.md").get("xetHash").is_none());
     // Through reconstructions, whole and in part, v2 and v1.
     let read = cas_token(&t, Some(&alice), "alice/x", "read", "main").await;
     let res = reconstruction(&t, &read, 2, &file, None).await;

@@ -260,6 +260,10 @@ async fn file_entry(state: &AppState, f: &FileEntry) -> HfResult<Value> {
         let pointer = oids::lfs_pointer(&f.sha256, f.size);
         v["lfs"] = json!({"oid": f.sha256, "size": f.size, "pointerSize": pointer.len()});
     }
+    // Uploaded over Xet: its Xet file hash, as the Hub lists it.
+    if let Some(xet) = crate::db::xet::file_of_blob(&state.db, &f.sha256.hex()).await? {
+        v["xetHash"] = json!(xet.file_hash);
+    }
     Ok(v)
 }
 
