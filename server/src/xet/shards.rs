@@ -17,7 +17,6 @@ use std::io::Cursor;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use futures::StreamExt;
 use granary_core::Sha256;
 use xet_core_structures::merklehash::MerkleHash;
 use xet_core_structures::metadata_shard::chunk_verification::range_hash_from_chunks;
@@ -228,40 +227,67 @@ async fn rebuild(app: &AppState, user_id: &str, planned: Planned) -> AppResult<b
             .collect(),
     };
     let expected = (planned.sha256, planned.size);
-    let owned = app.clone();
-    // Reading and unpacking the next terms overlaps hashing and writing this one.
-    let stream = Box::pin(
-        futures::stream::iter(planned.terms)
-            .map(move |term| {
-                let app = owned.clone();
-                async move { term_bytes(&app, term).await }
-            })
-            .buffered(2),
-    );
+    let stream = Box::pin(unpacked(app.clone(), planned.terms));
     crate::ingest::store_stream(app, user_id, stream, Some(expected)).await?;
     let first = Some(&planned.first_chunk);
     Ok(xet::record_file(&app.db, &record, first, granary_core::time::now_ms()).await?)
 }
 
-/// The unpacked bytes of a term's chunks.
-async fn term_bytes(app: &App, term: PlannedTerm) -> Result<Bytes, String> {
-    let hash = term.xorb.row.hash.clone();
-    let raw = super::xorbs::read(app, &hash, term.byte_range())
-        .await
-        .map_err(|e| format!("reading xorb {hash} failed: {e}"))?;
-    let size = term.unpacked() as usize;
-    tokio::task::spawn_blocking(move || {
-        let mut out = Vec::with_capacity(size);
-        let mut at = 0;
-        for _ in term.start..term.end {
-            let chunk = chunk_at(&raw, at)
-                .map_err(|e| format!("xorb {hash}: {e}"))?
-                .ok_or_else(|| format!("xorb {hash} is damaged"))?;
-            at = chunk.end;
-            out.extend_from_slice(&chunk.data);
+/// How many unpacked bytes the rebuild hands on at once.
+const BATCH_BYTES: usize = 8 * 1024 * 1024;
+
+/// The unpacked bytes of the terms, in batches of about `BATCH_BYTES`. A task
+/// reads each term's chunks and unpacks them off the async threads while the
+/// blob store hashes and writes the batches before; memory stays bounded by
+/// one term's packed bytes (64 MiB) and a few batches, whatever the chunks
+/// unpack to (a term may unpack to 1 GiB).
+fn unpacked(
+    app: AppState,
+    terms: Vec<PlannedTerm>,
+) -> impl futures::Stream<Item = Result<Bytes, String>> {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, String>>(2);
+    tokio::spawn(async move {
+        for term in terms {
+            let hash = term.xorb.row.hash.clone();
+            let raw = match super::xorbs::read(&app, &hash, term.byte_range()).await {
+                Ok(raw) => raw,
+                Err(e) => {
+                    let _ = tx
+                        .send(Err(format!("reading xorb {hash} failed: {e}")))
+                        .await;
+                    return;
+                }
+            };
+            let sender = tx.clone();
+            let unpacking = tokio::task::spawn_blocking(move || {
+                let fail = |why: String| sender.blocking_send(Err(why)).map(|_| false);
+                let mut batch = Vec::with_capacity(BATCH_BYTES);
+                let mut at = 0;
+                for _ in term.start..term.end {
+                    let chunk = match chunk_at(&raw, at) {
+                        Ok(Some(chunk)) => chunk,
+                        Ok(None) => return fail(format!("xorb {hash} is damaged")),
+                        Err(e) => return fail(format!("xorb {hash}: {e}")),
+                    };
+                    at = chunk.end;
+                    batch.extend_from_slice(&chunk.data);
+                    if batch.len() >= BATCH_BYTES {
+                        let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH_BYTES));
+                        sender.blocking_send(Ok(Bytes::from(full)))?;
+                    }
+                }
+                if !batch.is_empty() {
+                    sender.blocking_send(Ok(Bytes::from(batch)))?;
+                }
+                Ok(true)
+            });
+            // Stop at the first failure, or once the reader has gone away.
+            if !matches!(unpacking.await, Ok(Ok(true))) {
+                return;
+            }
         }
-        Ok(Bytes::from(out))
+    });
+    futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
     })
-    .await
-    .map_err(|e| e.to_string())?
 }

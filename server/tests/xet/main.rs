@@ -22,6 +22,7 @@ use round_trip::*;
 
 on_every_backend!(
     a_xet_upload_becomes_an_ordinary_blob_and_downloads_back,
+    a_term_larger_than_a_rebuild_batch_is_rebuilt_exactly,
     bad_xorbs_and_shards_are_refused_and_nothing_is_stored,
     unnamed_xorbs_count_against_the_quota,
     cas_tokens_grant_no_more_than_their_caller_holds,

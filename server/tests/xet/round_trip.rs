@@ -116,3 +116,19 @@ pub async fn a_xet_upload_becomes_an_ordinary_blob_and_downloads_back(backend: B
     assert_eq!(res.status(), StatusCode::RANGE_NOT_SATISFIABLE);
     t.assert_fsck_clean().await;
 }
+
+/// A term whose chunks unpack to more than one rebuild batch (8 MiB) is rebuilt
+/// exactly across batches.
+pub async fn a_term_larger_than_a_rebuild_batch_is_rebuilt_exactly(backend: Backend) {
+    let t = TestApp::start(backend).await;
+    let (alice, cas) = alice_with_model(&t).await;
+    let up = Upload::new(weights(9 * 1024 * 1024 + 777, 41), 128 * 1024);
+    send(&t, &cas, &up).await;
+    assert_eq!(
+        commit(&t, &alice, "alice/x", "big.bin", &up).await.status(),
+        StatusCode::OK
+    );
+    let res = t.download("alice/x", "main", "big.bin").await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.bytes().await.unwrap().as_ref(), &up.data[..]);
+}
