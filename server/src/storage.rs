@@ -108,6 +108,37 @@ struct UrlSigner {
 const WRITE_CHUNK: usize = 5 * 1024 * 1024;
 const WRITES_IN_FLIGHT: usize = 2;
 
+/// Writes one object in `WRITE_CHUNK` pieces, a few in flight at once, so that
+/// no buffer of the object's size is ever held (nor, above jemalloc's 8 MiB
+/// "oversize" threshold, handed back to the kernel and faulted in again).
+pub struct ObjectWriter {
+    inner: WriteMultipart,
+    written: u64,
+}
+
+impl ObjectWriter {
+    pub async fn write(&mut self, bytes: Bytes) -> object_store::Result<()> {
+        self.inner.wait_for_capacity(WRITES_IN_FLIGHT).await?;
+        self.written += bytes.len() as u64;
+        self.inner.put(bytes);
+        Ok(())
+    }
+
+    /// How many bytes were written so far.
+    pub fn written(&self) -> u64 {
+        self.written
+    }
+
+    pub async fn finish(self) -> object_store::Result<()> {
+        self.inner.finish().await.map(|_| ())
+    }
+
+    /// Gives up, leaving nothing at the key.
+    pub async fn abort(self) {
+        let _ = self.inner.abort().await;
+    }
+}
+
 impl Storage {
     /// Opens the store a URL names: `file:///abs/path`, `memory://`, `s3://bucket/prefix`,
     /// with S3 settings from the `AWS_*` environment variables only.
@@ -182,44 +213,79 @@ impl Storage {
         &self,
         key: &Path,
         expected: u64,
-        mut body: BoxStream<'_, Result<Bytes, E>>,
+        body: BoxStream<'_, Result<Bytes, E>>,
     ) -> Result<(), PutError>
     where
         E: std::fmt::Display,
     {
-        let upload = self
-            .store
-            .put_multipart(key)
+        self.put_stream_within(key, expected, true, body)
             .await
-            .map_err(PutError::Store)?;
-        let mut writer = WriteMultipart::new_with_chunk_size(upload, WRITE_CHUNK);
-        let mut received = 0u64;
+            .map(|_| ())
+    }
+
+    /// Streams `body` into the object at `key`, refusing it past `max` bytes;
+    /// how many were written. Nothing is left at `key` on failure.
+    pub async fn put_stream<E>(
+        &self,
+        key: &Path,
+        max: u64,
+        body: BoxStream<'_, Result<Bytes, E>>,
+    ) -> Result<u64, PutError>
+    where
+        E: std::fmt::Display,
+    {
+        self.put_stream_within(key, max, false, body).await
+    }
+
+    async fn put_stream_within<E>(
+        &self,
+        key: &Path,
+        expected: u64,
+        exact: bool,
+        mut body: BoxStream<'_, Result<Bytes, E>>,
+    ) -> Result<u64, PutError>
+    where
+        E: std::fmt::Display,
+    {
+        let mut writer = self.writer(key).await.map_err(PutError::Store)?;
         let outcome = loop {
             match body.next().await {
                 Some(Ok(chunk)) => {
-                    received += chunk.len() as u64;
-                    if received > expected {
+                    if writer.written() + chunk.len() as u64 > expected {
                         break Err(PutError::TooLong { expected });
                     }
-                    if let Err(e) = writer.wait_for_capacity(WRITES_IN_FLIGHT).await {
+                    if let Err(e) = writer.write(chunk).await {
                         break Err(PutError::Store(e));
                     }
-                    writer.put(chunk);
                 }
                 Some(Err(e)) => break Err(PutError::Body(e.to_string())),
-                None if received != expected => {
+                None if exact && writer.written() != expected => {
+                    let received = writer.written();
                     break Err(PutError::TooShort { expected, received });
                 }
                 None => break Ok(()),
             }
         };
         match outcome {
-            Ok(()) => writer.finish().await.map(|_| ()).map_err(PutError::Store),
+            Ok(()) => {
+                let written = writer.written();
+                writer.finish().await.map_err(PutError::Store)?;
+                Ok(written)
+            }
             Err(e) => {
-                let _ = writer.abort().await;
+                writer.abort().await;
                 Err(e)
             }
         }
+    }
+
+    /// A writer of the object at `key`, which appears whole once finished.
+    pub async fn writer(&self, key: &Path) -> object_store::Result<ObjectWriter> {
+        let upload = self.store.put_multipart(key).await?;
+        Ok(ObjectWriter {
+            inner: WriteMultipart::new_with_chunk_size(upload, WRITE_CHUNK),
+            written: 0,
+        })
     }
 
     /// Writes a small object whole (atomically: readers see all of it or nothing).

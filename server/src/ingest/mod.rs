@@ -17,7 +17,7 @@ use object_store::path::Path;
 use crate::app::App;
 use crate::db::{blob_uploaders, blobs};
 use crate::error::{AppError, AppResult};
-use crate::storage::{BlobLayout, Key};
+use crate::storage::{BlobLayout, Key, ObjectWriter};
 
 /// Streams `body` into the store as a blob sent by `uploader` (a user id);
 /// returns its live layout. With `expected`, a different digest or size is
@@ -67,17 +67,18 @@ where
     let part_size = app.config.upload_part_size.max(1);
     let max = limit.unwrap_or(app.config.max_file_size);
     let mut hasher = Sha256Hasher::new();
-    let mut part: Vec<u8> = Vec::new();
+    let mut writer: Option<ObjectWriter> = None;
     let mut parts = 0u64;
-    let store = app.storage.inner();
-    loop {
-        let chunk = match body.next().await {
-            Some(Ok(c)) => Some(c),
-            Some(Err(e)) => return Err(AppError::Invalid(format!("reading the body failed: {e}"))),
-            None => None,
-        };
-        let done = chunk.is_none();
-        if let Some(mut c) = chunk {
+    let outcome = async {
+        loop {
+            let chunk = match body.next().await {
+                Some(Ok(c)) => Some(c),
+                Some(Err(e)) => {
+                    return Err(AppError::Invalid(format!("reading the body failed: {e}")));
+                }
+                None => None,
+            };
+            let Some(mut c) = chunk else { break };
             if hasher.len() + c.len() as u64 > max {
                 return Err(AppError::TooLarge(format!(
                     "the file is larger than the {max} bytes allowed"
@@ -85,26 +86,43 @@ where
             }
             hasher.update(&c);
             while !c.is_empty() {
-                let take = (part_size as usize - part.len()).min(c.len());
-                part.extend_from_slice(&c.split_to(take));
-                if part.len() as u64 == part_size {
-                    let key = Key::UploadPart(staging, parts).path();
-                    store.put(&key, std::mem::take(&mut part).into()).await?;
+                let part = match &mut writer {
+                    Some(w) => w,
+                    None => writer.insert(
+                        app.storage
+                            .writer(&Key::UploadPart(staging, parts).path())
+                            .await?,
+                    ),
+                };
+                let take = (part_size - part.written()).min(c.len() as u64) as usize;
+                part.write(c.split_to(take)).await?;
+                if part.written() == part_size {
+                    if let Some(full) = writer.take() {
+                        full.finish().await?;
+                    }
                     parts += 1;
                 }
             }
         }
-        if done {
-            if !part.is_empty() || parts == 0 {
-                store
-                    .put(
-                        &Key::UploadPart(staging, parts).path(),
-                        std::mem::take(&mut part).into(),
-                    )
-                    .await?;
-                parts += 1;
+        match writer.take() {
+            Some(last) => last.finish().await?,
+            // An empty blob is one empty part.
+            None if parts == 0 => {
+                let key = Key::UploadPart(staging, 0).path();
+                app.storage.put(&key, Bytes::new()).await?;
             }
-            return Ok((hasher, part_size, parts));
+            None => return Ok(parts),
+        }
+        Ok(parts + 1)
+    }
+    .await;
+    match outcome {
+        Ok(parts) => Ok((hasher, part_size, parts)),
+        Err(e) => {
+            if let Some(w) = writer.take() {
+                w.abort().await;
+            }
+            Err(e)
         }
     }
 }

@@ -20,51 +20,11 @@ use std::collections::{HashMap, HashSet};
 
 use futures::{StreamExt, TryStreamExt};
 use granary_core::{Sha256, Sha256Hasher};
-use serde::Serialize;
 
+pub use super::fsck_report::{FsckOptions, FsckReport, Problem};
 use crate::app::App;
 use crate::db::{blobs, maintenance as q};
 use crate::storage::{BlobLayout, Key};
-
-/// What to check and fix.
-#[derive(Debug, Clone, Copy)]
-pub struct FsckOptions {
-    pub repair: bool,
-    /// Hash every blob's bytes too.
-    pub deep: bool,
-    /// Garbage younger than this (ms) is left alone by `repair`: it may belong to a
-    /// push in progress.
-    pub grace_ms: i64,
-}
-
-/// One thing wrong.
-#[derive(Debug, Clone, Serialize)]
-pub struct Problem {
-    /// `blob`, `file`, `ref`, `manifest`, `xorb` or `xet_file`.
-    pub kind: &'static str,
-    /// The blob digest, or `owner/name@revision[:path]`.
-    pub subject: String,
-    pub detail: String,
-}
-
-/// What `fsck` found and did.
-#[derive(Debug, Default, Clone, Serialize)]
-pub struct FsckReport {
-    pub blobs_checked: u64,
-    pub xorbs_checked: u64,
-    pub revisions_checked: u64,
-    pub problems: Vec<Problem>,
-    pub repaired: Vec<String>,
-    pub garbage_objects: u64,
-    pub garbage_bytes: u64,
-    pub garbage_removed: u64,
-}
-
-impl FsckReport {
-    pub fn is_clean(&self) -> bool {
-        self.problems.is_empty()
-    }
-}
 
 /// Runs every check.
 pub async fn check(app: &App, opts: FsckOptions) -> anyhow::Result<FsckReport> {

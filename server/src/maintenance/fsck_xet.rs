@@ -12,7 +12,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::fsck::{FsckOptions, FsckReport, Problem};
+use super::fsck_report::{FsckOptions, FsckReport, Problem};
 use crate::app::App;
 use crate::db::xet;
 use crate::storage::Key;

@@ -3,6 +3,7 @@
 //! check (`granary-server fsck`).
 
 pub mod fsck;
+pub mod fsck_report;
 pub mod fsck_xet;
 pub mod gc;
 

@@ -19,7 +19,7 @@ use crate::error::{AppError, AppResult, Json, Path};
 use crate::storage::Key;
 use crate::xet::data::DataGrant;
 use crate::xet::token::{self, Scope};
-use crate::xet::{self as domain, MAX_SHARD_BYTES, MAX_XORB_BYTES};
+use crate::xet::{self as domain, MAX_SHARD_BYTES};
 
 /// The CAS routes, nested at `/xet`, and the client's telemetry at the root.
 pub fn router() -> Router<AppState> {
@@ -28,7 +28,8 @@ pub fn router() -> Router<AppState> {
         .route("/v1/chunks/{prefix}/{hash}", get(chunk))
         .route(
             "/v1/xorbs/{prefix}/{hash}",
-            post(upload_xorb).layer(DefaultBodyLimit::max(MAX_XORB_BYTES)),
+            // The body streams through a parser that stops past MAX_XORB_BYTES.
+            post(upload_xorb).layer(DefaultBodyLimit::disable()),
         )
         .route(
             "/v1/shards",
@@ -104,7 +105,7 @@ async fn upload_xorb(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path((prefix, hash)): Path<(String, String)>,
-    body: Bytes,
+    body: Body,
 ) -> AppResult<Response> {
     let grant = token::authorise(&state, bearer(&headers), Scope::Write).await?;
     if prefix != "default" {
@@ -113,7 +114,6 @@ async fn upload_xorb(
         )));
     }
     let user = grant.caller.require_user()?;
-    Stats::add(&state.stats.xet_bytes_received, body.len() as u64);
     let inserted = domain::xorbs::store(&state, user, &hash, body)
         .await
         .inspect_err(|e| tracing::info!(error = %e, user = %user.name, "xorb refused"))?;

@@ -60,21 +60,26 @@ pub struct Chunk {
 }
 
 /// Why serialized chunks did not parse.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[error("{0}")]
 pub struct Malformed(pub String);
 
-/// The chunk that starts at `at` of `raw`, or `None` where what starts there is
-/// not a chunk header (a footer, which current clients do not send).
-pub fn chunk_at(raw: &[u8], at: usize) -> Result<Option<Chunk>, Malformed> {
+/// What starts at some offset of serialized chunks.
+pub enum Next {
+    Chunk(Chunk),
+    /// Not a chunk header: a footer, which current clients do not send.
+    Footer,
+    /// A chunk (or its header) that the bytes so far end inside.
+    Incomplete,
+}
+
+/// What starts at `at` of `raw`.
+pub fn next_chunk(raw: &[u8], at: usize) -> Result<Next, Malformed> {
     let Some(header) = raw.get(at..at + XORB_CHUNK_HEADER_LENGTH) else {
-        return Err(Malformed(format!(
-            "{} stray bytes after the last chunk",
-            raw.len() - at
-        )));
+        return Ok(Next::Incomplete);
     };
     let Ok(header) = parse_chunk_header(header.try_into().expect("header length")) else {
-        return Ok(None);
+        return Ok(Next::Footer);
     };
     let declared = header.get_uncompressed_length();
     if declared > MAX_CHUNK_BYTES {
@@ -84,15 +89,25 @@ pub fn chunk_at(raw: &[u8], at: usize) -> Result<Option<Chunk>, Malformed> {
     }
     let start = at + XORB_CHUNK_HEADER_LENGTH;
     let end = start + header.get_compressed_length() as usize;
-    let compressed = raw
-        .get(start..end)
-        .ok_or_else(|| Malformed("the last chunk is cut short".into()))?;
+    let Some(compressed) = raw.get(start..end) else {
+        return Ok(Next::Incomplete);
+    };
     let data = unpack(
         header.get_compression_scheme(),
         compressed,
         declared as usize,
     )?;
-    Ok(Some(Chunk { data, end }))
+    Ok(Next::Chunk(Chunk { data, end }))
+}
+
+/// The chunk that starts at `at` of `raw`, which holds whole chunks, or `None`
+/// where what starts there is not a chunk header (a footer).
+pub fn chunk_at(raw: &[u8], at: usize) -> Result<Option<Chunk>, Malformed> {
+    match next_chunk(raw, at)? {
+        Next::Chunk(chunk) => Ok(Some(chunk)),
+        Next::Footer => Ok(None),
+        Next::Incomplete => Err(Malformed("the last chunk is cut short".into())),
+    }
 }
 
 /// Decompresses a chunk of `declared` bytes. Inflating stops one byte past

@@ -233,8 +233,10 @@ async fn rebuild(app: &AppState, user_id: &str, planned: Planned) -> AppResult<b
     Ok(xet::record_file(&app.db, &record, first, granary_core::time::now_ms()).await?)
 }
 
-/// How many unpacked bytes the rebuild hands on at once.
-const BATCH_BYTES: usize = 8 * 1024 * 1024;
+/// How many unpacked bytes the rebuild hands on at once: under jemalloc's
+/// 8 MiB "oversize" threshold, above which freed pages go back to the kernel
+/// at once and every new buffer faults its pages in again.
+const BATCH_BYTES: usize = 4 * 1024 * 1024;
 
 /// The unpacked bytes of the terms, in batches of about `BATCH_BYTES`. A task
 /// reads each term's chunks and unpacks them off the async threads while the

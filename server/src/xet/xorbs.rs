@@ -5,12 +5,16 @@
 //! to. The sender is recorded: a xorb may be named in a shard only by those who
 //! sent its bytes or may read a file built from it (`dedup::available`).
 
-use bytes::Bytes;
+use std::sync::{Arc, Mutex};
+
+use axum::body::Body;
+use bytes::{Bytes, BytesMut};
+use futures::StreamExt;
 use xet_core_structures::merklehash::{MerkleHash, compute_data_hash, xorb_hash};
 use xet_core_structures::metadata_shard::hash_is_global_dedup_eligible;
 
-use super::{MAX_XORB_BYTES, Malformed, chunk_at};
-use crate::app::App;
+use super::{MAX_XORB_BYTES, Malformed, Next, next_chunk};
+use crate::app::{App, Stats};
 use crate::db::users::UserRow;
 use crate::db::xet::{self, XorbRow};
 use crate::error::{AppError, AppResult};
@@ -29,59 +33,169 @@ pub struct Parsed {
     pub unpacked_ends: Vec<u64>,
 }
 
-/// Parses and hashes a serialized xorb. A footer after the chunks, which
-/// current clients do not send, is ignored and not kept.
-pub fn parse(raw: &[u8]) -> Result<Parsed, Malformed> {
-    let mut at = 0;
-    let mut hashes = Vec::new();
-    let mut chunk_ends = Vec::new();
-    let mut unpacked_ends = Vec::new();
-    let mut unpacked = 0u64;
-    while at < raw.len() {
-        let Some(chunk) = chunk_at(raw, at)? else {
-            break;
-        };
-        if hashes.len() == MAX_CHUNKS {
-            return Err(Malformed(format!(
-                "a xorb holds at most {MAX_CHUNKS} chunks"
-            )));
-        }
-        unpacked += chunk.data.len() as u64;
-        hashes.push((compute_data_hash(&chunk.data), chunk.data.len() as u64));
-        chunk_ends.push(chunk.end as u64);
-        unpacked_ends.push(unpacked);
-        at = chunk.end;
-    }
-    if hashes.is_empty() {
-        return Err(Malformed("a xorb holds no chunk".into()));
-    }
-    Ok(Parsed {
-        hash: xorb_hash(&hashes),
-        len: at,
-        chunk_hashes: hashes.into_iter().map(|(h, _)| h).collect(),
-        chunk_ends,
-        unpacked_ends,
-    })
+/// Parses a xorb body as it arrives: each chunk is decompressed and hashed once
+/// its bytes are in, and handed on; at most one chunk is held meanwhile. A
+/// footer after the chunks, which current clients do not send, is ignored and
+/// not kept.
+#[derive(Default)]
+pub struct Parser {
+    pending: BytesMut,
+    hashes: Vec<(MerkleHash, u64)>,
+    chunk_ends: Vec<u64>,
+    unpacked_ends: Vec<u64>,
+    len: u64,
+    unpacked: u64,
+    footer: bool,
 }
 
-/// Checks and stores a xorb `user_id` sent under the name `claimed`; true when
-/// it was not stored before. A body whose hash is not `claimed` is refused and
-/// nothing is kept.
-pub async fn store(app: &App, user: &UserRow, claimed: &str, body: Bytes) -> AppResult<bool> {
-    let user_id = user.id.as_str();
+impl Parser {
+    /// Takes the next bytes of the body; returns those of its chunks that are
+    /// now whole and checked.
+    pub fn feed(&mut self, data: &[u8]) -> Result<Bytes, Malformed> {
+        if self.footer {
+            return Ok(Bytes::new());
+        }
+        self.pending.extend_from_slice(data);
+        let mut at = 0;
+        loop {
+            let chunk = match next_chunk(&self.pending, at)? {
+                Next::Chunk(chunk) => chunk,
+                Next::Footer => {
+                    self.footer = true;
+                    break;
+                }
+                Next::Incomplete => break,
+            };
+            if self.hashes.len() == MAX_CHUNKS {
+                return Err(Malformed(format!(
+                    "a xorb holds at most {MAX_CHUNKS} chunks"
+                )));
+            }
+            self.unpacked += chunk.data.len() as u64;
+            self.len += (chunk.end - at) as u64;
+            self.hashes
+                .push((compute_data_hash(&chunk.data), chunk.data.len() as u64));
+            self.chunk_ends.push(self.len);
+            self.unpacked_ends.push(self.unpacked);
+            at = chunk.end;
+        }
+        let whole = self.pending.split_to(at).freeze();
+        if self.footer {
+            self.pending.clear();
+        }
+        Ok(whole)
+    }
+
+    /// The xorb, once the body has ended.
+    pub fn finish(self) -> Result<Parsed, Malformed> {
+        if !self.pending.is_empty() {
+            return Err(Malformed(format!(
+                "the last chunk is cut short ({} stray bytes)",
+                self.pending.len()
+            )));
+        }
+        if self.hashes.is_empty() {
+            return Err(Malformed("a xorb holds no chunk".into()));
+        }
+        Ok(Parsed {
+            hash: xorb_hash(&self.hashes),
+            len: self.len as usize,
+            chunk_hashes: self.hashes.into_iter().map(|(h, _)| h).collect(),
+            chunk_ends: self.chunk_ends,
+            unpacked_ends: self.unpacked_ends,
+        })
+    }
+}
+
+/// Parses and hashes a whole serialized xorb.
+pub fn parse(raw: &[u8]) -> Result<Parsed, Malformed> {
+    let mut parser = Parser::default();
+    parser.feed(raw)?;
+    parser.finish()
+}
+
+/// Checks and stores a xorb `user` sent under the name `claimed`; true when it
+/// was not stored before. The body is parsed and staged as it arrives; one
+/// whose hash is not `claimed` is refused and nothing is kept.
+pub async fn store(app: &App, user: &UserRow, claimed: &str, body: Body) -> AppResult<bool> {
     let claimed_hash = super::parse_hash(claimed)
         .ok_or_else(|| AppError::Invalid(format!("`{claimed}` is not a xorb hash")))?;
-    if body.len() > MAX_XORB_BYTES {
-        return Err(AppError::TooLarge(format!(
+    let staging = format!("xet-{}", crate::db::new_id());
+    let staged = Key::UploadPart(&staging, 0).path();
+    let stored = stage(app, &staged, body).await;
+    let outcome = match stored {
+        Ok(parsed) => check_and_place(app, user, claimed, &claimed_hash, parsed, &staged).await,
+        Err(e) => Err(e),
+    };
+    app.storage.delete_quietly(&staged).await;
+    outcome
+}
+
+/// Streams the body's chunks into `staged`, parsing them on the way.
+async fn stage(app: &App, staged: &object_store::path::Path, body: Body) -> AppResult<Parsed> {
+    let parser = Arc::new(Mutex::new(Parser::default()));
+    let refused = Arc::new(Mutex::new(None::<Refused>));
+    let (fed, why) = (parser.clone(), refused.clone());
+    let stats = &app.stats;
+    let mut received = 0usize;
+    let chunks = body.into_data_stream().map(move |frame| {
+        let step = || {
+            let frame = frame.map_err(|e| Refused::Body(e.to_string()))?;
+            received += frame.len();
+            Stats::add(&stats.xet_bytes_received, frame.len() as u64);
+            if received > MAX_XORB_BYTES {
+                return Err(Refused::TooLarge);
+            }
+            lock(&fed).feed(&frame).map_err(Refused::Malformed)
+        };
+        let step = step();
+        if let Err(e) = &step {
+            *lock(&why) = Some(e.clone());
+        }
+        step
+    });
+    let written = app
+        .storage
+        .put_stream(staged, MAX_XORB_BYTES as u64, Box::pin(chunks))
+        .await;
+    let parser = std::mem::take(&mut *lock(&parser));
+    let refused = lock(&refused).take();
+    match (written, refused) {
+        (Ok(_), _) => parser
+            .finish()
+            .map_err(|e| AppError::Invalid(format!("the xorb is malformed: {e}"))),
+        (Err(_), Some(Refused::TooLarge)) => Err(AppError::TooLarge(format!(
             "a xorb is at most {MAX_XORB_BYTES} bytes"
-        )));
+        ))),
+        (Err(_), Some(why)) => Err(AppError::Invalid(why.to_string())),
+        (Err(e), None) => Err(AppError::internal_msg(e)),
     }
-    let raw = body.clone();
-    let parsed = tokio::task::spawn_blocking(move || parse(&raw))
-        .await
-        .map_err(AppError::internal)?
-        .map_err(|e| AppError::Invalid(format!("the xorb is malformed: {e}")))?;
-    if parsed.hash != claimed_hash {
+}
+
+/// Why a xorb body was refused while it streamed in.
+#[derive(Debug, Clone, thiserror::Error)]
+enum Refused {
+    #[error("the xorb is larger than allowed")]
+    TooLarge,
+    #[error("the xorb is malformed: {0}")]
+    Malformed(Malformed),
+    #[error("the xorb's body failed: {0}")]
+    Body(String),
+}
+
+fn lock<T>(held: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    held.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+async fn check_and_place(
+    app: &App,
+    user: &UserRow,
+    claimed: &str,
+    claimed_hash: &MerkleHash,
+    parsed: Parsed,
+    staged: &object_store::path::Path,
+) -> AppResult<bool> {
+    if parsed.hash != *claimed_hash {
         return Err(AppError::DigestMismatch(format!(
             "the xorb's chunks hash to {}, not {claimed}",
             parsed.hash.hex()
@@ -95,17 +209,9 @@ pub async fn store(app: &App, user: &UserRow, claimed: &str, body: Bytes) -> App
         chunk_ends: parsed.chunk_ends,
         unpacked_ends: parsed.unpacked_ends,
     };
-    // Staged first, then moved into place under the row's lock, as blobs are
-    // (`ingest::place`): a collection of the same xorb finishes before or waits.
-    let staging = format!("xet-{}", crate::db::new_id());
-    let staged = Key::UploadPart(&staging, 0).path();
-    app.storage
-        .put(&staged, body.slice(..parsed.len))
-        .await
-        .map_err(AppError::internal)?;
-    let placed = place(app, &row, &parsed.chunk_hashes, &staged, user_id).await;
-    app.storage.delete_quietly(&staged).await;
-    placed
+    // Moved into place under the row's lock, as blobs are (`ingest::place`): a
+    // collection of the same xorb finishes before or waits.
+    place(app, &row, &parsed.chunk_hashes, staged, &user.id).await
 }
 
 async fn place(

@@ -117,7 +117,7 @@ pub async fn a_xet_upload_becomes_an_ordinary_blob_and_downloads_back(backend: B
     t.assert_fsck_clean().await;
 }
 
-/// A term whose chunks unpack to more than one rebuild batch (8 MiB) is rebuilt
+/// A term whose chunks unpack to more than one rebuild batch (4 MiB) is rebuilt
 /// exactly across batches.
 pub async fn a_term_larger_than_a_rebuild_batch_is_rebuilt_exactly(backend: Backend) {
     let t = TestApp::start(backend).await;

@@ -1,0 +1,43 @@
+//! What `fsck` checks with and reports (`fsck.rs`, `fsck_xet.rs`).
+
+use serde::Serialize;
+
+/// What to check and fix.
+#[derive(Debug, Clone, Copy)]
+pub struct FsckOptions {
+    pub repair: bool,
+    /// Hash every blob's bytes too.
+    pub deep: bool,
+    /// Garbage younger than this (ms) is left alone by `repair`: it may belong to a
+    /// push in progress.
+    pub grace_ms: i64,
+}
+
+/// One thing wrong.
+#[derive(Debug, Clone, Serialize)]
+pub struct Problem {
+    /// `blob`, `file`, `ref`, `manifest`, `xorb` or `xet_file`.
+    pub kind: &'static str,
+    /// The blob digest, or `owner/name@revision[:path]`.
+    pub subject: String,
+    pub detail: String,
+}
+
+/// What `fsck` found and did.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct FsckReport {
+    pub blobs_checked: u64,
+    pub xorbs_checked: u64,
+    pub revisions_checked: u64,
+    pub problems: Vec<Problem>,
+    pub repaired: Vec<String>,
+    pub garbage_objects: u64,
+    pub garbage_bytes: u64,
+    pub garbage_removed: u64,
+}
+
+impl FsckReport {
+    pub fn is_clean(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
