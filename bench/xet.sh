@@ -59,9 +59,15 @@ hf() {
   HF_ENDPOINT="$URL" HF_TOKEN="$TOKEN" HF_HOME="$WORK/hf-home" HF_HUB_DISABLE_TELEMETRY=1 \
     HF_HUB_DISABLE_PROGRESS_BARS=1 HF_XET_TELEMETRY_ENABLED=false "$VENV/bin/hf" "$@"
 }
+hf_timed() { # hf, its CPU seconds (user, system) written to the file $1
+  local out="$1"; shift
+  HF_ENDPOINT="$URL" HF_TOKEN="$TOKEN" HF_HOME="$WORK/hf-home" HF_HUB_DISABLE_TELEMETRY=1 \
+    HF_HUB_DISABLE_PROGRESS_BARS=1 HF_XET_TELEMETRY_ENABLED=false \
+    /usr/bin/time -f "%U %S" -o "$out" "$VENV/bin/hf" "$@"
+}
 same() { for f in "$WORK"/model/*.safetensors; do cmp "$f" "$1/${f##*/}"; done; }
 
-declare -a NPUSH NPULL XUP XDOWN LUP LDOWN
+declare -a NPUSH NPULL XUP XDOWN XCPU LUP LDOWN
 for i in $(seq "$RUNS"); do
   echo "run $i: granary push/pull..." >&2
   rm -rf "$WORK/data" "$WORK/cache" "$WORK/out" "$WORK/hf-home"
@@ -85,8 +91,11 @@ for i in $(seq "$RUNS"); do
     disable=""; [ "$path" = lfs ] && disable=1
     hf repos create bench/model >/dev/null
     t0=$(now)
-    HF_HUB_DISABLE_XET=$disable hf upload bench/model "$WORK/model" . >/dev/null
+    # The client's own CPU time (user + system) beside the wall time: on a machine with
+    # few cores it bounds how fast any server can make the transfer.
+    HF_HUB_DISABLE_XET=$disable hf_timed "$WORK/cpu" upload bench/model "$WORK/model" . >/dev/null
     t1=$(now); up="$(python3 -c "print(f'{$t1 - $t0:.1f}')")"
+    cpu="$(awk '{printf "%.1f", $1 + $2}' "$WORK/cpu")"
     rm -rf "$WORK/hf-home"
     t0=$(now)
     HF_HUB_DISABLE_XET=$disable hf download bench/model --local-dir "$WORK/out" >/dev/null
@@ -97,7 +106,7 @@ for i in $(seq "$RUNS"); do
       shard="$(cd "$WORK/model" && ls ./*.safetensors | head -1)"
       curl -fsSI -H "Authorization: Bearer $TOKEN" "$URL/bench/model/resolve/main/${shard#./}" >"$WORK/headers"
       grep -qi '^x-xet-hash:' "$WORK/headers" || { echo "the download did not go over Xet" >&2; exit 1; }
-      XUP+=("$up"); XDOWN+=("$down")
+      XUP+=("$up"); XDOWN+=("$down"); XCPU+=("$cpu")
       XORB_BYTES=$(du -sb "$WORK/data/objects/xet" | cut -f1)
       BLOB_BYTES=$(du -sb "$WORK/data/objects/blobs" | cut -f1)
     else
@@ -110,7 +119,7 @@ done
 med() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 ratio() { python3 -c "print(f'{$1 / $2:.2f}')"; }
 P=$(med "${NPUSH[@]}"); L=$(med "${NPULL[@]}")
-XU=$(med "${XUP[@]}"); XD=$(med "${XDOWN[@]}"); LU=$(med "${LUP[@]}"); LD=$(med "${LDOWN[@]}")
+XU=$(med "${XUP[@]}"); XD=$(med "${XDOWN[@]}"); XC=$(med "${XCPU[@]}"); LU=$(med "${LUP[@]}"); LD=$(med "${LDOWN[@]}")
 
 SECTION="$WORK/section.md"
 cat >"$SECTION" <<MD
@@ -129,6 +138,9 @@ $RUNS run(s); seconds of wall time (median).
 | download | $L s | $XD s | $(ratio "$XD" "$L") | $LD s | Xet ≤ 1.5 × granary |
 
 Runs (s): granary push ${NPUSH[*]}; pull ${NPULL[*]}; Xet up ${XUP[*]}, down ${XDOWN[*]}; LFS up ${LUP[*]}, down ${LDOWN[*]}.
+The \`hf\` process itself used $XC s of CPU (user + system, median) for the Xet upload (chunking,
+hashing, compressing): spread over all $(nproc) cores, and with no server at all, that takes
+$(python3 -c "print(f'{$XC / $(nproc):.1f}')") s, $(python3 -c "print(f'{$XC / $(nproc) / $P:.2f}')") × granary push. CPU runs (s): ${XCPU[*]}.
 Storage after the Xet upload: xorbs $(python3 -c "print(f'{$XORB_BYTES / 2**30:.2f}')") GiB, blobs $(python3 -c "print(f'{$BLOB_BYTES / 2**30:.2f}')") GiB (both are kept: docs/HF.md, "Storage layout").
 Load average (\`uptime\`, 1/5/15 min) at the end: $(uptime | sed 's/.*load average: //').
 MD

@@ -17,6 +17,7 @@ use std::io::Cursor;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use futures::{StreamExt, TryStreamExt};
 use granary_core::Sha256;
 use xet_core_structures::merklehash::MerkleHash;
 use xet_core_structures::metadata_shard::chunk_verification::range_hash_from_chunks;
@@ -89,14 +90,22 @@ pub async fn register(app: &AppState, caller: &Caller, body: Bytes) -> AppResult
         .filter_map(|i| shard.file(i))
         .collect();
     let xorbs = available_xorbs(app, caller, &views).await?;
-    let mut any_new = false;
-    for view in views {
-        let planned = plan(app, view, &xorbs)?;
-        // The rebuilt file counts against the quota as any uploaded blob does.
-        crate::quota::reserve_upload(app, user, planned.size).await?;
-        any_new |= rebuild(app, &user.id, planned).await?;
-    }
-    Ok(any_new)
+    // Every file is checked before any is rebuilt.
+    let planned = views
+        .into_iter()
+        .map(|view| plan(app, view, &xorbs))
+        .collect::<AppResult<Vec<Planned>>>()?;
+    // The rebuilt files count against the quota as any uploaded blob does.
+    let total = planned.iter().map(|p| p.size).sum();
+    crate::quota::reserve_upload(app, user, total).await?;
+    // Two at a time: the client waits idle meanwhile, and each rebuild is
+    // mostly one core's hashing.
+    let new: Vec<bool> = futures::stream::iter(planned)
+        .map(|p| rebuild(app, &user.id, p))
+        .buffer_unordered(2)
+        .try_collect()
+        .await?;
+    Ok(new.contains(&true))
 }
 
 /// The xorbs the shard names, each stored and available to the caller; else
