@@ -14,6 +14,7 @@ pub mod names;
 pub mod paths;
 pub mod roles;
 pub mod safetensors_header;
+pub mod signing;
 pub mod time;
 
 pub use digest::{Sha256, Sha256Hasher};

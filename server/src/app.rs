@@ -22,6 +22,8 @@ pub struct App {
     pub rate_limiter: crate::ratelimit::RateLimiter,
     /// Digests of uploads whose parts arrived in order, so completing them need not re-read.
     pub upload_digests: crate::ingest::digests::RunningDigests,
+    /// The key every revision is signed with (docs/SIGNING.md).
+    pub signing_key: crate::signing::RegistryKey,
 }
 
 /// This process's transfer counters (`GET /api/v1/stats`).
@@ -66,7 +68,9 @@ impl App {
             config.accounts.session_secret.as_deref(),
             &config.data_dir,
         )?;
+        let signing_key = crate::signing::RegistryKey::load(&config)?;
         Ok(Self {
+            signing_key,
             config,
             db,
             storage,

@@ -11,7 +11,7 @@ use std::path::Path;
 
 /// The files of a data directory that hold secrets (the database is made private
 /// by `db::Db::connect`, where its path is known).
-pub const SECRET_FILES: [&str; 2] = ["session.key", "hf-signing.key"];
+pub const SECRET_FILES: [&str; 3] = ["session.key", "hf-signing.key", "signing-key.pem"];
 
 /// Creates `dir` (and its parents) if missing, and makes it `0700`: an existing data
 /// directory readable by others is tightened, with a warning.

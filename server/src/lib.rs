@@ -25,6 +25,7 @@ pub mod repos;
 pub mod router;
 pub mod routes;
 pub mod session;
+pub mod signing;
 pub mod storage;
 pub mod tokens;
 pub mod url_keys;
@@ -47,5 +48,8 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    // The registry's signing key is checked against the database's, and
+    // revisions older than signing are signed, before the first request.
+    signing::start(&app).await.map_err(std::io::Error::other)?;
     listener::serve(app, listener, shutdown).await
 }

@@ -10,7 +10,7 @@ use granary_core::api::{
     DeliveriesQuery, DeliveryList, Invite, LicenseAcceptance, Log, LogQuery, MemberList,
     Membership, MissingBlobsRequest, MissingBlobsResponse, ModelInfo, ModelList, ModelListQuery,
     NewToken, OrgInfo, PingQueued, RefInfo, RefQuery, Refs, RepoSettings, RevisionInfo,
-    ServerStats, SetMemberRequest, TokenList, UpdateSettingsRequest, UploadStatus,
+    ServerStats, SetMemberRequest, SigningKeys, TokenList, UpdateSettingsRequest, UploadStatus,
     VerificationQueued, VerificationReport, WebhookInfo, WebhookList, WhoAmI,
 };
 use granary_core::manifest::Manifest;
@@ -19,7 +19,9 @@ use tower_http::trace::TraceLayer;
 
 use crate::app::AppState;
 use crate::routes::openapi::{self, Endpoint};
-use crate::routes::{accounts, commits, files, meta, models, uploads, verification, webhooks};
+use crate::routes::{
+    accounts, commits, files, meta, models, signing, uploads, verification, webhooks,
+};
 
 /// The default largest JSON body accepted (a commit of many files is the biggest);
 /// `--max-json-body` sets it (`limits.rs`).
@@ -40,6 +42,9 @@ pub fn native_routes() -> Vec<Endpoint> {
         Endpoint::get("/stats", meta::stats)
             .summary("Transfer counters (server admins)")
             .answers::<ServerStats>(S::OK),
+        Endpoint::get("/keys", signing::list_keys)
+            .summary("The registry's signing keys")
+            .answers::<SigningKeys>(S::OK),
         // Uploads: blobs, then a commit.
         Endpoint::post("/blobs/missing", uploads::missing_blobs)
             .summary("The blobs to send")
@@ -158,6 +163,12 @@ pub fn native_routes() -> Vec<Endpoint> {
         )
         .summary("A revision's canonical manifest")
         .answers::<Manifest>(S::OK),
+        Endpoint::get(
+            "/models/{owner}/{name}/revisions/{rev}/signature",
+            signing::get_signature,
+        )
+        .summary("A revision's signature (an OMS bundle)")
+        .answers_bytes(S::OK, "application/json"),
         Endpoint::get("/models/{owner}/{name}/log/{rev}", models::get_log)
             .summary("History, newest first")
             .query::<LogQuery>()

@@ -20,3 +20,15 @@ PY
     "$venv/bin/pip" install --quiet --disable-pip-version-check "huggingface_hub==$version" "hf_xet==1.8.0" pytest
     echo "created: $venv (huggingface_hub $version)"
 done
+
+# The OpenSSF model-signing tool, which checks Granary's revision signatures in
+# test_signing.py (it needs pyOpenSSL beside it).
+venv=/tmp/granary-model-signing-venv
+if [ -x "$venv/bin/model_signing" ] && "$venv/bin/python" -c 'import importlib.metadata as m, sys; sys.exit(m.version("model-signing") != "1.1.1")' 2>/dev/null; then
+    echo "ok: $venv (model-signing 1.1.1)"
+else
+    rm -rf "$venv"
+    "$PYTHON" -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "model-signing==1.1.1" "pyOpenSSL==26.4.0"
+    echo "created: $venv (model-signing 1.1.1)"
+fi

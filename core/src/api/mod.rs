@@ -5,12 +5,14 @@
 
 mod accounts;
 mod models;
+mod signing;
 mod uploads;
 mod verification;
 mod webhooks;
 
 pub use accounts::*;
 pub use models::*;
+pub use signing::*;
 pub use uploads::*;
 pub use verification::*;
 pub use webhooks::*;

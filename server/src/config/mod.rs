@@ -65,6 +65,25 @@ pub struct Config {
 
     #[command(flatten)]
     pub webhooks: WebhooksConfig,
+
+    #[command(flatten)]
+    pub signing: SigningConfig,
+}
+
+/// The key that signs every revision (docs/SIGNING.md).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct SigningConfig {
+    /// An ECDSA P-256 private key (PEM, PKCS#8 or SEC1) to sign revisions with; every replica
+    /// of a scaled-out registry must sign alike. Default: derived from the session secret when
+    /// one is set, else `<data-dir>/signing-key.pem`, created at first start.
+    #[arg(long = "signing-key", env = "GRANARY_SIGNING_KEY")]
+    pub key: Option<PathBuf>,
+
+    /// Make the given key the registry's current key when another one is current (rotation):
+    /// the old one is kept as retired, and its signatures stay verifiable. Without this, a
+    /// server whose key differs from the registry's refuses to start.
+    #[arg(long = "rotate-signing-key", env = "GRANARY_ROTATE_SIGNING_KEY")]
+    pub rotate: bool,
 }
 
 /// How webhook deliveries are checked, sent and retried (docs/SECURITY.md, docs/API.md).
@@ -257,6 +276,7 @@ impl Config {
             uploads: UploadLimits::default(),
             s3: S3Config::default(),
             webhooks: WebhooksConfig::default(),
+            signing: SigningConfig::default(),
         }
     }
 

@@ -18,6 +18,7 @@ pub mod quota;
 pub mod refs;
 pub mod revisions;
 pub mod sessions;
+pub mod signing;
 pub mod uploads;
 pub mod users;
 pub mod web;

@@ -7,6 +7,7 @@ pub mod hf;
 pub mod meta;
 pub mod models;
 pub mod openapi;
+pub mod signing;
 pub mod uploads;
 pub mod verification;
 pub mod webhooks;
