@@ -7,6 +7,7 @@
 #   bench/transfer.sh            # from the repository root or anywhere
 #   SIZE=268435456 bench/transfer.sh   # a smaller model (bytes)
 set -euo pipefail
+source "$(dirname "$0")/lib.sh"
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 SIZE="${SIZE:-1073741824}"
@@ -112,12 +113,5 @@ Runs: openssl ${SHA[*]}; push ${PUSH[*]}; pull ${PULL[*]}.
 Load average (\`uptime\`, 1/5/15 min): $LOAD_START at the start, $(uptime | sed 's/.*load average: //') at the end.
 MD
 
-python3 - "$ROOT/BENCHMARKS.md" "$SECTION" <<'PY'
-import re, sys, pathlib
-path, section = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2]).read_text()
-text = path.read_text() if path.exists() else "# Benchmarks\n"
-pattern = re.compile(r"^## Push and pull \(issue 3\)\n.*?(?=^## |\Z)", re.S | re.M)
-text = pattern.sub(lambda _: section + "\n", text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + section
-path.write_text(text)
-PY
+replace_section "Push and pull (issue 3)" "$SECTION"
 cat "$SECTION"

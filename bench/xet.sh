@@ -8,6 +8,7 @@
 #   bench/xet.sh                       # needs tests/hf/setup.sh's venv for huggingface_hub 2.4.0
 #   SIZE=536870912 RUNS=3 bench/xet.sh # a smaller model, three runs
 set -euo pipefail
+source "$(dirname "$0")/lib.sh"
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 SIZE="${SIZE:-2147483648}"
@@ -145,12 +146,5 @@ Storage after the Xet upload: xorbs $(python3 -c "print(f'{$XORB_BYTES / 2**30:.
 Load average (\`uptime\`, 1/5/15 min) at the end: $(uptime | sed 's/.*load average: //').
 MD
 
-python3 - "$ROOT/BENCHMARKS.md" "$SECTION" <<'PY'
-import re, sys, pathlib
-path, section = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2]).read_text()
-text = path.read_text() if path.exists() else "# Benchmarks\n"
-pattern = re.compile(r"^## Xet \(issue 16\)\n.*?(?=^## |\Z)", re.S | re.M)
-text = pattern.sub(lambda _: section + "\n", text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + section
-path.write_text(text)
-PY
+replace_section "Xet (issue 16)" "$SECTION"
 cat "$SECTION"
