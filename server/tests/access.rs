@@ -731,13 +731,8 @@ async fn every_surface_creates_changes_and_deletes_alike(backend: Backend) {
     .await;
     for _ in 0..2 {
         let res = t
-            .client
-            .patch(t.api("/models/alice/hubbed/settings"))
-            .bearer_auth(&alice)
-            .json(&json!({"private": false}))
-            .send()
-            .await
-            .unwrap();
+            .settings(&alice, "alice/hubbed", &json!({"private": false}))
+            .await;
         assert_eq!(res.status(), StatusCode::OK);
     }
     let res = t

@@ -103,13 +103,8 @@ async fn revisions_are_signed_with_the_served_key(backend: Backend) {
     // Signatures are read as manifests are: a private model's look missing to others.
     let bob = t.user("bob").await;
     let res = t
-        .client
-        .patch(t.api("/models/alice/m/settings"))
-        .bearer_auth(&alice)
-        .json(&json!({"private": true}))
-        .send()
-        .await
-        .unwrap();
+        .settings(&alice, "alice/m", &json!({"private": true}))
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
     for who in [None, Some(bob.as_str())] {
         let res = signature(&t, who, "alice/m", "main").await;

@@ -232,7 +232,6 @@ async fn check_garbage(
         .iter()
         .flat_map(|l| (0..l.part_count).map(move |n| Key::BlobPart(l, n).path().to_string()))
         .collect();
-    let cutoff = granary_core::time::now_ms() - opts.grace_ms.max(0);
     let mut garbage = Vec::new();
     for o in objects {
         let key = o.location.to_string();
@@ -261,12 +260,7 @@ async fn check_garbage(
         }
     }
     for o in garbage {
-        report.garbage_objects += 1;
-        report.garbage_bytes += o.size;
-        if opts.repair && super::modified_ms(&o) < cutoff {
-            app.storage.delete_quietly(&o.location).await;
-            report.garbage_removed += 1;
-        }
+        report.garbage(app, opts, &o).await;
     }
     Ok(())
 }

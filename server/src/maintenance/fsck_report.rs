@@ -2,6 +2,8 @@
 
 use serde::Serialize;
 
+use crate::app::App;
+
 /// What to check and fix.
 #[derive(Debug, Clone, Copy)]
 pub struct FsckOptions {
@@ -39,5 +41,24 @@ pub struct FsckReport {
 impl FsckReport {
     pub fn is_clean(&self) -> bool {
         self.problems.is_empty()
+    }
+}
+
+impl FsckReport {
+    /// Counts an object no row accounts for; with `repair`, deletes it once
+    /// older than the grace period (it may belong to a write in progress).
+    pub(crate) async fn garbage(
+        &mut self,
+        app: &App,
+        opts: FsckOptions,
+        o: &object_store::ObjectMeta,
+    ) {
+        self.garbage_objects += 1;
+        self.garbage_bytes += o.size;
+        let cutoff = granary_core::time::now_ms() - opts.grace_ms.max(0);
+        if opts.repair && super::modified_ms(o) < cutoff {
+            app.storage.delete_quietly(&o.location).await;
+            self.garbage_removed += 1;
+        }
     }
 }

@@ -65,7 +65,6 @@ pub async fn check(app: &App, opts: FsckOptions, report: &mut FsckReport) -> any
         .iter()
         .map(|(h, _)| Key::Xorb(h).path().to_string())
         .collect();
-    let cutoff = granary_core::time::now_ms() - opts.grace_ms.max(0);
     for o in objects {
         let key = o.location.to_string();
         if known.contains(&key) {
@@ -76,12 +75,7 @@ pub async fn check(app: &App, opts: FsckOptions, report: &mut FsckReport) -> any
         if xet::xorb(&app.db, name).await?.is_some() {
             continue;
         }
-        report.garbage_objects += 1;
-        report.garbage_bytes += o.size;
-        if opts.repair && super::modified_ms(&o) < cutoff {
-            app.storage.delete_quietly(&o.location).await;
-            report.garbage_removed += 1;
-        }
+        report.garbage(app, opts, &o).await;
     }
     Ok(())
 }

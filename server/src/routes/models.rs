@@ -178,7 +178,12 @@ pub async fn get_manifest(
 ) -> AppResult<Response> {
     let model = readable_model(&state, &caller, &id).await?;
     let r = resolve_revision(&state.db, &model, &rev).await?;
-    let mut res = r.manifest.clone().into_response();
+    revision_json(r.manifest.clone(), &r.id)
+}
+
+/// Stored JSON of a revision, as stored, with `x-granary-revision` naming it.
+pub(crate) fn revision_json(body: String, revision: &str) -> AppResult<Response> {
+    let mut res = body.into_response();
     let h = res.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
@@ -186,7 +191,7 @@ pub async fn get_manifest(
     );
     h.insert(
         REVISION,
-        HeaderValue::from_str(&r.id).map_err(AppError::internal)?,
+        HeaderValue::from_str(revision).map_err(AppError::internal)?,
     );
     Ok(res)
 }

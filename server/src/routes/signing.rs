@@ -2,9 +2,7 @@
 //! thin over `crate::signing` (docs/SIGNING.md).
 
 use axum::extract::State;
-use axum::http::{HeaderValue, header};
-use axum::response::{IntoResponse, Response};
-use granary_core::api::headers::REVISION;
+use axum::response::Response;
 use granary_core::api::{SigningKeyInfo, SigningKeys};
 
 use crate::access::readable_model;
@@ -52,15 +50,5 @@ pub async fn get_signature(
                 &r.id[..12]
             ))
         })?;
-    let mut res = bundle.into_response();
-    let h = res.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    h.insert(
-        REVISION,
-        HeaderValue::from_str(&r.id).map_err(AppError::internal)?,
-    );
-    Ok(res)
+    super::models::revision_json(bundle, &r.id)
 }

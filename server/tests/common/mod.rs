@@ -264,6 +264,17 @@ impl TestApp {
         v["id"].as_str().unwrap().to_string()
     }
 
+    /// `PATCH /api/v1/models/{model}/settings` with `body`.
+    pub async fn settings(&self, token: &str, model: &str, body: &Value) -> Response {
+        self.client
+            .patch(self.api(&format!("/models/{model}/settings")))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// A Hub NDJSON commit of `lines` (the header first) to `main`.
     pub async fn hub_commit(&self, token: &str, model: &str, lines: &[Value]) -> Response {
         let body: String = lines.iter().map(|l| l.to_string() + "\n").collect();

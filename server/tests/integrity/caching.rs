@@ -40,13 +40,8 @@ pub async fn downloads_are_cached_only_as_their_readers_allow(backend: Backend) 
         revs.push((model, v["id"].as_str().unwrap().to_string()));
     }
     let res = t
-        .client
-        .patch(t.api("/models/alice/gated/settings"))
-        .bearer_auth(&alice)
-        .json(&json!({"gated": true}))
-        .send()
-        .await
-        .unwrap();
+        .settings(&alice, "alice/gated", &json!({"gated": true}))
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
 
     for (model, rev) in &revs {

@@ -247,14 +247,7 @@ pub async fn claims_follow_what_the_caller_may_download(backend: Backend) {
         None,
     )
     .await;
-    let res = t
-        .client
-        .patch(t.api("/models/bob/gated/settings"))
-        .bearer_auth(&bob)
-        .json(&json!({"gated": true}))
-        .send()
-        .await
-        .unwrap();
+    let res = t.settings(&bob, "bob/gated", &json!({"gated": true})).await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(
         t.post_json(&bob, "/orgs", &json!({"name": "acme"}))

@@ -102,13 +102,8 @@ pub async fn cas_tokens_grant_no_more_than_their_caller_holds(backend: Backend) 
 
     // Made private: bob's token stops working at once, and new ones are refused as missing.
     let res = t
-        .client
-        .patch(t.api("/models/alice/x/settings"))
-        .bearer_auth(&alice)
-        .json(&json!({"private": true}))
-        .send()
-        .await
-        .unwrap();
+        .settings(&alice, "alice/x", &json!({"private": true}))
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
     let res = reconstruction(&t, &read, 2, &file, None).await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
@@ -148,14 +143,7 @@ pub async fn cas_tokens_grant_no_more_than_their_caller_holds(backend: Backend) 
         None,
     )
     .await;
-    let res = t
-        .client
-        .patch(t.api("/models/carol/g/settings"))
-        .bearer_auth(&carol)
-        .json(&json!({"gated": true}))
-        .send()
-        .await
-        .unwrap();
+    let res = t.settings(&carol, "carol/g", &json!({"gated": true})).await;
     assert_eq!(res.status(), StatusCode::OK);
     let dave = t.user("dave").await;
     let res = token_response(&t, Some(&dave), "carol/g", "read", "main").await;

@@ -88,13 +88,8 @@ pub async fn global_dedup_tells_only_of_xorbs_the_caller_holds_or_may_read(backe
 
     // Committed to a private model: still nothing for bob.
     let res = t
-        .client
-        .patch(t.api("/models/alice/x/settings"))
-        .bearer_auth(&alice)
-        .json(&json!({"private": true}))
-        .send()
-        .await
-        .unwrap();
+        .settings(&alice, "alice/x", &json!({"private": true}))
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(
         commit(&t, &alice, "alice/x", "w.bin", &up).await.status(),
@@ -112,13 +107,8 @@ pub async fn global_dedup_tells_only_of_xorbs_the_caller_holds_or_may_read(backe
     // Public: bob may read the file, so he is told of the xorb and may build
     // on it, with true verification hashes only.
     let res = t
-        .client
-        .patch(t.api("/models/alice/x/settings"))
-        .bearer_auth(&alice)
-        .json(&json!({"private": false}))
-        .send()
-        .await
-        .unwrap();
+        .settings(&alice, "alice/x", &json!({"private": false}))
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(
         dedup_query(&t, &bob_read, &first).await.status(),
