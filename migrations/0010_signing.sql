@@ -21,3 +21,22 @@ CREATE TABLE revision_signatures (
     created_at BIGINT NOT NULL,
     PRIMARY KEY (model_id, revision_id)
 );
+
+-- The transparency log (RFC 9162 style): one leaf per signed revision, in the
+-- order the commits landed. `leaf` is the exact bytes hashed (JSON of the model,
+-- revision, signature digest and time). `idx` runs from 0 without gaps: appends
+-- take the lock on `log_state`'s row, so concurrent commits on every replica
+-- make one linear history.
+CREATE TABLE log_entries (
+    idx BIGINT PRIMARY KEY,
+    model_id TEXT NOT NULL,
+    revision_id TEXT NOT NULL,
+    leaf TEXT NOT NULL,
+    UNIQUE (model_id, revision_id)
+);
+
+CREATE TABLE log_state (
+    id BIGINT PRIMARY KEY,
+    size BIGINT NOT NULL
+);
+INSERT INTO log_state (id, size) VALUES (1, 0);

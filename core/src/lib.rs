@@ -8,6 +8,7 @@
 
 pub mod api;
 pub mod digest;
+pub mod log;
 pub mod manifest;
 pub mod model_index;
 pub mod names;

@@ -24,6 +24,8 @@ pub struct App {
     pub upload_digests: crate::ingest::digests::RunningDigests,
     /// The key every revision is signed with (docs/SIGNING.md).
     pub signing_key: crate::signing::RegistryKey,
+    /// This process's copy of the transparency log's tree.
+    pub log: crate::transparency::TransparencyLog,
 }
 
 /// This process's transfer counters (`GET /api/v1/stats`).
@@ -71,6 +73,7 @@ impl App {
         let signing_key = crate::signing::RegistryKey::load(&config)?;
         Ok(Self {
             signing_key,
+            log: Default::default(),
             config,
             db,
             storage,

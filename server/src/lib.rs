@@ -28,6 +28,7 @@ pub mod session;
 pub mod signing;
 pub mod storage;
 pub mod tokens;
+pub mod transparency;
 pub mod url_keys;
 pub mod verification;
 pub mod web;
@@ -50,6 +51,8 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     // The registry's signing key is checked against the database's, and
     // revisions older than signing are signed, before the first request.
-    signing::start(&app).await.map_err(std::io::Error::other)?;
+    publish::signatures::start(&app)
+        .await
+        .map_err(std::io::Error::other)?;
     listener::serve(app, listener, shutdown).await
 }

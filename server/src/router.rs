@@ -5,13 +5,14 @@ use axum::http::{HeaderName, Request, StatusCode};
 use axum::routing::get;
 use axum::{Extension, Router};
 use granary_core::api::{
-    AcceptanceList, AuditLog, AuditQuery, CommitRequest, CreateOrgRequest, CreateRepoRequest,
-    CreateTagRequest, CreateTokenRequest, CreateUploadRequest, CreateWebhookRequest,
-    DeliveriesQuery, DeliveryList, Invite, LicenseAcceptance, Log, LogQuery, MemberList,
-    Membership, MissingBlobsRequest, MissingBlobsResponse, ModelInfo, ModelList, ModelListQuery,
-    NewToken, OrgInfo, PingQueued, RefInfo, RefQuery, Refs, RepoSettings, RevisionInfo,
-    ServerStats, SetMemberRequest, SigningKeys, TokenList, UpdateSettingsRequest, UploadStatus,
-    VerificationQueued, VerificationReport, WebhookInfo, WebhookList, WhoAmI,
+    AcceptanceList, AuditLog, AuditQuery, CommitRequest, ConsistencyQuery, CreateOrgRequest,
+    CreateRepoRequest, CreateTagRequest, CreateTokenRequest, CreateUploadRequest,
+    CreateWebhookRequest, DeliveriesQuery, DeliveryList, Invite, LicenseAcceptance, Log,
+    LogConsistency, LogQuery, MemberList, Membership, MissingBlobsRequest, MissingBlobsResponse,
+    ModelInfo, ModelList, ModelListQuery, NewToken, OrgInfo, PingQueued, RefInfo, RefQuery, Refs,
+    RepoSettings, RevisionInfo, RevisionLogProof, ServerStats, SetMemberRequest, SignedTreeHead,
+    SigningKeys, TokenList, UpdateSettingsRequest, UploadStatus, VerificationQueued,
+    VerificationReport, WebhookInfo, WebhookList, WhoAmI,
 };
 use granary_core::manifest::Manifest;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -45,6 +46,13 @@ pub fn native_routes() -> Vec<Endpoint> {
         Endpoint::get("/keys", signing::list_keys)
             .summary("The registry's signing keys")
             .answers::<SigningKeys>(S::OK),
+        Endpoint::get("/log/head", signing::log_head)
+            .summary("The transparency log's signed head")
+            .answers::<SignedTreeHead>(S::OK),
+        Endpoint::get("/log/consistency", signing::log_consistency)
+            .summary("A consistency proof from an earlier log size")
+            .query::<ConsistencyQuery>()
+            .answers::<LogConsistency>(S::OK),
         // Uploads: blobs, then a commit.
         Endpoint::post("/blobs/missing", uploads::missing_blobs)
             .summary("The blobs to send")
@@ -169,6 +177,12 @@ pub fn native_routes() -> Vec<Endpoint> {
         )
         .summary("A revision's signature (an OMS bundle)")
         .answers_bytes(S::OK, "application/json"),
+        Endpoint::get(
+            "/models/{owner}/{name}/revisions/{rev}/log",
+            signing::revision_log,
+        )
+        .summary("A revision's transparency-log entry and inclusion proof")
+        .answers::<RevisionLogProof>(S::OK),
         Endpoint::get("/models/{owner}/{name}/log/{rev}", models::get_log)
             .summary("History, newest first")
             .query::<LogQuery>()

@@ -1,7 +1,8 @@
 //! The registry's signing key and the signature of every revision
 //! (docs/SIGNING.md). The format is `granary_core::signing`'s (OMS v1.0, the
-//! key method): this module holds the key, signs, registers the key in the
-//! database so that replicas agree, and signs revisions older than signing.
+//! key method): this module holds the key, signs, and registers the key in the
+//! database so that replicas agree. Commits sign and log in `publish`, which
+//! also signs the revisions older than signing (`publish::signatures`).
 
 use std::path::Path;
 
@@ -128,6 +129,13 @@ impl RegistryKey {
         serde_json::to_string_pretty(&bundle).expect("a bundle serializes")
     }
 
+    /// An ECDSA (SHA-256) signature of `message`, DER, in base64.
+    pub fn sign_base64(&self, message: &[u8]) -> String {
+        use base64::Engine as _;
+        let signature: Signature = self.key.sign(message);
+        base64::engine::general_purpose::STANDARD.encode(signature.to_der().as_bytes())
+    }
+
     /// The signature bundle of a revision whose manifest is `manifest`.
     pub fn sign_manifest(&self, model: &ModelId, revision: &str, manifest: &Manifest) -> String {
         let files: Vec<SignedFile> = manifest
@@ -150,20 +158,6 @@ fn generate() -> SigningKey {
             return key;
         }
     }
-}
-
-/// What `serve` does before its first request: registers the key (`register`)
-/// and signs the revisions older than signing (`backfill`).
-pub async fn start(app: &crate::App) -> anyhow::Result<()> {
-    register(&app.db, &app.signing_key, app.config.signing.rotate).await?;
-    let signed = backfill(&app.db, &app.signing_key).await?;
-    if signed > 0 {
-        tracing::info!(
-            revisions = signed,
-            "signed the revisions older than signing"
-        );
-    }
-    Ok(())
 }
 
 /// Records this server's key as the registry's current one, or refuses to start
@@ -196,29 +190,4 @@ pub async fn register(db: &Db, key: &RegistryKey, rotate: bool) -> anyhow::Resul
 
 fn short(id: &str) -> &str {
     &id[..12.min(id.len())]
-}
-
-/// Signs every revision that has no signature yet (those committed before
-/// signing existed); how many.
-pub async fn backfill(db: &Db, key: &RegistryKey) -> anyhow::Result<u64> {
-    let mut signed = 0;
-    loop {
-        let batch = q::unsigned(db, 200).await?;
-        if batch.is_empty() {
-            return Ok(signed);
-        }
-        let (mut tx, _guard) = db.begin_write().await?;
-        for (model_id, name, revision, manifest) in batch {
-            let model: ModelId = name
-                .parse()
-                .with_context(|| format!("stored model name `{name}`"))?;
-            let manifest: Manifest = serde_json::from_str(&manifest)
-                .with_context(|| format!("the manifest of {name}@{revision}"))?;
-            let bundle = key.sign_manifest(&model, &revision, &manifest);
-            let now = granary_core::time::now_ms();
-            q::insert_in(&mut tx, &model_id, &revision, &key.id, &bundle, now).await?;
-            signed += 1;
-        }
-        tx.commit().await?;
-    }
 }

@@ -9,9 +9,11 @@ mod common;
 
 use common::{Backend, README, TestApp};
 use granary_core::Sha256;
+use granary_core::api::{LogConsistency, RevisionLogProof, SignedTreeHead};
+use granary_core::log::LogEntry;
 use granary_core::signing::Bundle;
 use granary_server::App;
-use granary_server::signing::start;
+use granary_server::publish::signatures::start;
 use p256::ecdsa::signature::Verifier as _;
 use p256::ecdsa::{Signature, VerifyingKey};
 use p256::pkcs8::DecodePublicKey as _;
@@ -211,6 +213,133 @@ async fn old_revisions_are_signed_at_start_and_keys_rotate(backend: Backend) {
     assert!(err.contains("not the registry's current key"), "{err}");
 }
 
+/// Checks a signed tree head's signature with the PEM key.
+fn verify_head(head: &SignedTreeHead, pem: &str) {
+    let key = VerifyingKey::from_public_key_pem(pem).unwrap();
+    let signed = SignedTreeHead::signed_bytes(head.tree_size, &head.root_hash, head.timestamp);
+    let sig = Signature::from_der(&base64_decode(&head.signature)).unwrap();
+    key.verify(&signed, &sig)
+        .expect("the head's signature verifies");
+    assert_eq!(head.key_id, granary_core::signing::key_id(pem));
+}
+
+async fn log_proof(t: &TestApp, token: Option<&str>, model: &str, rev: &str) -> reqwest::Response {
+    let mut req = t
+        .client
+        .get(t.api(&format!("/models/{model}/revisions/{rev}/log")));
+    if let Some(token) = token {
+        req = req.bearer_auth(token);
+    }
+    req.send().await.unwrap()
+}
+
+/// Every signed revision is a leaf of the log, in commit order, whatever the
+/// concurrency; proofs of inclusion and consistency check against signed heads.
+async fn the_log_holds_every_revision_once_in_one_history(backend: Backend) {
+    let t = TestApp::start(backend).await;
+    let alice = t.user("alice").await;
+    let pem = keys(&t).await[0]["public_key_pem"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let first = t
+        .push_ok(
+            &alice,
+            "alice/a",
+            &[("README.md", README.as_bytes().to_vec())],
+            None,
+        )
+        .await;
+    let early: SignedTreeHead = t.get("/log/head").await.json().await.unwrap();
+    verify_head(&early, &pem);
+    assert_eq!(early.tree_size, 1);
+
+    // Racing pushes to eight models: one linear history, no gaps, no repeats.
+    let pushes = (0..8).map(|i| {
+        let (t, alice) = (&t, &alice);
+        async move {
+            let readme = format!("{README}\nmodel {i}\n");
+            let model = format!("alice/m{i}");
+            let rev = t
+                .push_ok(alice, &model, &[("README.md", readme.into_bytes())], None)
+                .await;
+            (model, rev)
+        }
+    });
+    let mut revisions = futures::future::join_all(pushes).await;
+    revisions.push(("alice/a".into(), first.clone()));
+    let head: SignedTreeHead = t.get("/log/head").await.json().await.unwrap();
+    verify_head(&head, &pem);
+    assert_eq!(head.tree_size, 9);
+    let mut indices = Vec::new();
+    for (model, rev) in &revisions {
+        let proof: RevisionLogProof = log_proof(&t, Some(&alice), model, rev)
+            .await
+            .json()
+            .await
+            .unwrap();
+        verify_head(&proof.head, &pem);
+        proof
+            .head
+            .verify_inclusion(&proof.leaf, proof.leaf_index, &proof.proof)
+            .expect("included");
+        let entry: LogEntry = serde_json::from_str(&proof.leaf).unwrap();
+        assert_eq!((&entry.model, &entry.revision), (model, rev));
+        let bundle = signature(&t, Some(&alice), model, rev)
+            .await
+            .bytes()
+            .await
+            .unwrap();
+        assert_eq!(entry.signature_sha256, Sha256::of(&bundle).hex());
+        // Another leaf at the same index does not check.
+        let mut forged = entry.clone();
+        forged.revision = "0".repeat(64);
+        assert!(
+            proof
+                .head
+                .verify_inclusion(&forged.leaf(), proof.leaf_index, &proof.proof)
+                .is_err()
+        );
+        indices.push(proof.leaf_index);
+    }
+    indices.sort();
+    assert_eq!(indices, (0..9).collect::<Vec<u64>>());
+    // The first revision is the first leaf.
+    let proof: RevisionLogProof = log_proof(&t, None, "alice/a", &first)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(proof.leaf_index, 0);
+
+    // The early head is a prefix of the new one; a forged early root is not.
+    let c: LogConsistency = t.get("/log/consistency?from=1").await.json().await.unwrap();
+    verify_head(&c.head, &pem);
+    c.head
+        .verify_consistency(early.tree_size, &early.root_hash, &c.proof)
+        .expect("consistent");
+    assert!(
+        c.head
+            .verify_consistency(early.tree_size, &"ab".repeat(32), &c.proof)
+            .is_err()
+    );
+    // A client that saw a longer log than this one is told so.
+    let res = t.get("/log/consistency?from=100").await;
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+
+    // A private model's entries look missing to others; the head stays public.
+    let res = t
+        .settings(&alice, "alice/a", &json!({"private": true}))
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let bob = t.user("bob").await;
+    for who in [None, Some(bob.as_str())] {
+        let res = log_proof(&t, who, "alice/a", &first).await;
+        assert_eq!(res.status(), StatusCode::NOT_FOUND, "{who:?}");
+    }
+    assert_eq!(t.get("/log/head").await.status(), StatusCode::OK);
+}
+
 fn key_pem(key: &granary_server::signing::RegistryKey) -> String {
     key.private_pem()
 }
@@ -228,4 +357,5 @@ fn base64_encode(b: &[u8]) -> String {
 on_every_backend!(
     revisions_are_signed_with_the_served_key,
     old_revisions_are_signed_at_start_and_keys_rotate,
+    the_log_holds_every_revision_once_in_one_history,
 );

@@ -27,3 +27,37 @@ pub struct SigningKeyInfo {
 pub struct SigningKeys {
     pub keys: Vec<SigningKeyInfo>,
 }
+
+pub use crate::log::SignedTreeHead;
+
+/// `GET /api/v1/models/{owner}/{name}/revisions/{rev}/log`: where the revision
+/// is in the transparency log, proven against a signed head.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RevisionLogProof {
+    pub leaf_index: u64,
+    /// The leaf's exact bytes: the JSON of a `log::LogEntry`.
+    pub leaf: String,
+    /// The inclusion proof's hashes, hex, leaf to root (RFC 9162 §2.1.3).
+    pub proof: Vec<String>,
+    pub head: SignedTreeHead,
+}
+
+/// `GET /api/v1/log/consistency?from=N`: that the tree of `from` leaves is a
+/// prefix of the one `head` describes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LogConsistency {
+    pub from_size: u64,
+    /// The consistency proof's hashes, hex (RFC 9162 §2.1.4).
+    pub proof: Vec<String>,
+    pub head: SignedTreeHead,
+}
+
+/// The query of `GET /api/v1/log/consistency`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+pub struct ConsistencyQuery {
+    /// The size of the tree the client saw before.
+    pub from: u64,
+}

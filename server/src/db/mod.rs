@@ -11,6 +11,7 @@ pub mod gates;
 pub mod git_oids;
 pub mod invites;
 pub mod jobs;
+pub mod log;
 pub mod maintenance;
 pub mod models;
 pub mod orgs;

@@ -5,6 +5,7 @@ pub mod card;
 pub mod content;
 pub mod license;
 pub mod scan;
+pub mod signatures;
 
 use std::collections::HashMap;
 
@@ -173,10 +174,10 @@ async fn land(
     .await?;
     if new {
         jobs::enqueue(&mut tx, &model.id, &row.id, now).await?;
-        let key = &app.signing_key;
         let name: ModelId = model.full_name().parse().map_err(AppError::internal)?;
-        let bundle = key.sign_manifest(&name, &row.id, manifest);
-        crate::db::signing::insert_in(&mut tx, &model.id, &row.id, &key.id, &bundle, now).await?;
+        let key = &app.signing_key;
+        signatures::sign_and_log_in(&mut tx, &app.db, key, &model.id, &name, &row.id, manifest)
+            .await?;
     }
     let moved = refs::compare_and_swap(
         &mut tx,

@@ -3,12 +3,14 @@
 
 use axum::extract::State;
 use axum::response::Response;
-use granary_core::api::{SigningKeyInfo, SigningKeys};
+use granary_core::api::{
+    ConsistencyQuery, LogConsistency, RevisionLogProof, SignedTreeHead, SigningKeyInfo, SigningKeys,
+};
 
 use crate::access::readable_model;
 use crate::app::AppState;
 use crate::auth::Caller;
-use crate::error::{AppError, AppResult, Json, ModelPath, Path};
+use crate::error::{AppError, AppResult, Json, ModelPath, Path, Query};
 use crate::refs::resolve_revision;
 
 /// `GET /api/v1/keys`: the current key, then the retired ones. Public.
@@ -51,4 +53,41 @@ pub async fn get_signature(
             ))
         })?;
     super::models::revision_json(bundle, &r.id)
+}
+
+/// `GET /api/v1/log/head`: the transparency log's current head, signed. Public.
+pub async fn log_head(State(state): State<AppState>) -> AppResult<Json<SignedTreeHead>> {
+    Ok(Json(state.log.head(&state.db, &state.signing_key).await?))
+}
+
+/// `GET /api/v1/log/consistency?from=N`: that the log's first `N` entries are a
+/// prefix of its current tree. Public: it holds hashes only.
+pub async fn log_consistency(
+    State(state): State<AppState>,
+    Query(q): Query<ConsistencyQuery>,
+) -> AppResult<Json<LogConsistency>> {
+    Ok(Json(
+        state
+            .log
+            .consistency(&state.db, &state.signing_key, q.from)
+            .await?,
+    ))
+}
+
+/// `GET /api/v1/models/{owner}/{name}/revisions/{rev}/log`: the revision's log
+/// entry and its inclusion proof. Readable as the manifest is (the entry names the model).
+pub async fn revision_log(
+    State(state): State<AppState>,
+    caller: Caller,
+    ModelPath(id): ModelPath,
+    Path((_, _, rev)): Path<(String, String, String)>,
+) -> AppResult<Json<RevisionLogProof>> {
+    let model = readable_model(&state, &caller, &id).await?;
+    let r = resolve_revision(&state.db, &model, &rev).await?;
+    Ok(Json(
+        state
+            .log
+            .inclusion(&state.db, &state.signing_key, &model.id, &r.id)
+            .await?,
+    ))
 }
