@@ -62,19 +62,16 @@ pub fn statement(model: &ModelId, revision: &str, files: &[SignedFile]) -> Vec<u
         .filter(|f| !ignored_by_default(&f.path))
         .collect();
     files.sort();
-    let mut root = Sha256Hasher::new();
     let resources: Vec<serde_json::Value> = files
         .iter()
-        .map(|f| {
-            root.update(f.sha256.as_bytes());
-            json!({"name": f.path, "algorithm": "sha256", "digest": f.sha256.hex()})
-        })
+        .map(|f| json!({"name": f.path, "algorithm": "sha256", "digest": f.sha256.hex()}))
         .collect();
+    let digest = model_digest(&files.into_iter().cloned().collect::<Vec<_>>());
     let statement = json!({
         "_type": STATEMENT_TYPE,
         "subject": [{
             "name": subject_name(model, revision),
-            "digest": {"sha256": hex::encode(root.finalize())},
+            "digest": {"sha256": digest},
         }],
         "predicateType": PREDICATE_TYPE,
         "predicate": {
@@ -86,6 +83,45 @@ pub fn statement(model: &ModelId, revision: &str, files: &[SignedFile]) -> Vec<u
             },
             "resources": resources,
         },
+    });
+    serde_json::to_vec_pretty(&statement).expect("a JSON value serializes")
+}
+
+/// The predicate type of Granary's verification attestations.
+pub const ATTESTATION_PREDICATE_TYPE: &str = "https://granary.dev/attestations/verification/v1";
+
+/// The root digest of a revision's files: the subject digest of its signature
+/// statement ([`statement`]), which its attestations name too.
+pub fn model_digest(files: &[SignedFile]) -> String {
+    let mut files: Vec<&SignedFile> = files
+        .iter()
+        .filter(|f| !ignored_by_default(&f.path))
+        .collect();
+    files.sort();
+    let mut root = Sha256Hasher::new();
+    for f in files {
+        root.update(f.sha256.as_bytes());
+    }
+    hex::encode(root.finalize())
+}
+
+/// The statement of a verification attestation: the subject is the revision's
+/// model digest (as in its signature), the predicate what the verifier found
+/// (`predicate`: device, status, fingerprint, figures, verifier version, workload).
+pub fn attestation_statement(
+    model: &ModelId,
+    revision: &str,
+    files: &[SignedFile],
+    predicate: serde_json::Value,
+) -> Vec<u8> {
+    let statement = json!({
+        "_type": STATEMENT_TYPE,
+        "subject": [{
+            "name": subject_name(model, revision),
+            "digest": {"sha256": model_digest(files)},
+        }],
+        "predicateType": ATTESTATION_PREDICATE_TYPE,
+        "predicate": predicate,
     });
     serde_json::to_vec_pretty(&statement).expect("a JSON value serializes")
 }
@@ -191,14 +227,19 @@ impl Bundle {
         Ok((pae(&env.payload_type, &payload), sig))
     }
 
-    /// What the (already verified) statement says: its subject name and files.
-    pub fn contents(&self) -> Result<Signed, SignatureError> {
-        let bad = |why: &str| SignatureError::Malformed(why.to_string());
+    /// The (already verified) statement, as JSON.
+    pub fn statement(&self) -> Result<serde_json::Value, SignatureError> {
         let payload = B64
             .decode(&self.dsse_envelope.payload)
             .map_err(|e| SignatureError::Malformed(format!("payload: {e}")))?;
-        let v: serde_json::Value =
-            serde_json::from_slice(&payload).map_err(|_| bad("the payload is not JSON"))?;
+        serde_json::from_slice(&payload)
+            .map_err(|_| SignatureError::Malformed("the payload is not JSON".into()))
+    }
+
+    /// What the (already verified) statement says: its subject name and files.
+    pub fn contents(&self) -> Result<Signed, SignatureError> {
+        let bad = |why: &str| SignatureError::Malformed(why.to_string());
+        let v = self.statement()?;
         if v["predicateType"] != PREDICATE_TYPE {
             return Err(bad("not a model signing statement"));
         }

@@ -123,10 +123,14 @@ impl RegistryKey {
 
     /// The signature bundle (JSON) of `revision` of `model` holding `files`.
     pub fn sign_revision(&self, model: &ModelId, revision: &str, files: &[SignedFile]) -> String {
-        let payload = oms::statement(model, revision, files);
-        let signature: Signature = self.key.sign(&oms::pae(oms::PAYLOAD_TYPE, &payload));
-        let bundle = Bundle::new(&self.id, &payload, signature.to_der().as_bytes());
+        let bundle = self.sign_statement(&oms::statement(model, revision, files));
         serde_json::to_string_pretty(&bundle).expect("a bundle serializes")
+    }
+
+    /// An in-toto statement in a DSSE envelope signed with this key.
+    pub fn sign_statement(&self, payload: &[u8]) -> Bundle {
+        let signature: Signature = self.key.sign(&oms::pae(oms::PAYLOAD_TYPE, payload));
+        Bundle::new(&self.id, payload, signature.to_der().as_bytes())
     }
 
     /// An ECDSA (SHA-256) signature of `message`, DER, in base64.
@@ -138,16 +142,20 @@ impl RegistryKey {
 
     /// The signature bundle of a revision whose manifest is `manifest`.
     pub fn sign_manifest(&self, model: &ModelId, revision: &str, manifest: &Manifest) -> String {
-        let files: Vec<SignedFile> = manifest
-            .files
-            .iter()
-            .map(|f| SignedFile {
-                path: f.path.to_string(),
-                sha256: f.sha256,
-            })
-            .collect();
-        self.sign_revision(model, revision, &files)
+        self.sign_revision(model, revision, &signed_files(manifest))
     }
+}
+
+/// The files of a manifest as its statements list them.
+pub fn signed_files(manifest: &Manifest) -> Vec<SignedFile> {
+    manifest
+        .files
+        .iter()
+        .map(|f| SignedFile {
+            path: f.path.to_string(),
+            sha256: f.sha256,
+        })
+        .collect()
 }
 
 fn generate() -> SigningKey {

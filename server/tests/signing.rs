@@ -37,14 +37,7 @@ async fn signature(t: &TestApp, token: Option<&str>, model: &str, rev: &str) -> 
 
 /// Checks `bundle` against the PEM key, returning what it covers.
 fn verify(bundle: &Bundle, pem: &str) -> granary_core::signing::Signed {
-    let key = VerifyingKey::from_public_key_pem(pem).unwrap();
-    let (signed, der) = bundle.signed_parts().unwrap();
-    let sig = Signature::from_der(&der).unwrap();
-    key.verify(&signed, &sig).expect("the signature verifies");
-    assert_eq!(
-        bundle.verification_material.public_key.hint,
-        granary_core::signing::key_id(pem)
-    );
+    common::verify_bundle(bundle, pem);
     bundle.contents().unwrap()
 }
 

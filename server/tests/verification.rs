@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::{Backend, TestApp};
+use granary_core::signing::{ATTESTATION_PREDICATE_TYPE, Bundle};
 use granary_server::verification::Worker;
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -153,6 +154,7 @@ async fn fixtures_pass_with_repeatable_fingerprints(backend: Backend) {
             }
             _ => assert!(r["gflops"].as_f64().unwrap() > 0.0, "{kind}: {r}"),
         }
+        check_attestation(&t, &format!("alice/{kind}"), r).await;
         first.push(fp.clone());
     }
 
@@ -189,6 +191,55 @@ async fn fixtures_pass_with_repeatable_fingerprints(backend: Backend) {
         info["revision"]["verification"],
         Value::Array(reports(&t, "alice/tiny_llama").await)
     );
+}
+
+/// The report's attestation is signed with the registry key, names the same
+/// model digest as the revision's signature, and states what the report says.
+async fn check_attestation(t: &TestApp, model: &str, r: &Value) {
+    let bundle: Bundle = serde_json::from_value(r["attestation"].clone()).expect("an attestation");
+    common::verify_bundle(&bundle, &common::current_key(t).await);
+    let statement = bundle.statement().unwrap();
+    assert_eq!(statement["predicateType"], ATTESTATION_PREDICATE_TYPE);
+    let predicate = &statement["predicate"];
+    for field in [
+        "status",
+        "device",
+        "fingerprint",
+        "verifier_version",
+        "dtype",
+    ] {
+        assert_eq!(predicate[field], r[field], "{model}: {field}");
+    }
+    assert_eq!(predicate["figures"]["load_ms"], r["load_ms"]);
+    assert!(predicate.get("log").is_none(), "the log is not attested");
+    let signature: Bundle = t
+        .get(&format!("/models/{model}/revisions/main/signature"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let signed = signature.statement().unwrap();
+    assert_eq!(
+        statement["subject"], signed["subject"],
+        "{model}: the same model digest"
+    );
+    // An attestation edited after signing does not verify.
+    let mut edited = statement.clone();
+    edited["predicate"]["status"] = serde_json::json!("passed-by-hand");
+    let forged = Bundle {
+        dsse_envelope: granary_core::signing::Envelope {
+            payload: {
+                use base64::Engine as _;
+                base64::engine::general_purpose::STANDARD
+                    .encode(serde_json::to_vec(&edited).unwrap())
+            },
+            ..bundle.dsse_envelope.clone()
+        },
+        ..bundle.clone()
+    };
+    let key = common::current_key(t).await;
+    let refused = std::panic::catch_unwind(|| common::verify_bundle(&forged, &key));
+    assert!(refused.is_err(), "{model}: an edited attestation verified");
 }
 
 async fn broken_models_fail_and_the_worker_goes_on(backend: Backend) {

@@ -141,9 +141,42 @@ pub struct VerificationReport {
     /// before workloads existed, or when no workload fitted the time budget.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workload: Option<Workload>,
+    /// The run's attestation: an in-toto statement of what the verifier found, about
+    /// the revision's model digest, in a DSSE envelope signed with the registry key
+    /// (a bundle as `signing::Bundle` reads it; docs/SIGNING.md). Absent in reports
+    /// from before attestations, and while a job is queued or running.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attestation: Option<serde_json::Value>,
 }
 
 impl VerificationReport {
+    /// What an attestation states about this run (the report without its log
+    /// and its attestation): device, status, fingerprint, figures, verifier and workload.
+    pub fn attested(&self) -> serde_json::Value {
+        serde_json::json!({
+            "status": self.status,
+            "reason": self.reason,
+            "device": self.device,
+            "verifier_version": self.verifier_version,
+            "candle_version": self.candle_version,
+            "architecture": self.architecture,
+            "dtype": self.dtype,
+            "converted_from": self.converted_from,
+            "fingerprint": self.fingerprint,
+            "figures": {
+                "load_ms": self.load_ms,
+                "peak_memory_bytes": self.peak_memory_bytes,
+                "latency_ms": self.latency_ms,
+                "tokens_per_s": self.tokens_per_s,
+                "items_per_s": self.items_per_s,
+                "gflops": self.gflops,
+                "parameters": self.parameters,
+            },
+            "evaluations": self.evaluations,
+            "workload": self.workload,
+        })
+    }
+
     /// `F32`, or `F32, converted from BF16`: the run's dtype as pages and the CLI show it.
     pub fn dtype_label(&self) -> String {
         match &self.converted_from {

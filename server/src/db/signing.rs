@@ -90,3 +90,13 @@ pub async fn unsigned(db: &Db, limit: i64) -> sqlx::Result<Vec<(String, String, 
     .fetch_all(&db.pool)
     .await
 }
+
+/// `owner/name` of the model `model_id`, as statements name it.
+pub async fn model_name(db: &Db, model_id: &str) -> sqlx::Result<Option<String>> {
+    let row: Option<(String,)> =
+        sqlx::query_as("SELECT owner || '/' || name FROM models WHERE id = $1")
+            .bind(model_id)
+            .fetch_optional(&db.pool)
+            .await?;
+    Ok(row.map(|(n,)| n))
+}

@@ -53,6 +53,12 @@ impl Worker {
 
     /// Runs jobs until `shutdown` resolves; the job in hand is finished first.
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
+        // Attestations are signed with this process's key: it must be the registry's.
+        let key = &self.app.signing_key;
+        if let Err(e) = crate::signing::register(&self.app.db, key, false).await {
+            tracing::error!(error = %format!("{e:#}"), "the verification worker cannot sign attestations; it stops");
+            return;
+        }
         let verifier = self.app.config.verification.verifier_path();
         if !verifier.exists() {
             tracing::warn!(
@@ -129,6 +135,9 @@ impl Worker {
         report: &VerificationReport,
         started_at: i64,
     ) -> anyhow::Result<Outcome> {
+        let mut report = report.clone();
+        report.attestation = Some(self.attest(job, &report).await?);
+        let report = &report;
         let json = serde_json::to_string(report)?;
         let run = FinishedRun {
             job,
@@ -146,6 +155,32 @@ impl Worker {
             tracing::warn!(job = %job.id, "lease lost before the result was recorded; another worker owns the job");
             Ok(Outcome::LostLease)
         }
+    }
+
+    /// The run's attestation: what the verifier found, about the revision's
+    /// model digest, signed with the registry key (docs/SIGNING.md).
+    async fn attest(
+        &self,
+        job: &JobRow,
+        report: &VerificationReport,
+    ) -> anyhow::Result<serde_json::Value> {
+        let db = &self.app.db;
+        let name = crate::db::signing::model_name(db, &job.model_id)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("model {} is gone", job.model_id))?;
+        let revision = crate::db::revisions::find(db, &job.model_id, &job.revision_id)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("revision {} is gone", job.revision_id))?;
+        let manifest: granary_core::Manifest = serde_json::from_str(&revision.manifest)?;
+        let statement = granary_core::signing::attestation_statement(
+            &name.parse()?,
+            &job.revision_id,
+            &crate::signing::signed_files(&manifest),
+            report.attested(),
+        );
+        Ok(serde_json::to_value(
+            self.app.signing_key.sign_statement(&statement),
+        )?)
     }
 
     /// Renews the lease every third of its length; resolves only if it is lost.

@@ -464,3 +464,27 @@ pub async fn client_error(res: reqwest::Response, status: StatusCode) -> Value {
     assert!(v["code"].as_str().is_some(), "no code: {text}");
     v
 }
+
+/// Checks that `bundle` (a DSSE envelope in a Sigstore bundle) is signed by the
+/// PEM public key and names it by its hint (docs/SIGNING.md).
+#[allow(dead_code)]
+pub fn verify_bundle(bundle: &granary_core::signing::Bundle, pem: &str) {
+    use p256::ecdsa::signature::Verifier as _;
+    use p256::pkcs8::DecodePublicKey as _;
+    let key = p256::ecdsa::VerifyingKey::from_public_key_pem(pem).unwrap();
+    let (signed, der) = bundle.signed_parts().unwrap();
+    let sig = p256::ecdsa::Signature::from_der(&der).unwrap();
+    key.verify(&signed, &sig).expect("the signature verifies");
+    assert_eq!(
+        bundle.verification_material.public_key.hint,
+        granary_core::signing::key_id(pem)
+    );
+}
+
+/// The registry's current public key (PEM), from `GET /api/v1/keys`.
+#[allow(dead_code)]
+pub async fn current_key(t: &TestApp) -> String {
+    let v: Value = t.get("/keys").await.json().await.unwrap();
+    assert_eq!(v["keys"][0]["status"], "current");
+    v["keys"][0]["public_key_pem"].as_str().unwrap().to_string()
+}
