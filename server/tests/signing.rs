@@ -169,6 +169,21 @@ async fn old_revisions_are_signed_at_start_and_keys_rotate(backend: Backend) {
         signature(&t, None, "alice/m", &rev).await.status(),
         StatusCode::NOT_FOUND
     );
+    // fsck names it.
+    let opts = granary_server::maintenance::fsck::FsckOptions {
+        repair: false,
+        deep: false,
+        grace_ms: 0,
+    };
+    let report = granary_server::maintenance::fsck::check(&t.app, opts)
+        .await
+        .unwrap();
+    let found: Vec<(&str, String)> = report
+        .problems
+        .iter()
+        .map(|p| (p.kind, p.subject.clone()))
+        .collect();
+    assert_eq!(found, [("signature", format!("alice/m@{rev}"))]);
     // A replica starting on the same database and key signs it.
     let replica = App::open(t.app.config.clone()).await.unwrap();
     start(&replica).await.unwrap();
@@ -178,6 +193,7 @@ async fn old_revisions_are_signed_at_start_and_keys_rotate(backend: Backend) {
         .await
         .unwrap();
     verify(&bundle, &first_pem);
+    t.assert_fsck_clean().await;
 
     // A replica with another key refuses to start...
     let other = t.dir.path().join("other-key.pem");

@@ -100,3 +100,29 @@ pub async fn model_name(db: &Db, model_id: &str) -> sqlx::Result<Option<String>>
             .await?;
     Ok(row.map(|(n,)| n))
 }
+
+/// The log's recorded size, its leaf count and its highest index (-1 when empty).
+pub async fn log_shape(db: &Db) -> sqlx::Result<(i64, i64, i64)> {
+    let (size,): (i64,) = sqlx::query_as("SELECT size FROM log_state WHERE id = 1")
+        .fetch_one(&db.pool)
+        .await?;
+    let (count, max): (i64, i64) =
+        sqlx::query_as("SELECT COUNT(*), CAST(COALESCE(MAX(idx), -1) AS BIGINT) FROM log_entries")
+            .fetch_one(&db.pool)
+            .await?;
+    Ok((size, count, max))
+}
+
+/// Signatures (up to `limit`) with no log entry: `(owner/name, revision id)`.
+pub async fn unlogged(db: &Db, limit: i64) -> sqlx::Result<Vec<(String, String)>> {
+    sqlx::query_as(
+        "SELECT m.owner || '/' || m.name, s.revision_id FROM revision_signatures s
+         JOIN models m ON m.id = s.model_id
+         WHERE NOT EXISTS (SELECT 1 FROM log_entries l
+                           WHERE l.model_id = s.model_id AND l.revision_id = s.revision_id)
+         ORDER BY s.created_at LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(&db.pool)
+    .await
+}

@@ -6,7 +6,8 @@
 //! - a revision file naming a blob that is not stored (or stored with another size);
 //! - a ref naming a revision its model does not have;
 //! - a revision whose manifest bytes do not hash to its id;
-//! - the Xet store's xorbs and files (`fsck_xet.rs`).
+//! - the Xet store's xorbs and files (`fsck_xet.rs`);
+//! - a revision without a signature or log entry, or a log with gaps (`fsck_signing.rs`).
 //!
 //! Garbage (reported, not a problem): objects under `blobs/` that no row
 //! describes, and staged objects under `uploads/` that no session owns.
@@ -42,6 +43,7 @@ pub async fn check(app: &App, opts: FsckOptions) -> anyhow::Result<FsckReport> {
     check_manifests(app, &mut report).await?;
     check_garbage(app, opts, &rows, objects, &mut report).await?;
     super::fsck_xet::check(app, opts, &mut report).await?;
+    super::fsck_signing::check(app, opts, &mut report).await?;
     Ok(report)
 }
 

@@ -18,7 +18,7 @@ pub struct FsckOptions {
 /// One thing wrong.
 #[derive(Debug, Clone, Serialize)]
 pub struct Problem {
-    /// `blob`, `file`, `ref`, `manifest`, `xorb` or `xet_file`.
+    /// `blob`, `file`, `ref`, `manifest`, `xorb`, `xet_file`, `signature` or `log`.
     pub kind: &'static str,
     /// The blob digest, or `owner/name@revision[:path]`.
     pub subject: String,

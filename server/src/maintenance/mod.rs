@@ -4,6 +4,7 @@
 
 pub mod fsck;
 pub mod fsck_report;
+pub mod fsck_signing;
 pub mod fsck_xet;
 pub mod gc;
 
