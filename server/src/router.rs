@@ -10,9 +10,9 @@ use granary_core::api::{
     CreateWebhookRequest, DeliveriesQuery, DeliveryList, Invite, LicenseAcceptance, Log,
     LogConsistency, LogQuery, MemberList, Membership, MissingBlobsRequest, MissingBlobsResponse,
     ModelInfo, ModelList, ModelListQuery, NewToken, OrgInfo, PingQueued, RefInfo, RefQuery, Refs,
-    RepoSettings, RevisionInfo, RevisionLogProof, ServerStats, SetMemberRequest, SignedTreeHead,
-    SigningKeys, TokenList, UpdateSettingsRequest, UploadStatus, VerificationQueued,
-    VerificationReport, WebhookInfo, WebhookList, WhoAmI,
+    RepoSettings, RevisionInfo, RevisionLogProof, RevisionLogQuery, ServerStats, SetMemberRequest,
+    SignedTreeHead, SigningKeys, TokenList, UpdateSettingsRequest, UploadStatus,
+    VerificationQueued, VerificationReport, WebhookInfo, WebhookList, WhoAmI,
 };
 use granary_core::manifest::Manifest;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -182,6 +182,7 @@ pub fn native_routes() -> Vec<Endpoint> {
             signing::revision_log,
         )
         .summary("A revision's transparency-log entry and inclusion proof")
+        .query::<RevisionLogQuery>()
         .answers::<RevisionLogProof>(S::OK),
         Endpoint::get("/models/{owner}/{name}/log/{rev}", models::get_log)
             .summary("History, newest first")

@@ -97,6 +97,7 @@ impl TransparencyLog {
         key: &RegistryKey,
         model_id: &str,
         revision: &str,
+        from: Option<u64>,
     ) -> AppResult<RevisionLogProof> {
         let (idx, leaf) = crate::db::log::entry(db, model_id, revision)
             .await?
@@ -108,11 +109,13 @@ impl TransparencyLog {
             })?;
         let tree = self.synced(db).await?;
         let proof = tree.prove_inclusion(idx as usize);
+        let consistency = from.map(|n| consistency_proof(&tree, n)).transpose()?;
         Ok(RevisionLogProof {
             leaf_index: idx as u64,
             leaf,
             proof: proof_hashes(proof.as_bytes()),
             head: head_of(key, &tree),
+            consistency,
         })
     }
 
@@ -124,21 +127,25 @@ impl TransparencyLog {
         from: u64,
     ) -> AppResult<LogConsistency> {
         let tree = self.synced(db).await?;
-        if from > tree.len() {
-            return Err(AppError::Conflict(format!(
-                "this log holds {} entries, fewer than the {from} you saw: it is not the log you saw before",
-                tree.len()
-            )));
-        }
-        let proof = match from {
-            0 => Vec::new(),
-            n if n == tree.len() => Vec::new(),
-            n => proof_hashes(tree.prove_consistency((tree.len() - n) as usize).as_bytes()),
-        };
         Ok(LogConsistency {
             from_size: from,
-            proof,
+            proof: consistency_proof(&tree, from)?,
             head: head_of(key, &tree),
         })
     }
+}
+
+/// The proof that the tree's first `from` leaves are a prefix of it.
+fn consistency_proof(tree: &Tree, from: u64) -> AppResult<Vec<String>> {
+    if from > tree.len() {
+        return Err(AppError::Conflict(format!(
+            "this log holds {} entries, fewer than the {from} you saw: it is not the log you saw before",
+            tree.len()
+        )));
+    }
+    Ok(match from {
+        0 => Vec::new(),
+        n if n == tree.len() => Vec::new(),
+        n => proof_hashes(tree.prove_consistency((tree.len() - n) as usize).as_bytes()),
+    })
 }

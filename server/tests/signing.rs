@@ -332,6 +332,24 @@ async fn the_log_holds_every_revision_once_in_one_history(backend: Backend) {
             .verify_consistency(early.tree_size, &"ab".repeat(32), &c.proof)
             .is_err()
     );
+    // One answer can prove a revision's inclusion and the log's growth since a
+    // head the client saw, against the same signed head.
+    let both: RevisionLogProof = t
+        .get(&format!(
+            "/models/alice/m3/revisions/main/log?from={}",
+            early.tree_size
+        ))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let consistency = both.consistency.as_ref().expect("a consistency proof");
+    both.head
+        .verify_consistency(early.tree_size, &early.root_hash, consistency)
+        .expect("consistent");
+    both.head
+        .verify_inclusion(&both.leaf, both.leaf_index, &both.proof)
+        .expect("included");
     // A client that saw a longer log than this one is told so.
     let res = t.get("/log/consistency?from=100").await;
     assert_eq!(res.status(), StatusCode::CONFLICT);

@@ -41,6 +41,19 @@ pub struct RevisionLogProof {
     /// The inclusion proof's hashes, hex, leaf to root (RFC 9162 §2.1.3).
     pub proof: Vec<String>,
     pub head: SignedTreeHead,
+    /// With `?from=N`: the consistency proof from the tree of `N` leaves to `head`,
+    /// so that one answer proves both against the same head.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consistency: Option<Vec<String>>,
+}
+
+/// The query of `GET …/revisions/{rev}/log`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+pub struct RevisionLogQuery {
+    /// The size of the log the client saw before, to be proven a prefix of `head`.
+    #[serde(default)]
+    pub from: Option<u64>,
 }
 
 /// `GET /api/v1/log/consistency?from=N`: that the tree of `from` leaves is a

@@ -4,7 +4,8 @@
 use axum::extract::State;
 use axum::response::Response;
 use granary_core::api::{
-    ConsistencyQuery, LogConsistency, RevisionLogProof, SignedTreeHead, SigningKeyInfo, SigningKeys,
+    ConsistencyQuery, LogConsistency, RevisionLogProof, RevisionLogQuery, SignedTreeHead,
+    SigningKeyInfo, SigningKeys,
 };
 
 use crate::access::readable_model;
@@ -81,13 +82,14 @@ pub async fn revision_log(
     caller: Caller,
     ModelPath(id): ModelPath,
     Path((_, _, rev)): Path<(String, String, String)>,
+    Query(q): Query<RevisionLogQuery>,
 ) -> AppResult<Json<RevisionLogProof>> {
     let model = readable_model(&state, &caller, &id).await?;
     let r = resolve_revision(&state.db, &model, &rev).await?;
     Ok(Json(
         state
             .log
-            .inclusion(&state.db, &state.signing_key, &model.id, &r.id)
+            .inclusion(&state.db, &state.signing_key, &model.id, &r.id, q.from)
             .await?,
     ))
 }
