@@ -355,6 +355,72 @@ fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
 
 /// A `tiny_llama` fixture plus `extra` random bytes in `extra.dat` (several upload parts when
 /// over a MiB, so it streams through the servers rather than redirecting).
+async fn get_json(url: &str) -> Value {
+    let res = reqwest::get(url).await.unwrap();
+    assert!(res.status().is_success(), "{url}: {}", res.status());
+    res.json().await.unwrap()
+}
+
+/// Both replicas sign with one key (derived from the shared session secret),
+/// and pushes racing through both make one log history (docs/SIGNING.md).
+async fn replicas_sign_and_log_as_one(c: &Cluster, token: &str, rev: &str) {
+    let keys = get_json(&format!("{}/api/v1/keys", c.a())).await;
+    assert_eq!(keys, get_json(&format!("{}/api/v1/keys", c.b())).await);
+    assert_eq!(keys["keys"].as_array().unwrap().len(), 1, "{keys}");
+    let signature =
+        |url: String| async move { reqwest::get(url).await.unwrap().text().await.unwrap() };
+    let path = format!("/api/v1/models/alice/tiny/revisions/{rev}/signature");
+    assert_eq!(
+        signature(format!("{}{path}", c.a())).await,
+        signature(format!("{}{path}", c.b())).await
+    );
+    let before = get_json(&format!("{}/api/v1/log/head", c.a())).await["tree_size"]
+        .as_u64()
+        .unwrap();
+    let fixtures: Vec<tempfile::TempDir> = (0..4).map(|_| fixture(1000)).collect();
+    let names: Vec<String> = (0..4).map(|i| format!("alice/race{i}")).collect();
+    let pushes = fixtures
+        .iter()
+        .zip(&names)
+        .enumerate()
+        .map(|(i, (fx, name))| {
+            let endpoint = if i % 2 == 0 { c.a() } else { c.b() };
+            c.push(endpoint, token, fx.path(), name)
+        });
+    for pushed in futures::future::join_all(pushes).await {
+        pushed.expect("a racing push");
+    }
+    let head_a = get_json(&format!("{}/api/v1/log/head", c.a())).await;
+    let head_b = get_json(&format!("{}/api/v1/log/head", c.b())).await;
+    assert_eq!(
+        head_a["tree_size"].as_u64().unwrap(),
+        before + 4,
+        "{head_a}"
+    );
+    assert_eq!(
+        head_a["root_hash"], head_b["root_hash"],
+        "one history on both replicas"
+    );
+    let mut indices = Vec::new();
+    for i in 0..4 {
+        let proof: granary_core::api::RevisionLogProof = serde_json::from_value(
+            get_json(&format!(
+                "{}/api/v1/models/alice/race{i}/revisions/main/log",
+                c.b()
+            ))
+            .await,
+        )
+        .unwrap();
+        proof
+            .head
+            .verify_inclusion(&proof.leaf, proof.leaf_index, &proof.proof)
+            .expect("included");
+        indices.push(proof.leaf_index);
+    }
+    indices.sort();
+    assert_eq!(indices, (before..before + 4).collect::<Vec<u64>>());
+}
+
 fn fixture(extra: usize) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let status = std::process::Command::new(built("granary-fixture"))
@@ -423,6 +489,7 @@ async fn replicas_behave_as_one_registry() {
     hub_client_pulls_through_redirects(&c, &want).await;
     upload_begun_on_a_completes_on_b(&c, &token).await;
     each_revision_verified_once(&c).await;
+    replicas_sign_and_log_as_one(&c, &token, &rev).await;
 
     // fsck: clean; then a blob object deleted behind the registry's back is found.
     let out = c.admin(&["fsck"]).await;
