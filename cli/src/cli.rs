@@ -86,6 +86,21 @@ pub enum Command {
     /// Register, list, test and remove webhooks of a model or a namespace
     #[command(subcommand)]
     Webhook(WebhookCommand),
+    /// Show the registry's signing key (the one `pull` trusts for this endpoint)
+    Key,
+    /// Save a revision's signature (OMS bundle), for `model_signing verify`
+    Signature(SignatureArgs),
+    /// Check the signed attestation of a revision's latest verification run
+    VerifyAttestation(InfoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SignatureArgs {
+    /// OWNER/NAME, OWNER/NAME:REF or OWNER/NAME@REVISION
+    pub model: String,
+    /// Where to write the bundle
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -143,6 +158,12 @@ pub struct PullArgs {
     /// Range requests in flight at once
     #[arg(long, short = 'j', default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub jobs: u16,
+    /// Trust this public key (PEM) for the endpoint's signatures, and pin it
+    #[arg(long, value_name = "FILE")]
+    pub trusted_key: Option<PathBuf>,
+    /// Do not check the revision's signature and log entry (not recommended)
+    #[arg(long)]
+    pub no_verify_signature: bool,
 }
 
 #[derive(Debug, Args)]

@@ -68,9 +68,19 @@ impl Credentials {
 
     /// Writes the file with mode 0600 (atomically: a temp file renamed into place).
     pub fn save(&self, dir: &Path) -> Result<PathBuf> {
-        create_private_dir(dir)?;
         let path = Self::path(dir);
-        let tmp = dir.join(".credentials.json.tmp");
+        write_private(dir, &path, &serde_json::to_vec_pretty(self)?)?;
+        Ok(path)
+    }
+}
+
+/// Writes `bytes` to `path` in `dir` with mode 0600, atomically (a temp file
+/// renamed into place), creating `dir` (0700) if needed.
+pub fn write_private(dir: &Path, path: &Path, bytes: &[u8]) -> Result<()> {
+    {
+        create_private_dir(dir)?;
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+        let tmp = dir.join(format!(".{name}.tmp"));
         let mut opts = fs::OpenOptions::new();
         opts.write(true).create(true).truncate(true);
         #[cfg(unix)]
@@ -83,10 +93,10 @@ impl Credentials {
             use std::os::unix::fs::PermissionsExt;
             file.set_permissions(fs::Permissions::from_mode(0o600))?;
         }
-        file.write_all(&serde_json::to_vec_pretty(self)?)?;
+        file.write_all(bytes)?;
         file.sync_all()?;
-        fs::rename(&tmp, &path).with_context(|| format!("cannot write {}", path.display()))?;
-        Ok(path)
+        fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
+        Ok(())
     }
 }
 

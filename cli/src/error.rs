@@ -21,6 +21,17 @@ pub enum Kind {
     Network,
     /// 7: bytes did not match their SHA-256.
     Integrity,
+    /// 8: a revision's signature is missing, malformed, does not verify with the
+    /// trusted key, or does not cover exactly the revision's files.
+    Signature,
+    /// 9: the signature is for another revision.
+    WrongRevision,
+    /// 10: the registry signs with another key than the one trusted for it.
+    KeyChanged,
+    /// 11: the revision is not in the registry's transparency log.
+    NotInLog,
+    /// 12: the log's head is not an extension of the one seen before (history rewritten).
+    LogInconsistent,
 }
 
 impl Kind {
@@ -34,6 +45,11 @@ impl Kind {
             Kind::Conflict => 5,
             Kind::Network => 6,
             Kind::Integrity => 7,
+            Kind::Signature => 8,
+            Kind::WrongRevision => 9,
+            Kind::KeyChanged => 10,
+            Kind::NotInLog => 11,
+            Kind::LogInconsistent => 12,
         }
     }
 }
@@ -48,7 +64,12 @@ Exit codes:
   4  unauthorized or forbidden (log in, or check the token)
   5  conflict (the branch moved since you pulled: pull and push again)
   6  network failure (after retrying with backoff)
-  7  integrity failure (a SHA-256 did not match)";
+  7  integrity failure (a SHA-256 did not match)
+  8  the revision's signature is bad (tampered, or not covering its files)
+  9  the signature is for another revision
+ 10  the registry's signing key is not the one trusted for it
+ 11  the revision is not in the registry's transparency log
+ 12  the log's history was rewritten (its head is not consistent with the last one seen)";
 
 /// A failure with a kind and a sentence.
 #[derive(Debug, Clone)]

@@ -15,6 +15,7 @@ mod progress;
 mod pull;
 mod push;
 mod scan;
+mod trust;
 
 use clap::Parser;
 
@@ -75,5 +76,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Org(cmd) => commands::org::run(&ctx, cmd).await,
         Command::License(cmd) => commands::repo::license(&ctx, cmd).await,
         Command::Webhook(cmd) => commands::webhook::run(&ctx, cmd).await,
+        Command::Key => commands::signing::key(&ctx).await,
+        Command::Signature(args) => commands::signing::signature(&ctx, args).await,
+        Command::VerifyAttestation(args) => commands::signing::verify_attestation(&ctx, args).await,
     }
 }

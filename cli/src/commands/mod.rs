@@ -8,6 +8,7 @@ pub mod list;
 pub mod log;
 pub mod org;
 pub mod repo;
+pub mod signing;
 pub mod tag;
 pub mod token;
 pub mod webhook;

@@ -57,6 +57,14 @@ pub async fn run(ctx: &Ctx, args: PullArgs) -> Result<()> {
     let url = format!("{}/revisions/{}", target.api_base(), encode_segment(&rev));
     let what = format!("cannot pull {}", args.model);
     let info = safe_revision(ctx.client.get_json(&url, &what).await?, &what)?;
+    // Before a byte is fetched or written: the revision is the one the registry
+    // signed and logged (docs/SIGNING.md).
+    let verified = match args.no_verify_signature {
+        true => None,
+        false => Some(
+            crate::trust::check_pull(ctx, &target.id, &info, args.trusted_key.as_deref()).await?,
+        ),
+    };
     let files: Vec<&FileInfo> = info
         .files
         .iter()
@@ -172,6 +180,7 @@ pub async fn run(ctx: &Ctx, args: PullArgs) -> Result<()> {
             "dir": dir,
             "files": files,
             "downloaded_bytes": downloaded,
+            "signature": verified,
         }));
     }
     println!("{}", info.id);
