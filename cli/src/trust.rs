@@ -242,9 +242,7 @@ pub async fn verify_revision(
                     &revision[..12]
                 ),
             ),
-            Some(f) if f.kind == Kind::Conflict => {
-                fail(Kind::LogInconsistent, f.message.clone())
-            }
+            Some(f) if f.kind == Kind::Conflict => fail(Kind::LogInconsistent, f.message.clone()),
             _ => e,
         })?;
     check_head(&proof.head, pin)?;

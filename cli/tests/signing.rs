@@ -263,3 +263,49 @@ fn a_lying_registry_is_refused_with_a_distinct_exit_code() {
         assert!(!c.path(&out).exists(), "{name}: files were written");
     }
 }
+
+#[test]
+fn verification_attestations_check_with_the_pinned_key() {
+    let server = Server::start();
+    let c = Client::new(&server);
+    c.fails(&["verify-attestation", "alice/missing"], 3);
+    let rev = push_model(&c, 3, "alice/v");
+    // The in-process worker verifies the revision; its report carries the attestation.
+    let mut last = String::new();
+    let done = support::wait_until(120, || {
+        let out = c.run(&["verify-attestation", "alice/v"]);
+        last = String::from_utf8_lossy(&out.stderr).to_string();
+        out.status.success()
+    });
+    assert!(done, "no attestation: {last}\n{}", server.log());
+    let out = c.ok(&["verify-attestation", "alice/v"]);
+    assert!(
+        out.starts_with(&format!("attestation of alice/v@{}", &rev[..12])),
+        "{out}"
+    );
+    // It states the status the report shows.
+    let info: Value =
+        serde_json::from_slice(&c.run(&["--json", "info", "alice/v"]).stdout).unwrap();
+    let status = info["revision"]["verification"][0]["status"]
+        .as_str()
+        .unwrap();
+    assert!(
+        out.contains(&format!(": {status} on cpu")),
+        "{out} vs {status}"
+    );
+
+    // An attestation whose statement was edited after signing is refused.
+    let url = proxy(
+        &server.url,
+        Arc::new(|path: &str, body: &[u8]| {
+            (path == "/api/v1/models/alice/v").then(|| {
+                let mut v: Value = serde_json::from_slice(body).unwrap();
+                let att = &mut v["revision"]["verification"][0]["attestation"]["dsseEnvelope"];
+                let payload = att["payload"].as_str().unwrap().to_string();
+                att["payload"] = Value::from(payload.replacen('e', "f", 1));
+                (200, serde_json::to_vec(&v).unwrap())
+            })
+        }),
+    );
+    c.fails(&["--endpoint", &url, "verify-attestation", "alice/v"], 8);
+}
