@@ -168,31 +168,19 @@ pub async fn verify_revision(
             format!("{what}: the signature is malformed: {e}"),
         )
     })?;
-    let hint = &bundle.verification_material.public_key.hint;
-    if *hint != pin.key_id {
-        return Err(fail(
+    check_bundle(&bundle, pin, &what).map_err(|e| match e.downcast_ref::<Failure>() {
+        Some(f) if f.kind == Kind::KeyChanged => fail(
             Kind::KeyChanged,
             format!(
-                "{model}@{} is signed with key {}, not the key {} trusted for {}: the registry's key \
-                 changed. If you trust the new key, check it with the registry's operators, then \
-                 pin it with --trusted-key FILE (or remove the endpoint from {})",
-                &revision[..12],
-                &hint[..16.min(hint.len())],
-                &pin.key_id[..16],
+                "{}. If you trust the registry's new key, check it with its operators, then pin it \
+                 with --trusted-key FILE (or remove {} from {})",
+                f.message,
                 ctx.client.endpoint(),
                 TrustStore::path(&ctx.config_dir).display()
             ),
-        ));
-    }
-    let (signed, der) = bundle
-        .signed_parts()
-        .map_err(|e| fail(Kind::Signature, format!("{what}: {e}")))?;
-    if !verify_signature(&pin.public_key_pem, &signed, &der) {
-        return Err(fail(
-            Kind::Signature,
-            format!("{what}: the signature does not verify with the trusted key"),
-        ));
-    }
+        ),
+        _ => e,
+    })?;
     let contents = bundle
         .contents()
         .map_err(|e| fail(Kind::Signature, format!("{what}: {e}")))?;
@@ -321,10 +309,15 @@ pub async fn check_pull(
 
 /// Checks a bundle with the pinned key: the signature, and its key hint.
 pub fn check_bundle(bundle: &Bundle, pin: &Pin, what: &str) -> Result<()> {
-    if bundle.verification_material.public_key.hint != pin.key_id {
+    let hint = &bundle.verification_material.public_key.hint;
+    if *hint != pin.key_id {
         return Err(fail(
             Kind::KeyChanged,
-            format!("{what}: signed with another key than the one trusted for this endpoint"),
+            format!(
+                "{what}: signed with key {}, not the key {} trusted for this endpoint: the registry's key changed",
+                &hint[..16.min(hint.len())],
+                &pin.key_id[..16.min(pin.key_id.len())]
+            ),
         ));
     }
     let (signed, der) = bundle

@@ -140,6 +140,18 @@ pub async fn delete_branch(
 }
 
 /// Resolves a branch, tag, full id or id prefix to a revision of `model`.
+/// A model the caller may read and its revision `rev` names.
+pub async fn readable_revision(
+    state: &crate::app::App,
+    caller: &crate::auth::Caller,
+    id: &granary_core::ModelId,
+    rev: &str,
+) -> AppResult<(ModelRow, Arc<RevisionRow>)> {
+    let model = crate::access::readable_model(state, caller, id).await?;
+    let revision = resolve_revision(&state.db, &model, rev).await?;
+    Ok((model, revision))
+}
+
 pub async fn resolve_revision(db: &Db, model: &ModelRow, rev: &str) -> AppResult<Arc<RevisionRow>> {
     let parsed: RevisionRef = rev.parse().map_err(|e: String| {
         AppError::Invalid(format!("`{rev}` is not a branch, tag or revision id: {e}"))

@@ -18,7 +18,7 @@ use crate::db::models::{ListFilter, ModelRow};
 use crate::db::revisions::RevisionRow;
 use crate::db::{Db, jobs, models, refs, revisions};
 use crate::error::{AppError, AppResult, Json, ModelPath, Path, Query};
-use crate::refs::resolve_revision;
+use crate::refs::{readable_revision, resolve_revision};
 use crate::routes::page_limit;
 
 /// `GET /api/v1/models`.
@@ -164,8 +164,7 @@ pub async fn get_revision(
     ModelPath(id): ModelPath,
     Path((_, _, rev)): Path<(String, String, String)>,
 ) -> AppResult<Json<RevisionInfo>> {
-    let model = readable_model(&state, &caller, &id).await?;
-    let r = resolve_revision(&state.db, &model, &rev).await?;
+    let (model, r) = readable_revision(&state, &caller, &id, &rev).await?;
     Ok(Json(revision_info(&state.db, &model, &r).await?))
 }
 
@@ -176,8 +175,7 @@ pub async fn get_manifest(
     ModelPath(id): ModelPath,
     Path((_, _, rev)): Path<(String, String, String)>,
 ) -> AppResult<Response> {
-    let model = readable_model(&state, &caller, &id).await?;
-    let r = resolve_revision(&state.db, &model, &rev).await?;
+    let (_, r) = readable_revision(&state, &caller, &id, &rev).await?;
     revision_json(r.manifest.clone(), &r.id)
 }
 

@@ -8,11 +8,10 @@ use granary_core::api::{
     SigningKeyInfo, SigningKeys,
 };
 
-use crate::access::readable_model;
 use crate::app::AppState;
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult, Json, ModelPath, Path, Query};
-use crate::refs::resolve_revision;
+use crate::refs::readable_revision;
 
 /// `GET /api/v1/keys`: the current key, then the retired ones. Public.
 pub async fn list_keys(State(state): State<AppState>) -> AppResult<Json<SigningKeys>> {
@@ -43,8 +42,7 @@ pub async fn get_signature(
     ModelPath(id): ModelPath,
     Path((_, _, rev)): Path<(String, String, String)>,
 ) -> AppResult<Response> {
-    let model = readable_model(&state, &caller, &id).await?;
-    let r = resolve_revision(&state.db, &model, &rev).await?;
+    let (model, r) = readable_revision(&state, &caller, &id, &rev).await?;
     let bundle = crate::db::signing::bundle(&state.db, &model.id, &r.id)
         .await?
         .ok_or_else(|| {
@@ -84,8 +82,7 @@ pub async fn revision_log(
     Path((_, _, rev)): Path<(String, String, String)>,
     Query(q): Query<RevisionLogQuery>,
 ) -> AppResult<Json<RevisionLogProof>> {
-    let model = readable_model(&state, &caller, &id).await?;
-    let r = resolve_revision(&state.db, &model, &rev).await?;
+    let (model, r) = readable_revision(&state, &caller, &id, &rev).await?;
     Ok(Json(
         state
             .log

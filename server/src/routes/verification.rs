@@ -19,8 +19,7 @@ pub async fn get_verification(
     ModelPath(id): ModelPath,
     Path((_, _, rev)): Path<(String, String, String)>,
 ) -> AppResult<Json<Vec<VerificationReport>>> {
-    let model = readable_model(&state, &caller, &id).await?;
-    let r = resolve_revision(&state.db, &model, &rev).await?;
+    let (model, r) = crate::refs::readable_revision(&state, &caller, &id, &rev).await?;
     Ok(Json(reports(&state.db, &model.id, &r.id).await?))
 }
 
