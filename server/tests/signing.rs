@@ -204,6 +204,15 @@ async fn old_revisions_are_signed_at_start_and_keys_rotate(backend: Backend) {
     let other_app = App::open(config.clone()).await.unwrap();
     let err = start(&other_app).await.unwrap_err().to_string();
     assert!(err.contains("--rotate-signing-key"), "{err}");
+    // A verification worker with that key would sign attestations nobody can
+    // check with the registry's key: it stops at once instead of taking jobs.
+    let worker = granary_server::verification::Worker::new(std::sync::Arc::new(other_app));
+    tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        worker.run(std::future::pending::<()>()),
+    )
+    .await
+    .expect("the worker stops");
     // ...unless told to rotate: the old key is then retired and still served.
     config.signing.rotate = true;
     let rotated = App::open(config).await.unwrap();
