@@ -22,6 +22,8 @@ pub struct App {
     pub rate_limiter: crate::ratelimit::RateLimiter,
     /// Digests of uploads whose parts arrived in order, so completing them need not re-read.
     pub upload_digests: crate::ingest::digests::RunningDigests,
+    /// Downloads counted and not yet written (`downloads/counter.rs`).
+    pub downloads: crate::downloads::counter::DownloadCounter,
 }
 
 /// This process's transfer counters (`GET /api/v1/stats`).
@@ -75,6 +77,7 @@ impl App {
             session_keys,
             rate_limiter: Default::default(),
             upload_digests: Default::default(),
+            downloads: Default::default(),
         })
     }
 }

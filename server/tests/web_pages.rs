@@ -342,12 +342,19 @@ async fn files_history_tensors_and_compare(backend: Backend) {
 
     let tree = page_ok(&t, "/alice/tiny/tree/main").await;
     assert!(
-        tree.contains(&format!(
+        tree.contains(r#"<a href="/alice/tiny/tree/main/extra%20dir">extra dir/</a>"#),
+        "folders first: {tree}"
+    );
+    let folder = page_ok(&t, "/alice/tiny/tree/main/extra%20dir").await;
+    assert!(
+        folder.contains(&format!(
             "/api/v1/models/alice/tiny/files/{second}/extra%20dir/notes%20%26%20%7B1%7D.txt"
         )),
-        "{tree}"
+        "{folder}"
     );
-    assert!(tree.contains("extra dir/notes &amp; {1}.txt"));
+    assert!(folder.contains(
+        r#"<a href="/alice/tiny/blob/main/extra%20dir/notes%20%26%20%7B1%7D.txt">notes &amp; {1}.txt</a>"#
+    ));
     assert!(
         tree.contains(
             &common::commit_file("README.md", HOSTILE_README.as_bytes())
@@ -705,4 +712,234 @@ on_every_backend!(
     model_list_filters_sorts_and_pages,
     home_owner_and_benchmarks,
     static_files_are_cached,
+    the_file_viewer_and_hub_urls,
+    unknown_and_private_urls_are_styled_404s,
 );
+
+/// Issue 22, item 3: `/blob/` shows text highlighted and escaped, Markdown rendered,
+/// big and binary files as facts; folders and the last change of each entry; the URLs
+/// `hf upload` prints (`/commit/{40 hex}`) resolve; raw is plain text.
+async fn the_file_viewer_and_hub_urls(backend: Backend) {
+    let t = TestApp::start(backend).await;
+    let token = t.user("alice").await;
+    let mut big = "x".repeat(1024 * 1024);
+    big.push_str("\nend\n");
+    let mut files = hostile_model();
+    files.push((
+        "hostile.txt",
+        b"<script>document.title='pwned'</script>\n<img src=x onerror=alert(1)>\n".to_vec(),
+    ));
+    files.push((
+        "conf/params.yaml",
+        b"# tuned\nlr: 0.001\nname: \"<b>x</b>\"\n".to_vec(),
+    ));
+    files.push(("big.txt", big.into_bytes()));
+    files.push(("weights.dat", vec![0u8, 1, 2, 3, 0, 255]));
+    let first = t.push_ok(&token, "alice/v", &files, None).await;
+    let mut next = files.clone();
+    next.iter_mut()
+        .find(|(p, _)| *p == "config.json")
+        .unwrap()
+        .1 = br#"{"architectures": ["LlamaForCausalLM"], "hidden_size": 128}"#.to_vec();
+    let res = t
+        .push(
+            &token,
+            "alice/v",
+            &next,
+            Some(&first),
+            json!({"message": "wider"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let second: serde_json::Value = res.json().await.unwrap();
+    let second = second["id"].as_str().unwrap().to_string();
+
+    // JSON, highlighted, with raw and download buttons.
+    let html = page_ok(&t, "/alice/v/blob/main/config.json").await;
+    assert!(
+        html.contains(
+            r#"<span class="k">&quot;hidden_size&quot;</span>: <span class="n">128</span>"#
+        ),
+        "{html}"
+    );
+    assert!(html.contains(&format!(
+        r#"<a class="button" href="/alice/v/raw/{second}/config.json">Raw</a>"#
+    )));
+    assert!(html.contains(&format!(
+        r#"href="/api/v1/models/alice/v/files/{second}/config.json" download>Download</a>"#
+    )));
+    // A hostile text file is text.
+    let html = page_ok(&t, "/alice/v/blob/main/hostile.txt").await;
+    assert!(
+        !html.contains("<script>document") && !html.contains("<img src=x"),
+        "{html}"
+    );
+    assert!(html.contains("&lt;script&gt;document.title=&#x27;pwned&#x27;&lt;/script&gt;"));
+    // YAML in a folder, with crumbs back up.
+    let html = page_ok(&t, "/alice/v/blob/main/conf/params.yaml").await;
+    assert!(html.contains(r#"<span class="c"># tuned</span>"#), "{html}");
+    assert!(html.contains(r#"<span class="s">&quot;&lt;b&gt;x&lt;/b&gt;&quot;</span>"#));
+    assert!(html.contains(r#"<a href="/alice/v/tree/main/conf">conf</a>"#));
+    // Markdown rendered and sanitised, as on the model page.
+    let html = page_ok(&t, "/alice/v/blob/main/README.md").await;
+    assert!(
+        html.contains("<h2>Tiny model</h2>") || html.contains("Tiny model</h2>"),
+        "{html}"
+    );
+    assert!(!html.contains("<script>document") && !html.contains("onerror"));
+    // Too large, and binary: facts and a download, no contents.
+    let html = page_ok(&t, "/alice/v/blob/main/big.txt").await;
+    assert!(html.contains("too large to show here"), "{html}");
+    assert!(!html.contains("xxxxxxxxxx"));
+    let html = page_ok(&t, "/alice/v/blob/main/weights.dat").await;
+    assert!(html.contains("A binary file"), "{html}");
+    assert!(
+        html.contains(
+            &common::commit_file("weights.dat", &[0, 1, 2, 3, 0, 255])
+                .sha256
+                .hex()
+        )
+    );
+    // Safetensors open their tensor view.
+    let c = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let res = c
+        .get(format!("{}/alice/v/blob/main/model.safetensors", t.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        res.headers()["location"],
+        "/alice/v/tensors/main/model.safetensors"
+    );
+
+    // Raw is plain text that cannot run.
+    let res = t
+        .client
+        .get(format!("{}/alice/v/raw/main/hostile.txt", t.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["content-type"], "text/plain; charset=utf-8");
+    assert_eq!(res.headers()["x-content-type-options"], "nosniff");
+    assert!(
+        res.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .starts_with("sandbox")
+    );
+
+    // The tree: folders first, each entry with the revision that last changed it.
+    let tree = page_ok(&t, "/alice/v/tree/main").await;
+    assert!(
+        tree.contains(r#"<a href="/alice/v/tree/main/conf">conf/</a>"#),
+        "{tree}"
+    );
+    let row = |name: &str| {
+        let i = tree
+            .find(&format!(">{name}</a>"))
+            .unwrap_or_else(|| panic!("{name}: {tree}"));
+        tree[i..].split("</tr>").next().unwrap().to_string()
+    };
+    assert!(
+        row("config.json").contains(&format!("/alice/v/commit/{second}")),
+        "{}",
+        row("config.json")
+    );
+    assert!(row("README.md").contains(&format!("/alice/v/commit/{first}")));
+    assert!(row("conf/").contains(&format!("/alice/v/commit/{first}")));
+    assert!(row("config.json").contains("wider"));
+
+    // The URLs `hf upload` prints: /commit/{40 hex} (the Hub's form of an id) and /blob/.
+    let res = c
+        .get(format!("{}/alice/v/commit/{}", t.url, &second[..40]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        res.headers()["location"].to_str().unwrap(),
+        format!("/alice/v/compare/{first}...{second}")
+    );
+    let res = c
+        .get(format!("{}/alice/v/commit/{first}", t.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.headers()["location"].to_str().unwrap(),
+        format!("/alice/v/tree/{first}")
+    );
+    let compare = page_ok(&t, &format!("/alice/v/compare/{first}...{second}")).await;
+    assert!(
+        compare.contains(&format!("/alice/v/blob/{second}/config.json")),
+        "{compare}"
+    );
+    page_ok(
+        &t,
+        &format!("/alice/v/blob/{}/conf/params.yaml", &first[..40]),
+    )
+    .await;
+
+    // Missing files and folders are styled 404s.
+    for path in [
+        "/alice/v/blob/main/nope.txt",
+        "/alice/v/tree/main/nope",
+        "/alice/v/commit/nope",
+    ] {
+        let (status, body) = page(&t, path).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+        assert!(body.starts_with("<!doctype html>"), "{path}: {body}");
+    }
+}
+
+/// Unknown URLs under a model are the styled 404 page for browsers (the API keeps its JSON),
+/// and a private model's blob, tree, raw and commit URLs are 404s like a missing model's.
+async fn unknown_and_private_urls_are_styled_404s(backend: Backend) {
+    let t = TestApp::start(backend).await;
+    let token = t.user("alice").await;
+    let rev = t.push_ok(&token, "alice/p", &hostile_model(), None).await;
+    let browser = |path: String| {
+        t.client
+            .get(format!("{}{path}", t.url))
+            .header("accept", "text/html,application/xhtml+xml,*/*;q=0.8")
+            .send()
+    };
+    let res = browser("/alice/p/no/such/page".into()).await.unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert!(res.text().await.unwrap().starts_with("<!doctype html>"));
+    let res = t
+        .client
+        .get(format!("{}/alice/p/no/such/page", t.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let v: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(v["code"], "not_found");
+
+    let res = t
+        .client
+        .patch(t.api("/models/alice/p/settings"))
+        .bearer_auth(&token)
+        .json(&json!({"private": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    for path in [
+        "/alice/p/blob/main/config.json".to_string(),
+        "/alice/p/tree/main".to_string(),
+        "/alice/p/raw/main/config.json".to_string(),
+        format!("/alice/p/commit/{}", &rev[..40]),
+    ] {
+        let (status, body) = page(&t, &path).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+        assert!(!body.contains("LlamaForCausalLM"), "{path}");
+        assert!(main_of(&body).contains("Not found"), "{path}: {body}");
+    }
+}

@@ -9,8 +9,8 @@
 use std::collections::HashMap;
 
 use axum::Form;
-use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Serialize;
 use serde_json::json;
@@ -133,28 +133,47 @@ fn form_page(
     message: Option<String>,
     status: StatusCode,
 ) -> PageResult {
+    form_page_to(state, headers, template, title, message, status, "")
+}
+
+/// A sign-in or sign-up form that returns to `next` (a local page) once signed in.
+fn form_page_to(
+    state: &AppState,
+    headers: &HeaderMap,
+    template: &str,
+    title: &str,
+    message: Option<String>,
+    status: StatusCode,
+    next: &str,
+) -> PageResult {
     let (csrf, set) = csrf_token(state, headers);
     let ctx = FormPage {
         title,
         csrf,
         message,
         signup: state.config.accounts.signup.clone(),
-        next: String::new(),
+        next: safe_next(next).unwrap_or_default().to_string(),
     };
     let mut res = page(state, template, &ctx)?;
     *res.status_mut() = status;
     Ok(with_cookie(res, set))
 }
 
-/// `GET /login`.
-pub async fn login_form(State(state): State<AppState>, headers: HeaderMap) -> PageResult {
-    form_page(
+/// `GET /login[?next=/page]`.
+pub async fn login_form(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<Fields>,
+) -> PageResult {
+    let next = query.get("next").map(String::as_str).unwrap_or_default();
+    form_page_to(
         &state,
         &headers,
         "login.html",
         "Sign in",
         None,
         StatusCode::OK,
+        next,
     )
 }
 
@@ -185,13 +204,14 @@ pub async fn login(
             }
             audit_event(&state, Some(&name), "signin.failed", None, None, &ip).await;
             let msg = "That user name and password do not match.".to_string();
-            return form_page(
+            return form_page_to(
                 &state,
                 &headers,
                 "login.html",
                 "Sign in",
                 Some(msg),
                 StatusCode::UNAUTHORIZED,
+                form.get("next").map(String::as_str).unwrap_or_default(),
             );
         }
     };
@@ -221,8 +241,13 @@ pub async fn login(
         minutes * 60,
         secure(&state, &headers)
     );
+    // Back to the page that asked for a sign-in, else to the user's own page.
+    let back = form
+        .get("next")
+        .and_then(|n| safe_next(n))
+        .map_or_else(|| format!("/{}", user.name), str::to_string);
     Ok(with_cookie(
-        Redirect::to(&format!("/{}", user.name)).into_response(),
+        Redirect::to(&back).into_response(),
         Some(cookie),
     ))
 }
@@ -412,11 +437,61 @@ pub async fn tokens(
     State(state): State<AppState>,
     headers: HeaderMap,
     caller: Caller,
+    uri: Uri,
 ) -> PageResult {
     if caller.user.is_none() {
-        return Ok(Redirect::to("/login").into_response());
+        return Ok(sign_in_first(&uri));
     }
     tokens_page(&state, &headers, &caller, None, None).await
+}
+
+#[derive(Serialize)]
+struct AccountPage {
+    title: &'static str,
+    user: String,
+    admin: bool,
+    organisations: Vec<OrgView>,
+}
+
+#[derive(Serialize)]
+struct OrgView {
+    name: String,
+    role: String,
+}
+
+/// `GET /settings`: the signed-in user's account: organisations and roles, and links to
+/// their tokens and models.
+pub async fn account_settings(
+    State(state): State<AppState>,
+    caller: Caller,
+    uri: Uri,
+) -> PageResult {
+    let Some(user) = &caller.user else {
+        return Ok(sign_in_first(&uri));
+    };
+    let mut organisations = Vec::new();
+    for org in crate::db::orgs::orgs_of(&state.db, &user.id)
+        .await
+        .or_page(&state)?
+    {
+        let role = crate::db::orgs::role_of(&state.db, &org, &user.id)
+            .await
+            .or_page(&state)?;
+        organisations.push(OrgView {
+            role: role.map(|r| r.as_str().to_string()).unwrap_or_default(),
+            name: org,
+        });
+    }
+    page(
+        &state,
+        "account.html",
+        &AccountPage {
+            title: "Settings",
+            user: user.name.clone(),
+            admin: user.is_admin,
+            organisations,
+        },
+    )
 }
 
 /// `POST /settings/tokens`: a new token, shown once.
@@ -484,8 +559,12 @@ pub async fn model_settings(
     State(state): State<AppState>,
     headers: HeaderMap,
     caller: Caller,
+    uri: Uri,
     Path((owner, name)): Path<(String, String)>,
 ) -> PageResult {
+    if caller.user.is_none() {
+        return Ok(sign_in_first(&uri));
+    }
     let id = model_id(&owner, &name).or_page(&state)?;
     settings_page(&state, &headers, &caller, &id, None).await
 }
@@ -514,6 +593,11 @@ pub(super) async fn settings_page(
         .webhooks;
     let ctx = json!({
         "title": format!("Settings · {}", model.full_name()),
+        "model": super::model::ModelHeader {
+            admin: true,
+            downloadable: true,
+            ..super::model::ModelHeader::new(model, "settings")
+        },
         "csrf": csrf,
         "id": model.full_name(),
         "owner": model.owner,
@@ -619,6 +703,24 @@ pub async fn accept_license(
     .into_response())
 }
 
+/// Where a page that needs a session sends an anonymous visitor: the sign-in
+/// form, which comes back here afterwards.
+pub fn sign_in_first(uri: &Uri) -> Response {
+    let back = uri.path_and_query().map_or("/", |p| p.as_str());
+    Redirect::to(&format!("/login?next={}", super::query_value(back))).into_response()
+}
+
+/// The local page a sign-in may return to: a path on this site, never another
+/// host (`//evil.example`, `/\evil.example`) or a scheme.
+pub fn safe_next(next: &str) -> Option<&str> {
+    let ok = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.starts_with("/\\")
+        && next.len() <= 2048
+        && !next.chars().any(|c| c.is_control() || c == '\\');
+    ok.then_some(next)
+}
+
 /// The hidden CSRF field and cookie for pages (like the model page) that show a form.
 pub fn csrf_for_page(state: &AppState, headers: &HeaderMap) -> (String, Option<String>) {
     csrf_token(state, headers)
@@ -627,4 +729,26 @@ pub fn csrf_for_page(state: &AppState, headers: &HeaderMap) -> (String, Option<S
 /// Sets the CSRF cookie on a page response when it is new.
 pub fn set_csrf_cookie(res: Response, cookie: Option<String>) -> Response {
     with_cookie(res, cookie)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn only_local_pages_are_returned_to() {
+        assert_eq!(safe_next("/settings/tokens"), Some("/settings/tokens"));
+        assert_eq!(safe_next("/a/b/settings?x=1"), Some("/a/b/settings?x=1"));
+        for bad in [
+            "",
+            "https://evil.example/",
+            "//evil.example/",
+            "/\\evil.example",
+            "/a\\b",
+            "/a\nb",
+            "javascript:alert(1)",
+        ] {
+            assert_eq!(safe_next(bad), None, "{bad:?}");
+        }
+    }
 }

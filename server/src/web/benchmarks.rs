@@ -223,7 +223,7 @@ pub async fn benchmarks(
         "benchmarks.html",
         &BenchmarksPage {
             title: format!("Benchmarks of {}", model.full_name()),
-            model: ModelHeader::new(&model, "benchmarks"),
+            model: ModelHeader::for_caller(&state, &caller, &model, "benchmarks").await?,
             runs: runs.into_iter().map(|(_, _, r)| r).collect(),
             charts,
             reported,

@@ -39,8 +39,16 @@ pub struct ModelHeader {
     pub commits_url: String,
     pub benchmarks_url: String,
     pub compare_url: String,
-    /// Which tab is shown: `card`, `files`, `commits`, `benchmarks`.
+    /// Which tab is shown: `card`, `files`, `commits`, `benchmarks`, `settings`.
     pub tab: &'static str,
+    /// The viewer administers the model's namespace: the Settings tab shows.
+    pub admin: bool,
+    /// Files download only after a signed-in user accepts the license.
+    pub gated: bool,
+    /// The viewer may download the files now (not gated, or accepted): else no page links them.
+    pub downloadable: bool,
+    /// Sign in, then come back to this model.
+    pub sign_in_url: String,
 }
 
 impl ModelHeader {
@@ -58,9 +66,33 @@ impl ModelHeader {
             commits_url: format!("{url}/commits/{branch}"),
             benchmarks_url: format!("{url}/benchmarks"),
             compare_url: format!("{url}/compare"),
+            sign_in_url: format!("/login?next={}", super::query_value(&url)),
             url,
             tab,
+            admin: false,
+            gated: model.gated,
+            downloadable: !model.gated,
         }
+    }
+
+    /// The header as `caller` sees it: with the Settings tab for admins of the namespace.
+    pub async fn for_caller(
+        state: &AppState,
+        caller: &Caller,
+        model: &ModelRow,
+        tab: &'static str,
+    ) -> Result<Self, PageError> {
+        let role = crate::access::role_on(&state.db, caller, &model.owner)
+            .await
+            .or_page(state)?;
+        let downloadable = crate::access::may_download(&state.db, caller, model)
+            .await
+            .or_page(state)?;
+        Ok(Self {
+            admin: role == Some(crate::access::Role::Admin),
+            downloadable,
+            ..Self::new(model, tab)
+        })
     }
 }
 
@@ -332,6 +364,8 @@ struct ModelPage {
     branches: usize,
     tags: usize,
     downloads: i64,
+    /// Downloads of the last 30 days (today included).
+    downloads_30d: i64,
 }
 
 /// `GET /{owner}/{name}`.
@@ -342,9 +376,13 @@ pub async fn model_page(
     Path((owner, name)): Path<(String, String)>,
 ) -> PageResult {
     let model = load_model(&state, &caller, &owner, &name).await?;
-    let header = ModelHeader::new(&model, "card");
+    let header = ModelHeader::for_caller(&state, &caller, &model, "card").await?;
     let server = server_url(&state, &headers);
     let refs = refs::list(&state.db, &model.id).await.or_page(&state)?;
+    let today = crate::downloads::counter::day_of(granary_core::time::now_ms());
+    let downloads_30d = crate::db::downloads::since(&state.db, &model.id, today - 29)
+        .await
+        .or_page(&state)?;
     let mut ctx = ModelPage {
         title: model.full_name(),
         description: format!("{} on Granary", model.full_name()),
@@ -367,6 +405,7 @@ pub async fn model_page(
         branches: refs.iter().filter(|r| r.kind == refs::BRANCH).count(),
         tags: refs.iter().filter(|r| r.kind == refs::TAG).count(),
         downloads: model.downloads,
+        downloads_30d,
         model: header,
     };
     let Some(head) = model.head_revision.clone() else {
