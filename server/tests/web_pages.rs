@@ -714,6 +714,7 @@ on_every_backend!(
     static_files_are_cached,
     the_file_viewer_and_hub_urls,
     unknown_and_private_urls_are_styled_404s,
+    robots_txt_and_a_favicon,
 );
 
 /// Issue 22, item 3: `/blob/` shows text highlighted and escaped, Markdown rendered,
@@ -942,4 +943,34 @@ async fn unknown_and_private_urls_are_styled_404s(backend: Backend) {
         assert!(!body.contains("LlamaForCausalLM"), "{path}");
         assert!(main_of(&body).contains("Not found"), "{path}: {body}");
     }
+}
+
+/// Issue 22, item 7: `robots.txt` keeps crawlers off the APIs and account pages; pages link
+/// a favicon, and `/favicon.ico` leads to it.
+async fn robots_txt_and_a_favicon(backend: Backend) {
+    let t = TestApp::start(backend).await;
+    let res = t
+        .client
+        .get(format!("{}/robots.txt", t.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["content-type"], "text/plain; charset=utf-8");
+    let robots = res.text().await.unwrap();
+    assert!(robots.contains("User-agent: *") && robots.contains("Disallow: /api/"));
+    let home = page_ok(&t, "/").await;
+    assert!(
+        home.contains(r#"<link rel="icon" href="/static/favicon.svg?v="#),
+        "{home}"
+    );
+    let res = t
+        .client
+        .get(format!("{}/favicon.ico", t.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["content-type"], "image/svg+xml");
+    assert!(res.text().await.unwrap().starts_with("<svg"));
 }

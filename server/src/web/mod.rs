@@ -66,6 +66,8 @@ pub fn router(state: AppState) -> Router<AppState> {
             post(account::accept_license),
         )
         .route("/static/{*path}", get(templates::static_file))
+        .route("/robots.txt", get(templates::robots))
+        .route("/favicon.ico", get(templates::favicon))
         .route("/{owner}", get(people::owner))
         .route("/{owner}/{name}", get(model::model_page))
         .route("/{owner}/{name}/tree/{rev}", get(tree::tree))
