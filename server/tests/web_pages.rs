@@ -715,6 +715,7 @@ on_every_backend!(
     the_file_viewer_and_hub_urls,
     unknown_and_private_urls_are_styled_404s,
     robots_txt_and_a_favicon,
+    verification_people_can_read,
 );
 
 /// Issue 22, item 3: `/blob/` shows text highlighted and escaped, Markdown rendered,
@@ -973,4 +974,76 @@ async fn robots_txt_and_a_favicon(backend: Backend) {
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(res.headers()["content-type"], "image/svg+xml");
     assert!(res.text().await.unwrap().starts_with("<svg"));
+}
+
+/// Issue 22, item 5: a failed verification is a banner at the top of the card; the benchmarks
+/// page charts latency and memory beside throughput; no server path reaches a visitor.
+async fn verification_people_can_read(backend: Backend) {
+    let t = TestApp::start(backend).await;
+    let token = t.user("alice").await;
+    let first = t.push_ok(&token, "alice/r", &hostile_model(), None).await;
+    record_run(
+        &t,
+        "alice/r",
+        &first,
+        "cpu: test",
+        passed("cpu: test", 20.0, 100.0),
+        1_000,
+    )
+    .await;
+    let bench = page_ok(&t, "/alice/r/benchmarks").await;
+    for title in [
+        "Throughput per revision",
+        "Latency per revision",
+        "Peak memory per revision",
+    ] {
+        assert!(bench.contains(title), "{title}: {bench}");
+    }
+    let page = page_ok(&t, "/alice/r").await;
+    assert!(
+        !page.contains("class=\"banner"),
+        "a passed run has no banner"
+    );
+
+    let mut files = hostile_model();
+    files[0].1 = shard(1, 9);
+    let res = t
+        .push(&token, "alice/r", &files, Some(&first), json!({}))
+        .await;
+    let second: serde_json::Value = res.json().await.unwrap();
+    let second = second["id"].as_str().unwrap().to_string();
+    let failed = json!({"status": "failed", "device": "cpu: test",
+        "reason": "cannot map /tmp/granary-9f/blobs/ab/model.safetensors: header overlaps",
+        "log": "loading /srv/granary/data/blobs/ab/cd\nfailed at /srv/granary/data/x.bin"});
+    record_run(&t, "alice/r", &second, "cpu: test", failed, 2_000).await;
+    let page = page_ok(&t, "/alice/r").await;
+    let banner = page
+        .find("<div class=\"banner banner-failed\" role=\"alert\">")
+        .expect("a banner");
+    assert!(
+        banner < page.find("article class=\"card\"").unwrap(),
+        "above the card"
+    );
+    assert!(page.contains("Verification failed</strong>"));
+    assert!(
+        page.contains("cannot map …/model.safetensors: header overlaps"),
+        "{page}"
+    );
+    for p in ["/tmp/granary", "/srv/granary"] {
+        assert!(!page.contains(p), "{p} on the model page");
+        assert!(
+            !page_ok(&t, "/alice/r/benchmarks").await.contains(p),
+            "{p} on benchmarks"
+        );
+        let api = t
+            .get(&format!("/models/alice/r/revisions/{second}/verification"))
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            !api.contains(p) && api.contains("…/x.bin"),
+            "{p} in the API: {api}"
+        );
+    }
 }
