@@ -754,6 +754,16 @@ async fn the_signed_in_shell(backend: Backend) {
         html.contains(r#"<a href="/acme">acme</a></td><td>admin</td>"#),
         "{html}"
     );
+    // An organisation's page says so; its members are listed to its members only.
+    let (status, html) = page_as(&t, &c, &cookies, "/acme").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Organisation · 0 models"), "{html}");
+    assert!(html.contains(r#"<a href="/alice">alice</a> <span class="label">admin</span>"#));
+    let (_, html) = page_as(&t, &c, "", "/acme").await;
+    assert!(html.contains("Organisation · 0 models"));
+    assert!(!html.contains(r#"<ul class="members">"#) && html.contains("Only members of acme"));
+    let (_, html) = page_as(&t, &c, "", "/alice").await;
+    assert!(html.contains("User · 1 model"), "{html}");
 
     // Tokens: dates, not epoch milliseconds; revoking asks first and looks destructive.
     let (_, html) = page_as(&t, &c, &cookies, "/settings/tokens").await;
