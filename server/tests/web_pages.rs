@@ -716,6 +716,7 @@ on_every_backend!(
     unknown_and_private_urls_are_styled_404s,
     robots_txt_and_a_favicon,
     verification_people_can_read,
+    phones_get_folded_badges_and_a_filters_toggle,
 );
 
 /// Issue 22, item 3: `/blob/` shows text highlighted and escaped, Markdown rendered,
@@ -1046,4 +1047,37 @@ async fn verification_people_can_read(backend: Backend) {
             "{p} in the API: {api}"
         );
     }
+}
+
+/// Issue 22, item 6: long badge lists fold ("21 datasets") so the card starts on a phone's
+/// first screen; the model list's filters sit behind a toggle (CSS, no script).
+async fn phones_get_folded_badges_and_a_filters_toggle(backend: Backend) {
+    let t = TestApp::start(backend).await;
+    let token = t.user("alice").await;
+    let datasets: String = (0..21).map(|i| format!("  - data-{i}\n")).collect();
+    let card = format!("---\nlicense: mit\ndatasets:\n{datasets}language:\n  - en\n---\n# Many\n");
+    t.push_ok(
+        &token,
+        "alice/many",
+        &[("README.md", card.into_bytes())],
+        None,
+    )
+    .await;
+    let page = page_ok(&t, "/alice/many").await;
+    assert!(
+        page.contains(
+            r#"<li class="badge badge-dataset folded"><details><summary>21 datasets</summary>"#
+        ),
+        "{page}"
+    );
+    assert!(
+        page.contains("data-20</li>"),
+        "every dataset is still there"
+    );
+    assert!(
+        page.contains(r#"<span class="label">Language</span> en"#),
+        "short lists stay"
+    );
+    let list = page_ok(&t, "/models").await;
+    assert!(list.contains(r#"<label for="show-filters" class="filters-button">Filters</label>"#));
 }

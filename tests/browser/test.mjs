@@ -357,6 +357,19 @@ try {
   await page.screenshot({ path: join(shots, "08-model-phone.png"), fullPage: true });
   await page.goto(`${base}/models`, { waitUntil: "load" });
   await page.screenshot({ path: join(shots, "09-models-phone.png"), fullPage: false });
+  await page.goto(`${base}/alice/tiny-llama`, { waitUntil: "load" });
+  const firstScreen = await page.evaluate(() => {
+    const top = (sel) => { const e = document.querySelector(sel); return e ? e.getBoundingClientRect().top : 1e9; };
+    return { h1: top("h1"), license: top(".badge-license"), verification: top(".badge-verification"), card: top("article.card") };
+  });
+  check("a phone's first screen shows the name, license, verification and the card's start",
+    Object.values(firstScreen).every((y) => y < 844), JSON.stringify(firstScreen));
+  await page.goto(`${base}/models`, { waitUntil: "load" });
+  const filtersShown = () => page.$eval("form.filters", (f) => getComputedStyle(f).display !== "none");
+  check("on a phone the filters start hidden", !(await filtersShown()));
+  await page.click("label.filters-button");
+  check("the Filters toggle shows them", await filtersShown());
+  await page.screenshot({ path: join(shots, "20-models-phone-filters.png"), fullPage: false });
   for (const [path, shot] of [["/alice/tiny-llama/tree/main", "17-tree-phone.png"], ["/alice/tiny-llama/blob/main/config.json", "18-blob-phone.png"], ["/alice/gated-llama", "19-gated-phone.png"]]) {
     await page.goto(`${base}${path}`, { waitUntil: "load" });
     const wide = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
