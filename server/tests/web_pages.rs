@@ -717,6 +717,7 @@ on_every_backend!(
     robots_txt_and_a_favicon,
     verification_people_can_read,
     phones_get_folded_badges_and_a_filters_toggle,
+    gguf_files_show_their_header,
 );
 
 /// Issue 22, item 3: `/blob/` shows text highlighted and escaped, Markdown rendered,
@@ -1080,4 +1081,34 @@ async fn phones_get_folded_badges_and_a_filters_toggle(backend: Backend) {
     );
     let list = page_ok(&t, "/models").await;
     assert!(list.contains(r#"<label for="show-filters" class="filters-button">Filters</label>"#));
+}
+
+/// Issue 22, item 3: a GGUF file's page shows its header's metadata and tensors, escaped; a
+/// broken one is a binary file with the reason.
+async fn gguf_files_show_their_header(backend: Backend) {
+    let t = TestApp::start(backend).await;
+    let token = t.user("alice").await;
+    let good = granary_server::web::gguf::build(
+        &[
+            ("general.architecture", "llama"),
+            ("general.name", "<script>x</script>"),
+        ],
+        &[
+            ("token_embd.weight", &[64, 32]),
+            ("output_norm.weight", &[64]),
+        ],
+    );
+    let mut files = hostile_model();
+    files.push(("tiny.gguf", good));
+    files.push(("broken.gguf", b"GGUF\x03\0\0\0\xff".to_vec()));
+    t.push_ok(&token, "alice/q", &files, None).await;
+    let html = page_ok(&t, "/alice/q/blob/main/tiny.gguf").await;
+    assert!(html.contains("GGUF version 3 · 2 tensors"), "{html}");
+    assert!(html.contains(
+        "<td><code>token_embd.weight</code></td><td>F32</td><td><code>[64, 32]</code></td>"
+    ));
+    assert!(html.contains("<dt>general.architecture</dt><dd>llama</dd>"));
+    assert!(!html.contains("<script>x") && html.contains("&lt;script&gt;x"));
+    let html = page_ok(&t, "/alice/q/blob/main/broken.gguf").await;
+    assert!(html.contains("Its GGUF header could not be read"), "{html}");
 }

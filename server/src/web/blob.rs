@@ -2,7 +2,8 @@
 //! shows it (text, JSON and YAML highlighted, Markdown rendered, safetensors
 //! opening their tensor view, other binaries as size and SHA-256), `raw/` sends
 //! its bytes as plain text, and `/{owner}/{name}/commit/{id}` (the URL `hf
-//! upload` prints) shows what a revision changed.
+//! upload` prints) shows what a revision changed. GGUF files show their header's metadata
+//! and tensors (`gguf.rs`).
 //!
 //! The bytes are shown only to those who may download them (a gated model's
 //! license accepted): the page is built from the same access checks as the
@@ -40,6 +41,18 @@ enum View {
     TooLarge,
     /// A gated model whose license the viewer has not accepted.
     Gated,
+    /// A GGUF file's header: metadata and tensors, in `gguf`.
+    Gguf,
+}
+
+/// The largest GGUF header read (tokenizer vocabularies make them megabytes).
+const MAX_GGUF_HEADER: u64 = 32 * 1024 * 1024;
+
+#[derive(Serialize)]
+struct GgufView {
+    version: u32,
+    metadata: Vec<(String, String)>,
+    tensors: Vec<(String, String, String)>,
 }
 
 #[derive(Serialize)]
@@ -61,6 +74,9 @@ struct BlobPage {
     sha256: String,
     view: View,
     html: Option<String>,
+    gguf: Option<GgufView>,
+    /// Why a GGUF header could not be shown.
+    problem: Option<String>,
     lines: usize,
     download_url: Option<String>,
     raw_url: Option<String>,
@@ -92,8 +108,39 @@ pub async fn blob(
     }
     let header = ModelHeader::for_caller(&state, &caller, &model, "files").await?;
     let downloadable = header.downloadable;
+    let mut gguf = None;
+    let mut problem = None;
     let (view, html, lines) = if !downloadable {
         (View::Gated, None, 0)
+    } else if path.to_ascii_lowercase().ends_with(".gguf") {
+        let layout = blobs::find(&state.db, &file.sha256)
+            .await
+            .or_page(&state)?
+            .ok_or_else(|| AppError::internal(anyhow::anyhow!("blob {} is missing", file.sha256)))
+            .or_page(&state)?;
+        let bytes = state
+            .storage
+            .read_blob_range(layout, 0..layout.size.min(MAX_GGUF_HEADER))
+            .await
+            .or_page(&state)?;
+        match super::gguf::parse(&bytes) {
+            Ok(h) => {
+                gguf = Some(GgufView {
+                    version: h.version,
+                    metadata: h.metadata,
+                    tensors: h
+                        .tensors
+                        .into_iter()
+                        .map(|(n, t, shape)| (n, t, format!("{shape:?}")))
+                        .collect(),
+                });
+                (View::Gguf, None, 0)
+            }
+            Err(e) => {
+                problem = Some(e);
+                (View::Binary, None, 0)
+            }
+        }
     } else if file.size > MAX_SHOWN {
         (
             if looks_binary(&path) {
@@ -166,6 +213,8 @@ pub async fn blob(
             crumbs,
             view,
             html,
+            gguf,
+            problem,
             lines,
             download_url,
             raw_url,
