@@ -1,5 +1,6 @@
-//! Accounts in the browser: sign-in, sign-out, sign-up, API tokens, model
-//! settings and license acceptance. Every form that changes state carries a
+//! Accounts in the browser: sign-in, sign-out, sign-up, model settings and
+//! license acceptance (the user's own settings and tokens are `settings.rs`).
+//! Every form that changes state carries a
 //! CSRF token in a hidden field, compared in constant time: an HMAC of the
 //! browser's session id, or for the sign-in and sign-up forms of a random
 //! pre-session id kept in the `granary_csrf` cookie, so that a token from one
@@ -28,7 +29,6 @@ use crate::error::{AppError, Path};
 use crate::passwords;
 use crate::repos::{self, Actor};
 use crate::session::{AUDIENCE, COOKIE, CSRF_COOKIE, Claims, ISSUER};
-use crate::tokens::{self, TokenRequest};
 
 pub(super) type Fields = HashMap<String, String>;
 
@@ -399,161 +399,6 @@ pub async fn signup(
     )
 }
 
-#[derive(Serialize)]
-struct TokensPage {
-    title: &'static str,
-    csrf: String,
-    user: String,
-    tokens: Vec<users::TokenRow>,
-    created: Option<String>,
-    message: Option<String>,
-}
-
-async fn tokens_page(
-    state: &AppState,
-    headers: &HeaderMap,
-    caller: &Caller,
-    created: Option<String>,
-    message: Option<String>,
-) -> PageResult {
-    let user = caller.require_user().or_page(state)?;
-    let (csrf, set) = csrf_token(state, headers);
-    let tokens = users::list_tokens(&state.db, &user.id)
-        .await
-        .or_page(state)?;
-    let ctx = TokensPage {
-        title: "API tokens",
-        csrf,
-        user: user.name.clone(),
-        tokens,
-        created,
-        message,
-    };
-    Ok(with_cookie(page(state, "tokens.html", &ctx)?, set))
-}
-
-/// `GET /settings/tokens`: the signed-in user's tokens.
-pub async fn tokens(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    caller: Caller,
-    uri: Uri,
-) -> PageResult {
-    if caller.user.is_none() {
-        return Ok(sign_in_first(&uri));
-    }
-    tokens_page(&state, &headers, &caller, None, None).await
-}
-
-#[derive(Serialize)]
-struct AccountPage {
-    title: &'static str,
-    user: String,
-    admin: bool,
-    organisations: Vec<OrgView>,
-}
-
-#[derive(Serialize)]
-struct OrgView {
-    name: String,
-    role: String,
-}
-
-/// `GET /settings`: the signed-in user's account: organisations and roles, and links to
-/// their tokens and models.
-pub async fn account_settings(
-    State(state): State<AppState>,
-    caller: Caller,
-    uri: Uri,
-) -> PageResult {
-    let Some(user) = &caller.user else {
-        return Ok(sign_in_first(&uri));
-    };
-    let mut organisations = Vec::new();
-    for org in crate::db::orgs::orgs_of(&state.db, &user.id)
-        .await
-        .or_page(&state)?
-    {
-        let role = crate::db::orgs::role_of(&state.db, &org, &user.id)
-            .await
-            .or_page(&state)?;
-        organisations.push(OrgView {
-            role: role.map(|r| r.as_str().to_string()).unwrap_or_default(),
-            name: org,
-        });
-    }
-    page(
-        &state,
-        "account.html",
-        &AccountPage {
-            title: "Settings",
-            user: user.name.clone(),
-            admin: user.is_admin,
-            organisations,
-        },
-    )
-}
-
-/// `POST /settings/tokens`: a new token, shown once.
-pub async fn create_token(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    ip: ClientIp,
-    Form(form): Form<Fields>,
-) -> PageResult {
-    check_csrf(&state, &headers, &form).or_page(&state)?;
-    let caller = form_caller(&state, &headers).await.or_page(&state)?;
-    let field = |k: &str| form.get(k).map(|s| s.trim()).filter(|s| !s.is_empty());
-    let request = TokenRequest {
-        name: field("name").unwrap_or("web"),
-        scope: field("scope").unwrap_or("read"),
-        owner: field("owner"),
-        // An empty or unreadable field means "never".
-        expires_days: field("expires_days")
-            .and_then(|d| d.parse::<i64>().ok())
-            .filter(|d| *d > 0),
-        expires_at: None,
-    };
-    let token = tokens::create(&state, &caller, request, &ip)
-        .await
-        .or_page(&state)?
-        .token;
-    tokens_page(&state, &headers, &caller, Some(token), None).await
-}
-
-/// `POST /settings/tokens/{id}/revoke`.
-pub async fn revoke_token(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    ip: ClientIp,
-    Path(id): Path<String>,
-    Form(form): Form<Fields>,
-) -> PageResult {
-    check_csrf(&state, &headers, &form).or_page(&state)?;
-    let caller = form_caller(&state, &headers).await.or_page(&state)?;
-    let user = caller.require_user().or_page(&state)?.clone();
-    let revoked = users::revoke_token(&state.db, &user.id, &id, granary_core::time::now_ms())
-        .await
-        .or_page(&state)?;
-    if revoked {
-        audit_event(
-            &state,
-            Some(&user.name),
-            "token.revoked",
-            Some(&id),
-            None,
-            &ip,
-        )
-        .await;
-    }
-    let msg = if revoked {
-        "The token was revoked."
-    } else {
-        "No such live token."
-    };
-    tokens_page(&state, &headers, &caller, None, Some(msg.into())).await
-}
-
 /// `GET /{owner}/{name}/settings` (admins of the namespace).
 pub async fn model_settings(
     State(state): State<AppState>,
@@ -705,7 +550,7 @@ pub async fn accept_license(
 
 /// Where a page that needs a session sends an anonymous visitor: the sign-in
 /// form, which comes back here afterwards.
-pub fn sign_in_first(uri: &Uri) -> Response {
+pub(super) fn sign_in_first(uri: &Uri) -> Response {
     let back = uri.path_and_query().map_or("/", |p| p.as_str());
     Redirect::to(&format!("/login?next={}", super::query_value(back))).into_response()
 }

@@ -2,10 +2,14 @@
 //! tera templates in `templates/`, our own CSS from `static/`, no script.
 //!
 //! One file per page family: `home.rs`, `models.rs` (the list), `model.rs`
-//! (a model's card), `files.rs` (tree, tensors, history, compare),
-//! `benchmarks.rs`, `people.rs`; `render.rs` turns model cards into sanitised
-//! HTML and `templates.rs` loads the templates and static files (built into
-//! the binary, or read from `--templates-dir` / `--static-dir`).
+//! (a model's card), `tree.rs` (folders), `blob.rs` (one file, raw, commit
+//! URLs), `files.rs` (tensors, history, compare), `benchmarks.rs`,
+//! `people.rs`, `account.rs` (sign-in, model settings) and `settings.rs` (your
+//! account and tokens); `render.rs` turns model cards into sanitised HTML,
+//! `highlight.rs` highlights text files, `gguf.rs` reads GGUF headers,
+//! `viewer.rs` knows who is signed in, and `templates.rs` loads the templates
+//! and static files (built into the binary, or read from `--templates-dir` /
+//! `--static-dir`).
 //!
 //! Every page answers errors as a styled page with the right status; a
 //! private model is a 404 exactly like a missing one (`routes::readable_model`).
@@ -21,6 +25,7 @@ pub mod model;
 pub mod models;
 pub mod people;
 pub mod render;
+pub mod settings;
 pub mod templates;
 pub mod tree;
 pub mod viewer;
@@ -46,12 +51,12 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/login", get(account::login_form).post(account::login))
         .route("/logout", post(account::logout))
         .route("/signup", get(account::signup_form).post(account::signup))
-        .route("/settings", get(account::account_settings))
+        .route("/settings", get(settings::account_settings))
         .route(
             "/settings/tokens",
-            get(account::tokens).post(account::create_token),
+            get(settings::tokens).post(settings::create_token),
         )
-        .route("/settings/tokens/{id}/revoke", post(account::revoke_token))
+        .route("/settings/tokens/{id}/revoke", post(settings::revoke_token))
         .route(
             "/{owner}/{name}/settings",
             get(account::model_settings).post(account::update_model_settings),
