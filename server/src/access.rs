@@ -80,6 +80,16 @@ pub async fn check_download(db: &Db, caller: &Caller, model: &ModelRow) -> AppRe
     }
 }
 
+/// Whether the caller may download the files of a readable model now: [`check_download`]
+/// as a yes or no, for pages that offer the files only to those who may fetch them.
+pub async fn may_download(db: &Db, caller: &Caller, model: &ModelRow) -> AppResult<bool> {
+    match check_download(db, caller, model).await {
+        Ok(()) => Ok(true),
+        Err(AppError::Gated(_)) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 /// The owners whose private and gated models the caller may read, as a set for
 /// queries over many models at once (the same answer as [`role_on`] per owner).
 pub async fn readable_owners(db: &Db, caller: &Caller) -> AppResult<Owners> {

@@ -26,6 +26,8 @@ pub struct App {
     pub signing_key: crate::signing::RegistryKey,
     /// This process's copy of the transparency log's tree.
     pub log: crate::transparency::TransparencyLog,
+    /// Downloads counted and not yet written (`downloads/counter.rs`).
+    pub downloads: crate::downloads::counter::DownloadCounter,
 }
 
 /// This process's transfer counters (`GET /api/v1/stats`).
@@ -82,6 +84,7 @@ impl App {
             session_keys,
             rate_limiter: Default::default(),
             upload_digests: Default::default(),
+            downloads: Default::default(),
         })
     }
 }

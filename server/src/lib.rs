@@ -43,7 +43,8 @@ pub use app::{App, AppState};
 pub use config::Config;
 
 /// Serves `app` on `listener` until `shutdown` resolves, then drains requests
-/// (with the connection limits of `limits.rs`).
+/// (with the connection limits of `limits.rs`). Counted downloads are written
+/// every few seconds meanwhile, and once more when the requests are drained.
 pub async fn serve(
     app: Arc<App>,
     listener: TcpListener,
@@ -54,5 +55,12 @@ pub async fn serve(
     publish::signatures::start(&app)
         .await
         .map_err(std::io::Error::other)?;
-    listener::serve(app, listener, shutdown).await
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let counter = tokio::spawn(downloads::counter::run(app.clone(), async move {
+        let _ = stopped.await;
+    }));
+    let served = listener::serve(app, listener, shutdown).await;
+    let _ = stop.send(());
+    let _ = counter.await;
+    served
 }

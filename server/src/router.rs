@@ -287,10 +287,8 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1", native_api(native_routes()))
         .merge(crate::routes::hf::router()) // The Hugging Face Hub-compatible API (docs/HF.md).
         .merge(crate::routes::xet::router()) // The Xet CAS of the Hub clients (docs/HF.md, "Xet").
-        .merge(crate::web::router()) // The web pages for browsers (docs/WEB.md).
-        .fallback(|| async {
-            crate::error::AppError::NotFound("no such endpoint: see docs/API.md".into())
-        })
+        .merge(crate::web::router(state.clone())) // The web pages for browsers (docs/WEB.md).
+        .fallback(crate::web::not_found) // Styled for browsers, JSON for clients.
         .layer(DefaultBodyLimit::max(state.config.limits.max_json_body))
         // Token rate, request and idle timeouts (limits.rs).
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::limits::enforce))

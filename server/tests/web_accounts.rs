@@ -16,6 +16,8 @@ on_every_backend!(
     sign_up_modes_and_rate_limits,
     webhooks_on_the_settings_page,
     the_web_deletes_a_model_as_the_api_does,
+    the_signed_in_shell,
+    gated_models_on_the_web,
 );
 
 fn client() -> Client {
@@ -643,4 +645,267 @@ async fn the_web_deletes_a_model_as_the_api_does(backend: Backend) {
             (Some("alice".into()), Some("alice/webbed".into())),
         ]
     );
+}
+
+async fn page_as(t: &TestApp, c: &Client, cookies: &str, path: &str) -> (StatusCode, String) {
+    let res = c
+        .get(format!("{}{path}", t.url))
+        .header(COOKIE, cookies)
+        .send()
+        .await
+        .unwrap();
+    (res.status(), res.text().await.unwrap())
+}
+
+/// Issue 22, item 1: the header knows who is signed in; pages that need a session send
+/// anonymous visitors to sign in and back; dates are dates; destructive buttons ask first.
+async fn the_signed_in_shell(backend: Backend) {
+    let t = TestApp::start(backend).await;
+    let c = client();
+    with_password(&t, "alice", "alice-password-1").await;
+    with_password(&t, "bob", "bob-password-22").await;
+    let alice_token = t.user("alice").await;
+    t.push_ok(
+        &alice_token,
+        "alice/m",
+        &[("README.md", README.as_bytes().to_vec())],
+        None,
+    )
+    .await;
+    // An organisation alice belongs to, for her settings page.
+    let res = t
+        .post_json(&alice_token, "/orgs", &serde_json::json!({"name": "acme"}))
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+
+    // Anonymous: "Sign in" in the header; pages that need a session redirect there and back.
+    let (_, home) = page_as(&t, &c, "", "/").await;
+    assert!(home.contains(r#"class="signin" href="/login""#));
+    assert!(!home.contains("user-menu"));
+    for (path, next) in [
+        ("/settings/tokens", "%2Fsettings%2Ftokens"),
+        ("/settings", "%2Fsettings"),
+        ("/alice/m/settings", "%2Falice%2Fm%2Fsettings"),
+    ] {
+        let res = c.get(format!("{}{path}", t.url)).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::SEE_OTHER, "{path}");
+        assert_eq!(res.headers()["location"], format!("/login?next={next}"));
+    }
+    let res = c
+        .get(format!("{}/login?next=%2Fsettings%2Ftokens", t.url))
+        .send()
+        .await
+        .unwrap();
+    let csrf_cookie = pair(&set_cookie(&res, "granary_csrf").unwrap());
+    let html = res.text().await.unwrap();
+    assert!(html.contains(r#"<input type="hidden" name="next" value="/settings/tokens">"#));
+    let csrf = hidden_csrf(&html);
+    let sign_in_to = |next: &'static str| {
+        c.post(format!("{}/login", t.url))
+            .header(COOKIE, &csrf_cookie)
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("username", "alice"),
+                ("password", "alice-password-1"),
+                ("next", next),
+            ])
+            .send()
+    };
+    let res = sign_in_to("/settings/tokens").await.unwrap();
+    assert_eq!(res.headers()["location"], "/settings/tokens");
+    let cookies = format!(
+        "{csrf_cookie}; {}",
+        pair(&set_cookie(&res, "granary_session").unwrap())
+    );
+    // Never back to another site.
+    for evil in [
+        "//evil.example/",
+        "https://evil.example/",
+        "/\\evil.example",
+    ] {
+        let res = sign_in_to(evil).await.unwrap();
+        assert_eq!(res.headers()["location"], "/alice", "{evil}");
+    }
+
+    // Signed in: the user menu instead of "Sign in", on every page, errors included.
+    for path in ["/", "/models", "/alice/m", "/alice/nope"] {
+        let (_, html) = page_as(&t, &c, &cookies, path).await;
+        assert!(
+            html.contains(r#"<span class="user-name">alice</span>"#),
+            "{path}"
+        );
+        assert!(!html.contains(r#"class="signin""#), "{path}");
+        for link in [
+            "/alice",
+            "/settings#organisations",
+            "/settings/tokens",
+            "/settings",
+        ] {
+            assert!(
+                html.contains(&format!(r#"<a href="{link}">"#)),
+                "{path}: {link}"
+            );
+        }
+        assert!(html.contains(r#"action="/logout""#), "{path}");
+    }
+    let (status, html) = page_as(&t, &c, &cookies, "/settings").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains(r#"<a href="/acme">acme</a></td><td>admin</td>"#),
+        "{html}"
+    );
+    // An organisation's page says so; its members are listed to its members only.
+    let (status, html) = page_as(&t, &c, &cookies, "/acme").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Organisation · 0 models"), "{html}");
+    assert!(html.contains(r#"<a href="/alice">alice</a> <span class="label">admin</span>"#));
+    let (_, html) = page_as(&t, &c, "", "/acme").await;
+    assert!(html.contains("Organisation · 0 models"));
+    assert!(!html.contains(r#"<ul class="members">"#) && html.contains("Only members of acme"));
+    let (_, html) = page_as(&t, &c, "", "/alice").await;
+    assert!(html.contains("User · 1 model"), "{html}");
+
+    // Tokens: dates, not epoch milliseconds; revoking asks first and looks destructive.
+    let (_, html) = page_as(&t, &c, &cookies, "/settings/tokens").await;
+    let csrf = hidden_csrf(&html);
+    let res = c
+        .post(format!("{}/settings/tokens", t.url))
+        .header(COOKIE, &cookies)
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("name", "ci"),
+            ("expires_days", "30"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let html = res.text().await.unwrap();
+    assert!(html.contains(" UTC</td>"), "expiry as a date");
+    let epoch = regex_lite_digits(&html);
+    assert!(epoch.is_none(), "epoch milliseconds on the page: {epoch:?}");
+    assert!(html.contains(r#"<details class="confirm">"#));
+    assert!(html.contains(r#"<button type="submit" class="danger">Revoke ci</button>"#));
+
+    // The Settings tab shows to the model's admins only.
+    let (_, html) = page_as(&t, &c, &cookies, "/alice/m").await;
+    assert!(html.contains(r#"<a href="/alice/m/settings">Settings</a>"#));
+    let (status, html) = page_as(&t, &c, &cookies, "/alice/m/settings").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains(r#"<a href="/alice/m/settings" aria-current="page">Settings</a>"#));
+    assert!(html.contains(r#"<button type="submit" class="danger">Delete alice/m</button>"#));
+    let (bob, _) = sign_in(&t, &c, "bob", "bob-password-22").await;
+    let (_, html) = page_as(&t, &c, &bob, "/alice/m").await;
+    assert!(html.contains(r#"<span class="user-name">bob</span>"#));
+    assert!(!html.contains("/alice/m/settings"));
+    let (_, html) = page_as(&t, &c, "", "/alice/m").await;
+    assert!(!html.contains("/alice/m/settings"));
+}
+
+/// A table cell holding a bare number of 13 digits (an epoch in milliseconds), if any.
+fn regex_lite_digits(html: &str) -> Option<String> {
+    html.split("<td>").skip(1).find_map(|cell| {
+        let text = cell.split("</td>").next()?;
+        (text.len() == 13 && text.bytes().all(|b| b.is_ascii_digit())).then(|| text.to_string())
+    })
+}
+
+/// Issue 22, item 4: a gated model shows a badge; anonymous visitors are asked to sign in,
+/// signed-in users to accept the license (a form with CSRF); no page links its files until
+/// then, and neither the file viewer nor raw shows their bytes.
+async fn gated_models_on_the_web(backend: Backend) {
+    let t = TestApp::start(backend).await;
+    let c = client();
+    with_password(&t, "alice", "alice-password-1").await;
+    with_password(&t, "bob", "bob-password-22").await;
+    let alice_token = t.user("alice").await;
+    let files = vec![
+        ("README.md", README.as_bytes().to_vec()),
+        ("config.json", br#"{"secret_sauce": 1}"#.to_vec()),
+    ];
+    t.push_ok(&alice_token, "alice/g", &files, None).await;
+    let res = t
+        .client
+        .patch(t.api("/models/alice/g/settings"))
+        .bearer_auth(&alice_token)
+        .json(&serde_json::json!({"gated": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let file_links = "/api/v1/models/alice/g/files/";
+
+    // Anonymous: the badge and a sign-in prompt that comes back here; no file links or bytes.
+    let (status, html) = page_as(&t, &c, "", "/alice/g").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains(r#"<span class="badge badge-gated">gated</span>"#));
+    assert!(
+        html.contains(r#"href="/login?next=%2Falice%2Fg">sign in</a>"#),
+        "{html}"
+    );
+    assert!(!html.contains("accept-license"));
+    for path in ["/alice/g/tree/main", "/alice/g/blob/main/config.json"] {
+        let (status, html) = page_as(&t, &c, "", path).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        assert!(!html.contains(file_links), "{path}: {html}");
+        assert!(!html.contains("secret_sauce"), "{path}");
+        assert!(!html.contains("/alice/g/raw/"), "{path}");
+    }
+    let res = c
+        .get(format!("{}/alice/g/raw/main/config.json", t.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert!(!res.text().await.unwrap().contains("secret_sauce"));
+
+    // Accepting needs a session and the CSRF token.
+    let res = c.get(format!("{}/login", t.url)).send().await.unwrap();
+    let pre = pair(&set_cookie(&res, "granary_csrf").unwrap());
+    let pre_csrf = hidden_csrf(&res.text().await.unwrap());
+    let res = c
+        .post(format!("{}/alice/g/accept-license", t.url))
+        .header(COOKIE, &pre)
+        .form(&[("csrf", pre_csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "no session");
+    let (bob, bob_csrf) = sign_in(&t, &c, "bob", "bob-password-22").await;
+    let (_, html) = page_as(&t, &c, &bob, "/alice/g").await;
+    assert!(
+        html.contains(r#"<form method="post" action="/alice/g/accept-license">"#),
+        "{html}"
+    );
+    assert!(!html.contains(file_links));
+    let res = c
+        .post(format!("{}/alice/g/accept-license", t.url))
+        .header(COOKIE, &bob)
+        .form(&[("csrf", "0".repeat(64).as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN, "a forged CSRF token");
+    let (_, html) = page_as(&t, &c, &bob, "/alice/g/tree/main").await;
+    assert!(!html.contains(file_links), "nothing accepted yet");
+    let res = c
+        .post(format!("{}/alice/g/accept-license", t.url))
+        .header(COOKIE, &bob)
+        .form(&[("csrf", bob_csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(res.headers()["location"], "/alice/g");
+
+    // Accepted: the files are offered and shown, the prompt is gone.
+    let (_, html) = page_as(&t, &c, &bob, "/alice/g").await;
+    assert!(!html.contains("accept-license"));
+    let (_, html) = page_as(&t, &c, &bob, "/alice/g/tree/main").await;
+    assert!(html.contains(file_links), "{html}");
+    let (_, html) = page_as(&t, &c, &bob, "/alice/g/blob/main/config.json").await;
+    assert!(html.contains("secret_sauce"), "{html}");
+    // The owner never needs to accept.
+    let (alice, _) = sign_in(&t, &c, "alice", "alice-password-1").await;
+    let (_, html) = page_as(&t, &c, &alice, "/alice/g/tree/main").await;
+    assert!(html.contains(file_links));
 }

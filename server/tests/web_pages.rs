@@ -342,12 +342,19 @@ async fn files_history_tensors_and_compare(backend: Backend) {
 
     let tree = page_ok(&t, "/alice/tiny/tree/main").await;
     assert!(
-        tree.contains(&format!(
+        tree.contains(r#"<a href="/alice/tiny/tree/main/extra%20dir">extra dir/</a>"#),
+        "folders first: {tree}"
+    );
+    let folder = page_ok(&t, "/alice/tiny/tree/main/extra%20dir").await;
+    assert!(
+        folder.contains(&format!(
             "/api/v1/models/alice/tiny/files/{second}/extra%20dir/notes%20%26%20%7B1%7D.txt"
         )),
-        "{tree}"
+        "{folder}"
     );
-    assert!(tree.contains("extra dir/notes &amp; {1}.txt"));
+    assert!(folder.contains(
+        r#"<a href="/alice/tiny/blob/main/extra%20dir/notes%20%26%20%7B1%7D.txt">notes &amp; {1}.txt</a>"#
+    ));
     assert!(
         tree.contains(
             &common::commit_file("README.md", HOSTILE_README.as_bytes())
@@ -705,4 +712,403 @@ on_every_backend!(
     model_list_filters_sorts_and_pages,
     home_owner_and_benchmarks,
     static_files_are_cached,
+    the_file_viewer_and_hub_urls,
+    unknown_and_private_urls_are_styled_404s,
+    robots_txt_and_a_favicon,
+    verification_people_can_read,
+    phones_get_folded_badges_and_a_filters_toggle,
+    gguf_files_show_their_header,
 );
+
+/// Issue 22, item 3: `/blob/` shows text highlighted and escaped, Markdown rendered,
+/// big and binary files as facts; folders and the last change of each entry; the URLs
+/// `hf upload` prints (`/commit/{40 hex}`) resolve; raw is plain text.
+async fn the_file_viewer_and_hub_urls(backend: Backend) {
+    let t = TestApp::start(backend).await;
+    let token = t.user("alice").await;
+    let mut big = "x".repeat(1024 * 1024);
+    big.push_str("\nend\n");
+    let mut files = hostile_model();
+    files.push((
+        "hostile.txt",
+        b"<script>document.title='pwned'</script>\n<img src=x onerror=alert(1)>\n".to_vec(),
+    ));
+    files.push((
+        "conf/params.yaml",
+        b"# tuned\nlr: 0.001\nname: \"<b>x</b>\"\n".to_vec(),
+    ));
+    files.push(("big.txt", big.into_bytes()));
+    files.push(("weights.dat", vec![0u8, 1, 2, 3, 0, 255]));
+    let first = t.push_ok(&token, "alice/v", &files, None).await;
+    let mut next = files.clone();
+    next.iter_mut()
+        .find(|(p, _)| *p == "config.json")
+        .unwrap()
+        .1 = br#"{"architectures": ["LlamaForCausalLM"], "hidden_size": 128}"#.to_vec();
+    let res = t
+        .push(
+            &token,
+            "alice/v",
+            &next,
+            Some(&first),
+            json!({"message": "wider"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let second: serde_json::Value = res.json().await.unwrap();
+    let second = second["id"].as_str().unwrap().to_string();
+
+    // JSON, highlighted, with raw and download buttons.
+    let html = page_ok(&t, "/alice/v/blob/main/config.json").await;
+    assert!(
+        html.contains(
+            r#"<span class="k">&quot;hidden_size&quot;</span>: <span class="n">128</span>"#
+        ),
+        "{html}"
+    );
+    assert!(html.contains(&format!(
+        r#"<a class="button" href="/alice/v/raw/{second}/config.json">Raw</a>"#
+    )));
+    assert!(html.contains(&format!(
+        r#"href="/api/v1/models/alice/v/files/{second}/config.json" download>Download</a>"#
+    )));
+    // A hostile text file is text.
+    let html = page_ok(&t, "/alice/v/blob/main/hostile.txt").await;
+    assert!(
+        !html.contains("<script>document") && !html.contains("<img src=x"),
+        "{html}"
+    );
+    assert!(html.contains("&lt;script&gt;document.title=&#x27;pwned&#x27;&lt;/script&gt;"));
+    // YAML in a folder, with crumbs back up.
+    let html = page_ok(&t, "/alice/v/blob/main/conf/params.yaml").await;
+    assert!(html.contains(r#"<span class="c"># tuned</span>"#), "{html}");
+    assert!(html.contains(r#"<span class="s">&quot;&lt;b&gt;x&lt;/b&gt;&quot;</span>"#));
+    assert!(html.contains(r#"<a href="/alice/v/tree/main/conf">conf</a>"#));
+    // Markdown rendered and sanitised, as on the model page.
+    let html = page_ok(&t, "/alice/v/blob/main/README.md").await;
+    assert!(
+        html.contains("<h2>Tiny model</h2>") || html.contains("Tiny model</h2>"),
+        "{html}"
+    );
+    assert!(!html.contains("<script>document") && !html.contains("onerror"));
+    // Too large, and binary: facts and a download, no contents.
+    let html = page_ok(&t, "/alice/v/blob/main/big.txt").await;
+    assert!(html.contains("too large to show here"), "{html}");
+    assert!(!html.contains("xxxxxxxxxx"));
+    let html = page_ok(&t, "/alice/v/blob/main/weights.dat").await;
+    assert!(html.contains("A binary file"), "{html}");
+    assert!(
+        html.contains(
+            &common::commit_file("weights.dat", &[0, 1, 2, 3, 0, 255])
+                .sha256
+                .hex()
+        )
+    );
+    // Safetensors open their tensor view.
+    let c = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let res = c
+        .get(format!("{}/alice/v/blob/main/model.safetensors", t.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        res.headers()["location"],
+        "/alice/v/tensors/main/model.safetensors"
+    );
+
+    // Raw is plain text that cannot run.
+    let res = t
+        .client
+        .get(format!("{}/alice/v/raw/main/hostile.txt", t.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["content-type"], "text/plain; charset=utf-8");
+    assert_eq!(res.headers()["x-content-type-options"], "nosniff");
+    assert!(
+        res.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .starts_with("sandbox")
+    );
+
+    // The tree: folders first, each entry with the revision that last changed it.
+    let tree = page_ok(&t, "/alice/v/tree/main").await;
+    assert!(
+        tree.contains(r#"<a href="/alice/v/tree/main/conf">conf/</a>"#),
+        "{tree}"
+    );
+    let row = |name: &str| {
+        let i = tree
+            .find(&format!(">{name}</a>"))
+            .unwrap_or_else(|| panic!("{name}: {tree}"));
+        tree[i..].split("</tr>").next().unwrap().to_string()
+    };
+    assert!(
+        row("config.json").contains(&format!("/alice/v/commit/{second}")),
+        "{}",
+        row("config.json")
+    );
+    assert!(row("README.md").contains(&format!("/alice/v/commit/{first}")));
+    assert!(row("conf/").contains(&format!("/alice/v/commit/{first}")));
+    assert!(row("config.json").contains("wider"));
+
+    // The URLs `hf upload` prints: /commit/{40 hex} (the Hub's form of an id) and /blob/.
+    let res = c
+        .get(format!("{}/alice/v/commit/{}", t.url, &second[..40]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        res.headers()["location"].to_str().unwrap(),
+        format!("/alice/v/compare/{first}...{second}")
+    );
+    let res = c
+        .get(format!("{}/alice/v/commit/{first}", t.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.headers()["location"].to_str().unwrap(),
+        format!("/alice/v/tree/{first}")
+    );
+    let compare = page_ok(&t, &format!("/alice/v/compare/{first}...{second}")).await;
+    assert!(
+        compare.contains(&format!("/alice/v/blob/{second}/config.json")),
+        "{compare}"
+    );
+    page_ok(
+        &t,
+        &format!("/alice/v/blob/{}/conf/params.yaml", &first[..40]),
+    )
+    .await;
+
+    // Missing files and folders are styled 404s.
+    for path in [
+        "/alice/v/blob/main/nope.txt",
+        "/alice/v/tree/main/nope",
+        "/alice/v/commit/nope",
+    ] {
+        let (status, body) = page(&t, path).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+        assert!(body.starts_with("<!doctype html>"), "{path}: {body}");
+    }
+}
+
+/// Unknown URLs under a model are the styled 404 page for browsers (the API keeps its JSON),
+/// and a private model's blob, tree, raw and commit URLs are 404s like a missing model's.
+async fn unknown_and_private_urls_are_styled_404s(backend: Backend) {
+    let t = TestApp::start(backend).await;
+    let token = t.user("alice").await;
+    let rev = t.push_ok(&token, "alice/p", &hostile_model(), None).await;
+    let browser = |path: String| {
+        t.client
+            .get(format!("{}{path}", t.url))
+            .header("accept", "text/html,application/xhtml+xml,*/*;q=0.8")
+            .send()
+    };
+    let res = browser("/alice/p/no/such/page".into()).await.unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert!(res.text().await.unwrap().starts_with("<!doctype html>"));
+    let res = t
+        .client
+        .get(format!("{}/alice/p/no/such/page", t.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let v: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(v["code"], "not_found");
+
+    let res = t
+        .client
+        .patch(t.api("/models/alice/p/settings"))
+        .bearer_auth(&token)
+        .json(&json!({"private": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    for path in [
+        "/alice/p/blob/main/config.json".to_string(),
+        "/alice/p/tree/main".to_string(),
+        "/alice/p/raw/main/config.json".to_string(),
+        format!("/alice/p/commit/{}", &rev[..40]),
+    ] {
+        let (status, body) = page(&t, &path).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+        assert!(!body.contains("LlamaForCausalLM"), "{path}");
+        assert!(main_of(&body).contains("Not found"), "{path}: {body}");
+    }
+}
+
+/// Issue 22, item 7: `robots.txt` keeps crawlers off the APIs and account pages; pages link
+/// a favicon, and `/favicon.ico` leads to it.
+async fn robots_txt_and_a_favicon(backend: Backend) {
+    let t = TestApp::start(backend).await;
+    let res = t
+        .client
+        .get(format!("{}/robots.txt", t.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["content-type"], "text/plain; charset=utf-8");
+    let robots = res.text().await.unwrap();
+    assert!(robots.contains("User-agent: *") && robots.contains("Disallow: /api/"));
+    let home = page_ok(&t, "/").await;
+    assert!(
+        home.contains(r#"<link rel="icon" href="/static/favicon.svg?v="#),
+        "{home}"
+    );
+    let res = t
+        .client
+        .get(format!("{}/favicon.ico", t.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["content-type"], "image/svg+xml");
+    assert!(res.text().await.unwrap().starts_with("<svg"));
+}
+
+/// Issue 22, item 5: a failed verification is a banner at the top of the card; the benchmarks
+/// page charts latency and memory beside throughput; no server path reaches a visitor.
+async fn verification_people_can_read(backend: Backend) {
+    let t = TestApp::start(backend).await;
+    let token = t.user("alice").await;
+    let first = t.push_ok(&token, "alice/r", &hostile_model(), None).await;
+    record_run(
+        &t,
+        "alice/r",
+        &first,
+        "cpu: test",
+        passed("cpu: test", 20.0, 100.0),
+        1_000,
+    )
+    .await;
+    let bench = page_ok(&t, "/alice/r/benchmarks").await;
+    for title in [
+        "Throughput per revision",
+        "Latency per revision",
+        "Peak memory per revision",
+    ] {
+        assert!(bench.contains(title), "{title}: {bench}");
+    }
+    let page = page_ok(&t, "/alice/r").await;
+    assert!(
+        !page.contains("class=\"banner"),
+        "a passed run has no banner"
+    );
+
+    let mut files = hostile_model();
+    files[0].1 = shard(1, 9);
+    let res = t
+        .push(&token, "alice/r", &files, Some(&first), json!({}))
+        .await;
+    let second: serde_json::Value = res.json().await.unwrap();
+    let second = second["id"].as_str().unwrap().to_string();
+    let failed = json!({"status": "failed", "device": "cpu: test",
+        "reason": "cannot map /tmp/granary-9f/blobs/ab/model.safetensors: header overlaps",
+        "log": "loading /srv/granary/data/blobs/ab/cd\nfailed at /srv/granary/data/x.bin"});
+    record_run(&t, "alice/r", &second, "cpu: test", failed, 2_000).await;
+    let page = page_ok(&t, "/alice/r").await;
+    let banner = page
+        .find("<div class=\"banner banner-failed\" role=\"alert\">")
+        .expect("a banner");
+    assert!(
+        banner < page.find("article class=\"card\"").unwrap(),
+        "above the card"
+    );
+    assert!(page.contains("Verification failed</strong>"));
+    assert!(
+        page.contains("cannot map …/model.safetensors: header overlaps"),
+        "{page}"
+    );
+    for p in ["/tmp/granary", "/srv/granary"] {
+        assert!(!page.contains(p), "{p} on the model page");
+        assert!(
+            !page_ok(&t, "/alice/r/benchmarks").await.contains(p),
+            "{p} on benchmarks"
+        );
+        let api = t
+            .get(&format!("/models/alice/r/revisions/{second}/verification"))
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            !api.contains(p) && api.contains("…/x.bin"),
+            "{p} in the API: {api}"
+        );
+    }
+}
+
+/// Issue 22, item 6: long badge lists fold ("21 datasets") so the card starts on a phone's
+/// first screen; the model list's filters sit behind a toggle (CSS, no script).
+async fn phones_get_folded_badges_and_a_filters_toggle(backend: Backend) {
+    let t = TestApp::start(backend).await;
+    let token = t.user("alice").await;
+    let datasets: String = (0..21).map(|i| format!("  - data-{i}\n")).collect();
+    let card = format!("---\nlicense: mit\ndatasets:\n{datasets}language:\n  - en\n---\n# Many\n");
+    t.push_ok(
+        &token,
+        "alice/many",
+        &[("README.md", card.into_bytes())],
+        None,
+    )
+    .await;
+    let page = page_ok(&t, "/alice/many").await;
+    assert!(
+        page.contains(
+            r#"<li class="badge badge-dataset folded"><details><summary>21 datasets</summary>"#
+        ),
+        "{page}"
+    );
+    assert!(
+        page.contains("data-20</li>"),
+        "every dataset is still there"
+    );
+    assert!(
+        page.contains(r#"<span class="label">Language</span> en"#),
+        "short lists stay"
+    );
+    let list = page_ok(&t, "/models").await;
+    assert!(list.contains(r#"<label for="show-filters" class="filters-button">Filters</label>"#));
+}
+
+/// Issue 22, item 3: a GGUF file's page shows its header's metadata and tensors, escaped; a
+/// broken one is a binary file with the reason.
+async fn gguf_files_show_their_header(backend: Backend) {
+    let t = TestApp::start(backend).await;
+    let token = t.user("alice").await;
+    let good = granary_server::web::gguf::build(
+        &[
+            ("general.architecture", "llama"),
+            ("general.name", "<script>x</script>"),
+        ],
+        &[
+            ("token_embd.weight", &[64, 32]),
+            ("output_norm.weight", &[64]),
+        ],
+    );
+    let mut files = hostile_model();
+    files.push(("tiny.gguf", good));
+    files.push(("broken.gguf", b"GGUF\x03\0\0\0\xff".to_vec()));
+    t.push_ok(&token, "alice/q", &files, None).await;
+    let html = page_ok(&t, "/alice/q/blob/main/tiny.gguf").await;
+    assert!(html.contains("GGUF version 3 · 2 tensors"), "{html}");
+    assert!(html.contains(
+        "<td><code>token_embd.weight</code></td><td>F32</td><td><code>[64, 32]</code></td>"
+    ));
+    assert!(html.contains("<dt>general.architecture</dt><dd>llama</dd>"));
+    assert!(!html.contains("<script>x") && html.contains("&lt;script&gt;x"));
+    let html = page_ok(&t, "/alice/q/blob/main/broken.gguf").await;
+    assert!(html.contains("Its GGUF header could not be read"), "{html}");
+}

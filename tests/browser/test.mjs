@@ -2,7 +2,9 @@
 // pushes fixtures through the native API, then drives Debian's headless
 // Chromium (puppeteer-core; no browser is downloaded) through
 // home → search with a license filter → model page → files → tensors →
-// benchmarks, asserting on what is visible and saving screenshots under
+// benchmarks → the file viewer → the signed-in flow (sign in, tokens made and
+// revoked, a model's settings, sign out) → a gated model (anonymous, sign in,
+// accept, download) → phone-sized pages, asserting on what is visible and saving screenshots under
 // target/browser-screenshots/. A model card whose script would change
 // document.title proves that no card script runs.
 //
@@ -131,8 +133,11 @@ async function push(base, token, model, files, message, parent = null) {
 // ---------------------------------------------------------------- server
 
 const dataDir = mkdtempSync(join(tmpdir(), "granary-browser-"));
-const created = execFileSync(server, ["user", "create", "alice", "--data-dir", dataDir], { encoding: "utf8" });
+const created = execFileSync(server, ["user", "create", "alice", "--data-dir", dataDir, "--password-stdin"],
+  { encoding: "utf8", input: "alice-password-1\n" });
 const token = created.trim().split("\n").pop().trim();
+execFileSync(server, ["user", "create", "bob", "--data-dir", dataDir, "--password-stdin"],
+  { encoding: "utf8", input: "bob-password-22\n" });
 
 const proc = spawn(server, ["serve", "--data-dir", dataDir, "--listen", "127.0.0.1:0"], {
   stdio: ["ignore", "pipe", "inherit"],
@@ -164,6 +169,11 @@ try {
     ["README.md", Buffer.from("---\nlicense: llama3\ntags: [tiny]\n---\n# Restricted\n")],
     ["config.json", config],
   ], "first");
+  await push(base, token, "alice/gated-llama", [
+    ["README.md", Buffer.from("---\nlicense: apache-2.0\n---\n# Gated\n\nAccept first.\n")],
+    ["config.json", config],
+  ], "first");
+  await api(base, token, "PATCH", "/models/alice/gated-llama/settings", { gated: true });
 
   // ------------------------------------------------------------ browser
   browser = await puppeteer.launch({
@@ -274,6 +284,71 @@ try {
   await page.goto(`${base}/alice`, { waitUntil: "load" });
   check("the owner page lists the models", (await visible("main")).includes("alice/tiny-restricted"));
 
+  // The file viewer: highlighted JSON with Raw and Download; the hostile card as a file runs nothing.
+  await page.goto(`${base}/alice/tiny-llama/blob/main/config.json`, { waitUntil: "load" });
+  check("the file viewer highlights JSON keys", (await page.$$eval("pre.code .k", (k) => k.map((x) => x.innerText))).includes('"architectures"'));
+  check("the file viewer offers Raw and Download", (await page.$$eval(".blob-head a.button", (a) => a.map((x) => x.innerText))).join(",") === "Raw,Download");
+  await page.screenshot({ path: join(shots, "10-blob-json.png"), fullPage: true });
+  await page.goto(`${base}/alice/tiny-llama/blob/main/README.md`, { waitUntil: "load" });
+  await new Promise((r) => setTimeout(r, 300));
+  check("a hostile Markdown file runs no script", (await page.title()).startsWith("README.md ·"), await page.title());
+  await page.screenshot({ path: join(shots, "11-blob-markdown.png"), fullPage: true });
+
+  // Signed in: the name in the header, tokens made and revoked, a model's settings, sign out.
+  await page.goto(`${base}/login`, { waitUntil: "load" });
+  await page.type("#username", "alice");
+  await page.type("#password", "alice-password-1");
+  await Promise.all([page.waitForNavigation(), page.click("main button[type=submit]")]);
+  check("signing in shows your name", (await visible(".user-menu .user-name")) === "alice");
+  check("signing in leads to your page", new URL(page.url()).pathname === "/alice", page.url());
+  await page.click(".user-menu summary");
+  await page.screenshot({ path: join(shots, "12-user-menu.png") });
+  await Promise.all([page.waitForNavigation(), page.click('.user-menu a[href="/settings/tokens"]')]);
+  await page.type("#name", "browser");
+  await Promise.all([page.waitForNavigation(), page.click('form[action="/settings/tokens"] button[type=submit]')]);
+  const newToken = await visible(".notice pre code");
+  check("a new token is shown once", newToken.startsWith("gr_"), newToken);
+  text = await visible("table");
+  check("token dates are dates", !/\d{13}/.test(text) && text.includes("browser"), text);
+  await page.screenshot({ path: join(shots, "13-tokens.png"), fullPage: true });
+  const row = (await page.$$("tbody tr")).at(-1);
+  await (await row.$("summary.danger")).click();
+  await Promise.all([page.waitForNavigation(), (await row.$("button.danger")).click()]);
+  check("revoking asks first, then revokes", (await bodyText()).includes("The token was revoked."));
+  const revoked = await fetch(`${base}/api/v1/whoami`, { headers: { authorization: `Bearer ${newToken}` } });
+  check("the revoked token no longer works", revoked.status === 401, String(revoked.status));
+  await page.goto(`${base}/alice/tiny-restricted`, { waitUntil: "load" });
+  await Promise.all([page.waitForNavigation(), page.click('nav.tabs a[href$="/settings"]')]);
+  await page.click("#v-private");
+  await Promise.all([page.waitForNavigation(), page.click('form[action$="/settings"] button[type=submit]')]);
+  const hidden = await fetch(`${base}/alice/tiny-restricted`);
+  check("the settings tab made the model private", hidden.status === 404, String(hidden.status));
+  await page.screenshot({ path: join(shots, "14-model-settings.png"), fullPage: true });
+  await page.click(".user-menu summary");
+  await Promise.all([page.waitForNavigation(), page.click(".user-menu button")]);
+  check("signing out shows Sign in again", (await page.$("a.signin")) !== null && (await page.$(".user-menu")) === null);
+
+  // A gated model: an anonymous visitor signs in, accepts the license, then downloads.
+  const anon = await (await browser.createBrowserContext()).newPage();
+  await anon.setViewport({ width: 1280, height: 900 });
+  await anon.goto(`${base}/alice/gated-llama`, { waitUntil: "load" });
+  check("a gated model has its badge", (await anon.$(".badge-gated")) !== null);
+  await anon.screenshot({ path: join(shots, "15-gated-anonymous.png"), fullPage: true });
+  await anon.goto(`${base}/alice/gated-llama/tree/main`, { waitUntil: "load" });
+  check("no file links before acceptance", (await anon.$$("table.files a[download]")).length === 0);
+  await Promise.all([anon.waitForNavigation(), anon.click(".gate a.signin")]);
+  await anon.type("#username", "bob");
+  await anon.type("#password", "bob-password-22");
+  await Promise.all([anon.waitForNavigation(), anon.click("main button[type=submit]")]);
+  check("signing in comes back to the model", new URL(anon.url()).pathname === "/alice/gated-llama", anon.url());
+  await Promise.all([anon.waitForNavigation(), anon.click(".gate button[type=submit]")]);
+  check("after accepting, the prompt is gone", (await anon.$(".gate")) === null);
+  await anon.goto(`${base}/alice/gated-llama/tree/main`, { waitUntil: "load" });
+  const href = await anon.$eval("table.files a[download]", (a) => a.getAttribute("href"));
+  const got = await anon.evaluate(async (h) => (await fetch(h)).status, href);
+  check("after accepting, the download works", got === 200, `${href}: ${got}`);
+  await anon.screenshot({ path: join(shots, "16-gated-accepted.png"), fullPage: true });
+
   // On a phone.
   await page.setViewport({ width: 390, height: 844, isMobile: true, deviceScaleFactor: 2 });
   await page.goto(`${base}/alice/tiny-llama`, { waitUntil: "load" });
@@ -282,6 +357,28 @@ try {
   await page.screenshot({ path: join(shots, "08-model-phone.png"), fullPage: true });
   await page.goto(`${base}/models`, { waitUntil: "load" });
   await page.screenshot({ path: join(shots, "09-models-phone.png"), fullPage: false });
+  await page.goto(`${base}/alice/tiny-llama`, { waitUntil: "load" });
+  const firstScreen = await page.evaluate(() => {
+    const top = (sel) => { const e = document.querySelector(sel); return e ? e.getBoundingClientRect().top : 1e9; };
+    return { h1: top("h1"), license: top(".badge-license"), verification: top(".badge-verification"), card: top("article.card") };
+  });
+  check("a phone's first screen shows the name, license, verification and the card's start",
+    Object.values(firstScreen).every((y) => y < 844), JSON.stringify(firstScreen));
+  await page.goto(`${base}/models`, { waitUntil: "load" });
+  const filtersShown = () => page.$eval("form.filters", (f) => getComputedStyle(f).display !== "none");
+  check("on a phone the filters start hidden", !(await filtersShown()));
+  await page.click("label.filters-button");
+  check("the Filters toggle shows them", await filtersShown());
+  await page.screenshot({ path: join(shots, "20-models-phone-filters.png"), fullPage: false });
+  for (const [path, shot] of [["/alice/tiny-llama/tree/main", "17-tree-phone.png"], ["/alice/tiny-llama/blob/main/config.json", "18-blob-phone.png"], ["/alice/gated-llama", "19-gated-phone.png"]]) {
+    await page.goto(`${base}${path}`, { waitUntil: "load" });
+    const wide = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    const culprits = await page.evaluate(() => [...document.querySelectorAll("body *")]
+      .filter((e) => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1)
+      .slice(0, 5).map((e) => `${e.tagName.toLowerCase()}.${e.className}`).join(", "));
+    check(`${path} fits a phone's width`, wide <= 1, `${wide}px too wide: ${culprits}`);
+    await page.screenshot({ path: join(shots, shot), fullPage: false });
+  }
 } catch (e) {
   failed += 1;
   console.log(`not ok - the test stopped: ${e.stack ?? e}`);

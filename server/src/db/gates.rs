@@ -78,6 +78,7 @@ pub async fn acceptances(db: &Db, model_id: &str) -> sqlx::Result<Vec<Acceptance
 /// stay for the garbage collector, which removes those no revision references.
 pub async fn delete_model(tx: &mut Tx, model_id: &str) -> sqlx::Result<()> {
     super::webhooks::delete_of_model(tx, model_id).await?;
+    super::downloads::delete_model(tx, model_id).await?;
     for table in [
         "license_acceptances",
         "verification_runs",

@@ -6,6 +6,7 @@
 
 pub mod blob_uploaders;
 pub mod blobs;
+pub mod downloads;
 pub mod events;
 pub mod gates;
 pub mod git_oids;

@@ -197,3 +197,16 @@ pub async fn find_file(
     .fetch_optional(&db.pool)
     .await
 }
+
+/// The paths of a revision's files, in byte order (the same on every database).
+pub async fn file_paths(db: &Db, model_id: &str, revision_id: &str) -> sqlx::Result<Vec<String>> {
+    let rows: Vec<(String,)> =
+        sqlx::query_as("SELECT path FROM revision_files WHERE model_id = $1 AND revision_id = $2")
+            .bind(model_id)
+            .bind(revision_id)
+            .fetch_all(&db.pool)
+            .await?;
+    let mut paths: Vec<String> = rows.into_iter().map(|(p,)| p).collect();
+    paths.sort();
+    Ok(paths)
+}

@@ -15,6 +15,8 @@
 //! Private and gated answers also carry `Vary: Authorization, Cookie`, so no
 //! shared cache hands them to someone else. Every answer carries
 //! `X-Content-Type-Options: nosniff` and `Content-Disposition: attachment`.
+//!
+//! Downloads are counted here too, once per pull of a revision (`counter.rs`).
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -32,6 +34,7 @@ use crate::db::models::ModelRow;
 use crate::db::revisions::{self, RevisionRow};
 use crate::error::{AppError, AppResult};
 
+pub mod counter;
 mod presign;
 
 /// How a file response may be cached.
@@ -77,11 +80,14 @@ pub struct Source {
 
 /// A file resolved for download.
 pub struct ResolvedFile {
+    pub model_id: String,
     pub revision_id: String,
     pub path: String,
     pub size: u64,
     pub sha256: Sha256,
     pub cache: CachePolicy,
+    /// Fetching it counts a download of the revision (`counter.rs`).
+    pub query_file: bool,
 }
 
 /// The revision `rev` of a model, if the caller may download its files: the model
@@ -112,8 +118,14 @@ impl Source {
         else {
             return Ok(None);
         };
+        let query_file = state
+            .downloads
+            .is_query_file(&state.db, &self.model.id, &self.revision.id, &path)
+            .await?;
         Ok(Some(ResolvedFile {
+            model_id: self.model.id.clone(),
             revision_id: self.revision.id.clone(),
+            query_file,
             path,
             size: size as u64,
             sha256: sha.parse().map_err(AppError::internal)?,
@@ -175,6 +187,10 @@ pub async fn serve_file(
         );
     } else if file.size == 0 {
         builder = builder.header(header::CONTENT_RANGE, "bytes */0");
+    }
+    // One download per pull: a GET of the query file, whole or from its first byte.
+    if *method == Method::GET && file.query_file && body_range.start == 0 {
+        state.downloads.record(&file.model_id);
     }
     if *method == Method::HEAD || len == 0 {
         return builder.body(Body::empty()).map_err(AppError::internal);

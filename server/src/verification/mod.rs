@@ -7,7 +7,7 @@ mod fetch;
 mod reports;
 mod verifier;
 
-pub use reports::{from_rows, reports};
+pub use reports::{from_rows, redact_paths, reports};
 
 use std::sync::Arc;
 use std::time::Duration;

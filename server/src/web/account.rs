@@ -1,5 +1,6 @@
-//! Accounts in the browser: sign-in, sign-out, sign-up, API tokens, model
-//! settings and license acceptance. Every form that changes state carries a
+//! Accounts in the browser: sign-in, sign-out, sign-up, model settings and
+//! license acceptance (the user's own settings and tokens are `settings.rs`).
+//! Every form that changes state carries a
 //! CSRF token in a hidden field, compared in constant time: an HMAC of the
 //! browser's session id, or for the sign-in and sign-up forms of a random
 //! pre-session id kept in the `granary_csrf` cookie, so that a token from one
@@ -9,8 +10,8 @@
 use std::collections::HashMap;
 
 use axum::Form;
-use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Serialize;
 use serde_json::json;
@@ -28,7 +29,6 @@ use crate::error::{AppError, Path};
 use crate::passwords;
 use crate::repos::{self, Actor};
 use crate::session::{AUDIENCE, COOKIE, CSRF_COOKIE, Claims, ISSUER};
-use crate::tokens::{self, TokenRequest};
 
 pub(super) type Fields = HashMap<String, String>;
 
@@ -133,28 +133,47 @@ fn form_page(
     message: Option<String>,
     status: StatusCode,
 ) -> PageResult {
+    form_page_to(state, headers, template, title, message, status, "")
+}
+
+/// A sign-in or sign-up form that returns to `next` (a local page) once signed in.
+fn form_page_to(
+    state: &AppState,
+    headers: &HeaderMap,
+    template: &str,
+    title: &str,
+    message: Option<String>,
+    status: StatusCode,
+    next: &str,
+) -> PageResult {
     let (csrf, set) = csrf_token(state, headers);
     let ctx = FormPage {
         title,
         csrf,
         message,
         signup: state.config.accounts.signup.clone(),
-        next: String::new(),
+        next: safe_next(next).unwrap_or_default().to_string(),
     };
     let mut res = page(state, template, &ctx)?;
     *res.status_mut() = status;
     Ok(with_cookie(res, set))
 }
 
-/// `GET /login`.
-pub async fn login_form(State(state): State<AppState>, headers: HeaderMap) -> PageResult {
-    form_page(
+/// `GET /login[?next=/page]`.
+pub async fn login_form(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<Fields>,
+) -> PageResult {
+    let next = query.get("next").map(String::as_str).unwrap_or_default();
+    form_page_to(
         &state,
         &headers,
         "login.html",
         "Sign in",
         None,
         StatusCode::OK,
+        next,
     )
 }
 
@@ -185,13 +204,14 @@ pub async fn login(
             }
             audit_event(&state, Some(&name), "signin.failed", None, None, &ip).await;
             let msg = "That user name and password do not match.".to_string();
-            return form_page(
+            return form_page_to(
                 &state,
                 &headers,
                 "login.html",
                 "Sign in",
                 Some(msg),
                 StatusCode::UNAUTHORIZED,
+                form.get("next").map(String::as_str).unwrap_or_default(),
             );
         }
     };
@@ -221,8 +241,13 @@ pub async fn login(
         minutes * 60,
         secure(&state, &headers)
     );
+    // Back to the page that asked for a sign-in, else to the user's own page.
+    let back = form
+        .get("next")
+        .and_then(|n| safe_next(n))
+        .map_or_else(|| format!("/{}", user.name), str::to_string);
     Ok(with_cookie(
-        Redirect::to(&format!("/{}", user.name)).into_response(),
+        Redirect::to(&back).into_response(),
         Some(cookie),
     ))
 }
@@ -374,118 +399,17 @@ pub async fn signup(
     )
 }
 
-#[derive(Serialize)]
-struct TokensPage {
-    title: &'static str,
-    csrf: String,
-    user: String,
-    tokens: Vec<users::TokenRow>,
-    created: Option<String>,
-    message: Option<String>,
-}
-
-async fn tokens_page(
-    state: &AppState,
-    headers: &HeaderMap,
-    caller: &Caller,
-    created: Option<String>,
-    message: Option<String>,
-) -> PageResult {
-    let user = caller.require_user().or_page(state)?;
-    let (csrf, set) = csrf_token(state, headers);
-    let tokens = users::list_tokens(&state.db, &user.id)
-        .await
-        .or_page(state)?;
-    let ctx = TokensPage {
-        title: "API tokens",
-        csrf,
-        user: user.name.clone(),
-        tokens,
-        created,
-        message,
-    };
-    Ok(with_cookie(page(state, "tokens.html", &ctx)?, set))
-}
-
-/// `GET /settings/tokens`: the signed-in user's tokens.
-pub async fn tokens(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    caller: Caller,
-) -> PageResult {
-    if caller.user.is_none() {
-        return Ok(Redirect::to("/login").into_response());
-    }
-    tokens_page(&state, &headers, &caller, None, None).await
-}
-
-/// `POST /settings/tokens`: a new token, shown once.
-pub async fn create_token(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    ip: ClientIp,
-    Form(form): Form<Fields>,
-) -> PageResult {
-    check_csrf(&state, &headers, &form).or_page(&state)?;
-    let caller = form_caller(&state, &headers).await.or_page(&state)?;
-    let field = |k: &str| form.get(k).map(|s| s.trim()).filter(|s| !s.is_empty());
-    let request = TokenRequest {
-        name: field("name").unwrap_or("web"),
-        scope: field("scope").unwrap_or("read"),
-        owner: field("owner"),
-        // An empty or unreadable field means "never".
-        expires_days: field("expires_days")
-            .and_then(|d| d.parse::<i64>().ok())
-            .filter(|d| *d > 0),
-        expires_at: None,
-    };
-    let token = tokens::create(&state, &caller, request, &ip)
-        .await
-        .or_page(&state)?
-        .token;
-    tokens_page(&state, &headers, &caller, Some(token), None).await
-}
-
-/// `POST /settings/tokens/{id}/revoke`.
-pub async fn revoke_token(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    ip: ClientIp,
-    Path(id): Path<String>,
-    Form(form): Form<Fields>,
-) -> PageResult {
-    check_csrf(&state, &headers, &form).or_page(&state)?;
-    let caller = form_caller(&state, &headers).await.or_page(&state)?;
-    let user = caller.require_user().or_page(&state)?.clone();
-    let revoked = users::revoke_token(&state.db, &user.id, &id, granary_core::time::now_ms())
-        .await
-        .or_page(&state)?;
-    if revoked {
-        audit_event(
-            &state,
-            Some(&user.name),
-            "token.revoked",
-            Some(&id),
-            None,
-            &ip,
-        )
-        .await;
-    }
-    let msg = if revoked {
-        "The token was revoked."
-    } else {
-        "No such live token."
-    };
-    tokens_page(&state, &headers, &caller, None, Some(msg.into())).await
-}
-
 /// `GET /{owner}/{name}/settings` (admins of the namespace).
 pub async fn model_settings(
     State(state): State<AppState>,
     headers: HeaderMap,
     caller: Caller,
+    uri: Uri,
     Path((owner, name)): Path<(String, String)>,
 ) -> PageResult {
+    if caller.user.is_none() {
+        return Ok(sign_in_first(&uri));
+    }
     let id = model_id(&owner, &name).or_page(&state)?;
     settings_page(&state, &headers, &caller, &id, None).await
 }
@@ -514,6 +438,11 @@ pub(super) async fn settings_page(
         .webhooks;
     let ctx = json!({
         "title": format!("Settings · {}", model.full_name()),
+        "model": super::model::ModelHeader {
+            admin: true,
+            downloadable: true,
+            ..super::model::ModelHeader::new(model, "settings")
+        },
         "csrf": csrf,
         "id": model.full_name(),
         "owner": model.owner,
@@ -619,6 +548,24 @@ pub async fn accept_license(
     .into_response())
 }
 
+/// Where a page that needs a session sends an anonymous visitor: the sign-in
+/// form, which comes back here afterwards.
+pub(super) fn sign_in_first(uri: &Uri) -> Response {
+    let back = uri.path_and_query().map_or("/", |p| p.as_str());
+    Redirect::to(&format!("/login?next={}", super::query_value(back))).into_response()
+}
+
+/// The local page a sign-in may return to: a path on this site, never another
+/// host (`//evil.example`, `/\evil.example`) or a scheme.
+pub fn safe_next(next: &str) -> Option<&str> {
+    let ok = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.starts_with("/\\")
+        && next.len() <= 2048
+        && !next.chars().any(|c| c.is_control() || c == '\\');
+    ok.then_some(next)
+}
+
 /// The hidden CSRF field and cookie for pages (like the model page) that show a form.
 pub fn csrf_for_page(state: &AppState, headers: &HeaderMap) -> (String, Option<String>) {
     csrf_token(state, headers)
@@ -627,4 +574,26 @@ pub fn csrf_for_page(state: &AppState, headers: &HeaderMap) -> (String, Option<S
 /// Sets the CSRF cookie on a page response when it is new.
 pub fn set_csrf_cookie(res: Response, cookie: Option<String>) -> Response {
     with_cookie(res, cookie)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn only_local_pages_are_returned_to() {
+        assert_eq!(safe_next("/settings/tokens"), Some("/settings/tokens"));
+        assert_eq!(safe_next("/a/b/settings?x=1"), Some("/a/b/settings?x=1"));
+        for bad in [
+            "",
+            "https://evil.example/",
+            "//evil.example/",
+            "/\\evil.example",
+            "/a\\b",
+            "/a\nb",
+            "javascript:alert(1)",
+        ] {
+            assert_eq!(safe_next(bad), None, "{bad:?}");
+        }
+    }
 }

@@ -134,13 +134,19 @@ pub async fn benchmarks(
     // series are per device and workload digest, load time series per device.
     let mut by_workload: SeriesValues = BTreeMap::new();
     let mut by_device: SeriesValues = BTreeMap::new();
+    // Per device: (latency ms, peak memory MB).
+    let mut costs: SeriesValues = BTreeMap::new();
     for run in q::model_runs(&state.db, &model.id).await.or_page(&state)? {
         let Some(&i) = index.get(run.revision_id.as_str()) else {
             continue;
         };
-        let Ok(report) = serde_json::from_str::<VerificationReport>(&run.report) else {
+        let Ok(mut report) = serde_json::from_str::<VerificationReport>(&run.report) else {
             continue;
         };
+        report.reason = report
+            .reason
+            .as_deref()
+            .map(crate::verification::redact_paths);
         // A degraded run ran to the end: its speed is measured like a passed one's.
         if report.status.ran() {
             any_tokens |= report.tokens_per_s.is_some();
@@ -154,6 +160,13 @@ pub async fn benchmarks(
                 .entry(run.device.clone())
                 .or_default()
                 .insert(i, (None, report.load_ms));
+            costs.entry(run.device.clone()).or_default().insert(
+                i,
+                (
+                    report.latency_ms,
+                    report.peak_memory_bytes.map(|b| b as f64 / 1e6),
+                ),
+            );
         }
         runs.push((
             i,
@@ -193,6 +206,28 @@ pub async fn benchmarks(
         None
     };
     charts.extend(throughput_unit);
+    if costs
+        .values()
+        .flat_map(|m| m.values())
+        .any(|v| v.0.is_some())
+    {
+        charts.push(chart("Latency per revision", "ms", &labels, &costs, |v| {
+            v.0
+        }));
+    }
+    if costs
+        .values()
+        .flat_map(|m| m.values())
+        .any(|v| v.1.is_some())
+    {
+        charts.push(chart(
+            "Peak memory per revision",
+            "MB",
+            &labels,
+            &costs,
+            |v| v.1,
+        ));
+    }
     if by_device
         .values()
         .flat_map(|m| m.values())
@@ -223,7 +258,7 @@ pub async fn benchmarks(
         "benchmarks.html",
         &BenchmarksPage {
             title: format!("Benchmarks of {}", model.full_name()),
-            model: ModelHeader::new(&model, "benchmarks"),
+            model: ModelHeader::for_caller(&state, &caller, &model, "benchmarks").await?,
             runs: runs.into_iter().map(|(_, _, r)| r).collect(),
             charts,
             reported,

@@ -1,6 +1,7 @@
-//! Files and versions of a model: the file tree of a ref with downloads, the
-//! tensor browser of a safetensors file (read from its header by range
-//! reads), the history of a ref, and the difference between two revisions.
+//! Files and versions of a model: the tensor browser of a safetensors file
+//! (read from its header by range reads), the history of a ref, and the
+//! difference between two revisions. The file tree is `tree.rs`, one file's
+//! page `blob.rs`.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -21,47 +22,18 @@ use crate::error::{AppError, Path, Query};
 
 /// A branch or tag, linked to its tree.
 #[derive(Debug, Serialize)]
-struct RefLink {
+pub(super) struct RefLink {
     name: String,
     url: String,
     revision_short: String,
     current: bool,
 }
 
-#[derive(Debug, Serialize)]
-struct FileRow {
-    path: String,
-    size: String,
-    bytes: u64,
-    sha256: String,
-    download_url: String,
-    tensors_url: Option<String>,
-    tensors: Option<u64>,
-    parameters: Option<String>,
-}
-
-#[derive(Serialize)]
-struct TreePage {
-    title: String,
-    model: ModelHeader,
-    rev: String,
-    revision: String,
-    revision_short: String,
-    author: String,
-    message: String,
-    created: When,
-    files: Vec<FileRow>,
-    total_size: String,
-    branches: Vec<RefLink>,
-    tags: Vec<RefLink>,
-    history_url: String,
-}
-
-fn base_url(model: &ModelRow) -> String {
+pub(super) fn base_url(model: &ModelRow) -> String {
     format!("/{}/{}", seg(&model.owner), seg(&model.name))
 }
 
-fn files_base(model: &ModelRow, revision: &str) -> String {
+pub(super) fn files_base(model: &ModelRow, revision: &str) -> String {
     format!(
         "/api/v1/models/{}/{}/files/{revision}/",
         seg(&model.owner),
@@ -69,62 +41,8 @@ fn files_base(model: &ModelRow, revision: &str) -> String {
     )
 }
 
-/// `GET /{owner}/{name}/tree/{rev}`.
-pub async fn tree(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path((owner, name, rev)): Path<(String, String, String)>,
-) -> PageResult {
-    let model = load_model(&state, &caller, &owner, &name).await?;
-    let r = load_revision(&state, &model, &rev).await?;
-    let manifest = manifest_of(&state, &r)?;
-    let base = base_url(&model);
-    let downloads = files_base(&model, &r.id);
-    let files = manifest
-        .files
-        .iter()
-        .map(|f| {
-            let p = f.path.as_str();
-            let is_st = p.ends_with(".safetensors");
-            FileRow {
-                path: p.to_string(),
-                size: human_size(f.size),
-                bytes: f.size,
-                sha256: f.sha256.hex(),
-                download_url: format!("{downloads}{}", path_url(p)),
-                tensors_url: is_st.then(|| format!("{base}/tensors/{}/{}", seg(&rev), path_url(p))),
-                tensors: f.safetensors.as_ref().map(|s| s.tensors),
-                parameters: f
-                    .safetensors
-                    .as_ref()
-                    .map(|s| human_count(s.total_parameters())),
-            }
-        })
-        .collect();
-    let (branches, tags) = ref_links(&state, &model, &rev, &r.id, "tree").await?;
-    page(
-        &state,
-        "tree.html",
-        &TreePage {
-            title: format!("Files of {} at {rev}", model.full_name()),
-            history_url: format!("{base}/commits/{}", seg(&rev)),
-            model: ModelHeader::new(&model, "files"),
-            revision_short: short(&r.id),
-            author: r.author.clone(),
-            message: r.message.clone(),
-            created: when(r.created_at),
-            total_size: human_size(manifest.total_size()),
-            revision: r.id.clone(),
-            rev,
-            files,
-            branches,
-            tags,
-        },
-    )
-}
-
 /// The model's branches and tags as links to `/{kind}/{ref}` pages.
-async fn ref_links(
+pub(super) async fn ref_links(
     state: &AppState,
     model: &ModelRow,
     rev: &str,
@@ -167,7 +85,7 @@ struct TensorsPage {
     revision_short: String,
     path: String,
     tree_url: String,
-    download_url: String,
+    download_url: Option<String>,
     tensors: Vec<TensorRow>,
     total_parameters: String,
     metadata: Vec<(String, String)>,
@@ -226,15 +144,18 @@ pub async fn tensors(
     let ParsedHeader { tensors, metadata } = parse_header(&header).or_page(&state)?;
     let total: u64 = tensors.iter().map(|t| t.1).sum();
     let base = base_url(&model);
+    let header = ModelHeader::for_caller(&state, &caller, &model, "files").await?;
     page(
         &state,
         "tensors.html",
         &TensorsPage {
             title: format!("Tensors of {path} in {}", model.full_name()),
-            model: ModelHeader::new(&model, "files"),
+            download_url: header
+                .downloadable
+                .then(|| format!("{}{}", files_base(&model, &r.id), path_url(&path))),
+            model: header,
             revision_short: short(&r.id),
             tree_url: format!("{base}/tree/{}", seg(&rev)),
-            download_url: format!("{}{}", files_base(&model, &r.id), path_url(&path)),
             tensors: tensors.into_iter().map(|(row, _)| row).collect(),
             total_parameters: human_count(total),
             metadata,
@@ -424,7 +345,7 @@ pub async fn commits(
         "commits.html",
         &CommitsPage {
             title: format!("History of {} at {rev}", model.full_name()),
-            model: ModelHeader::new(&model, "commits"),
+            model: ModelHeader::for_caller(&state, &caller, &model, "commits").await?,
             rev,
             commits,
             next_url,
@@ -453,7 +374,7 @@ pub async fn compare_form(
         let url = format!("{}/compare/{}...{}", base_url(&model), seg(&from), seg(&to));
         return Ok(Redirect::to(&url).into_response());
     }
-    render_compare(&state, &model, None).await
+    render_compare(&state, &caller, &model, None).await
 }
 
 /// `GET /{owner}/{name}/compare/{a}...{b}`: files added, removed and changed from `a` to `b`.
@@ -469,7 +390,13 @@ pub async fn compare(
         ))
         .or_page(&state);
     };
-    render_compare(&state, &model, Some((from.to_string(), to.to_string()))).await
+    render_compare(
+        &state,
+        &caller,
+        &model,
+        Some((from.to_string(), to.to_string())),
+    )
+    .await
 }
 
 #[derive(Serialize)]
@@ -503,12 +430,13 @@ struct ComparePage {
 
 async fn render_compare(
     state: &AppState,
+    caller: &Caller,
     model: &ModelRow,
     pair: Option<(String, String)>,
 ) -> PageResult {
     let mut ctx = ComparePage {
         title: format!("Compare revisions of {}", model.full_name()),
-        model: ModelHeader::new(model, "commits"),
+        model: ModelHeader::for_caller(state, caller, model, "commits").await?,
         from: String::new(),
         to: String::new(),
         compared: false,
@@ -532,7 +460,7 @@ async fn render_compare(
     let new = manifest_of(state, &b)?;
     let old_files: BTreeMap<&str, _> = old.files.iter().map(|f| (f.path.as_str(), f)).collect();
     let new_files: BTreeMap<&str, _> = new.files.iter().map(|f| (f.path.as_str(), f)).collect();
-    let downloads = files_base(model, &b.id);
+    let blobs = format!("{}/blob/{}/", base_url(model), b.id);
     for (path, f) in &new_files {
         match old_files.get(path) {
             None => {
@@ -544,7 +472,7 @@ async fn render_compare(
                     new_size: Some(human_size(f.size)),
                     old_sha256: None,
                     new_sha256: Some(f.sha256.hex()),
-                    url: Some(format!("{downloads}{}", path_url(path))),
+                    url: Some(format!("{blobs}{}", path_url(path))),
                 });
             }
             Some(o) if o.sha256 != f.sha256 => {
@@ -556,7 +484,7 @@ async fn render_compare(
                     new_size: Some(human_size(f.size)),
                     old_sha256: Some(o.sha256.hex()),
                     new_sha256: Some(f.sha256.hex()),
-                    url: Some(format!("{downloads}{}", path_url(path))),
+                    url: Some(format!("{blobs}{}", path_url(path))),
                 });
             }
             Some(_) => ctx.unchanged += 1,

@@ -2,23 +2,33 @@
 //! tera templates in `templates/`, our own CSS from `static/`, no script.
 //!
 //! One file per page family: `home.rs`, `models.rs` (the list), `model.rs`
-//! (a model's card), `files.rs` (tree, tensors, history, compare),
-//! `benchmarks.rs`, `people.rs`; `render.rs` turns model cards into sanitised
-//! HTML and `templates.rs` loads the templates and static files (built into
-//! the binary, or read from `--templates-dir` / `--static-dir`).
+//! (a model's card), `tree.rs` (folders), `blob.rs` (one file, raw, commit
+//! URLs), `files.rs` (tensors, history, compare), `benchmarks.rs`,
+//! `people.rs`, `account.rs` (sign-in, model settings) and `settings.rs` (your
+//! account and tokens); `render.rs` turns model cards into sanitised HTML,
+//! `highlight.rs` highlights text files, `gguf.rs` reads GGUF headers,
+//! `viewer.rs` knows who is signed in, and `templates.rs` loads the templates
+//! and static files (built into the binary, or read from `--templates-dir` /
+//! `--static-dir`).
 //!
 //! Every page answers errors as a styled page with the right status; a
 //! private model is a 404 exactly like a missing one (`routes::readable_model`).
 
 pub mod account;
 pub mod benchmarks;
+pub mod blob;
 pub mod files;
+pub mod gguf;
+pub mod highlight;
 pub mod home;
 pub mod model;
 pub mod models;
 pub mod people;
 pub mod render;
+pub mod settings;
 pub mod templates;
+pub mod tree;
+pub mod viewer;
 pub mod webhooks;
 
 use axum::Router;
@@ -32,19 +42,21 @@ use crate::error::AppError;
 
 pub use templates::Web;
 
-/// The routes of the web pages (merged into `router.rs`).
-pub fn router() -> Router<AppState> {
+/// The routes of the web pages (merged into `router.rs`), each knowing who is
+/// signed in (`viewer.rs`).
+pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
         .route("/", get(home::home))
         .route("/models", get(models::list))
         .route("/login", get(account::login_form).post(account::login))
         .route("/logout", post(account::logout))
         .route("/signup", get(account::signup_form).post(account::signup))
+        .route("/settings", get(settings::account_settings))
         .route(
             "/settings/tokens",
-            get(account::tokens).post(account::create_token),
+            get(settings::tokens).post(settings::create_token),
         )
-        .route("/settings/tokens/{id}/revoke", post(account::revoke_token))
+        .route("/settings/tokens/{id}/revoke", post(settings::revoke_token))
         .route(
             "/{owner}/{name}/settings",
             get(account::model_settings).post(account::update_model_settings),
@@ -60,14 +72,47 @@ pub fn router() -> Router<AppState> {
             post(account::accept_license),
         )
         .route("/static/{*path}", get(templates::static_file))
+        .route("/robots.txt", get(templates::robots))
+        .route("/favicon.ico", get(templates::favicon))
         .route("/{owner}", get(people::owner))
         .route("/{owner}/{name}", get(model::model_page))
-        .route("/{owner}/{name}/tree/{rev}", get(files::tree))
+        .route("/{owner}/{name}/tree/{rev}", get(tree::tree))
+        .route("/{owner}/{name}/tree/{rev}/{*dir}", get(tree::tree_dir))
+        .route("/{owner}/{name}/blob/{rev}/{*path}", get(blob::blob))
+        .route("/{owner}/{name}/raw/{rev}/{*path}", get(blob::raw))
+        .route("/{owner}/{name}/commit/{rev}", get(blob::commit))
         .route("/{owner}/{name}/tensors/{rev}/{*path}", get(files::tensors))
         .route("/{owner}/{name}/commits/{rev}", get(files::commits))
         .route("/{owner}/{name}/compare", get(files::compare_form))
         .route("/{owner}/{name}/compare/{spec}", get(files::compare))
         .route("/{owner}/{name}/benchmarks", get(benchmarks::benchmarks))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state,
+            viewer::identify,
+        ))
+}
+
+/// What no route answers: the styled 404 page for browsers (a `GET` that accepts HTML), the
+/// API's JSON error for everyone else.
+pub async fn not_found(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    method: axum::http::Method,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+) -> Response {
+    let browser = (method == axum::http::Method::GET || method == axum::http::Method::HEAD)
+        && headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|a| a.contains("text/html"));
+    if browser {
+        error_page(
+            &state,
+            AppError::NotFound(format!("There is no page at {}.", uri.path())),
+        )
+    } else {
+        AppError::NotFound("no such endpoint: see docs/API.md".into()).into_response()
+    }
 }
 
 /// What a page handler returns: HTML, or an error shown as a styled page.

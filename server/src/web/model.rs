@@ -39,8 +39,16 @@ pub struct ModelHeader {
     pub commits_url: String,
     pub benchmarks_url: String,
     pub compare_url: String,
-    /// Which tab is shown: `card`, `files`, `commits`, `benchmarks`.
+    /// Which tab is shown: `card`, `files`, `commits`, `benchmarks`, `settings`.
     pub tab: &'static str,
+    /// The viewer administers the model's namespace: the Settings tab shows.
+    pub admin: bool,
+    /// Files download only after a signed-in user accepts the license.
+    pub gated: bool,
+    /// The viewer may download the files now (not gated, or accepted): else no page links them.
+    pub downloadable: bool,
+    /// Sign in, then come back to this model.
+    pub sign_in_url: String,
 }
 
 impl ModelHeader {
@@ -58,9 +66,33 @@ impl ModelHeader {
             commits_url: format!("{url}/commits/{branch}"),
             benchmarks_url: format!("{url}/benchmarks"),
             compare_url: format!("{url}/compare"),
+            sign_in_url: format!("/login?next={}", super::query_value(&url)),
             url,
             tab,
+            admin: false,
+            gated: model.gated,
+            downloadable: !model.gated,
         }
+    }
+
+    /// The header as `caller` sees it: with the Settings tab for admins of the namespace.
+    pub async fn for_caller(
+        state: &AppState,
+        caller: &Caller,
+        model: &ModelRow,
+        tab: &'static str,
+    ) -> Result<Self, PageError> {
+        let role = crate::access::role_on(&state.db, caller, &model.owner)
+            .await
+            .or_page(state)?;
+        let downloadable = crate::access::may_download(&state.db, caller, model)
+            .await
+            .or_page(state)?;
+        Ok(Self {
+            admin: role == Some(crate::access::Role::Admin),
+            downloadable,
+            ..Self::new(model, tab)
+        })
     }
 }
 
@@ -107,6 +139,54 @@ pub struct Badge {
     pub label: &'static str,
     pub text: String,
     pub url: Option<String>,
+}
+
+/// Badges of one kind folded into one disclosure, so long lists do not push the card off a
+/// phone's first screen.
+#[derive(Debug, Clone, Serialize)]
+pub struct Folded {
+    pub kind: &'static str,
+    pub text: String,
+    pub badges: Vec<Badge>,
+}
+
+/// More badges of one kind than this are folded.
+const MAX_BADGES_OF_A_KIND: usize = 3;
+
+/// Splits `badges` into those shown and the kinds folded (in first-seen order).
+pub fn fold_badges(badges: Vec<Badge>) -> (Vec<Badge>, Vec<Folded>) {
+    let mut counts: Vec<(&'static str, usize)> = Vec::new();
+    for b in &badges {
+        match counts.iter_mut().find(|(k, _)| *k == b.kind) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((b.kind, 1)),
+        }
+    }
+    let many = |kind: &str| {
+        counts
+            .iter()
+            .any(|(k, n)| *k == kind && *n > MAX_BADGES_OF_A_KIND)
+    };
+    let (folded, shown): (Vec<Badge>, Vec<Badge>) = badges.into_iter().partition(|b| many(b.kind));
+    let groups = counts
+        .iter()
+        .filter(|(_, n)| *n > MAX_BADGES_OF_A_KIND)
+        .map(|(kind, n)| {
+            let noun = match *kind {
+                "dataset" => "datasets",
+                "language" => "languages",
+                "tag" => "tags",
+                "base" => "base models",
+                other => other,
+            };
+            Folded {
+                kind,
+                text: format!("{n} {noun}"),
+                badges: folded.iter().filter(|b| b.kind == *kind).cloned().collect(),
+            }
+        })
+        .collect();
+    (shown, groups)
 }
 
 /// A license as a page shows it.
@@ -318,6 +398,8 @@ struct ModelPage {
     updated: Option<When>,
     card_html: Option<String>,
     badges: Vec<Badge>,
+    /// Kinds with many badges, each folded into one ("21 datasets").
+    folded: Vec<Folded>,
     license: Option<LicenseView>,
     parameters: Option<String>,
     dtypes: Vec<DtypeCount>,
@@ -332,6 +414,8 @@ struct ModelPage {
     branches: usize,
     tags: usize,
     downloads: i64,
+    /// Downloads of the last 30 days (today included).
+    downloads_30d: i64,
 }
 
 /// `GET /{owner}/{name}`.
@@ -342,9 +426,13 @@ pub async fn model_page(
     Path((owner, name)): Path<(String, String)>,
 ) -> PageResult {
     let model = load_model(&state, &caller, &owner, &name).await?;
-    let header = ModelHeader::new(&model, "card");
+    let header = ModelHeader::for_caller(&state, &caller, &model, "card").await?;
     let server = server_url(&state, &headers);
     let refs = refs::list(&state.db, &model.id).await.or_page(&state)?;
+    let today = crate::downloads::counter::day_of(granary_core::time::now_ms());
+    let downloads_30d = crate::db::downloads::since(&state.db, &model.id, today - 29)
+        .await
+        .or_page(&state)?;
     let mut ctx = ModelPage {
         title: model.full_name(),
         description: format!("{} on Granary", model.full_name()),
@@ -354,6 +442,7 @@ pub async fn model_page(
         updated: None,
         card_html: None,
         badges: vec![],
+        folded: vec![],
         license: None,
         parameters: None,
         dtypes: vec![],
@@ -367,6 +456,7 @@ pub async fn model_page(
         branches: refs.iter().filter(|r| r.kind == refs::BRANCH).count(),
         tags: refs.iter().filter(|r| r.kind == refs::TAG).count(),
         downloads: model.downloads,
+        downloads_30d,
         model: header,
     };
     let Some(head) = model.head_revision.clone() else {
@@ -383,7 +473,7 @@ pub async fn model_page(
     let card: serde_json::Value = serde_json::from_str(&r.card).unwrap_or_default();
     let license = license_view(&r, &manifest, &files_base);
     ctx.empty = false;
-    ctx.badges = badges(&card, &license);
+    (ctx.badges, ctx.folded) = fold_badges(badges(&card, &license));
     ctx.reported = model_index::self_reported(&card);
     ctx.license = Some(license);
     ctx.card_html = readme_html(&state, &manifest, &files_base).await?;
@@ -453,4 +543,33 @@ async fn readme_html(
     let text = String::from_utf8_lossy(&bytes);
     let body = super::render::strip_front_matter(&text);
     Ok(Some(super::render::markdown_to_safe_html(body, files_base)))
+}
+
+#[cfg(test)]
+mod fold_tests {
+    use super::{Badge, fold_badges};
+
+    fn badge(kind: &'static str, text: &str) -> Badge {
+        Badge {
+            kind,
+            label: "x",
+            text: text.into(),
+            url: None,
+        }
+    }
+
+    #[test]
+    fn long_lists_of_a_kind_fold_into_one() {
+        let mut badges = vec![
+            badge("license", "mit"),
+            badge("tag", "a"),
+            badge("tag", "b"),
+        ];
+        badges.extend((0..21).map(|i| badge("dataset", &format!("d{i}"))));
+        let (shown, folded) = fold_badges(badges);
+        assert_eq!(shown.len(), 3, "the license and two tags stay");
+        assert_eq!(folded.len(), 1);
+        assert_eq!(folded[0].text, "21 datasets");
+        assert_eq!(folded[0].badges.len(), 21);
+    }
 }

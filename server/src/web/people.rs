@@ -16,7 +16,16 @@ struct OwnerPage {
     title: String,
     owner: String,
     is_user: bool,
+    is_org: bool,
+    /// An organisation's members and roles, for its members only (as on the API).
+    members: Option<Vec<Member>>,
     models: Vec<ModelItem>,
+}
+
+#[derive(Serialize)]
+struct Member {
+    name: String,
+    role: String,
 }
 
 /// `GET /{owner}`.
@@ -48,13 +57,30 @@ pub async fn owner(
         .map(|u| u.name.clone())
         .or_else(|| models.first().map(|m| m.owner.clone()))
         .unwrap_or(owner);
+    let org = user.as_ref().filter(|u| u.kind == "org");
+    let members = match org {
+        Some(o) if sees_private => Some(
+            crate::db::orgs::members(&state.db, &o.id)
+                .await
+                .or_page(&state)?
+                .into_iter()
+                .map(|m| Member {
+                    name: m.name,
+                    role: m.role,
+                })
+                .collect(),
+        ),
+        _ => None,
+    };
     page(
         &state,
         "owner.html",
         &OwnerPage {
             title: name.clone(),
             owner: name,
-            is_user: user.is_some(),
+            is_user: user.as_ref().is_some_and(|u| u.kind != "org"),
+            is_org: org.is_some(),
+            members,
             models: models.iter().map(item).collect(),
         },
     )

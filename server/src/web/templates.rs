@@ -104,6 +104,7 @@ impl Web {
         let mut tera = tera::Tera::default();
         tera.autoescape_on(vec![".html"]);
         tera.set_escape_fn(escape_html);
+        tera.register_filter("date", date_filter);
         tera.add_raw_templates(templates).map_err(|e| {
             anyhow::anyhow!(
                 "cannot load the web templates ({templates_from}): {}",
@@ -149,6 +150,8 @@ impl Web {
     pub fn render(&self, template: &str, ctx: &impl Serialize) -> AppResult<String> {
         let mut context = tera::Context::from_serialize(ctx).map_err(AppError::internal)?;
         context.insert("css_version", &self.version("granary.css"));
+        context.insert("favicon_version", &self.version("favicon.svg"));
+        context.insert("viewer", &super::viewer::current());
         self.tera
             .render(template, &context)
             .map_err(|e| AppError::internal(anyhow::anyhow!("rendering {template}: {}", chain(&e))))
@@ -161,6 +164,15 @@ impl Web {
             .map(|f| f.etag.trim_matches('"').to_string())
             .unwrap_or_default()
     }
+}
+
+/// `{{ t.created_at | date }}`: a Unix time in milliseconds as `2026-11-28 12:00 UTC`, so no
+/// page shows raw epoch numbers. Anything that is not a number is left as it is.
+fn date_filter(value: &tera::Value, _: &HashMap<String, tera::Value>) -> tera::Result<tera::Value> {
+    Ok(match value.as_i64() {
+        Some(ms) => tera::Value::String(super::when(ms).text),
+        None => value.clone(),
+    })
 }
 
 impl StaticFile {
@@ -241,11 +253,27 @@ pub async fn static_file(
     axum::extract::Path(path): axum::extract::Path<String>,
     headers: HeaderMap,
 ) -> Response {
+    serve_static(&state, &path, &headers)
+}
+
+/// `GET /robots.txt`: `static/robots.txt`, where crawlers look for it.
+pub async fn robots(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    serve_static(&state, "robots.txt", &headers)
+}
+
+/// `GET /favicon.ico`: browsers that ask before reading the page's `<link rel="icon">` get
+/// the SVG icon.
+pub async fn favicon() -> Response {
+    axum::response::Redirect::permanent("/static/favicon.svg").into_response()
+}
+
+fn serve_static(state: &AppState, path: &str, headers: &HeaderMap) -> Response {
+    let state = state.clone();
     let web = match Web::of(&state) {
         Ok(web) => web,
         Err(e) => return super::error_page(&state, e),
     };
-    let Some(file) = web.statics.get(&path) else {
+    let Some(file) = web.statics.get(path) else {
         return super::error_page(&state, AppError::NotFound("There is no such file.".into()));
     };
     let etag = HeaderValue::from_str(&file.etag).expect("hex is a valid header value");
