@@ -125,6 +125,13 @@ pub struct PushArgs {
     /// Blobs uploaded at once (each sends its parts one after another, in order)
     #[arg(long, short = 'j', default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub jobs: u16,
+    /// Remove the parent's files that DIR lacks and that match GLOB (repeatable;
+    /// without it or --sync they are kept)
+    #[arg(long, value_name = "GLOB")]
+    pub delete: Vec<String>,
+    /// Make the revision exactly DIR: remove every file of the parent that DIR lacks
+    #[arg(long, conflicts_with = "delete")]
+    pub sync: bool,
 }
 
 #[derive(Debug, Args)]

@@ -52,6 +52,7 @@ fn push_then_pull_is_byte_identical_by_every_kind_of_revision_name() {
     }
 
     // --json prints the RevisionInfo.
+    std::fs::write(src.join("config.json"), "{\"model_type\": \"test\"}\n").unwrap();
     let out = alice.run(&["push", src.to_str().unwrap(), "alice/tiny", "--json"]);
     assert!(out.status.success());
     let info: serde_json::Value = serde_json::from_slice(&out.stdout).expect("push --json is JSON");
