@@ -3,6 +3,7 @@
 //! and inspect models, refs and the local cache. docs/CLI.md is the manual.
 
 mod cache;
+mod check;
 mod cli;
 mod client;
 mod commands;

@@ -44,6 +44,9 @@ pub async fn run(ctx: &Ctx, args: PushArgs) -> Result<()> {
         (false, true) => Removal::Keep,
     };
 
+    // The checks the server runs, here first: no byte is sent for a push it would refuse.
+    crate::check::contents(&files).await?;
+
     // The revision this one builds on: the branch's head (or the --parent given).
     let parent = match &args.parent {
         Some(rev) => Some(resolve_revision(ctx, &id, &parse_rev(rev, false)?).await?),
@@ -53,6 +56,12 @@ pub async fn run(ctx: &Ctx, args: PushArgs) -> Result<()> {
         Some(rev) => Some(revision_json(ctx, &id, &rev).await?),
         None => None,
     };
+    let license = crate::check::LicenseArgs {
+        license: args.license.as_deref(),
+        license_name: args.license_name.as_deref(),
+    };
+    let parent_files = parent.as_ref().map_or(&[][..], |(p, _)| &p.files);
+    crate::check::license(&license, &files, parent_files)?;
 
     // 1. Hash on every core, skipping files the hash cache knows; as each
     //    file is hashed, 2. upload its blob unless the registry has it.
