@@ -129,7 +129,14 @@ pub async fn run(ctx: &Ctx, args: PushArgs) -> Result<()> {
     for line in plan.summary() {
         ctx.report.say(line);
     }
+    // A --parent the branch has moved past is not "nothing to commit": the commit
+    // below is refused as a conflict, as any push built on a stale parent.
+    let at_head = match &args.parent {
+        None => true,
+        Some(_) => branch_head(ctx, &id, &args.branch).await? == parent.as_ref().map(|(p, _)| p.id),
+    };
     if let Some((head, answer)) = &parent
+        && at_head
         && plan.is_unchanged()
         && !changes_license(&args, head)
     {
