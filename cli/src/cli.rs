@@ -64,8 +64,12 @@ pub enum Command {
     Ls(LsArgs),
     /// Show the history of a branch, newest first
     Log(LogArgs),
-    /// Name a revision with a tag
-    Tag(TagArgs),
+    /// Add, list and remove the tags that name revisions
+    #[command(subcommand)]
+    Tag(TagCommand),
+    /// Create, list and remove branches
+    #[command(subcommand)]
+    Branch(BranchCommand),
     /// Search models by name
     Search(SearchArgs),
     /// Inspect, verify or prune the local blob cache
@@ -171,6 +175,63 @@ pub struct LogArgs {
     /// Show at most this many entries
     #[arg(long, short = 'n')]
     pub limit: Option<usize>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TagCommand {
+    /// Name a revision with a tag
+    #[command(
+        after_help = "Examples:\n  granary tag add alice/llama main v1.0\n  granary tag add alice/llama 3f2a9c1b0d4e v1.0 --force"
+    )]
+    Add(TagArgs),
+    /// List the tags and the revisions they name
+    #[command(
+        after_help = "Examples:\n  granary tag ls alice/llama\n  granary tag ls alice/llama --json"
+    )]
+    Ls(ModelArg),
+    /// Remove a tag (the revision stays)
+    #[command(after_help = "Examples:\n  granary tag rm alice/llama v1.0")]
+    Rm(RefNameArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BranchCommand {
+    /// Create a branch at a revision
+    #[command(
+        after_help = "Examples:\n  granary branch create alice/llama dev\n  granary branch create alice/llama fix --from v1.0"
+    )]
+    Create(BranchCreateArgs),
+    /// List the branches and the revisions they point at
+    #[command(after_help = "Examples:\n  granary branch ls alice/llama")]
+    Ls(ModelArg),
+    /// Remove a branch (not the default one; its revisions stay)
+    #[command(after_help = "Examples:\n  granary branch rm alice/llama dev")]
+    Rm(RefNameArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ModelArg {
+    /// OWNER/NAME
+    pub model: String,
+}
+
+#[derive(Debug, Args)]
+pub struct RefNameArgs {
+    /// OWNER/NAME
+    pub model: String,
+    /// The tag's or branch's name
+    pub name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct BranchCreateArgs {
+    /// OWNER/NAME
+    pub model: String,
+    /// The new branch's name
+    pub branch: String,
+    /// Where it starts: a branch, tag, full id or 12+ hex prefix
+    #[arg(long, value_name = "REV", default_value = "main")]
+    pub from: String,
 }
 
 #[derive(Debug, Args)]

@@ -66,7 +66,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Info(args) => commands::info::run(&ctx, args).await,
         Command::Ls(args) => commands::list::ls(&ctx, args.owner.as_deref()).await,
         Command::Log(args) => commands::log::run(&ctx, args).await,
-        Command::Tag(args) => commands::tag::run(&ctx, args).await,
+        Command::Tag(cmd) => commands::tag::run(&ctx, cmd).await,
+        Command::Branch(cmd) => commands::branch::run(&ctx, cmd).await,
         Command::Search(args) => {
             commands::list::search(&ctx, &args.text, args.license.as_deref()).await
         }
