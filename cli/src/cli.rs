@@ -23,11 +23,20 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// The heading the flags of every command are listed under, apart from a command's own.
+const GLOBAL: &str = "Global options";
+
 /// Flags every command accepts.
 #[derive(Debug, Args, Clone)]
 pub struct Global {
     /// Registry URL [default: the endpoint of `granary login`, else http://127.0.0.1:8080]
-    #[arg(long, global = true, env = "GRANARY_ENDPOINT", value_name = "URL")]
+    #[arg(
+        long,
+        global = true,
+        env = "GRANARY_ENDPOINT",
+        value_name = "URL",
+        help_heading = GLOBAL
+    )]
     pub endpoint: Option<String>,
     /// API token (else GRANARY_TOKEN, else the one stored by `granary login`)
     #[arg(
@@ -35,14 +44,15 @@ pub struct Global {
         global = true,
         env = "GRANARY_TOKEN",
         value_name = "T",
-        hide_env_values = true
+        hide_env_values = true,
+        help_heading = GLOBAL
     )]
     pub token: Option<String>,
     /// Print data as JSON on stdout
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = GLOBAL)]
     pub json: bool,
     /// Print nothing on stderr but errors (no progress bars)
-    #[arg(short, long, global = true)]
+    #[arg(short, long, global = true, help_heading = GLOBAL)]
     pub quiet: bool,
 }
 

@@ -12,6 +12,7 @@ mod context;
 mod error;
 mod hashing;
 mod model_ref;
+mod output;
 mod progress;
 mod pull;
 mod push;

@@ -33,7 +33,7 @@ pub async fn run(ctx: &Ctx, cmd: BranchCommand) -> Result<()> {
                 "created branch {} of {id} at {}",
                 args.branch, args.from
             ));
-            println!("{}", info.revision);
+            crate::outln!("{}", info.revision);
             Ok(())
         }
         BranchCommand::Ls(args) => {

@@ -36,7 +36,7 @@ fn ls(ctx: &Ctx, cache: &BlobCache) -> Result<()> {
         );
     }
     for b in &blobs {
-        println!(
+        crate::outln!(
             "{}  {:>10}  {} link(s)",
             b.sha256,
             human_bytes(b.size),

@@ -24,7 +24,7 @@ pub async fn run(ctx: &Ctx, args: InfoArgs) -> Result<()> {
         return ctx.print_json(&answer);
     }
     let info: ModelInfo = crate::client::from_value(answer, &what)?;
-    print!("{}", render(&info));
+    crate::out!("{}", render(&info));
     Ok(())
 }
 

@@ -51,7 +51,7 @@ fn show(ctx: &Ctx, models: &[ModelSummary]) -> Result<()> {
         return ctx.print_json(&models);
     }
     for m in models {
-        println!(
+        crate::outln!(
             "{:<40} {:<14} {:>10} {:>8} params  {}",
             m.id,
             m.license.as_deref().unwrap_or("-"),

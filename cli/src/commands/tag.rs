@@ -40,7 +40,7 @@ async fn add(ctx: &Ctx, args: TagArgs) -> Result<()> {
     let info: RefInfo = crate::client::from_value(answer, &what)?;
     ctx.report
         .say(format!("tagged {id}@{} as {}", args.rev, args.tag));
-    println!("{}", info.revision);
+    crate::outln!("{}", info.revision);
     Ok(())
 }
 
@@ -62,9 +62,9 @@ pub fn show_refs(ctx: &Ctx, refs: &[RefInfo], kind: &str) -> Result<()> {
         return Ok(());
     }
     let width = refs.iter().map(|r| r.name.len()).max().unwrap_or(0).max(4);
-    println!("{:<width$}  {:<64}  UPDATED (UTC)", "NAME", "REVISION");
+    crate::outln!("{:<width$}  {:<64}  UPDATED (UTC)", "NAME", "REVISION");
     for r in refs {
-        println!(
+        crate::outln!(
             "{:<width$}  {}  {}",
             r.name,
             r.revision,

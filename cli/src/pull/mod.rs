@@ -174,6 +174,6 @@ pub async fn run(ctx: &Ctx, args: PullArgs) -> Result<()> {
             "downloaded_bytes": downloaded,
         }));
     }
-    println!("{}", info.id);
+    crate::outln!("{}", info.id);
     Ok(())
 }

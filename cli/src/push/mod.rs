@@ -201,7 +201,7 @@ async fn finish(
     if ctx.global.json {
         ctx.print_json(answer)?;
     } else {
-        println!("{rev}");
+        crate::outln!("{rev}");
     }
     Ok(())
 }

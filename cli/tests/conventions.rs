@@ -1,0 +1,70 @@
+//! Command-line conventions (issue 22, item 12): a quiet exit when stdout's
+//! reader goes away, the endpoint checked up front, errors naming where the
+//! token came from, and the global flags listed apart from a command's own.
+
+mod support;
+
+use std::process::Stdio;
+
+use support::{Client, Server, make_model};
+
+#[test]
+fn a_closed_stdout_ends_quietly_and_bad_endpoints_and_tokens_are_named() {
+    let server = Server::start();
+    let alice = Client::new(&server);
+    let src = alice.path("src");
+    make_model(&src, 6, 1000);
+    alice.ok(&["push", src.to_str().unwrap(), "alice/c"]);
+
+    // `granary log --json | head`: the reader is gone before the first write.
+    for args in [
+        &["log", "alice/c", "--json"][..],
+        &["ls"][..],
+        &["info", "alice/c"][..],
+    ] {
+        let mut child = alice
+            .command(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
+    }
+
+    // The endpoint is checked before anything is sent, and the message names the flag.
+    for bad in ["ftp://example.com", "not a url", "http://"] {
+        let err = alice.fails(&["ls", "--endpoint", bad], 2);
+        assert!(
+            err.contains("--endpoint / GRANARY_ENDPOINT"),
+            "{bad}: {err}"
+        );
+    }
+
+    // A refused token: the error says where it came from.
+    let mut wrong = Client::new(&server);
+    wrong.token = Some("gr_wrong".into());
+    let err = wrong.fails(&["whoami"], 4);
+    assert!(err.contains("token from GRANARY_TOKEN"), "{err}");
+    let mut flagged = Client::new(&server);
+    flagged.token = None;
+    let err = flagged.fails(&["whoami", "--token", "gr_wrong"], 4);
+    assert!(err.contains("token from --token"), "{err}");
+
+    // Global flags are listed under their own heading.
+    let help = String::from_utf8(alice.run(&["push", "--help"]).stdout).unwrap();
+    let (own, global) = help
+        .split_once("Global options:")
+        .expect("a global heading");
+    assert!(
+        own.contains("--sync") && !own.contains("--endpoint"),
+        "{help}"
+    );
+    assert!(
+        global.contains("--endpoint") && global.contains("--quiet"),
+        "{help}"
+    );
+}
