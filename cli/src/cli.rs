@@ -176,6 +176,27 @@ pub struct InfoArgs {
 pub struct LsArgs {
     /// Only this owner's models
     pub owner: Option<String>,
+    /// Show at most this many models
+    #[arg(long, short = 'n', value_name = "N")]
+    pub limit: Option<usize>,
+    /// Order of the listing
+    #[arg(long, value_enum, default_value_t = SortKey::Name)]
+    pub sort: SortKey,
+}
+
+/// How `granary ls` orders models.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SortKey {
+    /// By OWNER/NAME
+    Name,
+    /// Most recently updated first
+    Updated,
+    /// Largest first
+    Size,
+    /// Most parameters first
+    Params,
+    /// Most downloaded first
+    Downloads,
 }
 
 #[derive(Debug, Args)]

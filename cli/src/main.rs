@@ -65,7 +65,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Push(args) => push::run(&ctx, args).await,
         Command::Pull(args) => pull::run(&ctx, args).await,
         Command::Info(args) => commands::info::run(&ctx, args).await,
-        Command::Ls(args) => commands::list::ls(&ctx, args.owner.as_deref()).await,
+        Command::Ls(args) => commands::list::ls(&ctx, args).await,
         Command::Log(args) => commands::log::run(&ctx, args).await,
         Command::Tag(cmd) => commands::tag::run(&ctx, cmd).await,
         Command::Branch(cmd) => commands::branch::run(&ctx, cmd).await,

@@ -68,3 +68,44 @@ fn a_closed_stdout_ends_quietly_and_bad_endpoints_and_tokens_are_named() {
         "{help}"
     );
 }
+
+#[test]
+fn ls_has_a_header_a_limit_and_a_sort() {
+    let server = Server::start();
+    let alice = Client::new(&server);
+    for (name, params) in [
+        ("alice/small", 1000),
+        ("alice/big", 20_000),
+        ("alice/mid", 5000),
+    ] {
+        let src = alice.path(name);
+        make_model(&src, params as u64, params);
+        alice.ok(&["push", src.to_str().unwrap(), name]);
+    }
+    let lines = |args: &[&str]| -> Vec<String> {
+        let out = alice.run(args);
+        assert!(out.status.success(), "{args:?}");
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(String::from)
+            .collect()
+    };
+    let all = lines(&["ls"]);
+    assert!(
+        all[0].starts_with("MODEL") && all[0].contains("LICENSE"),
+        "{all:?}"
+    );
+    let names: Vec<&str> = all[1..]
+        .iter()
+        .map(|l| l.split_whitespace().next().unwrap())
+        .collect();
+    assert_eq!(names, ["alice/big", "alice/mid", "alice/small"]);
+    let top = lines(&["ls", "--sort", "size", "--limit", "2"]);
+    assert_eq!(top.len(), 3, "{top:?}");
+    assert!(
+        top[1].starts_with("alice/big") && top[2].starts_with("alice/mid"),
+        "{top:?}"
+    );
+    alice.fails(&["ls", "--sort", "colour"], 2);
+}
