@@ -100,6 +100,17 @@ pub enum Command {
     /// Register, list, test and remove webhooks of a model or a namespace
     #[command(subcommand)]
     Webhook(WebhookCommand),
+    /// Print a shell completion script
+    #[command(
+        after_help = "Examples:\n  granary completions bash > ~/.local/share/bash-completion/completions/granary\n  granary completions zsh > \"${fpath[1]}/_granary\"\n  granary completions fish > ~/.config/fish/completions/granary.fish"
+    )]
+    Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell: bash, zsh, fish, elvish or powershell
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args)]

@@ -57,6 +57,13 @@ fn main() {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Command::Completions(args) = &cli.command {
+        let mut script = Vec::new();
+        let mut command = <Cli as clap::CommandFactory>::command();
+        clap_complete::generate(args.shell, &mut command, "granary", &mut script);
+        crate::out!("{}", String::from_utf8_lossy(&script));
+        return Ok(());
+    }
     let mut ctx = Ctx::new(cli.global)?;
     match cli.command {
         Command::Login(args) => commands::auth::login(&mut ctx, args).await,
@@ -78,5 +85,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Org(cmd) => commands::org::run(&ctx, cmd).await,
         Command::License(cmd) => commands::repo::license(&ctx, cmd).await,
         Command::Webhook(cmd) => commands::webhook::run(&ctx, cmd).await,
+        // Answered above, before the context (and its endpoint) is built.
+        Command::Completions(_) => Ok(()),
     }
 }

@@ -109,3 +109,30 @@ fn ls_has_a_header_a_limit_and_a_sort() {
     );
     alice.fails(&["ls", "--sort", "colour"], 2);
 }
+
+#[test]
+fn completions_are_printed_for_each_shell() {
+    let server = Server::start();
+    let mut c = Client::new(&server);
+    // No registry is needed, even a bad endpoint is not consulted.
+    c.env.push(("GRANARY_ENDPOINT".into(), "not a url".into()));
+    for (shell, mark) in [
+        ("bash", "complete -F _granary"),
+        ("zsh", "#compdef granary"),
+        ("fish", "complete -c granary"),
+    ] {
+        let out = c.run(&["completions", shell]);
+        assert!(out.status.success(), "{shell}");
+        let script = String::from_utf8(out.stdout).unwrap();
+        assert!(
+            script.contains(mark),
+            "{shell}: {}",
+            &script[..200.min(script.len())]
+        );
+        assert!(
+            script.contains("push") && script.contains("branch"),
+            "{shell}"
+        );
+    }
+    c.fails(&["completions", "tcsh"], 2);
+}
