@@ -93,6 +93,20 @@ enum UserCommand {
         #[command(flatten)]
         config: Config,
     },
+    /// List the users (name, and whether each is a server administrator).
+    List {
+        /// Print the list as JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        config: Config,
+    },
+    /// Set a user's web sign-in password, read from standard input (first line).
+    Passwd {
+        name: String,
+        #[command(flatten)]
+        config: Config,
+    },
 }
 
 #[tokio::main]
@@ -187,6 +201,9 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::User {
+            command: command @ (UserCommand::List { .. } | UserCommand::Passwd { .. }),
+        } => run_user_admin(command).await,
+        Command::User {
             command:
                 UserCommand::Create {
                     name,
@@ -196,7 +213,7 @@ async fn main() -> anyhow::Result<()> {
                 },
         } => {
             granary_core::names::validate_owner(&name).map_err(|e| anyhow::anyhow!("{e}"))?;
-            let app = App::open(config).await?;
+            let app = open_for_admin(config).await?;
             let now = granary_core::time::now_ms();
             let user = db::users::ensure(&app.db, &name, admin, now).await?;
             anyhow::ensure!(
@@ -225,6 +242,64 @@ async fn main() -> anyhow::Result<()> {
             println!("{token}");
             Ok(())
         }
+    }
+}
+
+/// Opens the registry for an administration command, saying on stderr which
+/// database it opened (without its password).
+async fn open_for_admin(config: Config) -> anyhow::Result<App> {
+    let url = config.database_url();
+    let shown = match url::Url::parse(&url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url,
+    };
+    eprintln!("database: {shown}");
+    App::open(config).await
+}
+
+/// `user list` and `user passwd`.
+async fn run_user_admin(command: UserCommand) -> anyhow::Result<()> {
+    match command {
+        UserCommand::List { json, config } => {
+            let app = open_for_admin(config).await?;
+            let users = db::users::list(&app.db).await?;
+            if json {
+                let rows: Vec<_> = users
+                    .iter()
+                    .map(|u| serde_json::json!({"name": u.name, "admin": u.is_admin}))
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+            } else {
+                for u in &users {
+                    println!("{}{}", u.name, if u.is_admin { " (admin)" } else { "" });
+                }
+            }
+            Ok(())
+        }
+        UserCommand::Passwd { name, config } => {
+            let app = open_for_admin(config).await?;
+            let user = db::users::find_by_name(&app.db, &name)
+                .await?
+                .filter(|u| u.kind == "user")
+                .ok_or_else(|| anyhow::anyhow!("no user `{name}` in this database"))?;
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line)?;
+            let password = line.trim_end_matches(['\r', '\n']);
+            granary_server::passwords::check_new(password).map_err(|e| anyhow::anyhow!(e))?;
+            db::users::set_password(
+                &app.db,
+                &user.id,
+                &granary_server::passwords::hash(password)?,
+            )
+            .await?;
+            println!("password set for `{}`", user.name);
+            Ok(())
+        }
+        // `main` runs `user create` itself.
+        UserCommand::Create { .. } => anyhow::bail!("`user create` is not an admin listing"),
     }
 }
 
