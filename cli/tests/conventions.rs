@@ -136,3 +136,24 @@ fn completions_are_printed_for_each_shell() {
     }
     c.fails(&["completions", "tcsh"], 2);
 }
+
+#[test]
+fn info_shows_runs_as_lines_and_the_raw_report_only_as_json() {
+    let server = Server::start();
+    let alice = Client::new(&server);
+    let src = alice.path("src");
+    make_model(&src, 7, 1000);
+    alice.ok(&["push", src.to_str().unwrap(), "alice/i"]);
+    let human = String::from_utf8(alice.run(&["info", "alice/i"]).stdout).unwrap();
+    assert!(
+        human.contains("verification (the full reports: --json)"),
+        "{human}"
+    );
+    assert!(
+        !human.contains('{') && !human.contains("\"status\""),
+        "{human}"
+    );
+    let out = alice.run(&["info", "alice/i", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["revision"]["verification"].is_array(), "{v}");
+}
