@@ -175,6 +175,10 @@ pub struct PullArgs {
     /// Range requests in flight at once
     #[arg(long, short = 'j', default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub jobs: u16,
+    /// Hard-link the files to the cache even when running as root (root can write
+    /// through the read-only mode into every linked copy; by default root gets copies)
+    #[arg(long)]
+    pub link: bool,
 }
 
 #[derive(Debug, Args)]

@@ -157,3 +157,34 @@ fn info_shows_runs_as_lines_and_the_raw_report_only_as_json() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(v["revision"]["verification"].is_array(), "{v}");
 }
+
+/// Pulled files are not hard links a root user could edit into every copy
+/// (issue 22, item 11): root gets copies unless `--link` asks for links.
+#[cfg(unix)]
+#[test]
+fn pulled_files_are_copies_for_root_and_links_on_request() {
+    use std::os::unix::fs::MetadataExt;
+    let server = Server::start();
+    let alice = Client::new(&server);
+    let src = alice.path("src");
+    make_model(&src, 9, 1000);
+    alice.ok(&["push", src.to_str().unwrap(), "alice/l"]);
+    alice.ok(&["pull", "alice/l", "-o", "plain"]);
+    alice.ok(&["pull", "alice/l", "-o", "linked", "--link"]);
+    let file = |dir: &str| alice.path(dir).join("config.json");
+    let linked = std::fs::metadata(file("linked")).unwrap();
+    assert!(linked.nlink() >= 2, "--link links to the cache");
+    let plain = std::fs::metadata(file("plain")).unwrap();
+    if support::running_as_root() {
+        assert_ne!(plain.ino(), linked.ino(), "root's default pull copies");
+        // Root edits its copy; the cache and the other pull are untouched.
+        std::fs::write(file("plain"), "edited").unwrap();
+        assert_eq!(
+            std::fs::read(file("linked")).unwrap(),
+            std::fs::read(src.join("config.json")).unwrap()
+        );
+        alice.ok(&["cache", "verify"]);
+    } else {
+        assert_eq!(plain.ino(), linked.ino(), "other users link by default");
+    }
+}

@@ -151,11 +151,12 @@ pub async fn run(ctx: &Ctx, args: PullArgs) -> Result<()> {
         ));
     }
 
-    // Link into the directory.
+    // Copy or link into the directory.
+    let link = args.link || place::links_by_default();
     tokio::task::block_in_place(|| -> Result<()> {
         for f in &files {
             let blob = &cached[&f.sha256];
-            place::place(blob, &place::target(&dir, &f.path))?;
+            place::place(blob, &place::target(&dir, &f.path), link)?;
         }
         Ok(())
     })?;
