@@ -304,12 +304,20 @@ pub struct SearchArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum CacheCommand {
-    /// List cached blobs and partial downloads
+    /// List the cache by model and revision (size, last use), and partial downloads
     Ls,
+    /// Remove a model's pulled revisions (all, or those of one ref or revision) from the cache
+    Rm(CacheRmArgs),
     /// Rehash every cached blob; remove (and report) those that do not match
     Verify,
     /// Remove partial downloads; with a flag, more
     Prune(PruneArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CacheRmArgs {
+    /// OWNER/NAME, OWNER/NAME:REF or OWNER/NAME@REVISION (a prefix will do)
+    pub model: String,
 }
 
 #[derive(Debug, Args)]

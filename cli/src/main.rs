@@ -15,6 +15,7 @@ mod model_ref;
 mod output;
 mod progress;
 mod pull;
+mod pulls;
 mod push;
 mod scan;
 

@@ -160,6 +160,30 @@ pub async fn run(ctx: &Ctx, args: PullArgs) -> Result<()> {
         }
         Ok(())
     })?;
+    let record = crate::pulls::PullRecord {
+        model: target.id.to_string(),
+        revision: info.id.to_string(),
+        refs: match &target.rev {
+            Some(granary_core::RevisionRef::Id(_)) => vec![],
+            Some(r) => vec![r.to_string()],
+            None => vec!["main".into()],
+        },
+        last_used: granary_core::time::now_ms(),
+        dirs: vec![std::path::absolute(&dir).unwrap_or_else(|_| dir.clone())],
+        files: files
+            .iter()
+            .map(|f| crate::pulls::PulledFile {
+                path: f.path.to_string(),
+                sha256: f.sha256.to_string(),
+                size: f.size,
+            })
+            .collect(),
+    };
+    if let Err(e) = crate::pulls::record(cache.root(), record) {
+        ctx.report.say(format!(
+            "warning: cannot record the pull in the cache: {e:#}"
+        ));
+    }
     ctx.report
         .say(format!("{} files in {}", files.len(), dir.display()));
     if ctx.global.json {
