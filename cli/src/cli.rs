@@ -101,9 +101,6 @@ pub enum Command {
     #[command(subcommand)]
     Webhook(WebhookCommand),
     /// Print a shell completion script
-    #[command(
-        after_help = "Examples:\n  granary completions bash > ~/.local/share/bash-completion/completions/granary\n  granary completions zsh > \"${fpath[1]}/_granary\"\n  granary completions fish > ~/.config/fish/completions/granary.fish"
-    )]
     Completions(CompletionsArgs),
 }
 
@@ -226,32 +223,20 @@ pub struct LogArgs {
 #[derive(Debug, Subcommand)]
 pub enum TagCommand {
     /// Name a revision with a tag
-    #[command(
-        after_help = "Examples:\n  granary tag add alice/llama main v1.0\n  granary tag add alice/llama 3f2a9c1b0d4e v1.0 --force"
-    )]
     Add(TagArgs),
     /// List the tags and the revisions they name
-    #[command(
-        after_help = "Examples:\n  granary tag ls alice/llama\n  granary tag ls alice/llama --json"
-    )]
     Ls(ModelArg),
     /// Remove a tag (the revision stays)
-    #[command(after_help = "Examples:\n  granary tag rm alice/llama v1.0")]
     Rm(RefNameArgs),
 }
 
 #[derive(Debug, Subcommand)]
 pub enum BranchCommand {
     /// Create a branch at a revision
-    #[command(
-        after_help = "Examples:\n  granary branch create alice/llama dev\n  granary branch create alice/llama fix --from v1.0"
-    )]
     Create(BranchCreateArgs),
     /// List the branches and the revisions they point at
-    #[command(after_help = "Examples:\n  granary branch ls alice/llama")]
     Ls(ModelArg),
     /// Remove a branch (not the default one; its revisions stay)
-    #[command(after_help = "Examples:\n  granary branch rm alice/llama dev")]
     Rm(RefNameArgs),
 }
 

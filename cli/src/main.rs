@@ -10,6 +10,7 @@ mod commands;
 mod config;
 mod context;
 mod error;
+mod examples;
 mod hashing;
 mod model_ref;
 mod output;
@@ -19,8 +20,6 @@ mod pulls;
 mod push;
 mod scan;
 
-use clap::Parser;
-
 /// Transfers allocate and free MiB-sized buffers all the time; jemalloc reuses their pages.
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
@@ -29,7 +28,10 @@ use crate::cli::{Cli, Command};
 use crate::context::Ctx;
 
 fn main() {
-    let cli = match Cli::try_parse() {
+    let parsed = examples::command()
+        .try_get_matches()
+        .and_then(|m| <Cli as clap::FromArgMatches>::from_arg_matches(&m));
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(e) => {
             let code = if e.use_stderr() {
@@ -60,7 +62,7 @@ fn main() {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     if let Command::Completions(args) = &cli.command {
         let mut script = Vec::new();
-        let mut command = <Cli as clap::CommandFactory>::command();
+        let mut command = examples::command();
         clap_complete::generate(args.shell, &mut command, "granary", &mut script);
         crate::out!("{}", String::from_utf8_lossy(&script));
         return Ok(());

@@ -188,3 +188,28 @@ fn pulled_files_are_copies_for_root_and_links_on_request() {
         assert_eq!(plain.ino(), linked.ino(), "other users link by default");
     }
 }
+
+#[test]
+fn every_help_has_examples() {
+    let server = Server::start();
+    let c = Client::new(&server);
+    for path in [
+        &[][..],
+        &["push"][..],
+        &["pull"][..],
+        &["tag", "rm"][..],
+        &["branch", "create"][..],
+        &["cache", "rm"][..],
+        &["webhook", "deliveries"][..],
+        &["completions"][..],
+    ] {
+        let mut args = path.to_vec();
+        args.push("--help");
+        let out = c.run(&args);
+        assert!(out.status.success(), "{args:?}");
+        let help = String::from_utf8(out.stdout).unwrap();
+        let examples = help.split_once("Examples:\n").map(|(_, e)| e);
+        let first = examples.and_then(|e| e.lines().next()).unwrap_or("");
+        assert!(first.starts_with("  granary"), "{args:?}: {help}");
+    }
+}
