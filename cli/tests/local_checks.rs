@@ -59,6 +59,23 @@ fn content_checks_run_before_the_first_byte_is_sent() {
         "`extra.safetensors` is not a valid safetensors file",
     );
 
+    // A GGUF header that declares more tensors than the file can hold.
+    let mut gguf = b"GGUF".to_vec();
+    gguf.extend(3u32.to_le_bytes());
+    gguf.extend((1u64 << 40).to_le_bytes());
+    gguf.extend(0u64.to_le_bytes());
+    let dir = model_with(&alice, "gguf", "model.gguf", &gguf);
+    refused_before_upload(
+        &server,
+        &alice,
+        &["push", &dir, "alice/g"],
+        "`model.gguf` is not a valid GGUF file",
+    );
+    // One whose header fits goes through the CLI's checks and the server's.
+    gguf[8..16].copy_from_slice(&0u64.to_le_bytes());
+    std::fs::write(std::path::Path::new(&dir).join("model.gguf"), &gguf).unwrap();
+    alice.ok(&["push", &dir, "alice/g"]);
+
     // Nothing was created on the server.
     alice.fails(&["info", "alice/p"], 3);
     alice.fails(&["info", "alice/s"], 3);

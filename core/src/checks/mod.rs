@@ -6,9 +6,11 @@
 //! - [`license`]: license ids as the Hub writes them, and a registry's policy.
 //! - [`scan`]: content Python runs code from when it loads it (pickles, zip
 //!   archives holding one, NumPy object arrays).
-//! - [`check_file`]: one file's content: safetensors header, or the scan.
+//! - [`gguf`]: a GGUF file's fixed header.
+//! - [`check_file`]: one file's content: safetensors or GGUF header, or the scan.
 
 pub mod card;
+pub mod gguf;
 pub mod license;
 pub mod scan;
 
@@ -31,14 +33,17 @@ pub enum ContentError<E> {
         "`{0}` has a safetensors header of {1} bytes, over this registry's limit of {2} bytes (max_safetensors_header)"
     )]
     HeaderLimit(String, u64, u64),
+    #[error("`{0}` is not a valid GGUF file: {1}")]
+    Gguf(String, String),
     /// The bytes could not be read (the source's own error).
     #[error("cannot read `{0}`: {1}")]
     Read(String, E),
 }
 
 /// Checks one file's content, whatever holds its bytes: a `.safetensors` file
-/// must have a header that tells the truth (and is at most `max_header` bytes);
-/// any other file must not be something that runs code when loaded. Answers
+/// must have a header that tells the truth (and is at most `max_header` bytes),
+/// a `.gguf` file a header its size can hold; any other file must not be
+/// something that runs code when loaded. Answers
 /// the safetensors summary when the file is one.
 pub async fn check_file<S: ByteSource + ?Sized>(
     path: &RepoPath,
@@ -69,6 +74,15 @@ pub async fn check_file<S: ByteSource + ?Sized>(
         return safetensors_header::inspect(size, &header)
             .map(Some)
             .map_err(err);
+    }
+    if path.extension().as_deref() == Some("gguf") {
+        let head = src
+            .read(0..src.len().min(gguf::HEADER_LEN))
+            .await
+            .map_err(read)?;
+        return gguf::check_header(src.len(), &head)
+            .map(|()| None)
+            .map_err(|e| ContentError::Gguf(path.to_string(), e));
     }
     if let Some(finding) = scan::scan(src).await.map_err(read)? {
         return Err(ContentError::Unsafe(path.to_string(), finding));
