@@ -1,7 +1,7 @@
 //! `granary-server`: run the registry and administer it.
 
 use anyhow::Context as _;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use granary_server::config::{Config, ServeConfig};
 use granary_server::{App, db};
 use std::io::Write as _;
@@ -119,7 +119,7 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    match Cli::parse().command {
+    match parse_command_line().command {
         Command::Serve { config, serve } => run_serve(config, serve).await,
         Command::Worker { config } => {
             let app = std::sync::Arc::new(App::open(config).await?);
@@ -301,6 +301,43 @@ async fn run_user_admin(command: UserCommand) -> anyhow::Result<()> {
         // `main` runs `user create` itself.
         UserCommand::Create { .. } => anyhow::bail!("`user create` is not an admin listing"),
     }
+}
+
+/// The settings an administration command's `--help` lists: where the data is.
+/// The rest of `Config` (limits, web, verification) is still accepted, as flags
+/// and as `GRANARY_*` variables, but listed only by `serve --help`.
+const ADMIN_SETTINGS: &[&str] = &["data_dir", "database_url", "storage_url"];
+
+/// Parses the command line, with the administration commands' help listing only
+/// their own flags and where the data is.
+fn parse_command_line() -> Cli {
+    let config_ids: Vec<String> = <Config as clap::Args>::augment_args(clap::Command::new("c"))
+        .get_arguments()
+        .map(|a| a.get_id().to_string())
+        .filter(|id| !ADMIN_SETTINGS.contains(&id.as_str()))
+        .collect();
+    let hide = |mut cmd: clap::Command| {
+        for id in &config_ids {
+            if cmd.get_arguments().any(|a| a.get_id() == id.as_str()) {
+                cmd = cmd.mut_arg(id, |a| a.hide(true));
+            }
+        }
+        cmd.after_help(
+            "The registry's other settings (see `granary-server serve --help`) are accepted too.",
+        )
+    };
+    let mut cmd = Cli::command();
+    for name in ["verify", "gc", "fsck"] {
+        cmd = cmd.mut_subcommand(name, hide);
+    }
+    cmd = cmd.mut_subcommand("user", |mut user| {
+        for name in ["create", "list", "passwd"] {
+            user = user.mut_subcommand(name, hide);
+        }
+        user
+    });
+    let matches = cmd.get_matches();
+    Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
 }
 
 async fn run_serve(config: Config, serve: ServeConfig) -> anyhow::Result<()> {

@@ -78,3 +78,41 @@ fn users_are_listed_and_passwords_set_from_stdin() {
     assert!(!out.status.success());
     assert!(!text(&out.stdout).contains("password set"));
 }
+
+#[test]
+fn admin_commands_list_only_their_own_flags() {
+    let data = tempfile::tempdir().unwrap();
+    for args in [
+        &["user", "create", "--help"][..],
+        &["user", "list", "--help"][..],
+        &["user", "passwd", "--help"][..],
+        &["gc", "--help"][..],
+        &["fsck", "--help"][..],
+    ] {
+        let out = server(data.path(), args, "");
+        let help = text(&out.stdout);
+        assert!(
+            help.contains("--data-dir") && help.contains("--database-url"),
+            "{args:?}: {help}"
+        );
+        for serve_only in [
+            "--max-connections",
+            "--signup",
+            "--xet-token-secs",
+            "--verifier",
+        ] {
+            assert!(
+                !help.contains(serve_only),
+                "{args:?} lists {serve_only}: {help}"
+            );
+        }
+    }
+    let help = text(&server(data.path(), &["serve", "--help"], "").stdout);
+    assert!(
+        help.contains("--max-connections") && help.contains("--signup"),
+        "{help}"
+    );
+    // Hidden settings are still accepted.
+    let out = server(data.path(), &["user", "list", "--max-connections", "5"], "");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
