@@ -23,11 +23,20 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// The heading the flags of every command are listed under, apart from a command's own.
+const GLOBAL: &str = "Global options";
+
 /// Flags every command accepts.
 #[derive(Debug, Args, Clone)]
 pub struct Global {
     /// Registry URL [default: the endpoint of `granary login`, else http://127.0.0.1:8080]
-    #[arg(long, global = true, env = "GRANARY_ENDPOINT", value_name = "URL")]
+    #[arg(
+        long,
+        global = true,
+        env = "GRANARY_ENDPOINT",
+        value_name = "URL",
+        help_heading = GLOBAL
+    )]
     pub endpoint: Option<String>,
     /// API token (else GRANARY_TOKEN, else the one stored by `granary login`)
     #[arg(
@@ -35,14 +44,15 @@ pub struct Global {
         global = true,
         env = "GRANARY_TOKEN",
         value_name = "T",
-        hide_env_values = true
+        hide_env_values = true,
+        help_heading = GLOBAL
     )]
     pub token: Option<String>,
     /// Print data as JSON on stdout
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = GLOBAL)]
     pub json: bool,
     /// Print nothing on stderr but errors (no progress bars)
-    #[arg(short, long, global = true)]
+    #[arg(short, long, global = true, help_heading = GLOBAL)]
     pub quiet: bool,
 }
 
@@ -64,8 +74,12 @@ pub enum Command {
     Ls(LsArgs),
     /// Show the history of a branch, newest first
     Log(LogArgs),
-    /// Name a revision with a tag
-    Tag(TagArgs),
+    /// Add, list and remove the tags that name revisions
+    #[command(subcommand)]
+    Tag(TagCommand),
+    /// Create, list and remove branches
+    #[command(subcommand)]
+    Branch(BranchCommand),
     /// Search models by name
     Search(SearchArgs),
     /// Inspect, verify or prune the local blob cache
@@ -92,6 +106,8 @@ pub enum Command {
     Signature(SignatureArgs),
     /// Check the signed attestation of a revision's latest verification run
     VerifyAttestation(InfoArgs),
+    /// Print a shell completion script
+    Completions(CompletionsArgs),
 }
 
 #[derive(Debug, Args)]
@@ -101,6 +117,12 @@ pub struct SignatureArgs {
     /// Where to write the bundle
     #[arg(short, long, value_name = "FILE")]
     pub output: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell: bash, zsh, fish, elvish or powershell
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args)]
@@ -140,6 +162,13 @@ pub struct PushArgs {
     /// Blobs uploaded at once (each sends its parts one after another, in order)
     #[arg(long, short = 'j', default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub jobs: u16,
+    /// Remove the parent's files that DIR lacks and that match GLOB (repeatable;
+    /// without it or --sync they are kept)
+    #[arg(long, value_name = "GLOB")]
+    pub delete: Vec<String>,
+    /// Make the revision exactly DIR: remove every file of the parent that DIR lacks
+    #[arg(long, conflicts_with = "delete")]
+    pub sync: bool,
 }
 
 #[derive(Debug, Args)]
@@ -164,6 +193,10 @@ pub struct PullArgs {
     /// Do not check the revision's signature and log entry (not recommended)
     #[arg(long)]
     pub no_verify_signature: bool,
+    /// Hard-link the files to the cache even when running as root (root can write
+    /// through the read-only mode into every linked copy; by default root gets copies)
+    #[arg(long)]
+    pub link: bool,
 }
 
 #[derive(Debug, Args)]
@@ -176,6 +209,27 @@ pub struct InfoArgs {
 pub struct LsArgs {
     /// Only this owner's models
     pub owner: Option<String>,
+    /// Show at most this many models
+    #[arg(long, short = 'n', value_name = "N")]
+    pub limit: Option<usize>,
+    /// Order of the listing
+    #[arg(long, value_enum, default_value_t = SortKey::Name)]
+    pub sort: SortKey,
+}
+
+/// How `granary ls` orders models.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SortKey {
+    /// By OWNER/NAME
+    Name,
+    /// Most recently updated first
+    Updated,
+    /// Largest first
+    Size,
+    /// Most parameters first
+    Params,
+    /// Most downloaded first
+    Downloads,
 }
 
 #[derive(Debug, Args)]
@@ -185,6 +239,51 @@ pub struct LogArgs {
     /// Show at most this many entries
     #[arg(long, short = 'n')]
     pub limit: Option<usize>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TagCommand {
+    /// Name a revision with a tag
+    Add(TagArgs),
+    /// List the tags and the revisions they name
+    Ls(ModelArg),
+    /// Remove a tag (the revision stays)
+    Rm(RefNameArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BranchCommand {
+    /// Create a branch at a revision
+    Create(BranchCreateArgs),
+    /// List the branches and the revisions they point at
+    Ls(ModelArg),
+    /// Remove a branch (not the default one; its revisions stay)
+    Rm(RefNameArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ModelArg {
+    /// OWNER/NAME
+    pub model: String,
+}
+
+#[derive(Debug, Args)]
+pub struct RefNameArgs {
+    /// OWNER/NAME
+    pub model: String,
+    /// The tag's or branch's name
+    pub name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct BranchCreateArgs {
+    /// OWNER/NAME
+    pub model: String,
+    /// The new branch's name
+    pub branch: String,
+    /// Where it starts: a branch, tag, full id or 12+ hex prefix
+    #[arg(long, value_name = "REV", default_value = "main")]
+    pub from: String,
 }
 
 #[derive(Debug, Args)]
@@ -211,12 +310,20 @@ pub struct SearchArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum CacheCommand {
-    /// List cached blobs and partial downloads
+    /// List the cache by model and revision (size, last use), and partial downloads
     Ls,
+    /// Remove a model's pulled revisions (all, or those of one ref or revision) from the cache
+    Rm(CacheRmArgs),
     /// Rehash every cached blob; remove (and report) those that do not match
     Verify,
     /// Remove partial downloads; with a flag, more
     Prune(PruneArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CacheRmArgs {
+    /// OWNER/NAME, OWNER/NAME:REF or OWNER/NAME@REVISION (a prefix will do)
+    pub model: String,
 }
 
 #[derive(Debug, Args)]

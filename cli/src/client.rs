@@ -22,6 +22,7 @@ pub struct Client {
     http: reqwest::Client,
     endpoint: String,
     token: Option<String>,
+    token_source: Option<String>,
 }
 
 impl Client {
@@ -37,6 +38,7 @@ impl Client {
             http,
             endpoint: session.endpoint.clone(),
             token: session.token.clone(),
+            token_source: session.token_source.clone(),
         })
     }
 
@@ -85,7 +87,15 @@ impl Client {
                 Ok(resp) if is_transient(resp.status()) => {
                     last = format!("the server answered {}", resp.status());
                 }
-                Ok(resp) => return Err(error_from_response(what, resp).await.into()),
+                Ok(resp) => {
+                    let mut failure = error_from_response(what, resp).await;
+                    if failure.kind == Kind::Unauthorized
+                        && let Some(source) = &self.token_source
+                    {
+                        failure.message.push_str(&format!(" [token from {source}]"));
+                    }
+                    return Err(failure.into());
+                }
                 Err(e) => last = describe(&e),
             }
         }

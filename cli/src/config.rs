@@ -120,6 +120,9 @@ pub fn normalize_endpoint(url: &str) -> String {
 pub struct Session {
     pub endpoint: String,
     pub token: Option<String>,
+    /// Where the token came from, for error messages: `--token`, `GRANARY_TOKEN`
+    /// or the login stored in `credentials.json`.
+    pub token_source: Option<String>,
 }
 
 /// Precedence: `--endpoint`/`GRANARY_ENDPOINT`, the last login's, the default.
@@ -132,12 +135,55 @@ pub fn resolve(global: &Global, creds: &Credentials) -> Session {
         .map(normalize_endpoint)
         .or_else(|| creds.endpoint.clone())
         .unwrap_or_else(|| DEFAULT_ENDPOINT.to_string());
-    let token = global
-        .token
-        .clone()
-        .filter(|t| !t.trim().is_empty())
-        .or_else(|| creds.tokens.get(&endpoint).cloned());
-    Session { endpoint, token }
+    let given = global.token.clone().filter(|t| !t.trim().is_empty());
+    let (token, token_source) = match given {
+        Some(t) => {
+            let from_env = std::env::var("GRANARY_TOKEN").is_ok_and(|e| e == t);
+            let source = if from_env { "GRANARY_TOKEN" } else { "--token" };
+            (Some(t), Some(source.to_string()))
+        }
+        None => match creds.tokens.get(&endpoint) {
+            Some(t) => (
+                Some(t.clone()),
+                Some(format!("the login stored for {endpoint} (`granary login`)")),
+            ),
+            None => (None, None),
+        },
+    };
+    Session {
+        endpoint,
+        token,
+        token_source,
+    }
+}
+
+/// Refuses an endpoint that is not an http(s) URL of a host, naming where it came from.
+pub fn check_endpoint(endpoint: &str, from_flag: bool) -> Result<(), crate::error::Failure> {
+    let source = if from_flag {
+        "--endpoint / GRANARY_ENDPOINT"
+    } else {
+        "the endpoint stored by `granary login`"
+    };
+    let why = match reqwest::Url::parse(endpoint) {
+        Err(e) => Some(e.to_string()),
+        Ok(u) if !matches!(u.scheme(), "http" | "https") => {
+            Some(format!("the scheme `{}` is not http or https", u.scheme()))
+        }
+        Ok(u) if u.host_str().is_none_or(str::is_empty) => Some("it names no host".into()),
+        Ok(u) if u.query().is_some() || u.fragment().is_some() => {
+            Some("it has a query or fragment".into())
+        }
+        Ok(_) => None,
+    };
+    match why {
+        None => Ok(()),
+        Some(why) => Err(crate::error::Failure::new(
+            crate::error::Kind::Invalid,
+            format!(
+                "{source} `{endpoint}` is not a registry URL ({why}): expected e.g. http://127.0.0.1:8080"
+            ),
+        )),
+    }
 }
 
 #[cfg(test)]

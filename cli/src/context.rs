@@ -24,6 +24,7 @@ impl Ctx {
         let config_dir = config::config_dir()?;
         let creds = Credentials::load(&config_dir)?;
         let session = config::resolve(&global, &creds);
+        config::check_endpoint(&session.endpoint, global.endpoint.is_some())?;
         let client = Client::new(&session)?;
         let report = Reporter::new(global.quiet);
         Ok(Self {
@@ -38,7 +39,7 @@ impl Ctx {
 
     /// Prints a value as pretty JSON on stdout.
     pub fn print_json(&self, value: &impl serde::Serialize) -> Result<()> {
-        println!("{}", serde_json::to_string_pretty(value)?);
+        crate::outln!("{}", serde_json::to_string_pretty(value)?);
         Ok(())
     }
 }

@@ -3,21 +3,23 @@
 //! and inspect models, refs and the local cache. docs/CLI.md is the manual.
 
 mod cache;
+mod check;
 mod cli;
 mod client;
 mod commands;
 mod config;
 mod context;
 mod error;
+mod examples;
 mod hashing;
 mod model_ref;
+mod output;
 mod progress;
 mod pull;
+mod pulls;
 mod push;
 mod scan;
 mod trust;
-
-use clap::Parser;
 
 /// Transfers allocate and free MiB-sized buffers all the time; jemalloc reuses their pages.
 #[global_allocator]
@@ -27,7 +29,10 @@ use crate::cli::{Cli, Command};
 use crate::context::Ctx;
 
 fn main() {
-    let cli = match Cli::try_parse() {
+    let parsed = examples::command()
+        .try_get_matches()
+        .and_then(|m| <Cli as clap::FromArgMatches>::from_arg_matches(&m));
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(e) => {
             let code = if e.use_stderr() {
@@ -56,6 +61,13 @@ fn main() {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Command::Completions(args) = &cli.command {
+        let mut script = Vec::new();
+        let mut command = examples::command();
+        clap_complete::generate(args.shell, &mut command, "granary", &mut script);
+        crate::out!("{}", String::from_utf8_lossy(&script));
+        return Ok(());
+    }
     let mut ctx = Ctx::new(cli.global)?;
     match cli.command {
         Command::Login(args) => commands::auth::login(&mut ctx, args).await,
@@ -64,9 +76,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Push(args) => push::run(&ctx, args).await,
         Command::Pull(args) => pull::run(&ctx, args).await,
         Command::Info(args) => commands::info::run(&ctx, args).await,
-        Command::Ls(args) => commands::list::ls(&ctx, args.owner.as_deref()).await,
+        Command::Ls(args) => commands::list::ls(&ctx, args).await,
         Command::Log(args) => commands::log::run(&ctx, args).await,
-        Command::Tag(args) => commands::tag::run(&ctx, args).await,
+        Command::Tag(cmd) => commands::tag::run(&ctx, cmd).await,
+        Command::Branch(cmd) => commands::branch::run(&ctx, cmd).await,
         Command::Search(args) => {
             commands::list::search(&ctx, &args.text, args.license.as_deref()).await
         }
@@ -79,5 +92,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Key => commands::signing::key(&ctx).await,
         Command::Signature(args) => commands::signing::signature(&ctx, args).await,
         Command::VerifyAttestation(args) => commands::signing::verify_attestation(&ctx, args).await,
+        // Answered above, before the context (and its endpoint) is built.
+        Command::Completions(_) => Ok(()),
     }
 }

@@ -120,6 +120,7 @@ fn a_private_model_is_invisible_to_others_until_made_public() {
         read_tree(&alice.path("mine"))
     );
     // Another push keeps its visibility: --private only counts on the first.
+    std::fs::write(src.join("NOTES.md"), "more\n").unwrap();
     alice.ok(&[
         "push",
         src.to_str().unwrap(),

@@ -60,10 +60,13 @@ fn a_stale_parent_is_a_conflict_with_exit_5() {
     let log = String::from_utf8(c.run(&["log", "alice/x"]).stdout).unwrap();
     assert!(log.starts_with(&second[..12]), "{log}");
     // A tag that names another revision is a conflict unless forced.
-    c.ok(&["tag", "alice/x", &first, "v1"]);
-    let err = c.fails(&["tag", "alice/x", &second, "v1"], 5);
+    c.ok(&["tag", "add", "alice/x", &first, "v1"]);
+    let err = c.fails(&["tag", "add", "alice/x", &second, "v1"], 5);
     assert!(err.contains("--force"), "{err}");
-    assert_eq!(c.ok(&["tag", "alice/x", &second, "v1", "--force"]), second);
+    assert_eq!(
+        c.ok(&["tag", "add", "alice/x", &second, "v1", "--force"]),
+        second
+    );
 }
 
 #[test]

@@ -4,9 +4,11 @@
 //! ([`ModelId`]), file paths inside a model ([`RepoPath`]), content digests
 //! ([`Sha256`]), the revision [`Manifest`] whose canonical bytes define a
 //! revision id, the safetensors header summary, and the JSON bodies of the
-//! native API ([`api`]). No database, HTTP or tensor library is compiled in.
+//! native API ([`api`]), and the content, license and card checks of a push
+//! ([`checks`]). No database, HTTP or tensor library is compiled in.
 
 pub mod api;
+pub mod checks;
 pub mod digest;
 pub mod log;
 pub mod manifest;

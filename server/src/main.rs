@@ -1,7 +1,7 @@
 //! `granary-server`: run the registry and administer it.
 
 use anyhow::Context as _;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use granary_server::config::{Config, ServeConfig};
 use granary_server::{App, db};
 use std::io::Write as _;
@@ -93,6 +93,20 @@ enum UserCommand {
         #[command(flatten)]
         config: Config,
     },
+    /// List the users (name, and whether each is a server administrator).
+    List {
+        /// Print the list as JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        config: Config,
+    },
+    /// Set a user's web sign-in password, read from standard input (first line).
+    Passwd {
+        name: String,
+        #[command(flatten)]
+        config: Config,
+    },
 }
 
 #[tokio::main]
@@ -105,7 +119,7 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    match Cli::parse().command {
+    match parse_command_line().command {
         Command::Serve { config, serve } => run_serve(config, serve).await,
         Command::Worker { config } => {
             let app = std::sync::Arc::new(App::open(config).await?);
@@ -188,6 +202,9 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::User {
+            command: command @ (UserCommand::List { .. } | UserCommand::Passwd { .. }),
+        } => run_user_admin(command).await,
+        Command::User {
             command:
                 UserCommand::Create {
                     name,
@@ -197,7 +214,7 @@ async fn main() -> anyhow::Result<()> {
                 },
         } => {
             granary_core::names::validate_owner(&name).map_err(|e| anyhow::anyhow!("{e}"))?;
-            let app = App::open(config).await?;
+            let app = open_for_admin(config).await?;
             let now = granary_core::time::now_ms();
             let user = db::users::ensure(&app.db, &name, admin, now).await?;
             anyhow::ensure!(
@@ -227,6 +244,101 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// Opens the registry for an administration command, saying on stderr which
+/// database it opened (without its password).
+async fn open_for_admin(config: Config) -> anyhow::Result<App> {
+    let url = config.database_url();
+    let shown = match url::Url::parse(&url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url,
+    };
+    eprintln!("database: {shown}");
+    App::open(config).await
+}
+
+/// `user list` and `user passwd`.
+async fn run_user_admin(command: UserCommand) -> anyhow::Result<()> {
+    match command {
+        UserCommand::List { json, config } => {
+            let app = open_for_admin(config).await?;
+            let users = db::users::list(&app.db).await?;
+            if json {
+                let rows: Vec<_> = users
+                    .iter()
+                    .map(|u| serde_json::json!({"name": u.name, "admin": u.is_admin}))
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+            } else {
+                for u in &users {
+                    println!("{}{}", u.name, if u.is_admin { " (admin)" } else { "" });
+                }
+            }
+            Ok(())
+        }
+        UserCommand::Passwd { name, config } => {
+            let app = open_for_admin(config).await?;
+            let user = db::users::find_by_name(&app.db, &name)
+                .await?
+                .filter(|u| u.kind == "user")
+                .ok_or_else(|| anyhow::anyhow!("no user `{name}` in this database"))?;
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line)?;
+            let password = line.trim_end_matches(['\r', '\n']);
+            granary_server::passwords::check_new(password).map_err(|e| anyhow::anyhow!(e))?;
+            db::users::set_password(
+                &app.db,
+                &user.id,
+                &granary_server::passwords::hash(password)?,
+            )
+            .await?;
+            println!("password set for `{}`", user.name);
+            Ok(())
+        }
+        // `main` runs `user create` itself.
+        UserCommand::Create { .. } => anyhow::bail!("`user create` is not an admin listing"),
+    }
+}
+
+/// The settings an administration command's `--help` lists: where the data is.
+/// The rest of `Config` (limits, web, verification) is still accepted, as flags
+/// and as `GRANARY_*` variables, but listed only by `serve --help`.
+const ADMIN_SETTINGS: &[&str] = &["data_dir", "database_url", "storage_url"];
+
+/// Parses the command line, with the administration commands' help listing only
+/// their own flags and where the data is.
+fn parse_command_line() -> Cli {
+    let config_ids: Vec<String> = <Config as clap::Args>::augment_args(clap::Command::new("c"))
+        .get_arguments()
+        .map(|a| a.get_id().to_string())
+        .filter(|id| !ADMIN_SETTINGS.contains(&id.as_str()))
+        .collect();
+    let hide = |mut cmd: clap::Command| {
+        for id in &config_ids {
+            if cmd.get_arguments().any(|a| a.get_id() == id.as_str()) {
+                cmd = cmd.mut_arg(id, |a| a.hide(true));
+            }
+        }
+        cmd.after_help(
+            "The registry's other settings (see `granary-server serve --help`) are accepted too.",
+        )
+    };
+    let mut cmd = Cli::command();
+    for name in ["verify", "gc", "fsck"] {
+        cmd = cmd.mut_subcommand(name, hide);
+    }
+    cmd = cmd.mut_subcommand("user", |mut user| {
+        for name in ["create", "list", "passwd"] {
+            user = user.mut_subcommand(name, hide);
+        }
+        user
+    });
+    let matches = cmd.get_matches();
+    Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
 }
 
 async fn run_serve(config: Config, serve: ServeConfig) -> anyhow::Result<()> {

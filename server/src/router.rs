@@ -5,8 +5,8 @@ use axum::http::{HeaderName, Request, StatusCode};
 use axum::routing::get;
 use axum::{Extension, Router};
 use granary_core::api::{
-    AcceptanceList, AuditLog, AuditQuery, CommitRequest, ConsistencyQuery, CreateOrgRequest,
-    CreateRepoRequest, CreateTagRequest, CreateTokenRequest, CreateUploadRequest,
+    AcceptanceList, AuditLog, AuditQuery, CommitRequest, ConsistencyQuery, CreateBranchRequest,
+    CreateOrgRequest, CreateRepoRequest, CreateTagRequest, CreateTokenRequest, CreateUploadRequest,
     CreateWebhookRequest, DeliveriesQuery, DeliveryList, Invite, LicenseAcceptance, Log,
     LogConsistency, LogQuery, MemberList, Membership, MissingBlobsRequest, MissingBlobsResponse,
     ModelInfo, ModelList, ModelListQuery, NewToken, OrgInfo, PingQueued, RefInfo, RefQuery, Refs,
@@ -196,6 +196,19 @@ pub fn native_routes() -> Vec<Endpoint> {
         Endpoint::delete("/models/{owner}/{name}/tags/{tag}", models::delete_tag)
             .summary("Delete a tag")
             .answers_nothing(S::NO_CONTENT),
+        Endpoint::put(
+            "/models/{owner}/{name}/branches/{branch}",
+            models::put_branch,
+        )
+        .summary("Create a branch")
+        .takes::<CreateBranchRequest>()
+        .answers::<RefInfo>(S::CREATED),
+        Endpoint::delete(
+            "/models/{owner}/{name}/branches/{branch}",
+            models::delete_branch,
+        )
+        .summary("Delete a branch (not the default one)")
+        .answers_nothing(S::NO_CONTENT),
         Endpoint::get(
             "/models/{owner}/{name}/files/{rev}/{*path}",
             files::download_file,

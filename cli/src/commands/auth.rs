@@ -25,6 +25,7 @@ pub async fn login(ctx: &mut Ctx, args: LoginArgs) -> Result<()> {
     let session = Session {
         endpoint: ctx.session.endpoint.clone(),
         token: Some(token.clone()),
+        token_source: None,
     };
     let who: WhoAmI = Client::new(&session)?
         .get_json(
@@ -105,7 +106,7 @@ pub async fn whoami(ctx: &Ctx) -> Result<()> {
     if ctx.global.json {
         ctx.print_json(&who)?;
     } else {
-        println!("{}{}", who.name, if who.admin { " (admin)" } else { "" });
+        crate::outln!("{}{}", who.name, if who.admin { " (admin)" } else { "" });
     }
     Ok(())
 }

@@ -24,7 +24,7 @@ pub async fn run(ctx: &Ctx, args: InfoArgs) -> Result<()> {
         return ctx.print_json(&answer);
     }
     let info: ModelInfo = crate::client::from_value(answer, &what)?;
-    print!("{}", render(&info));
+    crate::out!("{}", render(&info));
     Ok(())
 }
 
@@ -81,21 +81,43 @@ pub fn render(info: &ModelInfo) -> String {
             out.push_str(&format!("    {} {}  {on}\n", r.metric, r.value));
         }
     }
-    out.push_str("  verification\n");
+    // One summary line per run (device); the reports in full only under --json.
+    out.push_str("  verification (the full reports: --json)\n");
+    if rev.verification.is_empty() {
+        out.push_str("    none yet\n");
+    }
     for run in &rev.verification {
         out.push_str(&summary(run));
-    }
-    // The reports in full, as JSON with its keys in order.
-    let full = serde_json::to_value(&rev.verification).unwrap_or_default();
-    let text = serde_json::to_string_pretty(&full).unwrap_or_default();
-    for line in text.lines() {
-        out.push_str(&format!("    {line}\n"));
     }
     out
 }
 
-/// One run in a line or two: status, where it ran, the reason (for `degraded`,
-/// what looked absurd), then one line per evaluation.
+/// Load time, throughput and peak memory of a run, as far as it measured them.
+fn figures(run: &VerificationReport) -> String {
+    let mut parts = Vec::new();
+    if let Some(ms) = run.load_ms {
+        parts.push(format!("load {:.2}s", ms / 1000.0));
+    }
+    if let Some(t) = run.tokens_per_s {
+        parts.push(format!("{t:.1} tokens/s"));
+    } else if let Some(i) = run.items_per_s {
+        parts.push(format!("{i:.1} items/s"));
+    } else if let Some(g) = run.gflops {
+        parts.push(format!("{g:.1} GFLOP/s"));
+    }
+    if let Some(b) = run.peak_memory_bytes {
+        parts.push(format!("peak {}", human_bytes(b)));
+    }
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!(" [{}]", parts.join(", "))
+    }
+}
+
+/// One run in a line: status, where it ran, architecture, load, throughput and
+/// memory, the reason (for `degraded`, what looked absurd); then one line per
+/// evaluation and the workload.
 fn summary(run: &VerificationReport) -> String {
     let mut out = format!("    {:<9} {}", run.status.as_str(), run.device);
     if !run.architecture.is_empty() {
@@ -105,6 +127,7 @@ fn summary(run: &VerificationReport) -> String {
         };
         out.push_str(&format!(" ({} {dtype})", run.architecture));
     }
+    out.push_str(&figures(run));
     if let Some(reason) = run.reason.as_deref().filter(|r| !r.is_empty()) {
         out.push_str(&format!(": {reason}"));
     }
@@ -177,7 +200,7 @@ mod tests {
         assert_eq!(super::render(&info), "alice/tiny\n  no revision yet\n");
     }
     #[test]
-    fn renders_revision_facts_and_the_full_reports() {
+    fn renders_revision_facts_and_one_line_per_run() {
         let info = model(
             serde_json::json!({}),
             serde_json::json!({
@@ -191,7 +214,34 @@ mod tests {
         assert!(text.contains("Apache-2.0 (permissive)"));
         assert!(text.contains("1.5K (F32 1.5K)"));
         assert!(text.contains("w.safetensors"));
-        assert!(text.contains("\"status\": \"passed\""));
+        assert!(text.contains("    passed    \n"), "{text}");
+        assert!(!text.contains('{'), "no raw report outside --json: {text}");
+    }
+
+    #[test]
+    fn a_run_line_has_load_throughput_and_memory() {
+        let info = model(
+            serde_json::json!({}),
+            serde_json::json!({
+                "verification": [
+                    {"status": "passed", "device": "cuda: H200", "architecture": "llama", "dtype": "BF16",
+                     "load_ms": 1250.0, "tokens_per_s": 812.34, "peak_memory_bytes": 3_000_000_000u64},
+                    {"status": "passed", "device": "cpu: Test", "architecture": "bert", "dtype": "F32",
+                     "items_per_s": 55.0}
+                ]
+            }),
+        );
+        let text = super::render(&info);
+        assert!(
+            text.contains(
+                "    passed    cuda: H200 (llama BF16) [load 1.25s, 812.3 tokens/s, peak 3.0 GB]\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("    passed    cpu: Test (bert F32) [55.0 items/s]\n"),
+            "{text}"
+        );
     }
 
     #[test]

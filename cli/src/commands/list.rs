@@ -1,18 +1,28 @@
-//! `granary ls [OWNER]` and `granary search TEXT`: model listings, every page.
+//! `granary ls [OWNER]` and `granary search TEXT`: model listings, every page,
+//! under a header row; `ls` sorts and limits them.
 
 use anyhow::Result;
 use granary_core::api::{ModelList, ModelSummary};
 
+use crate::cli::{LsArgs, SortKey};
 use crate::context::Ctx;
 use crate::model_ref::encode_segment;
 use crate::progress::{human_bytes, human_count};
 
-pub async fn ls(ctx: &Ctx, owner: Option<&str>) -> Result<()> {
+pub async fn ls(ctx: &Ctx, args: LsArgs) -> Result<()> {
     let mut query = Vec::new();
-    if let Some(o) = owner {
-        query.push(("owner", o));
+    if let Some(o) = &args.owner {
+        query.push(("owner", o.as_str()));
     }
-    let models = fetch_all(ctx, &query).await?;
+    let mut models = fetch_all(ctx, &query).await?;
+    match args.sort {
+        SortKey::Name => models.sort_by(|a, b| a.id.cmp(&b.id)),
+        SortKey::Updated => models.sort_by_key(|m| std::cmp::Reverse(m.updated_at)),
+        SortKey::Size => models.sort_by_key(|m| std::cmp::Reverse(m.total_size)),
+        SortKey::Params => models.sort_by_key(|m| std::cmp::Reverse(m.parameter_total)),
+        SortKey::Downloads => models.sort_by_key(|m| std::cmp::Reverse(m.downloads)),
+    }
+    models.truncate(args.limit.unwrap_or(usize::MAX));
     show(ctx, &models)
 }
 
@@ -50,8 +60,18 @@ fn show(ctx: &Ctx, models: &[ModelSummary]) -> Result<()> {
     if ctx.global.json {
         return ctx.print_json(&models);
     }
+    if !models.is_empty() {
+        crate::outln!(
+            "{:<40} {:<14} {:>10} {:>8}         {}",
+            "MODEL",
+            "LICENSE",
+            "SIZE",
+            "PARAMS",
+            "HEAD"
+        );
+    }
     for m in models {
-        println!(
+        crate::outln!(
             "{:<40} {:<14} {:>10} {:>8} params  {}",
             m.id,
             m.license.as_deref().unwrap_or("-"),

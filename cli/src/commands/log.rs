@@ -41,7 +41,7 @@ pub async fn run(ctx: &Ctx, args: LogArgs) -> Result<()> {
     }
     for e in &entries {
         let date = granary_core::time::rfc3339(e.created_at);
-        println!(
+        crate::outln!(
             "{}  {}  {:<12} {}",
             &e.id.hex()[..12],
             &date[..16].replace('T', " "),

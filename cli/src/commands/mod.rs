@@ -2,6 +2,7 @@
 //! their own modules.
 
 pub mod auth;
+pub mod branch;
 pub mod cache;
 pub mod info;
 pub mod list;

@@ -31,7 +31,7 @@ pub async fn run(ctx: &Ctx, cmd: OrgCommand) -> Result<()> {
             if ctx.global.json {
                 return ctx.print_json(&made);
             }
-            println!("{}", args.org);
+            crate::outln!("{}", args.org);
             Ok(())
         }
         OrgCommand::AddMember(args) => {
@@ -77,7 +77,7 @@ pub async fn run(ctx: &Ctx, cmd: OrgCommand) -> Result<()> {
                 return ctx.print_json(&serde_json::to_value(&list.members)?);
             }
             for m in &list.members {
-                println!("{:<24} {}", m.name, m.role.as_str());
+                crate::outln!("{:<24} {}", m.name, m.role.as_str());
             }
             Ok(())
         }

@@ -129,6 +129,6 @@ fn show(ctx: &Ctx, answer: &Value, settings: &RepoSettings) -> Result<()> {
     if ctx.global.json {
         return ctx.print_json(answer);
     }
-    println!("{}", settings.id);
+    crate::outln!("{}", settings.id);
     Ok(())
 }

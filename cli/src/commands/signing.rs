@@ -30,7 +30,7 @@ pub async fn key(ctx: &Ctx) -> Result<()> {
         };
         eprintln!("{} key {}{trust}", k.status, k.id);
         if k.status == "current" {
-            print!("{}", k.public_key_pem);
+            crate::out!("{}", k.public_key_pem);
         }
     }
     if let Some(p) = pinned.filter(|p| !keys.keys.iter().any(|k| k.id == p.key_id)) {
@@ -118,7 +118,7 @@ pub async fn verify_attestation(ctx: &Ctx, args: InfoArgs) -> Result<()> {
     if ctx.global.json {
         return ctx.print_json(&statement);
     }
-    println!(
+    crate::outln!(
         "attestation of {}@{}: {} on {} (granary-verify {}), signed by key {}",
         target.id,
         &revision_id[..12],

@@ -54,7 +54,7 @@ async fn create(ctx: &Ctx, args: TokenCreateArgs) -> Result<()> {
         made.scope.as_str(),
         made.owner.as_deref().unwrap_or("any"),
     ));
-    println!("{}", made.token);
+    crate::outln!("{}", made.token);
     Ok(())
 }
 
@@ -67,9 +67,15 @@ async fn ls(ctx: &Ctx) -> Result<()> {
         // Through a `Value`, so the keys print in order as they always have.
         return ctx.print_json(&serde_json::to_value(&list.tokens)?);
     }
-    println!(
+    crate::outln!(
         "{:<24} {:<16} {:<6} {:<16} {:<17} {:<17} {:<17} STATE",
-        "ID", "NAME", "SCOPE", "NAMESPACE", "CREATED", "LAST USED", "EXPIRES"
+        "ID",
+        "NAME",
+        "SCOPE",
+        "NAMESPACE",
+        "CREATED",
+        "LAST USED",
+        "EXPIRES"
     );
     let now = granary_core::time::now_ms();
     for t in &list.tokens {
@@ -80,7 +86,7 @@ async fn ls(ctx: &Ctx) -> Result<()> {
         } else {
             "live"
         };
-        println!(
+        crate::outln!(
             "{:<24} {:<16} {:<6} {:<16} {:<17} {:<17} {:<17} {state}",
             t.id,
             t.name,

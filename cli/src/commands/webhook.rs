@@ -60,7 +60,7 @@ async fn add(ctx: &Ctx, args: WebhookAddArgs) -> Result<()> {
         made.url,
         events(&made.events)
     ));
-    println!("{}", made.secret.as_deref().unwrap_or("-"));
+    crate::outln!("{}", made.secret.as_deref().unwrap_or("-"));
     Ok(())
 }
 
@@ -75,9 +75,9 @@ async fn ls(ctx: &Ctx, target: &str) -> Result<()> {
     if ctx.global.json {
         return ctx.print_json(&list.webhooks);
     }
-    println!("{:<32} {:<17} {:<40} EVENTS", "ID", "CREATED", "URL");
+    crate::outln!("{:<32} {:<17} {:<40} EVENTS", "ID", "CREATED", "URL");
     for w in &list.webhooks {
-        println!(
+        crate::outln!(
             "{:<32} {:<17} {:<40} {}",
             w.id,
             date(w.created_at),
@@ -119,9 +119,12 @@ async fn deliveries(ctx: &Ctx, args: WebhookIdArgs) -> Result<()> {
     if ctx.global.json {
         return ctx.print_json(&list.deliveries);
     }
-    println!(
+    crate::outln!(
         "{:<32} {:<22} {:<9} {:<8} LAST",
-        "EVENT", "TYPE", "STATE", "ATTEMPTS"
+        "EVENT",
+        "TYPE",
+        "STATE",
+        "ATTEMPTS"
     );
     for d in &list.deliveries {
         let last = d
@@ -132,7 +135,7 @@ async fn deliveries(ctx: &Ctx, args: WebhookIdArgs) -> Result<()> {
                 (_, Some(e)) => format!("{e} at {}", date(a.at)),
                 (None, None) => date(a.at),
             });
-        println!(
+        crate::outln!(
             "{:<32} {:<22} {:<9} {:<8} {last}",
             d.event_id,
             d.event_type,

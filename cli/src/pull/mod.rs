@@ -159,14 +159,39 @@ pub async fn run(ctx: &Ctx, args: PullArgs) -> Result<()> {
         ));
     }
 
-    // Link into the directory.
+    // Copy or link into the directory.
+    let link = args.link || place::links_by_default();
     tokio::task::block_in_place(|| -> Result<()> {
         for f in &files {
             let blob = &cached[&f.sha256];
-            place::place(blob, &place::target(&dir, &f.path))?;
+            place::place(blob, &place::target(&dir, &f.path), link)?;
         }
         Ok(())
     })?;
+    let record = crate::pulls::PullRecord {
+        model: target.id.to_string(),
+        revision: info.id.to_string(),
+        refs: match &target.rev {
+            Some(granary_core::RevisionRef::Id(_)) => vec![],
+            Some(r) => vec![r.to_string()],
+            None => vec!["main".into()],
+        },
+        last_used: granary_core::time::now_ms(),
+        dirs: vec![std::path::absolute(&dir).unwrap_or_else(|_| dir.clone())],
+        files: files
+            .iter()
+            .map(|f| crate::pulls::PulledFile {
+                path: f.path.to_string(),
+                sha256: f.sha256.to_string(),
+                size: f.size,
+            })
+            .collect(),
+    };
+    if let Err(e) = crate::pulls::record(cache.root(), record) {
+        ctx.report.say(format!(
+            "warning: cannot record the pull in the cache: {e:#}"
+        ));
+    }
     ctx.report
         .say(format!("{} files in {}", files.len(), dir.display()));
     if ctx.global.json {
@@ -183,6 +208,6 @@ pub async fn run(ctx: &Ctx, args: PullArgs) -> Result<()> {
             "signature": verified,
         }));
     }
-    println!("{}", info.id);
+    crate::outln!("{}", info.id);
     Ok(())
 }

@@ -1,6 +1,12 @@
-//! Putting cached blobs into the pulled directory: a hard link when the cache
-//! and the directory share a file system, else a copy. A file already there
-//! is replaced atomically (never left half-written).
+//! Putting cached blobs into the pulled directory: a copy, or with `link` a
+//! hard link when the cache and the directory share a file system (else a
+//! copy). A file already there is replaced atomically (never left half-written).
+//!
+//! Hard links share one inode between the cache and every pulled copy: the
+//! blobs are read-only, but root ignores that, so a root user editing one
+//! pulled file in place would change it everywhere. So a pull by root copies
+//! (the kernel's copy may share extents copy-on-write where the file system
+//! can) unless `--link` asks for links; other users get links by default.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -24,8 +30,25 @@ pub fn target(dir: &Path, path: &RepoPath) -> PathBuf {
         .fold(dir.to_path_buf(), |p, seg| p.join(seg))
 }
 
-/// Places `blob` at `dest`.
-pub fn place(blob: &Path, dest: &Path) -> Result<Placed> {
+/// Whether pulls link by default: not when running as root (see the module).
+pub fn links_by_default() -> bool {
+    !running_as_root()
+}
+
+/// Linux: `/proc/self` belongs to the process's effective user.
+#[cfg(unix)]
+fn running_as_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
+}
+
+#[cfg(not(unix))]
+fn running_as_root() -> bool {
+    false
+}
+
+/// Places `blob` at `dest`: hard-linked when `link` (and possible), else copied.
+pub fn place(blob: &Path, dest: &Path, link: bool) -> Result<Placed> {
     let parent = dest.parent().expect("a target has a parent");
     fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
     if same_file(blob, dest) {
@@ -37,9 +60,10 @@ pub fn place(blob: &Path, dest: &Path) -> Result<Placed> {
         .to_string_lossy();
     let tmp = parent.join(format!(".{name}.granary-{}.tmp", std::process::id()));
     let _ = fs::remove_file(&tmp);
-    let how = match fs::hard_link(blob, &tmp) {
-        Ok(()) => Placed::Linked,
-        Err(_) => {
+    let linked = link && fs::hard_link(blob, &tmp).is_ok();
+    let how = match linked {
+        true => Placed::Linked,
+        false => {
             fs::copy(blob, &tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
             let mut perms = fs::metadata(&tmp)?.permissions();
             #[allow(clippy::permissions_set_readonly_false)]
@@ -87,12 +111,16 @@ mod tests {
             &dir.path().join("out"),
             &RepoPath::parse("sub/w.bin").unwrap(),
         );
-        assert_eq!(place(&blob, &dest).unwrap(), Placed::Linked);
+        assert_eq!(place(&blob, &dest, true).unwrap(), Placed::Linked);
         assert_eq!(fs::read(&dest).unwrap(), b"weights");
-        assert_eq!(place(&blob, &dest).unwrap(), Placed::Unchanged);
+        assert_eq!(place(&blob, &dest, true).unwrap(), Placed::Unchanged);
         let other = dir.path().join("other");
         fs::write(&other, b"new").unwrap();
-        assert_eq!(place(&other, &dest).unwrap(), Placed::Linked);
+        assert_eq!(place(&other, &dest, true).unwrap(), Placed::Linked);
         assert_eq!(fs::read(&dest).unwrap(), b"new");
+        // Without `link`, a copy of its own that can be written.
+        assert_eq!(place(&blob, &dest, false).unwrap(), Placed::Copied);
+        fs::write(&dest, b"edited").unwrap();
+        assert_eq!(fs::read(&blob).unwrap(), b"weights");
     }
 }

@@ -176,6 +176,14 @@ pub struct CreateTagRequest {
     pub force: bool,
 }
 
+/// `PUT /api/v1/models/{owner}/{name}/branches/{branch}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CreateBranchRequest {
+    /// Where the new branch starts: a branch, tag, full revision id or id prefix.
+    pub revision: String,
+}
+
 /// An entry of `GET /api/v1/models/{owner}/{name}/log/{rev}`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

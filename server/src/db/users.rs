@@ -41,6 +41,15 @@ pub async fn find_by_name(db: &Db, name: &str) -> sqlx::Result<Option<UserRow>> 
         .await
 }
 
+/// Every user (not organisations), by name.
+pub async fn list(db: &Db) -> sqlx::Result<Vec<UserRow>> {
+    sqlx::query_as(
+        "SELECT id, name, is_admin, kind FROM users WHERE kind = 'user' ORDER BY name_key",
+    )
+    .fetch_all(&db.pool)
+    .await
+}
+
 /// Creates the user unless it exists; returns it either way.
 pub async fn ensure(db: &Db, name: &str, admin: bool, now: i64) -> sqlx::Result<UserRow> {
     let _guard = db.write_guard().await;

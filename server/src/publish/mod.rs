@@ -1,11 +1,11 @@
 //! Publishing a revision: check everything a commit names, then, in one
 //! transaction, insert the revision and move the branch compare-and-swap.
 
-pub mod card;
 pub mod content;
-pub mod license;
-pub mod scan;
 pub mod signatures;
+
+// The checks live in core, so the CLI runs the same code before it uploads.
+pub use granary_core::checks::{card, license, scan};
 
 use std::collections::HashMap;
 
@@ -295,22 +295,8 @@ fn check_license_rules(
     policy
         .check(policy_text, license)
         .map_err(AppError::Invalid)?;
-    if license.id == "other" {
-        let has_file = req.files.iter().any(|f| {
-            let name = f.path.as_str().to_ascii_lowercase();
-            matches!(
-                name.as_str(),
-                "license" | "license.md" | "license.txt" | "licence" | "licence.md" | "licence.txt"
-            )
-        });
-        if !has_file {
-            return Err(AppError::Invalid(format!(
-                "license `other` ({}) needs its text in a LICENSE file at the top of the model",
-                license.name.as_deref().unwrap_or("unnamed")
-            )));
-        }
-    }
-    Ok(())
+    license::check_license_file(license, req.files.iter().map(|f| f.path.as_str()))
+        .map_err(AppError::Invalid)
 }
 
 /// Every file's blob, checked to exist with the declared size and to be one the
@@ -385,7 +371,7 @@ async fn check_contents(
             async move {
                 match content::check_file(&storage, &path, layout, max_header).await {
                     Ok(summary) => Ok(summary.map(|s| (path.to_string(), s))),
-                    Err(content::ContentError::Store(e)) => Err(store_error(e)),
+                    Err(content::ContentError::Read(_, e)) => Err(store_error(e)),
                     Err(e @ content::ContentError::HeaderLimit(..)) => {
                         Err(AppError::TooLarge(e.to_string()))
                     }

@@ -1,12 +1,13 @@
 //! Reading models: listings, model info, revisions, manifests, refs, history,
-//! and the tags that name releases.
+//! the tags that name releases and the branches created and deleted outside a commit.
 
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use granary_core::api::{
-    CreateTagRequest, FileInfo, Log, LogEntry, LogQuery, ModelInfo, ModelList, ModelListQuery,
-    ModelSummary, RefInfo, RefQuery, Refs, RevisionInfo, VerificationReport, headers::REVISION,
+    CreateBranchRequest, CreateTagRequest, FileInfo, Log, LogEntry, LogQuery, ModelInfo, ModelList,
+    ModelListQuery, ModelSummary, RefInfo, RefQuery, Refs, RevisionInfo, VerificationReport,
+    headers::REVISION,
 };
 use granary_core::manifest::{LicenseInfo, Manifest};
 use granary_core::names::validate_ref_name;
@@ -308,6 +309,56 @@ pub async fn delete_tag(
     } else {
         Err(AppError::NotFound(format!(
             "model `{id}` has no tag `{tag}`"
+        )))
+    }
+}
+
+/// `PUT /api/v1/models/{owner}/{name}/branches/{branch}`: a new branch at a revision
+/// (model writers); a branch of that name already there is `409`.
+pub async fn put_branch(
+    State(state): State<AppState>,
+    caller: Caller,
+    ModelPath(id): ModelPath,
+    Path((_, _, branch)): Path<(String, String, String)>,
+    Json(req): Json<CreateBranchRequest>,
+) -> AppResult<(StatusCode, Json<RefInfo>)> {
+    let model = readable_model(&state, &caller, &id).await?;
+    crate::access::require_role(&state.db, &caller, &model.owner, crate::access::Role::Write)
+        .await?;
+    validate_ref_name(&branch).map_err(AppError::Invalid)?;
+    let target = resolve_revision(&state.db, &model, &req.revision).await?;
+    if !crate::refs::create_branch(&state.db, &model, caller.name(), &branch, &target.id).await? {
+        return Err(AppError::Conflict(format!(
+            "model `{id}` already has a branch `{branch}`: push to it, or delete it first"
+        )));
+    }
+    let row = refs::find(&state.db, &model.id, refs::BRANCH, &branch)
+        .await?
+        .ok_or_else(|| AppError::internal(anyhow::anyhow!("branch vanished after write")))?;
+    Ok((StatusCode::CREATED, Json(ref_info(&row)?)))
+}
+
+/// `DELETE /api/v1/models/{owner}/{name}/branches/{branch}` (model writers); the
+/// default branch is refused.
+pub async fn delete_branch(
+    State(state): State<AppState>,
+    caller: Caller,
+    ModelPath(id): ModelPath,
+    Path((_, _, branch)): Path<(String, String, String)>,
+) -> AppResult<StatusCode> {
+    let model = readable_model(&state, &caller, &id).await?;
+    crate::access::require_role(&state.db, &caller, &model.owner, crate::access::Role::Write)
+        .await?;
+    if branch == model.default_branch {
+        return Err(AppError::Invalid(format!(
+            "`{branch}` is the default branch of `{id}` and cannot be deleted"
+        )));
+    }
+    if crate::refs::delete_branch(&state.db, &model, caller.name(), &branch).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(AppError::RevisionNotFound(format!(
+            "model `{id}` has no branch `{branch}`"
         )))
     }
 }

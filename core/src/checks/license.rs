@@ -1,7 +1,7 @@
 //! License ids as the Hugging Face Hub writes them: SPDX ids in any case,
 //! the Hub's named model licenses, and `other` with a name.
 
-use granary_core::manifest::LicenseInfo;
+use crate::manifest::LicenseInfo;
 
 /// The Hub's license ids that are not SPDX ids.
 pub const HUB_LICENSES: &[&str] = &[
@@ -100,6 +100,30 @@ pub fn resolve(id: &str, name: Option<&str>) -> Result<ResolvedLicense, String> 
         "unknown license `{id}`: use an SPDX id (apache-2.0, mit, bsd-3-clause, cc-by-4.0, …; any case), \
          one of the Hub's licenses ({}), or `other` with a license_name",
         HUB_LICENSES.join(", ")
+    ))
+}
+
+/// `other` needs its text in a LICENSE file at the top of the model; `paths` are the
+/// revision's files.
+pub fn check_license_file<'a>(
+    license: &LicenseInfo,
+    mut paths: impl Iterator<Item = &'a str>,
+) -> Result<(), String> {
+    if license.id != "other" {
+        return Ok(());
+    }
+    let has_file = paths.any(|p| {
+        matches!(
+            p.to_ascii_lowercase().as_str(),
+            "license" | "license.md" | "license.txt" | "licence" | "licence.md" | "licence.txt"
+        )
+    });
+    if has_file {
+        return Ok(());
+    }
+    Err(format!(
+        "license `other` ({}) needs its text in a LICENSE file at the top of the model",
+        license.name.as_deref().unwrap_or("unnamed")
     ))
 }
 
