@@ -121,8 +121,14 @@ async fn without_config_json_the_first_weights_file_counts(backend: Backend) {
     let token = t.user("bob").await;
     let files = vec![
         ("README.md", README.as_bytes().to_vec()),
-        ("b.gguf", granary_server::web::gguf::build(&[("general.name", "b")], &[])),
-        ("a.gguf", granary_server::web::gguf::build(&[("general.name", "a")], &[])),
+        (
+            "b.gguf",
+            granary_server::web::gguf::build(&[("general.name", "b")], &[]),
+        ),
+        (
+            "a.gguf",
+            granary_server::web::gguf::build(&[("general.name", "a")], &[]),
+        ),
     ];
     t.push_ok(&token, "bob/g", &files, None).await;
     for path in ["README.md", "b.gguf"] {

@@ -706,6 +706,7 @@ async fn static_files_are_cached(backend: Backend) {
 }
 
 on_every_backend!(
+    signatures_attestations_and_keys_on_the_web,
     model_page_shows_a_safe_card_with_badges_and_facts,
     private_and_missing_models_are_the_same_404,
     files_history_tensors_and_compare,
@@ -1119,4 +1120,41 @@ async fn gguf_files_show_their_header(backend: Backend) {
         )
         .await;
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+}
+
+/// Issue 18: the model page links the revision's signature and, for a run with
+/// one, its signed attestation; `/docs/signing` shows the registry's keys as
+/// `GET /api/v1/keys` serves them.
+async fn signatures_attestations_and_keys_on_the_web(backend: Backend) {
+    let t = TestApp::start(backend).await;
+    let token = t.user("alice").await;
+    let rev = t.push_ok(&token, "alice/s", &hostile_model(), None).await;
+    let html = page_ok(&t, "/alice/s").await;
+    let signature = format!("/api/v1/models/alice/s/revisions/{rev}/signature");
+    assert!(html.contains(&format!("href=\"{signature}\"")), "{html}");
+    assert!(html.contains("href=\"/docs/signing\""));
+    assert!(
+        !html.contains("Signed attestation"),
+        "no run, no attestation"
+    );
+    let mut report = passed("cpu: test", 20.0, 100.0);
+    report["attestation"] = json!({"mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json"});
+    record_run(&t, "alice/s", &rev, "cpu: test", report, 1_000).await;
+    let html = page_ok(&t, "/alice/s").await;
+    let attestation = format!("/api/v1/models/alice/s/revisions/{rev}/verification");
+    assert!(
+        html.contains(&format!(
+            "class=\"badge badge-attested\" href=\"{attestation}\""
+        )),
+        "{html}"
+    );
+
+    let keys: serde_json::Value = t.get("/keys").await.json().await.unwrap();
+    let page = page_ok(&t, "/docs/signing").await;
+    let id = keys["keys"][0]["id"].as_str().unwrap();
+    assert!(page.contains(id), "{page}");
+    assert!(page.contains("current"));
+    let pem = keys["keys"][0]["public_key_pem"].as_str().unwrap();
+    let body = pem.lines().find(|l| !l.starts_with("-----")).unwrap();
+    assert!(page.contains(body), "the PEM is shown");
 }

@@ -26,6 +26,7 @@ pub mod models;
 pub mod people;
 pub mod render;
 pub mod settings;
+pub mod signing;
 pub mod templates;
 pub mod tree;
 pub mod viewer;
@@ -73,6 +74,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         )
         .route("/static/{*path}", get(templates::static_file))
         .route("/robots.txt", get(templates::robots))
+        .route("/docs/signing", get(signing::keys_page))
         .route("/favicon.ico", get(templates::favicon))
         .route("/{owner}", get(people::owner))
         .route("/{owner}/{name}", get(model::model_page))

@@ -321,6 +321,8 @@ pub struct VerificationView {
     pub fingerprint: Option<String>,
     /// The registry's evaluations, one line each.
     pub evaluations: Vec<EvaluationView>,
+    /// Whether the run's report carries a signed attestation (docs/SIGNING.md).
+    pub attested: bool,
 }
 
 /// One evaluation as the pages show it.
@@ -378,6 +380,7 @@ pub fn verification_view(r: &VerificationReport) -> VerificationView {
         memory: r.peak_memory_bytes.map(human_size),
         fingerprint,
         evaluations: evaluation_views(r),
+        attested: r.attestation.is_some(),
     }
 }
 
@@ -408,6 +411,9 @@ struct ModelPage {
     pull_cli: String,
     pull_hf: String,
     verification: Option<VerificationView>,
+    /// The API URLs of the revision's signature and verification reports (with their attestations).
+    signature_url: Option<String>,
+    attestation_url: Option<String>,
     /// The card's own `model-index` figures, shown beside the measured ones.
     reported: Vec<Reported>,
     pending: Option<String>,
@@ -451,6 +457,8 @@ pub async fn model_page(
         pull_cli: format!("granary pull {}", model.full_name()),
         pull_hf: format!("HF_ENDPOINT={server} hf download {}", model.full_name()),
         verification: None,
+        signature_url: None,
+        attestation_url: None,
         reported: Vec::new(),
         pending: None,
         branches: refs.iter().filter(|r| r.kind == refs::BRANCH).count(),
@@ -501,6 +509,12 @@ pub async fn model_page(
         .iter()
         .find(|v| v.status.is_finished())
         .map(verification_view);
+    let api = format!(
+        "/api/v1/models/{}/{}/revisions/{}",
+        model.owner, model.name, r.id
+    );
+    ctx.signature_url = Some(format!("{api}/signature"));
+    ctx.attestation_url = Some(format!("{api}/verification"));
     ctx.revision_short = Some(short(&r.id));
     ctx.revision = Some(r.id.clone());
     page(&state, "model.html", &ctx)
