@@ -222,17 +222,7 @@ async fn main() -> anyhow::Result<()> {
                 "`{name}` is an organisation, not a user"
             );
             if password_stdin {
-                let mut line = String::new();
-                std::io::stdin().read_line(&mut line)?;
-                let password = line.trim_end_matches(['\r', '\n']);
-                granary_server::passwords::check_new(password).map_err(|e| anyhow::anyhow!(e))?;
-                db::users::set_password(
-                    &app.db,
-                    &user.id,
-                    &granary_server::passwords::hash(password)?,
-                )
-                .await?;
-                println!("password set for `{}`", user.name);
+                set_password_from_stdin(&app, &user).await?;
             }
             let token = db::users::create_token(&app.db, &user.id, "cli", "admin", now).await?;
             println!(
@@ -286,18 +276,7 @@ async fn run_user_admin(command: UserCommand) -> anyhow::Result<()> {
                 .await?
                 .filter(|u| u.kind == "user")
                 .ok_or_else(|| anyhow::anyhow!("no user `{name}` in this database"))?;
-            let mut line = String::new();
-            std::io::stdin().read_line(&mut line)?;
-            let password = line.trim_end_matches(['\r', '\n']);
-            granary_server::passwords::check_new(password).map_err(|e| anyhow::anyhow!(e))?;
-            db::users::set_password(
-                &app.db,
-                &user.id,
-                &granary_server::passwords::hash(password)?,
-            )
-            .await?;
-            println!("password set for `{}`", user.name);
-            Ok(())
+            set_password_from_stdin(&app, &user).await
         }
         // `main` runs `user create` itself.
         UserCommand::Create { .. } => anyhow::bail!("`user create` is not an admin listing"),
@@ -410,4 +389,20 @@ async fn shutdown_signal() {
         _ = ctrl_c => {},
         _ = term => {},
     }
+}
+
+/// Sets a user's password to the first line of stdin, if it is an acceptable one.
+async fn set_password_from_stdin(app: &App, user: &db::users::UserRow) -> anyhow::Result<()> {
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    let password = line.trim_end_matches(['\r', '\n']);
+    granary_server::passwords::check_new(password).map_err(|e| anyhow::anyhow!(e))?;
+    db::users::set_password(
+        &app.db,
+        &user.id,
+        &granary_server::passwords::hash(password)?,
+    )
+    .await?;
+    println!("password set for `{}`", user.name);
+    Ok(())
 }
