@@ -123,11 +123,11 @@ async fn without_config_json_the_first_weights_file_counts(backend: Backend) {
         ("README.md", README.as_bytes().to_vec()),
         (
             "b.gguf",
-            granary_server::web::gguf::build(&[("general.name", "b")], &[]),
+            granary_core::checks::gguf::build(&[("general.name", "b")], &[]),
         ),
         (
             "a.gguf",
-            granary_server::web::gguf::build(&[("general.name", "a")], &[]),
+            granary_core::checks::gguf::build(&[("general.name", "a")], &[]),
         ),
     ];
     t.push_ok(&token, "bob/g", &files, None).await;

@@ -1089,7 +1089,7 @@ async fn phones_get_folded_badges_and_a_filters_toggle(backend: Backend) {
 async fn gguf_files_show_their_header(backend: Backend) {
     let t = TestApp::start(backend).await;
     let token = t.user("alice").await;
-    let good = granary_server::web::gguf::build(
+    let good = granary_core::checks::gguf::build(
         &[
             ("general.architecture", "llama"),
             ("general.name", "<script>x</script>"),

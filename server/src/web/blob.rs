@@ -3,7 +3,7 @@
 //! opening their tensor view, other binaries as size and SHA-256), `raw/` sends
 //! its bytes as plain text, and `/{owner}/{name}/commit/{id}` (the URL `hf
 //! upload` prints) shows what a revision changed. GGUF files show their header's metadata
-//! and tensors (`gguf.rs`).
+//! and tensors (`granary_core::checks::gguf`).
 //!
 //! The bytes are shown only to those who may download them (a gated model's
 //! license accepted): the page is built from the same access checks as the
@@ -123,7 +123,7 @@ pub async fn blob(
             .read_blob_range(layout, 0..layout.size.min(MAX_GGUF_HEADER))
             .await
             .or_page(&state)?;
-        match super::gguf::parse(&bytes) {
+        match granary_core::checks::gguf::parse(&bytes) {
             Ok(h) => {
                 gguf = Some(GgufView {
                     version: h.version,

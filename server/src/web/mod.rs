@@ -18,7 +18,6 @@ pub mod account;
 pub mod benchmarks;
 pub mod blob;
 pub mod files;
-pub mod gguf;
 pub mod highlight;
 pub mod home;
 pub mod model;
