@@ -57,16 +57,12 @@ pub fn subject_name(model: &ModelId, revision: &str) -> String {
 
 /// The statement (payload bytes) signed for a revision of `model` holding `files`.
 pub fn statement(model: &ModelId, revision: &str, files: &[SignedFile]) -> Vec<u8> {
-    let mut files: Vec<&SignedFile> = files
-        .iter()
-        .filter(|f| !ignored_by_default(&f.path))
-        .collect();
-    files.sort();
+    let files = signed_in_order(files);
     let resources: Vec<serde_json::Value> = files
         .iter()
         .map(|f| json!({"name": f.path, "algorithm": "sha256", "digest": f.sha256.hex()}))
         .collect();
-    let digest = model_digest(&files.into_iter().cloned().collect::<Vec<_>>());
+    let digest = root_digest(files.iter().map(|f| &f.sha256));
     let statement = json!({
         "_type": STATEMENT_TYPE,
         "subject": [{
@@ -93,14 +89,24 @@ pub const ATTESTATION_PREDICATE_TYPE: &str = "https://granary.dev/attestations/v
 /// The root digest of a revision's files: the subject digest of its signature
 /// statement ([`statement`]), which its attestations name too.
 pub fn model_digest(files: &[SignedFile]) -> String {
+    root_digest(signed_in_order(files).iter().map(|f| &f.sha256))
+}
+
+/// The files a statement lists, in its order: sorted, the ignored git files left out.
+fn signed_in_order(files: &[SignedFile]) -> Vec<&SignedFile> {
     let mut files: Vec<&SignedFile> = files
         .iter()
         .filter(|f| !ignored_by_default(&f.path))
         .collect();
     files.sort();
+    files
+}
+
+/// The SHA-256 of the digests (raw bytes, in order): a statement's subject digest.
+fn root_digest<'a>(digests: impl IntoIterator<Item = &'a Sha256>) -> String {
     let mut root = Sha256Hasher::new();
-    for f in files {
-        root.update(f.sha256.as_bytes());
+    for d in digests {
+        root.update(d.as_bytes());
     }
     hex::encode(root.finalize())
 }
@@ -246,7 +252,6 @@ impl Bundle {
         let [subject] = v["subject"].as_array().map(Vec::as_slice).unwrap_or(&[]) else {
             return Err(bad("not exactly one subject"));
         };
-        let mut root = Sha256Hasher::new();
         let mut files = Vec::new();
         for r in v["predicate"]["resources"]
             .as_array()
@@ -261,13 +266,12 @@ impl Bundle {
             let sha256: Sha256 = digest
                 .parse()
                 .map_err(|_| bad("a resource digest is not SHA-256"))?;
-            root.update(sha256.as_bytes());
             files.push(SignedFile {
                 path: path.to_string(),
                 sha256,
             });
         }
-        if subject["digest"]["sha256"] != hex::encode(root.finalize()) {
+        if subject["digest"]["sha256"] != root_digest(files.iter().map(|f| &f.sha256)) {
             return Err(bad("the subject digest does not match the resources"));
         }
         Ok(Signed {
